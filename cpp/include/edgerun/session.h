@@ -1,0 +1,181 @@
+// edgerun::Session: one compiled model, its session-owned I/O buffers, and a
+// run() that involves no copy when the caller writes into those buffers.
+//
+// Thread safety: every public method may be called from any thread; calls that
+// touch the runtime are serialized by the session's own mutex.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "edgerun/status.h"
+
+namespace edgerun {
+
+enum class DType : int {
+  kUnknown = 0,
+  kFloat32,
+  kFloat16,
+  kFloat64,
+  kInt8,
+  kUInt8,
+  kInt16,
+  kUInt16,
+  kInt32,
+  kUInt32,
+  kInt64,
+  kUInt64,
+  kBool,
+  kComplex64,
+};
+size_t DTypeSize(DType dtype);
+const char* DTypeName(DType dtype);  // numpy spelling: "float32", "int8", ...
+
+// 64-byte aligned heap memory, shared between a session and the zero-copy
+// views handed out of it (a view keeps its block alive after the session).
+class AlignedBlock {
+ public:
+  static constexpr size_t kAlignment = 64;
+  static std::shared_ptr<AlignedBlock> Allocate(size_t size);  // zero-filled, tail-padded
+  ~AlignedBlock();
+  AlignedBlock(const AlignedBlock&) = delete;
+  AlignedBlock& operator=(const AlignedBlock&) = delete;
+
+  void* data() const { return data_; }
+  size_t size() const { return size_; }          // usable bytes requested
+  size_t capacity() const { return capacity_; }  // allocated bytes (>= size, multiple of 64)
+
+ private:
+  AlignedBlock() = default;
+  void* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// Model bytes that stay valid for the lifetime of everything built from them:
+// a read-only file mapping, or an owned aligned copy of caller bytes.
+class ModelBytes {
+ public:
+  static Expected<std::shared_ptr<ModelBytes>> MapFile(const std::string& path);
+  static Expected<std::shared_ptr<ModelBytes>> Copy(const void* data, size_t size);
+  ~ModelBytes();
+  ModelBytes(const ModelBytes&) = delete;
+  ModelBytes& operator=(const ModelBytes&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& origin() const { return origin_; }  // path or "<bytes>"
+
+ private:
+  ModelBytes() = default;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+  std::shared_ptr<AlignedBlock> owned_;
+  std::string origin_;
+};
+
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;  // current shape (after any resize)
+  DType dtype = DType::kUnknown;
+  size_t nbytes = 0;           // product(shape) * itemsize
+  // Per-tensor quantization; scale 0 and zero_point 0 when not quantized.
+  float scale = 0.0f;
+  int64_t zero_point = 0;
+  // Per-channel quantization (empty unless the tensor is per-channel quantized).
+  std::vector<float> scales;
+  std::vector<int64_t> zero_points;
+  int quantized_dimension = -1;
+};
+
+struct SessionOptions {
+  int threads = 0;                  // 0: one per physical core available to the process
+  std::string accelerator = "cpu";  // "cpu" (XNNPACK)
+  std::string signature;            // signature key; empty: use signature_index
+  int signature_index = 0;
+  bool verify = true;               // verify the flatbuffer before the runtime sees it
+};
+
+// A caller-owned array handed to Run(): any strides, exact dtype and shape.
+struct HostArray {
+  const void* data = nullptr;
+  DType dtype = DType::kUnknown;
+  std::string dtype_name;           // as the caller spells it, for messages
+  std::vector<int64_t> shape;
+  std::vector<int64_t> byte_strides;  // one per dim
+};
+
+class Session {
+ public:
+  // Verifies, loads, compiles and warms up the model. Fails with ModelError for
+  // a bad model, InferenceError if the warm-up run fails, RuntimeError if the
+  // LiteRT runtime is unavailable.
+  static Expected<std::unique_ptr<Session>> Create(std::shared_ptr<ModelBytes> model,
+                                                   const SessionOptions& options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::vector<TensorInfo>& inputs() const { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const { return outputs_; }
+  const std::vector<std::string>& signatures() const { return signature_keys_; }
+  const std::string& signature() const { return signature_keys_[signature_index_]; }
+  int threads() const { return threads_; }
+  bool stateful() const { return stateful_; }
+  const ModelBytes& model_bytes() const { return *bytes_; }
+
+  // Index of an input/output by signature name; InputError naming the choices.
+  Expected<size_t> InputIndex(const std::string& name) const;
+  Expected<size_t> OutputIndex(const std::string& name) const;
+
+  // The session-owned buffers. Writing into input_block(i)->data() and calling
+  // Run() with no arrays runs on that memory without any copy.
+  std::shared_ptr<AlignedBlock> input_block(size_t i) const { return input_blocks_[i]; }
+  std::shared_ptr<AlignedBlock> output_block(size_t i) const { return output_blocks_[i]; }
+
+  // Runs the model. `arrays` empty: run on the session's input buffers.
+  // Otherwise one entry per input (nullptr data = keep the session buffer).
+  // An array that is C-contiguous and 64-byte aligned is handed to the runtime
+  // as is; any other array of the right dtype/shape is copied once.
+  Status Run(const std::vector<HostArray>& arrays = {});
+
+  // Changes the shape of input i (for models with dynamic dimensions); output
+  // shapes are re-queried. Fails with BusyError while a view of input i is
+  // alive (the memory would be replaced under it).
+  Status ResizeInput(size_t i, const std::vector<int64_t>& shape);
+
+  // Number of runs since creation (the warm-up excluded).
+  uint64_t run_count() const { return run_count_; }
+
+  struct Impl;
+
+ private:
+  Session() = default;
+  Status Build();
+  Status AllocateBuffers();
+  Status RunLocked(const std::vector<HostArray>& arrays);
+
+  std::shared_ptr<ModelBytes> bytes_;
+  SessionOptions options_;
+  int threads_ = 1;
+  bool stateful_ = false;
+  size_t signature_index_ = 0;
+  std::vector<std::string> signature_keys_;
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
+  std::vector<std::shared_ptr<AlignedBlock>> input_blocks_;
+  std::vector<std::shared_ptr<AlignedBlock>> output_blocks_;
+  uint64_t run_count_ = 0;
+  mutable std::mutex mu_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One thread per physical core available to this process (affinity-aware).
+int DefaultThreadCount();
+
+}  // namespace edgerun

@@ -1,0 +1,41 @@
+// edgerun: verification of .tflite (LiteRT flatbuffer) model bytes.
+//
+// The LiteRT C API does not verify the flatbuffer it is given: truncated or
+// corrupted model files crash or hang the process. VerifyModel() walks every
+// table, vector, string and union the runtime reads (bounds, alignment,
+// vtables), then checks cross-references (operator codes, tensor indices,
+// buffers, subgraph references, signatures), tensor shapes, buffer sizes,
+// quantization and sparsity parameters, so that bytes which pass can be handed
+// to the runtime. It reads the bytes only (no allocation proportional to
+// anything but the number of tensors/subgraphs), needs no other library, runs
+// in time linear in the file size, and stops after a bounded amount of work.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "edgerun/status.h"
+
+namespace edgerun {
+
+struct VerifyOptions {
+  // Largest number of elements one tensor may have (product of its dims; a 0
+  // or dynamic (-1) dim counts as 1 so that no partial product can overflow).
+  size_t max_tensor_elements = size_t(1) << 31;
+  // Upper bound on the work done (tables visited + vector elements examined).
+  // 0 = automatic: 2^20 + 2 * size, far above what a well-formed model needs
+  // (a model that shares sub-tables to multiply the work is rejected).
+  uint64_t max_work = 0;
+  // Per-subgraph data flow: every operator input is a constant, a variable, a
+  // subgraph input or the output of an earlier operator; no operator writes a
+  // constant tensor or a subgraph input, and no tensor is written twice.
+  bool check_dataflow = true;
+};
+
+// OK, or a Status with Code::kModelError whose message says what is wrong and
+// where, e.g. "subgraph 0 operator 12 (CONV_2D): input tensor index 50331833
+// out of range (subgraph has 87 tensors)". `data` may have any alignment;
+// offsets and alignment are checked relative to `data`.
+Status VerifyModel(const uint8_t* data, size_t size, const VerifyOptions& opts = {});
+
+}  // namespace edgerun

@@ -1,0 +1,788 @@
+#include "edgerun/session.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include "edgerun/verify.h"
+#include "runtime/litert_api.h"
+
+namespace edgerun {
+
+using runtime::LiteRtApi;
+using runtime::LiteRtStatusName;
+
+// ---------------------------------------------------------------------------
+// dtypes
+// ---------------------------------------------------------------------------
+size_t DTypeSize(DType d) {
+  switch (d) {
+    case DType::kInt8: case DType::kUInt8: case DType::kBool: return 1;
+    case DType::kFloat16: case DType::kInt16: case DType::kUInt16: return 2;
+    case DType::kFloat32: case DType::kInt32: case DType::kUInt32: return 4;
+    case DType::kFloat64: case DType::kInt64: case DType::kUInt64: case DType::kComplex64: return 8;
+    default: return 0;
+  }
+}
+
+const char* DTypeName(DType d) {
+  switch (d) {
+    case DType::kFloat32: return "float32";
+    case DType::kFloat16: return "float16";
+    case DType::kFloat64: return "float64";
+    case DType::kInt8: return "int8";
+    case DType::kUInt8: return "uint8";
+    case DType::kInt16: return "int16";
+    case DType::kUInt16: return "uint16";
+    case DType::kInt32: return "int32";
+    case DType::kUInt32: return "uint32";
+    case DType::kInt64: return "int64";
+    case DType::kUInt64: return "uint64";
+    case DType::kBool: return "bool";
+    case DType::kComplex64: return "complex64";
+    default: return "unknown";
+  }
+}
+
+namespace {
+
+DType FromElementType(LiteRtElementType t) {
+  switch (t) {
+    case kLiteRtElementTypeFloat32: return DType::kFloat32;
+    case kLiteRtElementTypeFloat16: return DType::kFloat16;
+    case kLiteRtElementTypeFloat64: return DType::kFloat64;
+    case kLiteRtElementTypeInt8: return DType::kInt8;
+    case kLiteRtElementTypeUInt8: return DType::kUInt8;
+    case kLiteRtElementTypeInt16: return DType::kInt16;
+    case kLiteRtElementTypeUInt16: return DType::kUInt16;
+    case kLiteRtElementTypeInt32: return DType::kInt32;
+    case kLiteRtElementTypeUInt32: return DType::kUInt32;
+    case kLiteRtElementTypeInt64: return DType::kInt64;
+    case kLiteRtElementTypeUInt64: return DType::kUInt64;
+    case kLiteRtElementTypeBool: return DType::kBool;
+    case kLiteRtElementTypeComplex64: return DType::kComplex64;
+    default: return DType::kUnknown;
+  }
+}
+
+const char* ElementTypeName(LiteRtElementType t) {
+  switch (t) {
+    case kLiteRtElementTypeTfString: return "string";
+    case kLiteRtElementTypeTfResource: return "resource";
+    case kLiteRtElementTypeTfVariant: return "variant";
+    case kLiteRtElementTypeInt4: return "int4";
+    case kLiteRtElementTypeInt2: return "int2";
+    case kLiteRtElementTypeBFloat16: return "bfloat16";
+    case kLiteRtElementTypeComplex128: return "complex128";
+    default: return DTypeName(FromElementType(t));
+  }
+}
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string Describe(const char* kind, size_t i, const TensorInfo& t) {
+  return std::string(kind) + " " + std::to_string(i) + " ('" + t.name + "')";
+}
+
+int64_t Product(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+// A failure while preparing or warming up a freshly loaded model means the
+// model cannot run here (unresolved custom op, unsupported kernel...): report
+// it as a model problem, at load time.
+Status AsLoadError(const Status& s) {
+  if (s.code() != Code::kInferenceError) return s;
+  return ModelError("the model cannot run on this runtime: " + s.message());
+}
+
+constexpr int kOpVarHandle = 142;
+constexpr int kOpAssignVariable = 144;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// AlignedBlock / ModelBytes
+// ---------------------------------------------------------------------------
+std::shared_ptr<AlignedBlock> AlignedBlock::Allocate(size_t size) {
+  // Tail padding: SIMD kernels may read/write whole vectors at the end.
+  size_t capacity = ((std::max<size_t>(size, 1) + kAlignment - 1) / kAlignment) * kAlignment;
+  void* p = nullptr;
+  if (posix_memalign(&p, kAlignment, capacity) != 0) return nullptr;
+  std::memset(p, 0, capacity);
+  std::shared_ptr<AlignedBlock> b(new AlignedBlock());
+  b->data_ = p;
+  b->size_ = size;
+  b->capacity_ = capacity;
+  return b;
+}
+
+AlignedBlock::~AlignedBlock() { std::free(data_); }
+
+Expected<std::shared_ptr<ModelBytes>> ModelBytes::MapFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return ModelError("cannot open model file '" + path + "': " + std::strerror(err));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return ModelError("model path '" + path + "' is not a regular file");
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return ModelError("model file '" + path + "' is empty (0 bytes)");
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    return ModelError("cannot map model file '" + path + "': " + std::strerror(err));
+  }
+  std::shared_ptr<ModelBytes> m(new ModelBytes());
+  m->data_ = static_cast<const uint8_t*>(p);
+  m->size_ = size;
+  m->mapped_ = true;
+  m->origin_ = path;
+  return m;
+}
+
+Expected<std::shared_ptr<ModelBytes>> ModelBytes::Copy(const void* data, size_t size) {
+  if (size == 0) return ModelError("model bytes are empty (0 bytes)");
+  auto block = AlignedBlock::Allocate(size);
+  if (!block) return ModelError("cannot allocate " + std::to_string(size) + " bytes for the model");
+  std::memcpy(block->data(), data, size);
+  std::shared_ptr<ModelBytes> m(new ModelBytes());
+  m->owned_ = std::move(block);
+  m->data_ = static_cast<const uint8_t*>(m->owned_->data());
+  m->size_ = size;
+  m->origin_ = "<bytes>";
+  return m;
+}
+
+ModelBytes::~ModelBytes() {
+  if (mapped_ && data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+// ---------------------------------------------------------------------------
+// Default thread count: physical cores available to this process.
+// ---------------------------------------------------------------------------
+int DefaultThreadCount() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int allowed = 0;
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    allowed = static_cast<int>(cpus.size());
+  }
+  if (allowed <= 0) {
+    allowed = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int c = 0; c < allowed; ++c) cpus.push_back(c);
+  }
+  // Count distinct (package, core) pairs among the allowed CPUs; SMT siblings
+  // share a core and XNNPACK gains little or loses from them.
+  std::set<std::pair<int, int>> cores;
+  bool topology_known = true;
+  for (int c : cpus) {
+    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(c) + "/topology/";
+    std::ifstream core_f(base + "core_id"), pkg_f(base + "physical_package_id");
+    int core = -1, pkg = -1;
+    if (!(core_f >> core) || !(pkg_f >> pkg)) {
+      topology_known = false;
+      break;
+    }
+    cores.insert({pkg, core});
+  }
+  int n = topology_known && !cores.empty() ? static_cast<int>(cores.size()) : allowed;
+  return std::max(1, std::min(n, allowed));
+}
+
+// ---------------------------------------------------------------------------
+// Session::Impl: the runtime handles. Destruction order matters: tensor
+// buffers and the compiled model go before the model, the model before its
+// bytes (the runtime reads weights from them).
+// ---------------------------------------------------------------------------
+struct Session::Impl {
+  const LiteRtApi* api = nullptr;
+  LiteRtModel model = nullptr;
+  LiteRtCompiledModel compiled = nullptr;
+  std::vector<LiteRtTensorBuffer> in_buffers;   // over input_blocks_
+  std::vector<LiteRtTensorBuffer> out_buffers;  // over output_blocks_
+  // Zero-copy wrappers over caller arrays, one cached per input (keyed by
+  // address): a camera loop passing the same aligned array pays nothing.
+  std::vector<LiteRtTensorBuffer> ext_buffers;
+  std::vector<const void*> ext_addrs;
+  std::vector<LiteRtRankedTensorType> in_types, out_types;
+
+  ~Impl() { Reset(); }
+
+  void DestroyBuffers() {
+    for (auto* v : {&in_buffers, &out_buffers, &ext_buffers})
+      for (auto& b : *v)
+        if (b) api->LiteRtDestroyTensorBuffer(b), b = nullptr;
+    std::fill(ext_addrs.begin(), ext_addrs.end(), nullptr);
+  }
+
+  void Reset() {
+    if (!api) return;
+    DestroyBuffers();
+    if (compiled) api->LiteRtDestroyCompiledModel(compiled), compiled = nullptr;
+    if (model) api->LiteRtDestroyModel(model), model = nullptr;
+  }
+
+  std::string TakeErrors() {
+    if (!compiled) return "";
+    char* msgs = nullptr;
+    std::string out;
+    if (api->LiteRtCompiledModelGetErrorMessages(compiled, &msgs) == kLiteRtStatusOk && msgs) {
+      out = msgs;
+      std::free(msgs);
+      api->LiteRtCompiledModelClearErrors(compiled);
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+  }
+};
+
+namespace {
+
+// The process-wide LiteRT environment: created once, never destroyed (the
+// runtime may keep threads and accelerator state tied to it until exit).
+Expected<LiteRtEnvironment> SharedEnvironment(const LiteRtApi* api) {
+  static std::mutex mu;
+  static LiteRtEnvironment env = nullptr;
+  static Status status;
+  static bool done = false;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!done) {
+    done = true;
+    int severity = kLiteRtLogSeverityError;  // quiet by default
+    if (const char* lvl = std::getenv("EDGERUN_LITERT_LOG")) {
+      std::string l = lvl;
+      if (l == "verbose") severity = kLiteRtLogSeverityVerbose;
+      else if (l == "info") severity = kLiteRtLogSeverityInfo;
+      else if (l == "warning") severity = kLiteRtLogSeverityWarning;
+      else if (l == "silent") severity = kLiteRtLogSeveritySilent;
+    }
+    LiteRtEnvOption opts[2];
+    std::memset(opts, 0, sizeof(opts));
+    opts[0].tag = kLiteRtEnvOptionTagAutoRegisterAccelerators;
+    opts[0].value.type = kLiteRtAnyTypeInt;
+    opts[0].value.int_value = kLiteRtHwAcceleratorCpu;  // probe no GPU/NPU plugins
+    opts[1].tag = kLiteRtEnvOptionTagMinLoggerSeverity;
+    opts[1].value.type = kLiteRtAnyTypeInt;
+    opts[1].value.int_value = severity;
+    LiteRtStatus s = api->LiteRtCreateEnvironment(2, opts, &env);
+    if (s != kLiteRtStatusOk || env == nullptr)
+      status = RuntimeError("LiteRtCreateEnvironment failed: " + LiteRtStatusName(s));
+  }
+  if (!status.ok()) return status;
+  return env;
+}
+
+Status AddTomlOptions(const LiteRtApi* api, LiteRtOptions options, const char* identifier,
+                      const std::string& toml) {
+  char* payload = strdup(toml.c_str());
+  if (!payload) return InternalError("out of memory");
+  LiteRtOpaqueOptions opaque = nullptr;
+  LiteRtStatus s = api->LiteRtCreateOpaqueOptions(identifier, payload, &std::free, &opaque);
+  if (s != kLiteRtStatusOk) {
+    std::free(payload);
+    return RuntimeError(std::string("cannot create '") + identifier +
+                        "' options: " + LiteRtStatusName(s));
+  }
+  s = api->LiteRtAddOpaqueOptions(options, opaque);  // takes ownership
+  if (s != kLiteRtStatusOk) {
+    api->LiteRtDestroyOpaqueOptions(opaque);
+    return RuntimeError(std::string("cannot add '") + identifier +
+                        "' options: " + LiteRtStatusName(s));
+  }
+  return Status::Ok();
+}
+
+Expected<LiteRtCompiledModel> Compile(const LiteRtApi* api, LiteRtEnvironment env,
+                                      LiteRtModel model, int threads) {
+  LiteRtOptions options = nullptr;
+  LiteRtStatus s = api->LiteRtCreateOptions(&options);
+  if (s != kLiteRtStatusOk) return RuntimeError("LiteRtCreateOptions failed: " + LiteRtStatusName(s));
+  struct Guard {
+    const LiteRtApi* api;
+    LiteRtOptions o;
+    ~Guard() { api->LiteRtDestroyOptions(o); }
+  } guard{api, options};
+  s = api->LiteRtSetOptionsHardwareAccelerators(options, kLiteRtHwAcceleratorCpu);
+  if (s != kLiteRtStatusOk)
+    return RuntimeError("cannot select the CPU accelerator: " + LiteRtStatusName(s));
+  EDGERUN_RETURN_IF_ERROR(
+      AddTomlOptions(api, options, "xnnpack", "num_threads = " + std::to_string(threads) + "\n"));
+  EDGERUN_RETURN_IF_ERROR(AddTomlOptions(api, options, "runtime_options_string",
+                                         "error_reporter_mode = 2\n"));
+  LiteRtCompiledModel compiled = nullptr;
+  s = api->LiteRtCreateCompiledModel(env, model, options, &compiled);
+  if (s != kLiteRtStatusOk || compiled == nullptr)
+    return ModelError("the runtime could not compile the model (" + LiteRtStatusName(s) +
+                      "); it may use operators or types this LiteRT build does not support");
+  return compiled;
+}
+
+Status TensorInfoFrom(const LiteRtApi* api, LiteRtTensor t, const char* sig_name,
+                      const char* kind, size_t index, TensorInfo* info,
+                      LiteRtRankedTensorType* type) {
+  const char* tname = nullptr;
+  info->name = sig_name && *sig_name ? sig_name
+               : (api->LiteRtGetTensorName(t, &tname) == kLiteRtStatusOk && tname) ? tname
+                                                                                   : "";
+  if (info->name.empty()) info->name = std::string(kind) + std::to_string(index);
+  LiteRtTensorTypeId tid;
+  if (api->LiteRtGetTensorTypeId(t, &tid) != kLiteRtStatusOk || tid != kLiteRtRankedTensorType)
+    return ModelError(std::string(kind) + " " + std::to_string(index) + " ('" + info->name +
+                      "') has unknown rank; edgerun needs ranked model inputs and outputs");
+  std::memset(type, 0, sizeof(*type));
+  if (api->LiteRtGetRankedTensorType(t, type) != kLiteRtStatusOk)
+    return ModelError(std::string("cannot read the type of ") + kind + " '" + info->name + "'");
+  info->dtype = FromElementType(type->element_type);
+  if (info->dtype == DType::kUnknown)
+    return ModelError(std::string(kind) + " " + std::to_string(index) + " ('" + info->name +
+                      "') has element type " + ElementTypeName(type->element_type) +
+                      ", which edgerun cannot exchange with numpy");
+  if (type->layout.rank > EDGERUN_LITERT_MAX_RANK)
+    return ModelError(std::string(kind) + " '" + info->name + "' has rank " +
+                      std::to_string(type->layout.rank) + " (at most 8 supported)");
+  info->shape.assign(type->layout.dimensions, type->layout.dimensions + type->layout.rank);
+  LiteRtQuantizationTypeId q = kLiteRtQuantizationNone;
+  api->LiteRtGetQuantizationTypeId(t, &q);
+  if (q == kLiteRtQuantizationPerTensor) {
+    LiteRtQuantizationPerTensor pt{};
+    if (api->LiteRtGetPerTensorQuantization(t, &pt) == kLiteRtStatusOk) {
+      info->scale = pt.scale;
+      info->zero_point = pt.zero_point;
+    }
+  } else if (q == kLiteRtQuantizationPerChannel) {
+    LiteRtQuantizationPerChannel pc{};
+    if (api->LiteRtGetPerChannelQuantization(t, &pc) == kLiteRtStatusOk && pc.scales) {
+      info->quantized_dimension = pc.quantized_dimension;
+      info->scales.assign(pc.scales, pc.scales + pc.num_channels);
+      if (pc.zero_points) info->zero_points.assign(pc.zero_points, pc.zero_points + pc.num_channels);
+    }
+  }
+  return Status::Ok();
+}
+
+bool IsCContiguous(const HostArray& a, size_t itemsize) {
+  int64_t expected = static_cast<int64_t>(itemsize);
+  for (size_t d = a.shape.size(); d-- > 0;) {
+    if (a.shape[d] != 1 && a.byte_strides[d] != expected) return false;
+    expected *= a.shape[d];
+  }
+  return true;
+}
+
+// Copies a strided array into contiguous memory (row by row on the innermost
+// contiguous run).
+void StridedCopy(const HostArray& a, size_t itemsize, uint8_t* dst) {
+  const size_t ndim = a.shape.size();
+  if (ndim == 0) {
+    std::memcpy(dst, a.data, itemsize);
+    return;
+  }
+  // Innermost run: the last dim if it is contiguous, else single elements.
+  const bool inner_contig = a.byte_strides[ndim - 1] == static_cast<int64_t>(itemsize);
+  const size_t run = inner_contig ? static_cast<size_t>(a.shape[ndim - 1]) * itemsize : itemsize;
+  const size_t outer_dims = inner_contig ? ndim - 1 : ndim;
+  std::vector<int64_t> idx(outer_dims, 0);
+  int64_t total = 1;
+  for (size_t d = 0; d < outer_dims; ++d) total *= a.shape[d];
+  const uint8_t* base = static_cast<const uint8_t*>(a.data);
+  for (int64_t n = 0; n < total; ++n) {
+    int64_t off = 0;
+    for (size_t d = 0; d < outer_dims; ++d) off += idx[d] * a.byte_strides[d];
+    std::memcpy(dst, base + off, run);
+    dst += run;
+    for (size_t d = outer_dims; d-- > 0;) {
+      if (++idx[d] < a.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Session
+// ---------------------------------------------------------------------------
+Expected<std::unique_ptr<Session>> Session::Create(std::shared_ptr<ModelBytes> model,
+                                                   const SessionOptions& options) {
+  if (!model) return InputError("no model given");
+  if (options.accelerator != "cpu")
+    return InputError("accelerator '" + options.accelerator +
+                      "' is not supported by this build; supported: 'cpu'");
+  if (options.threads < 0)
+    return InputError("threads must be >= 1 (or 0 / None for one per physical core), got " +
+                      std::to_string(options.threads));
+  if (options.verify) {
+    Status v = VerifyModel(model->data(), model->size());
+    if (!v.ok()) return ModelError("invalid model " + model->origin() + ": " + v.message());
+  }
+  std::unique_ptr<Session> s(new Session());
+  s->bytes_ = std::move(model);
+  s->options_ = options;
+  s->threads_ = options.threads > 0 ? options.threads : DefaultThreadCount();
+  s->impl_.reset(new Impl());
+  EDGERUN_RETURN_IF_ERROR(s->Build());
+  return s;
+}
+
+Session::~Session() {
+  std::lock_guard<std::mutex> lock(mu_);
+  impl_.reset();
+}
+
+Status Session::Build() {
+  auto api_or = runtime::Api();
+  if (!api_or.ok()) return api_or.status();
+  const LiteRtApi* api = *api_or;
+  Impl& im = *impl_;
+  im.api = api;
+  auto env_or = SharedEnvironment(api);
+  if (!env_or.ok()) return env_or.status();
+  LiteRtEnvironment env = *env_or;
+
+  LiteRtStatus st = api->LiteRtCreateModelFromBuffer(env, bytes_->data(), bytes_->size(), &im.model);
+  if (st != kLiteRtStatusOk || im.model == nullptr)
+    return ModelError("the runtime rejected model " + bytes_->origin() + " (" +
+                      LiteRtStatusName(st) + ")");
+
+  // Signatures.
+  LiteRtParamIndex nsig = 0;
+  api->LiteRtGetNumModelSignatures(im.model, &nsig);
+  if (nsig == 0) return ModelError("model " + bytes_->origin() + " has no runnable signature");
+  for (LiteRtParamIndex i = 0; i < nsig; ++i) {
+    LiteRtSignature sig = nullptr;
+    const char* key = nullptr;
+    if (api->LiteRtGetModelSignature(im.model, i, &sig) != kLiteRtStatusOk ||
+        api->LiteRtGetSignatureKey(sig, &key) != kLiteRtStatusOk)
+      return ModelError("cannot read signature " + std::to_string(i));
+    signature_keys_.push_back(key ? key : "");
+  }
+  if (!options_.signature.empty()) {
+    auto it = std::find(signature_keys_.begin(), signature_keys_.end(), options_.signature);
+    if (it == signature_keys_.end()) {
+      std::string keys;
+      for (auto& k : signature_keys_) keys += (keys.empty() ? "'" : ", '") + k + "'";
+      return InputError("the model has no signature '" + options_.signature +
+                        "'; its signatures are " + keys);
+    }
+    signature_index_ = static_cast<size_t>(it - signature_keys_.begin());
+  } else {
+    if (options_.signature_index < 0 || static_cast<size_t>(options_.signature_index) >= nsig)
+      return InputError("signature index " + std::to_string(options_.signature_index) +
+                        " is out of range; the model has " + std::to_string(nsig) +
+                        " signature(s)");
+    signature_index_ = static_cast<size_t>(options_.signature_index);
+  }
+
+  // Stateful models: resource variables persist across runs.
+  LiteRtParamIndex nsub = 0;
+  api->LiteRtGetNumModelSubgraphs(im.model, &nsub);
+  for (LiteRtParamIndex g = 0; g < nsub && !stateful_; ++g) {
+    LiteRtSubgraph sg = nullptr;
+    LiteRtParamIndex nops = 0;
+    if (api->LiteRtGetModelSubgraph(im.model, g, &sg) != kLiteRtStatusOk) continue;
+    api->LiteRtGetNumSubgraphOps(sg, &nops);
+    for (LiteRtParamIndex o = 0; o < nops; ++o) {
+      LiteRtOp op = nullptr;
+      int code = -1;
+      if (api->LiteRtGetSubgraphOp(sg, o, &op) == kLiteRtStatusOk &&
+          api->LiteRtGetOpCode(op, &code) == kLiteRtStatusOk &&
+          (code == kOpVarHandle || code == kOpAssignVariable)) {
+        stateful_ = true;
+        break;
+      }
+    }
+  }
+
+  // Tensor descriptions.
+  LiteRtSignature sig = nullptr;
+  api->LiteRtGetModelSignature(im.model, signature_index_, &sig);
+  LiteRtParamIndex nin = 0, nout = 0;
+  api->LiteRtGetNumSignatureInputs(sig, &nin);
+  api->LiteRtGetNumSignatureOutputs(sig, &nout);
+  inputs_.resize(nin);
+  outputs_.resize(nout);
+  im.in_types.resize(nin);
+  im.out_types.resize(nout);
+  for (LiteRtParamIndex i = 0; i < nin; ++i) {
+    LiteRtTensor t = nullptr;
+    const char* name = nullptr;
+    api->LiteRtGetSignatureInputName(sig, i, &name);
+    if (api->LiteRtGetSignatureInputTensorByIndex(sig, i, &t) != kLiteRtStatusOk)
+      return ModelError("cannot read input " + std::to_string(i));
+    EDGERUN_RETURN_IF_ERROR(TensorInfoFrom(api, t, name, "input", i, &inputs_[i], &im.in_types[i]));
+  }
+  for (LiteRtParamIndex i = 0; i < nout; ++i) {
+    LiteRtTensor t = nullptr;
+    const char* name = nullptr;
+    api->LiteRtGetSignatureOutputName(sig, i, &name);
+    if (api->LiteRtGetSignatureOutputTensorByIndex(sig, i, &t) != kLiteRtStatusOk)
+      return ModelError("cannot read output " + std::to_string(i));
+    EDGERUN_RETURN_IF_ERROR(
+        TensorInfoFrom(api, t, name, "output", i, &outputs_[i], &im.out_types[i]));
+  }
+
+  // Compile. A stateful model is warmed up on a throwaway compilation so the
+  // warm-up run does not advance the state the user will observe.
+  if (stateful_) {
+    auto scratch = Compile(api, env, im.model, threads_);
+    if (!scratch.ok()) return scratch.status();
+    im.compiled = *scratch;
+    Status warm = AllocateBuffers();
+    if (warm.ok()) warm = RunLocked({});
+    im.DestroyBuffers();
+    api->LiteRtDestroyCompiledModel(im.compiled);
+    im.compiled = nullptr;
+    if (!warm.ok()) return AsLoadError(warm);
+  }
+  auto compiled = Compile(api, env, im.model, threads_);
+  if (!compiled.ok()) return compiled.status();
+  im.compiled = *compiled;
+  Status alloc = AllocateBuffers();
+  if (!alloc.ok()) return AsLoadError(alloc);
+  if (!stateful_) {
+    // Warm-up: surfaces unresolved custom ops and kernel failures here and not
+    // at the first frame, and takes the one-time costs (weight packing).
+    Status warm = RunLocked({});
+    if (!warm.ok()) return AsLoadError(warm);
+    for (auto& b : input_blocks_) std::memset(b->data(), 0, b->capacity());
+  }
+  run_count_ = 0;
+  return Status::Ok();
+}
+
+Status Session::AllocateBuffers() {
+  Impl& im = *impl_;
+  const LiteRtApi* api = im.api;
+  im.DestroyBuffers();
+  const size_t nin = inputs_.size(), nout = outputs_.size();
+  im.in_buffers.assign(nin, nullptr);
+  im.out_buffers.assign(nout, nullptr);
+  im.ext_buffers.assign(nin, nullptr);
+  im.ext_addrs.assign(nin, nullptr);
+  input_blocks_.resize(nin);
+  output_blocks_.resize(nout);
+
+  // Current shapes as the compiled model sees them (resizes included).
+  std::vector<LiteRtLayout> out_layouts(nout);
+  if (nout > 0) {
+    std::memset(out_layouts.data(), 0, sizeof(LiteRtLayout) * nout);
+    LiteRtStatus st = api->LiteRtGetCompiledModelOutputTensorLayouts(
+        im.compiled, signature_index_, nout, out_layouts.data(), /*update_allocation=*/true);
+    if (st != kLiteRtStatusOk) {
+      std::string errors = im.TakeErrors();
+      return InferenceError("cannot query output shapes: " + LiteRtStatusName(st) +
+                            (errors.empty() ? "" : ": " + errors));
+    }
+  }
+  auto make = [&](bool is_input, size_t i) -> Status {
+    TensorInfo& info = is_input ? inputs_[i] : outputs_[i];
+    LiteRtRankedTensorType& type = is_input ? im.in_types[i] : im.out_types[i];
+    if (is_input) {
+      LiteRtLayout layout;
+      std::memset(&layout, 0, sizeof(layout));
+      if (api->LiteRtGetCompiledModelInputTensorLayout(im.compiled, signature_index_, i, &layout) ==
+          kLiteRtStatusOk)
+        type.layout = layout;
+    } else {
+      type.layout = out_layouts[i];
+    }
+    info.shape.assign(type.layout.dimensions, type.layout.dimensions + type.layout.rank);
+    for (int64_t d : info.shape)
+      if (d < 0)
+        return InputError(Describe(is_input ? "input" : "output", i, info) + " has dynamic shape " +
+                          ShapeString(info.shape) + "; call resize_input() with a concrete shape");
+    info.nbytes = static_cast<size_t>(Product(info.shape)) * DTypeSize(info.dtype);
+    LiteRtTensorBufferRequirements req = nullptr;
+    size_t need = info.nbytes, align = AlignedBlock::kAlignment;
+    LiteRtStatus st = is_input
+        ? api->LiteRtGetCompiledModelInputBufferRequirements(im.compiled, signature_index_, i, &req)
+        : api->LiteRtGetCompiledModelOutputBufferRequirements(im.compiled, signature_index_, i, &req);
+    if (st == kLiteRtStatusOk && req) {
+      size_t s = 0, a = 0;
+      if (api->LiteRtGetTensorBufferRequirementsBufferSize(req, &s) == kLiteRtStatusOk) need = std::max(need, s);
+      if (api->LiteRtGetTensorBufferRequirementsAlignment(req, &a) == kLiteRtStatusOk) align = std::max(align, a);
+    }
+    if (align > AlignedBlock::kAlignment)
+      return RuntimeError("the runtime asks for " + std::to_string(align) +
+                          "-byte aligned buffers; edgerun provides 64");
+    auto& blocks = is_input ? input_blocks_ : output_blocks_;
+    if (!blocks[i] || blocks[i]->size() != need) {
+      blocks[i] = AlignedBlock::Allocate(need);
+      if (!blocks[i]) return InternalError("out of memory allocating " + std::to_string(need) + " bytes");
+    }
+    LiteRtTensorBuffer& buf = is_input ? im.in_buffers[i] : im.out_buffers[i];
+    st = api->LiteRtCreateTensorBufferFromHostMemory(&type, blocks[i]->data(), need, nullptr, &buf);
+    if (st != kLiteRtStatusOk)
+      return RuntimeError("cannot create the buffer of " +
+                          Describe(is_input ? "input" : "output", i, info) + ": " +
+                          LiteRtStatusName(st));
+    return Status::Ok();
+  };
+  for (size_t i = 0; i < nin; ++i) EDGERUN_RETURN_IF_ERROR(make(true, i));
+  for (size_t i = 0; i < nout; ++i) EDGERUN_RETURN_IF_ERROR(make(false, i));
+  return Status::Ok();
+}
+
+Expected<size_t> Session::InputIndex(const std::string& name) const {
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    if (inputs_[i].name == name) return i;
+  std::string names;
+  for (auto& t : inputs_) names += (names.empty() ? "'" : ", '") + t.name + "'";
+  return InputError("the model has no input named '" + name + "'; its inputs are " + names);
+}
+
+Expected<size_t> Session::OutputIndex(const std::string& name) const {
+  for (size_t i = 0; i < outputs_.size(); ++i)
+    if (outputs_[i].name == name) return i;
+  std::string names;
+  for (auto& t : outputs_) names += (names.empty() ? "'" : ", '") + t.name + "'";
+  return InputError("the model has no output named '" + name + "'; its outputs are " + names);
+}
+
+Status Session::Run(const std::vector<HostArray>& arrays) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!impl_ || !impl_->compiled) return RuntimeError("the session is closed");
+  Status s = RunLocked(arrays);
+  if (s.ok()) ++run_count_;
+  return s;
+}
+
+Status Session::RunLocked(const std::vector<HostArray>& arrays) {
+  Impl& im = *impl_;
+  const LiteRtApi* api = im.api;
+  const size_t nin = inputs_.size();
+  if (!arrays.empty() && arrays.size() != nin)
+    return InputError("the model takes " + std::to_string(nin) + " input(s), got " +
+                      std::to_string(arrays.size()) + " array(s)");
+  // Small fixed buffers avoid a heap allocation per run for typical models.
+  LiteRtTensorBuffer in_small[8];
+  std::vector<LiteRtTensorBuffer> in_large;
+  LiteRtTensorBuffer* ins = in_small;
+  if (nin > 8) {
+    in_large.resize(nin);
+    ins = in_large.data();
+  }
+  for (size_t i = 0; i < nin; ++i) {
+    ins[i] = im.in_buffers[i];
+    if (arrays.empty() || arrays[i].data == nullptr) continue;
+    const HostArray& a = arrays[i];
+    const TensorInfo& info = inputs_[i];
+    if (a.dtype != info.dtype || a.shape != info.shape) {
+      const std::string got = (a.dtype_name.empty() ? DTypeName(a.dtype) : a.dtype_name.c_str()) +
+                              ShapeString(a.shape);
+      return InputError(Describe("input", i, info) + ": expected " + DTypeName(info.dtype) +
+                        ShapeString(info.shape) + ", got " + got +
+                        (a.dtype != info.dtype ? " (edgerun never casts silently; convert with "
+                                                 ".astype(np." + std::string(DTypeName(info.dtype)) + "))"
+                                               : ""));
+    }
+    if (a.byte_strides.size() != a.shape.size())
+      return InputError(Describe("input", i, info) + ": strides do not match the shape");
+    const size_t itemsize = DTypeSize(info.dtype);
+    const bool aligned = reinterpret_cast<uintptr_t>(a.data) % AlignedBlock::kAlignment == 0;
+    if (aligned && IsCContiguous(a, itemsize)) {
+      // Zero-copy: hand the caller's memory to the runtime.
+      if (im.ext_addrs[i] != a.data) {
+        if (im.ext_buffers[i]) api->LiteRtDestroyTensorBuffer(im.ext_buffers[i]);
+        im.ext_buffers[i] = nullptr;
+        im.ext_addrs[i] = nullptr;
+        LiteRtStatus st = api->LiteRtCreateTensorBufferFromHostMemory(
+            &im.in_types[i], const_cast<void*>(a.data), info.nbytes, nullptr, &im.ext_buffers[i]);
+        if (st != kLiteRtStatusOk) {
+          im.ext_buffers[i] = nullptr;
+          // Fall back to one copy rather than failing.
+          std::memcpy(input_blocks_[i]->data(), a.data, info.nbytes);
+          continue;
+        }
+        im.ext_addrs[i] = a.data;
+      }
+      ins[i] = im.ext_buffers[i];
+    } else if (IsCContiguous(a, itemsize)) {
+      std::memcpy(input_blocks_[i]->data(), a.data, info.nbytes);
+    } else {
+      StridedCopy(a, itemsize, static_cast<uint8_t*>(input_blocks_[i]->data()));
+    }
+  }
+  LiteRtStatus st = api->LiteRtRunCompiledModel(im.compiled, signature_index_, nin, ins,
+                                                im.out_buffers.size(), im.out_buffers.data());
+  if (st != kLiteRtStatusOk) {
+    std::string errors = im.TakeErrors();
+    return InferenceError("running signature '" + signature_keys_[signature_index_] +
+                          "' failed (" + LiteRtStatusName(st) + ")" +
+                          (errors.empty() ? "" : ": " + errors));
+  }
+  return Status::Ok();
+}
+
+Status Session::ResizeInput(size_t i, const std::vector<int64_t>& shape) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!impl_ || !impl_->compiled) return RuntimeError("the session is closed");
+  if (i >= inputs_.size())
+    return InputError("input index " + std::to_string(i) + " is out of range; the model has " +
+                      std::to_string(inputs_.size()) + " input(s)");
+  TensorInfo& info = inputs_[i];
+  if (shape.size() != info.shape.size())
+    return InputError(Describe("input", i, info) + ": cannot resize to " + ShapeString(shape) +
+                      ", the rank must stay " + std::to_string(info.shape.size()) + " (" +
+                      ShapeString(info.shape) + ")");
+  std::vector<int> dims;
+  for (int64_t d : shape) {
+    if (d <= 0 || d > (int64_t(1) << 30))
+      return InputError(Describe("input", i, info) + ": invalid dimension " + std::to_string(d) +
+                        " in " + ShapeString(shape));
+    dims.push_back(static_cast<int>(d));
+  }
+  if (shape == info.shape) return Status::Ok();
+  // Views of this input would keep pointing at memory the runtime no longer
+  // reads; refuse instead of silently running on stale data.
+  const long users = input_blocks_[i].use_count() - 1;
+  if (users > 0)
+    return BusyError(Describe("input", i, info) + ": " + std::to_string(users) +
+                     " view(s) of its buffer are alive (from session.input()); delete them "
+                     "before resize_input() replaces the buffer");
+  Impl& im = *impl_;
+  LiteRtStatus st = im.api->LiteRtCompiledModelResizeInputTensorNonStrict(
+      im.compiled, signature_index_, i, dims.data(), dims.size());
+  if (st != kLiteRtStatusOk) {
+    std::string errors = im.TakeErrors();
+    return InputError(Describe("input", i, info) + ": the runtime cannot resize it to " +
+                      ShapeString(shape) + " (" + LiteRtStatusName(st) + ")" +
+                      (errors.empty() ? "" : ": " + errors));
+  }
+  // Output views from earlier runs keep their (old) blocks alive; new blocks
+  // are allocated where sizes change.
+  input_blocks_[i].reset();
+  return AllocateBuffers();
+}
+
+}  // namespace edgerun

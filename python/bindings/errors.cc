@@ -1,0 +1,52 @@
+// The one place where a core Status becomes a Python exception. The exception
+// classes are defined in python/edgerun/errors.py so they can be documented,
+// pickled and subclassed like any Python class.
+#include <exception>
+#include <string>
+
+#include "bindings.h"
+
+namespace edgerun_py {
+namespace {
+
+struct StatusError : std::exception {
+  edgerun::Status status;
+  explicit StatusError(edgerun::Status s) : status(std::move(s)) {}
+  const char* what() const noexcept override { return status.message().c_str(); }
+};
+
+// Leaked on purpose: they must outlive module teardown.
+PyObject* g_classes[8] = {};
+
+PyObject* ClassFor(edgerun::Code code) {
+  using edgerun::Code;
+  switch (code) {
+    case Code::kModelError: return g_classes[0];
+    case Code::kInputError: return g_classes[1];
+    case Code::kInferenceError: return g_classes[2];
+    case Code::kDelegateError: return g_classes[3];
+    case Code::kRuntimeError: return g_classes[4];
+    case Code::kBusyError: return g_classes[5];
+    default: return g_classes[6];
+  }
+}
+
+}  // namespace
+
+void throw_status(const edgerun::Status& status) { throw StatusError(status); }
+
+void register_errors(py::module_& m) {
+  py::module_ errors = py::module_::import("edgerun.errors");
+  const char* names[] = {"ModelError",   "InputError", "InferenceError", "DelegateError",
+                         "RuntimeLoadError", "BusyError", "Error"};
+  for (int i = 0; i < 7; ++i) g_classes[i] = py::object(errors.attr(names[i])).release().ptr();
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const StatusError& e) {
+      PyErr_SetString(ClassFor(e.status.code()), e.status.message().c_str());
+    }
+  });
+}
+
+}  // namespace edgerun_py

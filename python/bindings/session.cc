@@ -1,0 +1,303 @@
+// Bindings of edgerun::Session and the runtime loader: type conversion, GIL
+// release and zero-copy numpy views. No inference logic here.
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings.h"
+#include "edgerun/verify.h"
+#include "edgerun/runtime.h"
+
+namespace edgerun_py {
+
+using edgerun::AlignedBlock;
+using edgerun::DType;
+using edgerun::HostArray;
+using edgerun::ModelBytes;
+using edgerun::Session;
+using edgerun::SessionOptions;
+using edgerun::TensorInfo;
+
+DType dtype_from_numpy(const py::dtype& dt) {
+  if (dt.byteorder() == '>') return DType::kUnknown;  // non-native byte order
+  const char kind = dt.kind();
+  const auto size = dt.itemsize();
+  switch (kind) {
+    case 'f':
+      return size == 4 ? DType::kFloat32 : size == 2 ? DType::kFloat16
+                                          : size == 8 ? DType::kFloat64 : DType::kUnknown;
+    case 'i':
+      return size == 1 ? DType::kInt8 : size == 2 ? DType::kInt16
+           : size == 4 ? DType::kInt32 : size == 8 ? DType::kInt64 : DType::kUnknown;
+    case 'u':
+      return size == 1 ? DType::kUInt8 : size == 2 ? DType::kUInt16
+           : size == 4 ? DType::kUInt32 : size == 8 ? DType::kUInt64 : DType::kUnknown;
+    case 'b':
+      return DType::kBool;
+    case 'c':
+      return size == 8 ? DType::kComplex64 : DType::kUnknown;
+    default:
+      return DType::kUnknown;
+  }
+}
+
+py::dtype dtype_to_numpy(DType dt) { return py::dtype(edgerun::DTypeName(dt)); }
+
+namespace {
+
+// A numpy array over a session block; its base owns a reference to the block,
+// so the memory outlives the session if the view does.
+py::array BlockView(const std::shared_ptr<AlignedBlock>& block, const TensorInfo& info,
+                    bool writable) {
+  auto* holder = new std::shared_ptr<AlignedBlock>(block);
+  py::capsule base(holder, [](void* p) { delete static_cast<std::shared_ptr<AlignedBlock>*>(p); });
+  std::vector<py::ssize_t> shape(info.shape.begin(), info.shape.end());
+  py::array arr(dtype_to_numpy(info.dtype), shape, block->data(), base);
+  if (!writable) {
+    py::detail::array_proxy(arr.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  }
+  return arr;
+}
+
+py::tuple SpecTuple(const TensorInfo& t) {
+  py::tuple shape(t.shape.size());
+  for (size_t i = 0; i < t.shape.size(); ++i) shape[i] = py::int_(t.shape[i]);
+  return py::make_tuple(t.name, shape, dtype_to_numpy(t.dtype), t.scale, t.zero_point,
+                        t.scales, t.zero_points, t.quantized_dimension);
+}
+
+class PySession {
+ public:
+  PySession(py::object model, int threads, const std::string& accelerator, py::object signature,
+            bool verify) {
+    SessionOptions opts;
+    opts.threads = threads;
+    opts.accelerator = accelerator;
+    opts.verify = verify;
+    if (py::isinstance<py::str>(signature)) {
+      opts.signature = signature.cast<std::string>();
+    } else if (!signature.is_none()) {
+      opts.signature_index = signature.cast<int>();
+    }
+    edgerun::Expected<std::shared_ptr<ModelBytes>> bytes = edgerun::InternalError("unset");
+    if (py::isinstance<py::str>(model)) {
+      std::string path = model.cast<std::string>();
+      py::gil_scoped_release release;
+      bytes = ModelBytes::MapFile(path);
+    } else {
+      py::buffer buf = model.cast<py::buffer>();
+      py::buffer_info info = buf.request();
+      const size_t size = static_cast<size_t>(info.size * info.itemsize);
+      py::gil_scoped_release release;
+      bytes = ModelBytes::Copy(info.ptr, size);
+    }
+    if (!bytes.ok()) throw_status(bytes.status());
+    edgerun::Expected<std::unique_ptr<Session>> s = edgerun::InternalError("unset");
+    {
+      py::gil_scoped_release release;
+      s = Session::Create(std::move(bytes).value(), opts);
+    }
+    if (!s.ok()) throw_status(s.status());
+    session_ = std::move(s).value();
+    out_cache_.resize(session_->outputs().size());
+  }
+
+  size_t ResolveInput(py::handle key) const {
+    if (py::isinstance<py::str>(key)) {
+      auto i = session_->InputIndex(key.cast<std::string>());
+      if (!i.ok()) throw_status(i.status());
+      return *i;
+    }
+    if (!py::isinstance<py::int_>(key))
+      throw_status(edgerun::InputError("an input is selected by index (int) or name (str), got " +
+                                       std::string(py::str(py::type::of(key).attr("__name__")))));
+    long long i = key.cast<long long>();
+    const long long n = static_cast<long long>(session_->inputs().size());
+    if (i < 0) i += n;
+    if (i < 0 || i >= n)
+      throw_status(edgerun::InputError("input index " + std::to_string(key.cast<long long>()) +
+                                       " is out of range; the model has " + std::to_string(n) +
+                                       " input(s)"));
+    return static_cast<size_t>(i);
+  }
+
+  py::array Input(py::handle key) {
+    Check();
+    const size_t i = ResolveInput(key);
+    return BlockView(session_->input_block(i), session_->inputs()[i], /*writable=*/true);
+  }
+
+  py::list Run(py::args args, bool copy) {
+    Check();
+    const size_t nin = session_->inputs().size();
+    std::vector<HostArray> arrays;
+    if (args.size() > 0) {
+      if (args.size() != nin)
+        throw_status(edgerun::InputError("the model takes " + std::to_string(nin) +
+                                         " input(s), got " + std::to_string(args.size()) +
+                                         " array(s)"));
+      arrays.resize(nin);
+      for (size_t i = 0; i < nin; ++i) {
+        py::handle obj = args[i];
+        if (obj.is_none()) continue;  // keep what is in the session buffer
+        if (!py::isinstance<py::array>(obj))
+          throw_status(edgerun::InputError(
+              "input " + std::to_string(i) + " ('" + session_->inputs()[i].name +
+              "'): expected a numpy array, got " +
+              std::string(py::str(py::type::of(obj).attr("__name__")))));
+        auto a = py::reinterpret_borrow<py::array>(obj);
+        HostArray& h = arrays[i];
+        h.data = a.data();
+        h.dtype = dtype_from_numpy(a.dtype());
+        h.dtype_name = py::str(a.dtype()).cast<std::string>();
+        const auto nd = a.ndim();
+        h.shape.assign(a.shape(), a.shape() + nd);
+        h.byte_strides.assign(a.strides(), a.strides() + nd);
+      }
+    }
+    edgerun::Status st;
+    {
+      // The arrays stay referenced by `args` for the whole call.
+      py::gil_scoped_release release;
+      st = session_->Run(arrays);
+    }
+    if (!st.ok()) throw_status(st);
+    return Outputs(copy);
+  }
+
+  py::list Outputs(bool copy) {
+    const auto& outs = session_->outputs();
+    py::list result(outs.size());
+    for (size_t i = 0; i < outs.size(); ++i) {
+      auto block = session_->output_block(i);
+      if (copy) {
+        std::vector<py::ssize_t> shape(outs[i].shape.begin(), outs[i].shape.end());
+        py::array a(dtype_to_numpy(outs[i].dtype), shape);
+        std::memcpy(a.mutable_data(), block->data(), outs[i].nbytes);
+        result[i] = a;
+        continue;
+      }
+      Cached& c = out_cache_[i];
+      if (c.block != block.get() || c.shape != outs[i].shape) {
+        c.view = BlockView(block, outs[i], /*writable=*/false);
+        c.block = block.get();
+        c.shape = outs[i].shape;
+      }
+      result[i] = c.view;
+    }
+    return result;
+  }
+
+  void ResizeInput(py::handle key, std::vector<int64_t> shape) {
+    Check();
+    const size_t i = ResolveInput(key);
+    edgerun::Status st;
+    {
+      py::gil_scoped_release release;
+      st = session_->ResizeInput(i, shape);
+    }
+    if (!st.ok()) throw_status(st);
+    out_cache_.assign(session_->outputs().size(), Cached());
+  }
+
+  py::list Specs(bool inputs) const {
+    Check();
+    const auto& v = inputs ? session_->inputs() : session_->outputs();
+    py::list l;
+    for (const auto& t : v) l.append(SpecTuple(t));
+    return l;
+  }
+
+  void Close() {
+    std::unique_ptr<Session> s = std::move(session_);
+    out_cache_.clear();
+    py::gil_scoped_release release;
+    s.reset();
+  }
+
+  bool closed() const { return !session_; }
+
+  void Check() const {
+    if (!session_) throw_status(edgerun::RuntimeError("the session is closed"));
+  }
+
+  Session& get() const {
+    Check();
+    return *session_;
+  }
+
+ private:
+  struct Cached {
+    const AlignedBlock* block = nullptr;
+    std::vector<int64_t> shape;
+    py::object view;
+  };
+  std::unique_ptr<Session> session_;
+  std::vector<Cached> out_cache_;
+};
+
+}  // namespace
+
+void bind_session(py::module_& m) {
+  m.def("load_runtime",
+        [](const std::string& path, const std::string& version) {
+          edgerun::Status st = edgerun::runtime::LoadLiteRt(path, version);
+          if (!st.ok()) throw_status(st);
+        },
+        py::arg("path"), py::arg("version"),
+        "Load libLiteRt.so once per process (EDGERUN_LITERT_LIB overrides path).");
+  m.def("runtime_info", []() {
+    auto info = edgerun::runtime::LoadedRuntime();
+    return py::make_tuple(info.library_path, info.version);
+  });
+  m.def("supported_litert", []() { return std::string(edgerun::runtime::SupportedLiteRtMinor()); });
+  m.def("default_threads", &edgerun::DefaultThreadCount);
+  m.def("verify_model",
+        [](py::buffer data) {
+          py::buffer_info info = data.request();
+          edgerun::Status st;
+          {
+            py::gil_scoped_release release;
+            st = edgerun::VerifyModel(static_cast<const uint8_t*>(info.ptr),
+                                      static_cast<size_t>(info.size * info.itemsize));
+          }
+          if (!st.ok()) throw_status(st);
+        },
+        py::arg("data"), "Raise ModelError if the bytes are not a valid .tflite model.");
+  m.def("verify_file",
+        [](const std::string& path) {
+          edgerun::Status st;
+          {
+            py::gil_scoped_release release;
+            auto bytes = ModelBytes::MapFile(path);
+            st = bytes.ok() ? edgerun::VerifyModel((*bytes)->data(), (*bytes)->size())
+                            : bytes.status();
+          }
+          if (!st.ok()) throw_status(st);
+        },
+        py::arg("path"));
+
+  py::class_<PySession>(m, "Session", py::dynamic_attr())
+      .def(py::init<py::object, int, const std::string&, py::object, bool>(), py::arg("model"),
+           py::arg("threads") = 0, py::arg("accelerator") = "cpu",
+           py::arg("signature") = py::none(), py::arg("verify") = true)
+      .def("input", &PySession::Input, py::arg("key"),
+           "Writable zero-copy view of the session-owned buffer of an input.")
+      .def("run", &PySession::Run, py::arg("copy") = false)
+      .def("resize_input", &PySession::ResizeInput, py::arg("key"), py::arg("shape"))
+      .def("_specs", &PySession::Specs, py::arg("inputs"))
+      .def("close", &PySession::Close)
+      .def_property_readonly("closed", &PySession::closed)
+      .def_property_readonly("signatures", [](const PySession& s) { return s.get().signatures(); })
+      .def_property_readonly("signature", [](const PySession& s) { return s.get().signature(); })
+      .def_property_readonly("threads", [](const PySession& s) { return s.get().threads(); })
+      .def_property_readonly("stateful", [](const PySession& s) { return s.get().stateful(); })
+      .def_property_readonly("run_count", [](const PySession& s) { return s.get().run_count(); })
+      .def_property_readonly("_origin",
+                             [](const PySession& s) { return s.get().model_bytes().origin(); });
+}
+
+}  // namespace edgerun_py

@@ -1,0 +1,39 @@
+"""edgerun: run TensorFlow Lite / LiteRT models from camera loops, fast and safely.
+
+    import edgerun
+    session = edgerun.Session("model.tflite")
+    outputs = session.run(frame)
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    BusyError,
+    DelegateError,
+    Error,
+    InferenceError,
+    InputError,
+    ModelError,
+    RuntimeLoadError,
+)
+from . import _core
+from ._runtime import runtime_info
+from .session import Session, TensorSpec
+from .verify import verify
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Session",
+    "TensorSpec",
+    "verify",
+    "runtime_info",
+    "Error",
+    "ModelError",
+    "InputError",
+    "InferenceError",
+    "DelegateError",
+    "RuntimeLoadError",
+    "BusyError",
+    "__version__",
+]

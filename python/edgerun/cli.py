@@ -1,0 +1,196 @@
+"""The ``edgerun`` command line.
+
+    edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
+    edgerun verify MODEL [MODEL ...]                   structural + cross-reference check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import __version__
+from .errors import Error
+
+
+def _synthetic_inputs(session, count: int, seed: int = 0) -> list:
+    """`count` sets of random inputs matching the session's tensors (camera-like
+    values for image inputs: uint8-range pixels mapped into the tensor's domain)."""
+    rng = np.random.default_rng(seed)
+    sets = []
+    for _ in range(count):
+        arrays = []
+        for spec in session.inputs:
+            dt = spec.dtype
+            if dt.kind == "f":
+                a = rng.uniform(-1.0, 1.0, size=spec.shape).astype(dt)
+            elif dt.kind in "iu":
+                info = np.iinfo(dt)
+                lo, hi = max(int(info.min), -128), min(int(info.max), 255)
+                a = rng.integers(lo, hi + 1, size=spec.shape, dtype=np.int64).astype(dt)
+            elif dt.kind == "b":
+                a = rng.integers(0, 2, size=spec.shape).astype(dt)
+            else:
+                a = np.zeros(spec.shape, dt)
+            arrays.append(a)
+        sets.append(arrays)
+    return sets
+
+
+def _percentiles(samples_us: np.ndarray) -> dict:
+    p50, p90, p99 = np.percentile(samples_us, [50, 90, 99])
+    return {
+        "p50_us": float(p50),
+        "p90_us": float(p90),
+        "p99_us": float(p99),
+        "mean_us": float(samples_us.mean()),
+        "min_us": float(samples_us.min()),
+        "fps": float(1e6 / samples_us.mean()),
+    }
+
+
+def _tensor_rows(specs, kind: str) -> list:
+    rows = []
+    for i, t in enumerate(specs):
+        q = f"scale={t.scale:.6g} zp={t.zero_point}" if t.scale else "-"
+        rows.append((f"{kind}[{i}]", t.name, str(t.dtype), "x".join(map(str, t.shape)), q))
+    return rows
+
+
+def _print_table(rows: list, header: Sequence[str]) -> None:
+    widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header))]
+    for r in [header, *rows]:
+        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .session import Session
+    from . import _runtime
+
+    if args.model:
+        source, label = args.model, args.model
+    else:
+        from . import modelgen
+
+        source = modelgen.builtin_image_model(dtype=args.builtin_dtype)
+        label = f"built-in {modelgen.BUILTIN_MODEL_NAME} ({args.builtin_dtype}, generated, no download)"
+    t0 = time.perf_counter()
+    session = Session(source, threads=args.threads)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    frames = _synthetic_inputs(session, 8)
+    for i in range(args.warmup):
+        session.run(*frames[i % len(frames)])
+    samples = np.empty(args.frames, dtype=np.float64)
+    clock = time.perf_counter_ns
+    for i in range(args.frames):
+        f = frames[i % len(frames)]
+        t = clock()
+        session.run(*f)
+        samples[i] = (clock() - t) / 1e3
+    stats = _percentiles(samples)
+    info = _runtime.runtime_info()
+    result = {
+        "model": label,
+        "signature": session.signature,
+        "threads": session.threads,
+        "frames": args.frames,
+        "load_ms": load_ms,
+        "inputs": [dict(name=t.name, shape=list(t.shape), dtype=str(t.dtype),
+                        scale=t.scale, zero_point=t.zero_point) for t in session.inputs],
+        "outputs": [dict(name=t.name, shape=list(t.shape), dtype=str(t.dtype),
+                         scale=t.scale, zero_point=t.zero_point) for t in session.outputs],
+        "latency": stats,
+        "edgerun": __version__,
+        "litert": info["version"],
+        "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"edgerun {__version__} | ai-edge-litert {info['version']} | {result['machine']}")
+    print(f"model:   {label}")
+    print(f"load:    {load_ms:.1f} ms (verify + compile + warm-up), signature "
+          f"'{session.signature}', {session.threads} thread(s)")
+    print("tensors:")
+    _print_table(_tensor_rows(session.inputs, "in") + _tensor_rows(session.outputs, "out"),
+                 ("", "name", "dtype", "shape", "quantization"))
+    print(f"latency over {args.frames} frames (session.run with a fresh frame each call):")
+    print(f"  p50 {stats['p50_us']:.1f} us   p90 {stats['p90_us']:.1f} us   "
+          f"p99 {stats['p99_us']:.1f} us   mean {stats['mean_us']:.1f} us")
+    print(f"  {stats['fps']:.1f} FPS")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    status = 0
+    for path in args.models:
+        t0 = time.perf_counter()
+        try:
+            verify(path)
+        except Error as e:
+            print(f"{path}: INVALID: {e}")
+            status = 1
+            continue
+        except OSError as e:
+            print(f"{path}: cannot read: {e}")
+            status = 1
+            continue
+        dt = (time.perf_counter() - t0) * 1e3
+        print(f"{path}: ok ({os.path.getsize(path)} bytes, verified in {dt:.2f} ms)")
+    return status
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgerun", description="Run TFLite/LiteRT models on edge devices.")
+    p.add_argument("--version", action="version", version=f"edgerun {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("bench", help="per-frame latency (p50/p90/p99), FPS and the model's tensors")
+    b.add_argument("model", nargs="?", help=".tflite file (default: a built-in image model)")
+    b.add_argument("--frames", type=_positive_int, default=500, help="timed frames (default 500)")
+    b.add_argument("--warmup", type=int, default=20, help="untimed frames first (default 20)")
+    b.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads (default: one per physical core)")
+    b.add_argument("--builtin-dtype", choices=("float32", "int8"), default="float32",
+                   help="variant of the built-in model when no MODEL is given")
+    b.add_argument("--json", action="store_true", help="machine-readable output")
+    b.set_defaults(func=cmd_bench)
+
+    v = sub.add_parser("verify", help="check model files (exit 0 if all are valid, 1 otherwise)")
+    v.add_argument("models", nargs="+")
+    v.set_defaults(func=cmd_verify)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except Error as e:
+        print(f"edgerun: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

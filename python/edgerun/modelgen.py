@@ -1,0 +1,843 @@
+"""Write small TFLite models without TensorFlow.
+
+Every generator returns the model as ``bytes`` (a TFLite flatbuffer, file
+identifier ``TFL3``). Weights come from seeded NumPy generators, so the same
+call always returns the same bytes. The flatbuffer is built through the object
+API of the schema module that ai-edge-litert ships
+(``ai_edge_litert.schema_py_generated``, imported on first use); constant
+buffers are 16-byte aligned, as the TFLite converter writes them.
+
+Models:
+
+- :func:`builtin_image_model`: the model ``edgerun bench`` runs by default; a
+  MobileNet-v1-like classifier (float32 or fully quantized int8).
+- Small test models: :func:`add_model`, :func:`identity_model`,
+  :func:`dynamic_batch_model`, :func:`two_signature_model`,
+  :func:`multi_io_model`, :func:`stateful_counter_model`,
+  :func:`custom_op_model`, :func:`gather_model`, :func:`slow_model`.
+
+:class:`ModelBuilder` is the one helper they all use; it can write other
+models too.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+__all__ = [
+    "ModelBuilder",
+    "Quant",
+    "builtin_image_model",
+    "add_model",
+    "identity_model",
+    "dynamic_batch_model",
+    "two_signature_model",
+    "multi_io_model",
+    "stateful_counter_model",
+    "custom_op_model",
+    "gather_model",
+    "slow_model",
+]
+
+BUILTIN_MODEL_NAME = "edgerun-builtin"
+BUILTIN_MODEL_VERSION = 1
+
+_ALIGN = 16  # byte alignment of constant buffers (as the TFLite converter does)
+
+
+@functools.lru_cache(maxsize=1)
+def _schema():
+    from ai_edge_litert import schema_py_generated as schema  # lazy: heavy-ish
+
+    return schema
+
+
+def _flatbuffers():
+    import flatbuffers
+
+    return flatbuffers
+
+
+_TENSOR_TYPES = {
+    "float32": "FLOAT32",
+    "float16": "FLOAT16",
+    "float64": "FLOAT64",
+    "int8": "INT8",
+    "uint8": "UINT8",
+    "int16": "INT16",
+    "int32": "INT32",
+    "int64": "INT64",
+    "bool": "BOOL",
+    "resource": "RESOURCE",
+}
+
+
+def _tensor_type(dtype) -> int:
+    name = dtype if dtype == "resource" else np.dtype(dtype).name
+    try:
+        return getattr(_schema().TensorType, _TENSOR_TYPES[name])
+    except KeyError:
+        raise ValueError(f"unsupported tensor dtype {dtype!r}") from None
+
+
+class Quant:
+    """Affine quantization of one tensor: ``real = scale * (q - zero_point)``.
+
+    ``scale`` and ``zero_point`` are scalars (per-tensor) or sequences
+    (per-channel along ``axis``).
+    """
+
+    def __init__(self, scale, zero_point=0, axis: int = 0):
+        self.scale = np.atleast_1d(np.asarray(scale, dtype=np.float64))
+        zp = np.atleast_1d(np.asarray(zero_point, dtype=np.int64))
+        if zp.size == 1 and self.scale.size > 1:
+            zp = np.repeat(zp, self.scale.size)
+        if zp.size != self.scale.size:
+            raise ValueError("scale and zero_point sizes differ")
+        self.zero_point = zp
+        self.axis = axis
+
+    def quantize(self, x, dtype) -> np.ndarray:
+        """Quantize a float array (per-tensor or per-channel) to ``dtype``."""
+        info = np.iinfo(dtype)
+        x = np.asarray(x, dtype=np.float64)
+        shape = [1] * x.ndim
+        if self.scale.size > 1:
+            shape[self.axis] = -1
+        s = self.scale.reshape(shape) if x.ndim else self.scale[0]
+        z = self.zero_point.reshape(shape) if x.ndim else self.zero_point[0]
+        return np.clip(np.round(x / s) + z, info.min, info.max).astype(dtype)
+
+    def dequantize(self, q) -> np.ndarray:
+        q = np.asarray(q, dtype=np.float64)
+        shape = [1] * q.ndim
+        if self.scale.size > 1:
+            shape[self.axis] = -1
+        return (q - self.zero_point.reshape(shape)) * self.scale.reshape(shape)
+
+    def _to_schema(self):
+        s = _schema()
+        return s.QuantizationParametersT(
+            scale=[float(v) for v in self.scale],
+            zeroPoint=[int(v) for v in self.zero_point],
+            quantizedDimension=self.axis,
+        )
+
+
+def _aligned_buffer(data: bytes):
+    """A BufferT whose data vector starts on a 16-byte boundary."""
+    s = _schema()
+
+    class _AlignedBufferT(s.BufferT):
+        def Pack(self, builder):
+            payload = self.data
+            builder.StartVector(1, len(payload), _ALIGN)
+            builder.head = builder.head - len(payload)
+            builder.Bytes[builder.head : builder.head + len(payload)] = payload
+            vec = builder.EndVector()  # flatbuffers >= 2.0 signature
+            s.BufferStart(builder)
+            s.BufferAddData(builder, vec)
+            return s.BufferEnd(builder)
+
+    return _AlignedBufferT(data=bytes(data))
+
+
+class Subgraph:
+    """One subgraph under construction; made by :meth:`ModelBuilder.subgraph`."""
+
+    def __init__(self, model: "ModelBuilder", name: str):
+        self._model = model
+        self._tensors: list = []
+        self._ops: list = []
+        self.name = name
+        self.index = len(model._subgraphs)
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+
+    def tensor(
+        self,
+        name: str,
+        shape: Sequence[int],
+        dtype="float32",
+        *,
+        data: Optional[np.ndarray] = None,
+        quant: Optional[Quant] = None,
+        shape_signature: Optional[Sequence[int]] = None,
+    ) -> int:
+        """Add a tensor; ``data`` (already in ``dtype``) makes it a constant."""
+        s = _schema()
+        t = s.TensorT()
+        t.name = name
+        t.shape = [int(d) for d in shape]
+        t.type = _tensor_type(dtype)
+        if shape_signature is not None:
+            t.shapeSignature = [int(d) for d in shape_signature]
+        if quant is not None:
+            t.quantization = quant._to_schema()
+        if data is not None:
+            arr = np.asarray(data, dtype=np.dtype(dtype).newbyteorder("<"))
+            if list(arr.shape) != t.shape:
+                raise ValueError(f"{name}: data shape {arr.shape} != {tuple(shape)}")
+            t.buffer = self._model.buffer(arr.tobytes())
+        self._tensors.append(t)
+        return len(self._tensors) - 1
+
+    def const(self, name: str, value, dtype=None, *, quant: Optional[Quant] = None) -> int:
+        """Add a constant tensor holding ``value``."""
+        arr = np.asarray(value, dtype=dtype)
+        return self.tensor(name, arr.shape, arr.dtype, data=arr, quant=quant)
+
+    def input(self, *args, **kwargs) -> int:
+        """Add a tensor and make it the next subgraph input."""
+        idx = self.tensor(*args, **kwargs)
+        self.inputs.append(idx)
+        return idx
+
+    def op(
+        self,
+        opname: str,
+        inputs: Sequence[int],
+        outputs: Sequence[int],
+        options=None,
+        *,
+        version: int = 1,
+        custom_code: Optional[str] = None,
+    ) -> None:
+        """Append an operator (executed in insertion order).
+
+        ``opname`` is a ``BuiltinOperator`` name (``"CONV_2D"``) or ``"CUSTOM"``;
+        ``options`` a ``...OptionsT`` object of the schema module.
+        """
+        s = _schema()
+        o = s.OperatorT()
+        o.opcodeIndex = self._model.opcode(opname, version, custom_code)
+        o.inputs = [int(i) for i in inputs]
+        o.outputs = [int(i) for i in outputs]
+        if options is not None:
+            o.builtinOptionsType = getattr(s.BuiltinOptions, type(options).__name__[:-1])
+            o.builtinOptions = options
+        self._ops.append(o)
+
+    def _to_schema(self):
+        s = _schema()
+        return s.SubGraphT(
+            tensors=self._tensors,
+            inputs=list(self.inputs),
+            outputs=list(self.outputs),
+            operators=self._ops,
+            name=self.name,
+        )
+
+
+class ModelBuilder:
+    """Collects buffers, opcodes, subgraphs, signatures and metadata; :meth:`build` packs them."""
+
+    def __init__(self, description: str = "edgerun.modelgen"):
+        self.description = description
+        self._buffers: list = [_schema().BufferT()]  # buffer 0: the empty sentinel
+        self._opcodes: list = []
+        self._opcode_index: dict = {}
+        self._subgraphs: list[Subgraph] = []
+        self._signatures: list = []
+        self._metadata: list = []
+
+    def subgraph(self, name: str) -> Subgraph:
+        sg = Subgraph(self, name)
+        self._subgraphs.append(sg)
+        return sg
+
+    def buffer(self, data: bytes) -> int:
+        self._buffers.append(_aligned_buffer(data))
+        return len(self._buffers) - 1
+
+    def opcode(self, opname: str, version: int = 1, custom_code: Optional[str] = None) -> int:
+        key = (opname, version, custom_code)
+        if key not in self._opcode_index:
+            s = _schema()
+            code = getattr(s.BuiltinOperator, opname)
+            oc = s.OperatorCodeT()
+            oc.builtinCode = code
+            # Codes above 127 live only in builtin_code; the deprecated byte says so.
+            oc.deprecatedBuiltinCode = min(code, s.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
+            oc.version = version
+            oc.customCode = custom_code
+            self._opcode_index[key] = len(self._opcodes)
+            self._opcodes.append(oc)
+        return self._opcode_index[key]
+
+    def signature(
+        self, key: str, subgraph: Subgraph, inputs: Mapping[str, int], outputs: Mapping[str, int]
+    ) -> None:
+        """Add a SignatureDef; ``inputs``/``outputs`` map signature names to tensor indices
+        (listed in the order given)."""
+        s = _schema()
+        self._signatures.append(
+            s.SignatureDefT(
+                inputs=[s.TensorMapT(name=n, tensorIndex=i) for n, i in inputs.items()],
+                outputs=[s.TensorMapT(name=n, tensorIndex=i) for n, i in outputs.items()],
+                signatureKey=key,
+                subgraphIndex=subgraph.index,
+            )
+        )
+
+    def metadata(self, name: str, data: Union[bytes, str, Mapping[str, Any]]) -> None:
+        """Add a metadata entry (dicts are stored as UTF-8 JSON)."""
+        if isinstance(data, Mapping):
+            data = json.dumps(data, sort_keys=True)
+        if isinstance(data, str):
+            data = data.encode()
+        self._metadata.append(_schema().MetadataT(name=name, buffer=self.buffer(data)))
+
+    def build(self) -> bytes:
+        s = _schema()
+        m = s.ModelT()
+        m.version = 3
+        m.description = self.description
+        m.operatorCodes = self._opcodes
+        m.subgraphs = [sg._to_schema() for sg in self._subgraphs]
+        m.buffers = self._buffers
+        m.metadata = self._metadata or None
+        m.signatureDefs = self._signatures or None
+        builder = _flatbuffers().Builder(1024)
+        builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+
+def _opts(name: str, **fields):
+    """Schema options object, e.g. ``_opts("Conv2DOptions", strideW=2)``."""
+    obj = getattr(_schema(), name + "T")()
+    for k, v in fields.items():
+        if not hasattr(obj, k):
+            raise AttributeError(f"{name} has no field {k}")
+        setattr(obj, k, v)
+    return obj
+
+
+_RELU6 = 3  # ActivationFunctionType.RELU6
+_SAME, _VALID = 0, 1
+
+
+# ---------------------------------------------------------------------------
+# The builtin image classifier
+# ---------------------------------------------------------------------------
+
+# (kind, output channels, stride); MobileNet-v1-like, every conv fused with RELU6.
+_IMAGE_ARCH = (
+    ("conv", 16, 2),
+    ("dw", None, 1), ("pw", 32, 1),
+    ("dw", None, 2), ("pw", 64, 1),
+    ("dw", None, 1), ("pw", 64, 1),
+    ("dw", None, 2), ("pw", 128, 1),
+    ("dw", None, 1), ("pw", 128, 1),
+    ("dw", None, 2), ("pw", 256, 1),
+)  # fmt: skip
+_NUM_CLASSES = 1000
+_IMAGE_SEED = 20240601
+
+
+def _same_pads(size: int, k: int, stride: int) -> tuple[int, int, int]:
+    """TFLite SAME padding: (output size, pad before, pad after)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def _conv_nhwc(x, w, b, stride: int, depthwise: bool = False):
+    """NumPy float64 conv with SAME padding; w is OHWI (conv) or 1HWC (depthwise)."""
+    n, h, wd, c = x.shape
+    kh, kw = w.shape[1:3]
+    oh, pt, pb = _same_pads(h, kh, stride)
+    ow, pl, pr = _same_pads(wd, kw, stride)
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    cols = np.stack(
+        [xp[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :]
+         for i in range(kh) for j in range(kw)],
+        axis=3,
+    )  # fmt: skip  # n, oh, ow, kh*kw, c
+    if depthwise:
+        y = np.einsum("nhwkc,kc->nhwc", cols, w.reshape(kh * kw, c))
+    else:
+        y = cols.reshape(n, oh, ow, kh * kw * c) @ w.reshape(w.shape[0], -1).T
+    return y + b
+
+
+def _calibration_images(input_size: int, count: int, seed: int) -> np.ndarray:
+    """Half smooth (blocky-upsampled) and half noise images in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    imgs = rng.uniform(-1, 1, (count, input_size, input_size, 3))
+    coarse = rng.uniform(-1, 1, (count // 2, 6, 6, 3))
+    rep = -(-input_size // 6)
+    smooth = coarse.repeat(rep, axis=1).repeat(rep, axis=2)[:, :input_size, :input_size]
+    imgs[: count // 2] = np.clip(smooth + 0.1 * imgs[: count // 2], -1, 1)
+    return imgs
+
+
+def _round_sig(a, digits: int = 5) -> np.ndarray:
+    """Round to ``digits`` significant digits, so that values computed from data
+    (BLAS sums whose last bits vary across machines) give the same model bytes."""
+    a = np.asarray(a, dtype=np.float64)
+    e = np.floor(np.log10(np.abs(a) + 1e-300)) - (digits - 1)
+    return np.round(a / 10.0**e) * 10.0**e
+
+
+@functools.lru_cache(maxsize=8)
+def _image_params(input_size: int = 96, num_classes: int = _NUM_CLASSES, seed: int = _IMAGE_SEED):
+    """Float weights of the builtin model, shaped like a trained, BN-folded network.
+
+    Returns ``(layers, (fc_w, fc_b), feat_max, logit_absmax)``: ``layers`` is a
+    tuple of dicts (kind, stride, w, b, act_max) with TFLite layouts (conv OHWI,
+    depthwise 1HWC) and ``act_max`` the calibrated top of the layer's output
+    range (<= 6); ``fc_w`` is [classes, C]. On 16 calibration images each
+    layer's weights are rescaled so that every output channel has mean U(0, 1.5)
+    and std U(1.5, 2.5) before RELU6 (batch-norm folding). The classifier reads
+    the top 4 principal directions of the pooled features (plus a little of the
+    rest) with logits of std 3: random weights alone give features that hardly
+    vary between images, and int8 noise would then decide the class.
+    """
+    rng = np.random.default_rng(seed)
+    x = _calibration_images(input_size, 16, seed + 1)
+    layers = []
+    c = 3
+    for kind, out_c, stride in _IMAGE_ARCH:
+        depthwise = kind == "dw"
+        if depthwise:
+            out_c, w = c, rng.standard_normal((1, 3, 3, c))
+        else:
+            k = 3 if kind == "conv" else 1
+            w = rng.standard_normal((out_c, k, k, c))
+        pre = _conv_nhwc(x, w, 0.0, stride, depthwise)
+        mu, sd = pre.mean(axis=(0, 1, 2)), pre.std(axis=(0, 1, 2)) + 1e-6
+        gamma, beta = rng.uniform(1.5, 2.5, out_c), rng.uniform(0.0, 1.5, out_c)
+        g = _round_sig(gamma / sd)
+        w = w * (g.reshape(1, 1, 1, -1) if depthwise else g.reshape(-1, 1, 1, 1))
+        b = _round_sig(beta - mu * g)
+        x = np.clip(_conv_nhwc(x, w, b, stride, depthwise), 0.0, 6.0)
+        act_max = float(_round_sig(min(6.0, x.max() * 1.05)))
+        layers.append(dict(kind=kind, stride=stride, w=w.astype(np.float32), b=b.astype(np.float32), act_max=act_max))
+        c = out_c
+    feat = x.mean(axis=(1, 2))
+    dev = feat - feat.mean(axis=0)
+    _, _, vt = np.linalg.svd(dev, full_matrices=False)
+    vt = vt[:4] * np.sign(vt[:4, np.abs(vt[:4]).argmax(axis=1)].diagonal())[:, None]  # fix SVD signs
+    fw = rng.standard_normal((num_classes, 4)) @ _round_sig(vt) + 0.1 * rng.standard_normal((num_classes, c)) / np.sqrt(c)
+    fw *= _round_sig(3.0 / (dev @ fw.T).std())
+    fb = _round_sig(rng.normal(0.0, 0.5, num_classes) - feat.mean(axis=0) @ fw.T)
+    logits = feat @ fw.T + fb
+    fc = (fw.astype(np.float32), fb.astype(np.float32))
+    feat_max = float(_round_sig(min(6.0, feat.max() * 1.05)))
+    return tuple(layers), fc, feat_max, float(_round_sig(np.abs(logits).max()))
+
+
+def builtin_image_reference(image: np.ndarray, input_size: int = 96) -> np.ndarray:
+    """NumPy float64 forward pass of ``builtin_image_model(input_size, "float32")``.
+
+    ``image`` is float [N, H, W, 3] in [-1, 1]; returns probabilities [N, 1000].
+    For tests; slow.
+    """
+    layers, (fw, fb), _, _ = _image_params(input_size)
+    x = np.asarray(image, dtype=np.float64)
+    for L in layers:
+        x = np.clip(_conv_nhwc(x, L["w"], L["b"], L["stride"], L["kind"] == "dw"), 0.0, 6.0)
+    logits = x.mean(axis=(1, 2)) @ fw.T.astype(np.float64) + fb
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@functools.lru_cache(maxsize=8)
+def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
+    """The default ``edgerun bench`` model: a small MobileNet-v1-like classifier.
+
+    Input ``image`` [1, S, S, 3]; output ``probs`` [1, 1000] (softmax).
+    Graph: CONV_2D 3x3/2 (16 ch) -> 6 x (DEPTHWISE_CONV_2D 3x3 + CONV_2D 1x1),
+    channels 32-64-64-128-128-256, strides 1,2,1,2,1,2, all fused RELU6 ->
+    MEAN over H,W -> FULLY_CONNECTED 256->1000 -> SOFTMAX. About 11 M MACs at 96x96.
+
+    dtype ``"float32"``: float input in [-1, 1] (pixel ``(p - 127.5) / 127.5``),
+    computes :func:`builtin_image_reference`.
+    dtype ``"int8"``: fully quantized (per-channel int8 weights, int32 biases,
+    int8 activations), same float weights; input int8 scale 1/128 zero point 0
+    (so ``q = p - 128`` for a uint8 pixel ``p``), output int8 scale 1/256 zero
+    point -128.
+
+    Signature ``serving_default``: ``image`` -> ``probs`` (subgraph tensors are
+    named ``serving_default_image:0`` and ``StatefulPartitionedCall:0`` as the
+    TF converter names them). Metadata ``edgerun-builtin`` holds JSON with the
+    version, input size, dtype, class count and pixel normalization.
+    """
+    if dtype not in ("float32", "int8"):
+        raise ValueError(f"dtype must be 'float32' or 'int8', got {dtype!r}")
+    layers, (fw, fb), feat_max, logit_absmax = _image_params(input_size)
+    q = dtype == "int8"
+    mb = ModelBuilder(f"{BUILTIN_MODEL_NAME} v{BUILTIN_MODEL_VERSION}")
+    sg = mb.subgraph("main")
+
+    in_q = Quant(1.0 / 128.0, 0) if q else None
+    image = sg.input("serving_default_image:0", [1, input_size, input_size, 3], dtype, quant=in_q)
+    x, x_q, h, c = image, in_q, input_size, 3
+    ver = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "SOFTMAX": 2, "MEAN": 2}
+
+    for i, L in enumerate(layers):
+        dw = L["kind"] == "dw"
+        w, b, stride = L["w"], L["b"], L["stride"]
+        out_c = c if dw else w.shape[0]
+        h = _same_pads(h, w.shape[1], stride)[0]
+        if q:
+            axis = 3 if dw else 0
+            wmax = np.abs(w).max(axis=(0, 1, 2) if dw else (1, 2, 3))
+            w_q = Quant(np.maximum(wmax, 1e-8) / 127.0, 0, axis=axis)
+            b_q = Quant(x_q.scale[0] * w_q.scale, 0, axis=0)
+            wt = sg.const(f"layer{i}/weights", w_q.quantize(w, np.int8), quant=w_q)
+            bt = sg.const(f"layer{i}/bias", b_q.quantize(b, np.int32), quant=b_q)
+        else:
+            wt = sg.const(f"layer{i}/weights", w)
+            bt = sg.const(f"layer{i}/bias", b)
+        act_q = Quant(L["act_max"] / 255.0, -128) if q else None  # calibrated range [0, <=6]
+        y = sg.tensor(f"layer{i}/{'depthwise' if dw else 'conv'}/relu6", [1, h, h, out_c], dtype, quant=act_q)
+        if dw:
+            opt = _opts("DepthwiseConv2DOptions", padding=_SAME, strideW=stride, strideH=stride,
+                        depthMultiplier=1, fusedActivationFunction=_RELU6)  # fmt: skip
+            sg.op("DEPTHWISE_CONV_2D", [x, wt, bt], [y], opt, version=ver["DEPTHWISE_CONV_2D"] if q else 1)
+        else:
+            opt = _opts("Conv2DOptions", padding=_SAME, strideW=stride, strideH=stride,
+                        fusedActivationFunction=_RELU6)  # fmt: skip
+            sg.op("CONV_2D", [x, wt, bt], [y], opt, version=ver["CONV_2D"] if q else 1)
+        x, x_q, c = y, act_q, out_c
+
+    axes = sg.const("mean/axes", np.array([1, 2], np.int32))
+    feat_q = Quant(feat_max / 255.0, -128) if q else None
+    feat = sg.tensor("mean", [1, c], dtype, quant=feat_q)
+    sg.op("MEAN", [x, axes], [feat], _opts("ReducerOptions", keepDims=False), version=ver["MEAN"] if q else 1)
+
+    nc = fw.shape[0]
+    if q:
+        fw_q = Quant(max(float(np.abs(fw).max()), 1e-8) / 127.0, 0)
+        fb_q = Quant(feat_q.scale[0] * fw_q.scale[0], 0)
+        logit_q = Quant(2.0 * 1.1 * logit_absmax / 255.0, 0)
+        fwt = sg.const("logits/weights", fw_q.quantize(fw, np.int8), quant=fw_q)
+        fbt = sg.const("logits/bias", fb_q.quantize(fb, np.int32), quant=fb_q)
+    else:
+        logit_q = None
+        fwt, fbt = sg.const("logits/weights", fw), sg.const("logits/bias", fb)
+    logits = sg.tensor("logits", [1, nc], dtype, quant=logit_q)
+    sg.op("FULLY_CONNECTED", [feat, fwt, fbt], [logits], _opts("FullyConnectedOptions"),
+          version=ver["FULLY_CONNECTED"] if q else 1)  # fmt: skip
+    probs = sg.tensor("StatefulPartitionedCall:0", [1, nc], dtype, quant=Quant(1.0 / 256.0, -128) if q else None)
+    sg.op("SOFTMAX", [logits], [probs], _opts("SoftmaxOptions", beta=1.0), version=ver["SOFTMAX"] if q else 1)
+    sg.outputs = [probs]
+
+    mb.signature("serving_default", sg, {"image": image}, {"probs": probs})
+    mb.metadata(
+        BUILTIN_MODEL_NAME,
+        {
+            "name": BUILTIN_MODEL_NAME,
+            "version": BUILTIN_MODEL_VERSION,
+            "input_size": input_size,
+            "dtype": dtype,
+            "num_classes": nc,
+            "normalization": {"mean": [127.5] * 3, "std": [127.5] * 3},
+        },
+    )
+    return mb.build()
+
+
+# ---------------------------------------------------------------------------
+# Small test models
+# ---------------------------------------------------------------------------
+
+_ADD_QUANT = {"int8": Quant(0.5, -3), "uint8": Quant(0.5, 128)}
+
+
+def add_constant(shape=(1, 8), dtype: str = "float32") -> np.ndarray:
+    """The constant that :func:`add_model` adds, in the model's storage dtype.
+
+    float32: ``0.5 * i + 1``; int32: ``i + 1``; int8/uint8 (quantized): stored
+    ``q = zero_point + (i % 7) + 1``, i.e. a real value of ``0.5 * ((i % 7) + 1)``;
+    ``i`` is the flat index.
+    """
+    n = int(np.prod(shape))
+    i = np.arange(n).reshape(shape)
+    if dtype == "float32":
+        return (0.5 * i + 1).astype(np.float32)
+    if dtype == "int32":
+        return (i + 1).astype(np.int32)
+    if dtype in _ADD_QUANT:
+        return (_ADD_QUANT[dtype].zero_point[0] + (i % 7) + 1).astype(dtype)
+    raise ValueError(f"unsupported dtype {dtype!r}")
+
+
+def add_model(shape=(1, 8), dtype: str = "float32", signature: bool = True) -> bytes:
+    """``y = x + c`` with a constant ``c`` (see :func:`add_constant`), one ADD op.
+
+    dtype float32, int32, int8 or uint8. The quantized variants put the same
+    quantization (int8: scale 0.5, zero point -3; uint8: scale 0.5, zero point
+    128) on x, c and y, so ``y_q = clip(x_q + c_q - zero_point)`` exactly.
+    Tensors ``x``, ``y``; signature ``serving_default`` (x -> y) unless
+    ``signature=False`` (a classic model without SignatureDefs).
+    """
+    quant = _ADD_QUANT.get(dtype)
+    mb = ModelBuilder(f"edgerun.modelgen add_model {dtype}")
+    sg = mb.subgraph("main")
+    x = sg.input("x", shape, dtype, quant=quant)
+    c = sg.const("c", add_constant(shape, dtype), quant=quant)
+    y = sg.tensor("y", shape, dtype, quant=quant)
+    sg.op("ADD", [x, c], [y], _opts("AddOptions"), version=2 if quant else 1)
+    sg.outputs = [y]
+    if signature:
+        mb.signature("serving_default", sg, {"x": x}, {"y": y})
+    return mb.build()
+
+
+def identity_model(
+    shape=(1, 224, 224, 3), dtype: str = "float32", quant: Optional[Quant] = None
+) -> bytes:
+    """``output = input`` through one RESHAPE to the same shape (an exact copy).
+
+    Useful to read back exactly what preprocessing wrote into a model input.
+    Any of float32, float16, int8, uint8, int16, int32; ``quant`` (for integer
+    dtypes) puts quantization parameters on both tensors. Tensors ``input`` and
+    ``output``; signature ``serving_default`` (input -> output).
+    """
+    mb = ModelBuilder(f"edgerun.modelgen identity_model {dtype}")
+    sg = mb.subgraph("main")
+    x = sg.input("input", shape, dtype, quant=quant)
+    new_shape = sg.const("shape", np.array(shape, np.int32))
+    y = sg.tensor("output", shape, dtype, quant=quant)
+    sg.op("RESHAPE", [x, new_shape], [y], _opts("ReshapeOptions", newShape=list(shape)))
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"input": x}, {"output": y})
+    return mb.build()
+
+
+def dynamic_batch_model(features: int = 4) -> bytes:
+    """``y = x * 2 + 1`` (float32) with a dynamic batch dimension.
+
+    Input ``x`` has shape [1, features] and shape_signature [-1, features], so
+    the batch can be resized at run time; output ``y`` likewise. Signature
+    ``serving_default`` (x -> y).
+    """
+    mb = ModelBuilder("edgerun.modelgen dynamic_batch_model")
+    sg = mb.subgraph("main")
+    sig = [-1, features]
+    x = sg.input("x", [1, features], "float32", shape_signature=sig)
+    two = sg.const("two", np.float32(2.0))
+    one = sg.const("one", np.float32(1.0))
+    t = sg.tensor("x_times_two", [1, features], "float32", shape_signature=sig)
+    y = sg.tensor("y", [1, features], "float32", shape_signature=sig)
+    sg.op("MUL", [x, two], [t], _opts("MulOptions"))
+    sg.op("ADD", [t, one], [y], _opts("AddOptions"))
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"x": x}, {"y": y})
+    return mb.build()
+
+
+def two_signature_model() -> bytes:
+    """Two signatures over two subgraphs.
+
+    ``add_one`` (subgraph 0): ``x`` float32 [1, 4] -> ``y = x + 1``.
+    ``times_two`` (subgraph 1): ``a`` int32 [3] -> ``b = a * 2`` (int32).
+    """
+    mb = ModelBuilder("edgerun.modelgen two_signature_model")
+    sg = mb.subgraph("add_one")
+    x = sg.input("x", [1, 4], "float32")
+    one = sg.const("one", np.ones((1, 4), np.float32))
+    y = sg.tensor("y", [1, 4], "float32")
+    sg.op("ADD", [x, one], [y], _opts("AddOptions"))
+    sg.outputs = [y]
+    mb.signature("add_one", sg, {"x": x}, {"y": y})
+
+    sg2 = mb.subgraph("times_two")
+    a = sg2.input("a", [3], "int32")
+    two = sg2.const("two", np.full([3], 2, np.int32))
+    b = sg2.tensor("b", [3], "int32")
+    sg2.op("MUL", [a, two], [b], _opts("MulOptions"))
+    sg2.outputs = [b]
+    mb.signature("times_two", sg2, {"a": a}, {"b": b})
+    return mb.build()
+
+
+def multi_io_model() -> bytes:
+    """Two inputs and two outputs of different dtypes and shapes.
+
+    Subgraph inputs, in this order: ``values`` float32 [2, 3], ``counts`` int32 [5]
+    (tensors ``serving_default_values:0``, ``serving_default_counts:0``).
+    Outputs: ``scaled = values * 0.5 + 1`` float32 [2, 3], ``tripled = counts * 3``
+    int32 [5] (tensors ``StatefulPartitionedCall:0`` / ``:1``).
+    The SignatureDef lists inputs sorted by name (``counts``, ``values``) as the
+    TF converter does, which is NOT the subgraph input order: code that mixes up
+    signature order and subgraph order gets the wrong answer.
+    """
+    mb = ModelBuilder("edgerun.modelgen multi_io_model")
+    sg = mb.subgraph("main")
+    v = sg.input("serving_default_values:0", [2, 3], "float32")
+    c = sg.input("serving_default_counts:0", [5], "int32")
+    half = sg.const("half", np.float32(0.5))
+    one = sg.const("one", np.float32(1.0))
+    three = sg.const("three", np.int32(3))
+    t = sg.tensor("values_half", [2, 3], "float32")
+    scaled = sg.tensor("StatefulPartitionedCall:0", [2, 3], "float32")
+    tripled = sg.tensor("StatefulPartitionedCall:1", [5], "int32")
+    sg.op("MUL", [v, half], [t], _opts("MulOptions"))
+    sg.op("ADD", [t, one], [scaled], _opts("AddOptions"))
+    sg.op("MUL", [c, three], [tripled], _opts("MulOptions"))
+    sg.outputs = [scaled, tripled]
+    mb.signature("serving_default", sg, {"counts": c, "values": v}, {"scaled": scaled, "tripled": tripled})
+    return mb.build()
+
+
+def stateful_counter_model() -> bytes:
+    """A resource variable that accumulates across runs, laid out as TF emits it.
+
+    ``serving_default`` (subgraph 0): ``increment`` float32 [1] -> ``total``:
+    ``total = counter + increment; counter = total``.
+    ``reset`` (subgraph 1): ``value`` float32 [1] -> ``previous``:
+    ``previous = counter; counter = value``.
+    Both start with CALL_ONCE of the init subgraph (subgraph 2, no signature),
+    which sets ``counter = 0`` the first time either runs. The variable is
+    VAR_HANDLE(shared_name="counter") + READ_VARIABLE / ASSIGN_VARIABLE, so it
+    is shared by both signatures of one interpreter. E.g. increments 1, 2, 3
+    give totals 1, 3, 6.
+    """
+    mb = ModelBuilder("edgerun.modelgen stateful_counter_model")
+    init_index = 2
+
+    def handle(sg: Subgraph) -> int:
+        h = sg.tensor("counter_handle", [], "resource")
+        sg.op("VAR_HANDLE", [], [h], _opts("VarHandleOptions", container="", sharedName="counter"))
+        return h
+
+    def call_init(sg: Subgraph) -> None:
+        sg.op("CALL_ONCE", [], [], _opts("CallOnceOptions", initSubgraphIndex=init_index))
+
+    main = mb.subgraph("main")
+    inc = main.input("increment", [1], "float32")
+    call_init(main)
+    h = handle(main)
+    cur = main.tensor("counter_value", [1], "float32")
+    total = main.tensor("total", [1], "float32")
+    main.op("READ_VARIABLE", [h], [cur])
+    main.op("ADD", [cur, inc], [total], _opts("AddOptions"))
+    main.op("ASSIGN_VARIABLE", [h, total], [])
+    main.outputs = [total]
+    mb.signature("serving_default", main, {"increment": inc}, {"total": total})
+
+    reset = mb.subgraph("reset")
+    val = reset.input("value", [1], "float32")
+    call_init(reset)
+    h = handle(reset)
+    prev = reset.tensor("previous", [1], "float32")
+    reset.op("READ_VARIABLE", [h], [prev])
+    reset.op("ASSIGN_VARIABLE", [h, val], [])
+    reset.outputs = [prev]
+    mb.signature("reset", reset, {"value": val}, {"previous": prev})
+
+    init = mb.subgraph("init")
+    assert init.index == init_index
+    h = handle(init)
+    zero = init.const("zero", np.zeros([1], np.float32))
+    init.op("ASSIGN_VARIABLE", [h, zero], [])
+    return mb.build()
+
+
+def custom_op_model(name: str = "EdgerunUnknownOp") -> bytes:
+    """``x`` float32 [1, 4] -> ADD 1 -> CUSTOM op ``name`` -> ``y`` [1, 4].
+
+    No runtime knows the custom op, so the model loads but cannot run (the
+    classic Interpreter fails at allocate_tensors; the LiteRT C API at the first
+    run). Signature ``serving_default`` (x -> y).
+    """
+    mb = ModelBuilder(f"edgerun.modelgen custom_op_model {name}")
+    sg = mb.subgraph("main")
+    x = sg.input("x", [1, 4], "float32")
+    one = sg.const("one", np.ones((1, 4), np.float32))
+    t = sg.tensor("x_plus_one", [1, 4], "float32")
+    y = sg.tensor("y", [1, 4], "float32")
+    sg.op("ADD", [x, one], [t], _opts("AddOptions"))
+    sg.op("CUSTOM", [t], [y], custom_code=name)
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"x": x}, {"y": y})
+    return mb.build()
+
+
+def gather_model(n: int = 8, k: int = 3) -> bytes:
+    """``values = table[indices]`` with ``table = 10 * arange(n)`` (float32).
+
+    Input ``indices`` int32 [k], output ``values`` float32 [k]. Runs fine on
+    zeros (so a load-time warm-up passes) but an index outside [0, n) makes
+    that run fail: a model that errors at run time on bad input.
+    """
+    mb = ModelBuilder("edgerun.modelgen gather_model")
+    sg = mb.subgraph("main")
+    idx = sg.input("indices", [k], "int32")
+    table = sg.const("table", 10.0 * np.arange(n, dtype=np.float32))
+    out = sg.tensor("values", [k], "float32")
+    sg.op("GATHER", [table, idx], [out], _opts("GatherOptions", axis=0))
+    sg.outputs = [out]
+    mb.signature("serving_default", sg, {"indices": idx}, {"values": out})
+    return mb.build()
+
+
+_SLOW_SIZE, _SLOW_CH, _SLOW_WEIGHT_SETS = 56, 64, 4
+# One 56x56x64 3x3 conv + tanh layer: ~2.4 ms with XNNPACK f32 on one x86-64 core
+# (AMD EPYC, AVX2/FMA); a Raspberry Pi 4/5 core is several times slower.
+_SLOW_MS_PER_LAYER = 2.4
+
+
+@functools.lru_cache(maxsize=1)
+def _slow_params(seed: int = 7):
+    """The weight sets that slow_model's layers cycle through (keeps the file small)."""
+    rng = np.random.default_rng(seed)
+    scale = 1.5 / np.sqrt(9 * _SLOW_CH)
+    ws = [(rng.standard_normal((_SLOW_CH, 3, 3, _SLOW_CH)) * scale).astype(np.float32)
+          for _ in range(_SLOW_WEIGHT_SETS)]  # fmt: skip
+    bs = [rng.normal(0, 0.1, _SLOW_CH).astype(np.float32) for _ in range(_SLOW_WEIGHT_SETS)]
+    return ws, bs
+
+
+def slow_model_layers(ms: float = 100.0) -> int:
+    """Number of conv layers :func:`slow_model` uses for ``ms``."""
+    return max(1, int(round(ms / _SLOW_MS_PER_LAYER)))
+
+
+def slow_model_reference(x: np.ndarray, ms: float = 100.0) -> np.ndarray:
+    """NumPy float64 forward pass of ``slow_model(ms)``; x [1, 56, 56, 64] -> [1, 64]."""
+    ws, bs = _slow_params()
+    h = np.asarray(x, np.float64)
+    for i in range(slow_model_layers(ms)):
+        j = i % _SLOW_WEIGHT_SETS
+        h = np.tanh(_conv_nhwc(h, ws[j].astype(np.float64), bs[j], 1))
+    return h.mean(axis=(1, 2))
+
+
+def slow_model(ms: float = 100.0) -> bytes:
+    """A float32 model whose invoke takes roughly ``ms`` on one thread.
+
+    ``x`` [1, 56, 56, 64] -> N x (CONV_2D 3x3 64->64 SAME, then TANH) -> MEAN over
+    H, W -> ``y`` [1, 64]; N = :func:`slow_model_layers` (``ms / 2.4``), from a
+    nominal 2.4 ms per layer (~460 MFLOP) on one x86-64 AVX2 core; expect several
+    times longer on a Raspberry Pi class core. The layers cycle through 4 weight
+    sets (shared constant tensors), so the file stays ~0.6 MB.
+    Computes :func:`slow_model_reference`.
+    """
+    layers = slow_model_layers(ms)
+    mb = ModelBuilder(f"edgerun.modelgen slow_model {layers} layers")
+    sg = mb.subgraph("main")
+    shape = [1, _SLOW_SIZE, _SLOW_SIZE, _SLOW_CH]
+    x = sg.input("x", shape, "float32")
+    params = [(sg.const(f"weights{j}", w), sg.const(f"bias{j}", b)) for j, (w, b) in enumerate(zip(*_slow_params()))]
+    h = x
+    for i in range(layers):
+        conv = sg.tensor(f"conv{i}", shape, "float32")
+        sg.op("CONV_2D", [h, *params[i % _SLOW_WEIGHT_SETS]], [conv],
+              _opts("Conv2DOptions", padding=_SAME, strideW=1, strideH=1))  # fmt: skip
+        h = sg.tensor(f"tanh{i}", shape, "float32")
+        sg.op("TANH", [conv], [h])
+    axes = sg.const("mean/axes", np.array([1, 2], np.int32))
+    y = sg.tensor("y", [1, _SLOW_CH], "float32")
+    sg.op("MEAN", [h, axes], [y], _opts("ReducerOptions", keepDims=False))
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"x": x}, {"y": y})
+    return mb.build()
