@@ -27,6 +27,7 @@ PyObject* ClassFor(edgerun::Code code) {
     case Code::kDelegateError: return g_classes[3];
     case Code::kRuntimeError: return g_classes[4];
     case Code::kBusyError: return g_classes[5];
+    case Code::kClosedError: return g_classes[7];
     default: return g_classes[6];
   }
 }
@@ -38,8 +39,8 @@ void throw_status(const edgerun::Status& status) { throw StatusError(status); }
 void register_errors(py::module_& m) {
   py::module_ errors = py::module_::import("edgerun.errors");
   const char* names[] = {"ModelError",   "InputError", "InferenceError", "DelegateError",
-                         "RuntimeLoadError", "BusyError", "Error"};
-  for (int i = 0; i < 7; ++i) g_classes[i] = py::object(errors.attr(names[i])).release().ptr();
+                         "RuntimeLoadError", "BusyError", "Error", "ClosedError"};
+  for (int i = 0; i < 8; ++i) g_classes[i] = py::object(errors.attr(names[i])).release().ptr();
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

@@ -159,27 +159,39 @@ class PySession {
       }
     }
     edgerun::Status st;
+    if (copy) {
+      // Copies are taken under the session lock: with several threads on one
+      // session, each gets the results of its own run.
+      const auto& outs = session_->outputs();
+      py::list result(outs.size());
+      std::vector<void*> dst(outs.size());
+      for (size_t i = 0; i < outs.size(); ++i) {
+        std::vector<py::ssize_t> shape(outs[i].shape.begin(), outs[i].shape.end());
+        py::array a(dtype_to_numpy(outs[i].dtype), shape);
+        dst[i] = a.mutable_data();
+        result[i] = a;
+      }
+      {
+        py::gil_scoped_release release;
+        st = session_->Run(arrays, &dst);
+      }
+      if (!st.ok()) throw_status(st);
+      return result;
+    }
     {
       // The arrays stay referenced by `args` for the whole call.
       py::gil_scoped_release release;
       st = session_->Run(arrays);
     }
     if (!st.ok()) throw_status(st);
-    return Outputs(copy);
+    return Outputs();
   }
 
-  py::list Outputs(bool copy) {
+  py::list Outputs() {
     const auto& outs = session_->outputs();
     py::list result(outs.size());
     for (size_t i = 0; i < outs.size(); ++i) {
       auto block = session_->output_block(i);
-      if (copy) {
-        std::vector<py::ssize_t> shape(outs[i].shape.begin(), outs[i].shape.end());
-        py::array a(dtype_to_numpy(outs[i].dtype), shape);
-        std::memcpy(a.mutable_data(), block->data(), outs[i].nbytes);
-        result[i] = a;
-        continue;
-      }
       Cached& c = out_cache_[i];
       if (c.block != block.get() || c.shape != outs[i].shape) {
         c.view = BlockView(block, outs[i], /*writable=*/false);
@@ -221,7 +233,7 @@ class PySession {
   bool closed() const { return !session_; }
 
   void Check() const {
-    if (!session_) throw_status(edgerun::RuntimeError("the session is closed"));
+    if (!session_) throw_status(edgerun::ClosedError("the session is closed"));
   }
 
   Session& get() const {
@@ -296,6 +308,11 @@ void bind_session(py::module_& m) {
       .def_property_readonly("threads", [](const PySession& s) { return s.get().threads(); })
       .def_property_readonly("stateful", [](const PySession& s) { return s.get().stateful(); })
       .def_property_readonly("run_count", [](const PySession& s) { return s.get().run_count(); })
+      .def("_io_stats",
+           [](const PySession& s) {
+             return py::dict(py::arg("zero_copy_inputs") = s.get().zero_copy_inputs(),
+                             py::arg("copied_inputs") = s.get().copied_inputs());
+           })
       .def_property_readonly("_origin",
                              [](const PySession& s) { return s.get().model_bytes().origin(); });
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .errors import (
     BusyError,
+    ClosedError,
     DelegateError,
     Error,
     InferenceError,
@@ -35,5 +36,6 @@ __all__ = [
     "DelegateError",
     "RuntimeLoadError",
     "BusyError",
+    "ClosedError",
     "__version__",
 ]

@@ -15,6 +15,7 @@ __all__ = [
     "DelegateError",
     "RuntimeLoadError",
     "BusyError",
+    "ClosedError",
 ]
 
 
@@ -44,3 +45,7 @@ class RuntimeLoadError(Error, ImportError):
 
 class BusyError(Error, RuntimeError):
     """The operation would replace memory that live zero-copy views still point at."""
+
+
+class ClosedError(Error, RuntimeError):
+    """The session (or pipeline) was closed."""

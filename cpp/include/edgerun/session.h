@@ -142,7 +142,11 @@ class Session {
   // Otherwise one entry per input (nullptr data = keep the session buffer).
   // An array that is C-contiguous and 64-byte aligned is handed to the runtime
   // as is; any other array of the right dtype/shape is copied once.
-  Status Run(const std::vector<HostArray>& arrays = {});
+  // `copy_outputs_to`, when given, receives one pointer per output (nullptr =
+  // skip) that the outputs are copied to before the session lock is released,
+  // so concurrent callers each get their own results.
+  Status Run(const std::vector<HostArray>& arrays = {},
+             const std::vector<void*>* copy_outputs_to = nullptr);
 
   // Changes the shape of input i (for models with dynamic dimensions); output
   // shapes are re-queried. Fails with BusyError while a view of input i is
@@ -151,6 +155,10 @@ class Session {
 
   // Number of runs since creation (the warm-up excluded).
   uint64_t run_count() const { return run_count_; }
+  // Caller arrays passed to Run(): how many were handed to the runtime as is
+  // (zero-copy) and how many were copied into the session buffer.
+  uint64_t zero_copy_inputs() const { return zero_copy_inputs_; }
+  uint64_t copied_inputs() const { return copied_inputs_; }
 
   struct Impl;
 
@@ -171,6 +179,8 @@ class Session {
   std::vector<std::shared_ptr<AlignedBlock>> input_blocks_;
   std::vector<std::shared_ptr<AlignedBlock>> output_blocks_;
   uint64_t run_count_ = 0;
+  uint64_t zero_copy_inputs_ = 0;
+  uint64_t copied_inputs_ = 0;
   mutable std::mutex mu_;
   std::unique_ptr<Impl> impl_;
 };

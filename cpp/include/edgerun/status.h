@@ -17,6 +17,7 @@ enum class Code {
   kDelegateError,   // accelerator / delegate problem
   kRuntimeError,    // libLiteRt could not be loaded / resolved, or other runtime failure
   kBusyError,       // operation refused while zero-copy views are alive
+  kClosedError,     // the object was closed
   kInternal,
 };
 
@@ -41,6 +42,7 @@ inline Status InferenceError(std::string m) { return Status(Code::kInferenceErro
 inline Status DelegateError(std::string m) { return Status(Code::kDelegateError, std::move(m)); }
 inline Status RuntimeError(std::string m) { return Status(Code::kRuntimeError, std::move(m)); }
 inline Status BusyError(std::string m) { return Status(Code::kBusyError, std::move(m)); }
+inline Status ClosedError(std::string m) { return Status(Code::kClosedError, std::move(m)); }
 inline Status InternalError(std::string m) { return Status(Code::kInternal, std::move(m)); }
 
 // Expected<T>: a value or a non-OK Status.

@@ -669,11 +669,21 @@ Expected<size_t> Session::OutputIndex(const std::string& name) const {
   return InputError("the model has no output named '" + name + "'; its outputs are " + names);
 }
 
-Status Session::Run(const std::vector<HostArray>& arrays) {
+Status Session::Run(const std::vector<HostArray>& arrays,
+                    const std::vector<void*>* copy_outputs_to) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!impl_ || !impl_->compiled) return RuntimeError("the session is closed");
+  if (!impl_ || !impl_->compiled) return ClosedError("the session is closed");
+  if (copy_outputs_to && copy_outputs_to->size() != outputs_.size())
+    return InputError("expected " + std::to_string(outputs_.size()) + " output destination(s), got " +
+                      std::to_string(copy_outputs_to->size()));
   Status s = RunLocked(arrays);
-  if (s.ok()) ++run_count_;
+  if (!s.ok()) return s;
+  ++run_count_;
+  if (copy_outputs_to) {
+    for (size_t i = 0; i < outputs_.size(); ++i)
+      if ((*copy_outputs_to)[i])
+        std::memcpy((*copy_outputs_to)[i], output_blocks_[i]->data(), outputs_[i].nbytes);
+  }
   return s;
 }
 
@@ -722,15 +732,19 @@ Status Session::RunLocked(const std::vector<HostArray>& arrays) {
           im.ext_buffers[i] = nullptr;
           // Fall back to one copy rather than failing.
           std::memcpy(input_blocks_[i]->data(), a.data, info.nbytes);
+          ++copied_inputs_;
           continue;
         }
         im.ext_addrs[i] = a.data;
       }
       ins[i] = im.ext_buffers[i];
+      ++zero_copy_inputs_;
     } else if (IsCContiguous(a, itemsize)) {
       std::memcpy(input_blocks_[i]->data(), a.data, info.nbytes);
+      ++copied_inputs_;
     } else {
       StridedCopy(a, itemsize, static_cast<uint8_t*>(input_blocks_[i]->data()));
+      ++copied_inputs_;
     }
   }
   LiteRtStatus st = api->LiteRtRunCompiledModel(im.compiled, signature_index_, nin, ins,
@@ -746,7 +760,7 @@ Status Session::RunLocked(const std::vector<HostArray>& arrays) {
 
 Status Session::ResizeInput(size_t i, const std::vector<int64_t>& shape) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!impl_ || !impl_->compiled) return RuntimeError("the session is closed");
+  if (!impl_ || !impl_->compiled) return ClosedError("the session is closed");
   if (i >= inputs_.size())
     return InputError("input index " + std::to_string(i) + " is out of range; the model has " +
                       std::to_string(inputs_.size()) + " input(s)");

@@ -1,0 +1,145 @@
+// Internal: the precomputed plan a preprocessing kernel executes, and the
+// kernel entry points. A Plan is built once per (spec, frame geometry, output
+// geometry/type/quantization) and cached by the Preprocessor.
+//
+// Fixed-point spec of bilinear/nearest sampling (all kernels, bit-exact):
+//   horizontal (source x):  h = s[a]*wa + s[b]*wb,      wa + wb = 128   (u16, exact)
+//   vertical   (source y):  v = h0*(16384-wy) + h1*wy                    (u32, exact)
+//   the sampled value is v / 2^21 pixel units; float(v) is rounded to nearest.
+// Column weights never hold 128: a zero weight turns the pair into (a, a) with
+// weights (64, 64), so every weight fits a signed byte (pmaddubsw).
+// Everything after sampling is float, one IEEE op at a time in a fixed order
+// (mul then add, never fused), so SIMD and reference agree bit for bit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "edgerun/preprocess.h"
+
+namespace edgerun {
+namespace preprocess {
+namespace internal {
+
+constexpr int kColOne = 128;               // source-x weights: 7 bits
+constexpr int kRowOne = 16384;             // source-y weights: 14 bits
+constexpr float kValueScale = 2097152.0f;  // sampled values are pixel * 2^21
+
+enum class ColorOp : int {
+  kCopy = 0,   // out[c] = slot[perm[c]]      (rgb/bgr reorder, gray->gray, yuv->gray = luma)
+  kYuvToRgb,   // slots (Y, U, V) -> clamp(matrix) -> out[c] = rgb[perm[c]]
+  kRgbToGray,  // slots (R, G, B) -> 0.299 R + 0.587 G + 0.114 B (OpenCV's 14-bit weights)
+  kGrayToRgb,  // slot 0 replicated
+};
+
+// One byte-plane view feeding 1..3 sampled slots. Plain data + raw pointers:
+// ISA-specific files must not instantiate std templates (ODR: a weak symbol
+// compiled with -mavx2 could be picked for baseline code).
+struct KView {
+  int plane = 0;
+  int bpp = 1;          // bytes per sample unit along x
+  int xshift = 0;       // source column -> unit column (1 for subsampled chroma)
+  int yshift = 0;       // source row -> plane row
+  int nch = 0;
+  int ch_off[3] = {0, 0, 0};  // byte offset of each channel inside a unit
+  int slot[3] = {0, 0, 0};    // sampled slot each channel feeds
+  int row_bytes = 0;          // readable bytes per row
+  const int32_t* off_a = nullptr;  // per position: byte offset of tap a (channel 0 excluded)
+  const int32_t* off_b = nullptr;
+  // SIMD window tables (see simd_tables.cc)
+  int K = 0;                    // windows per quad
+  const int32_t* win = nullptr; // [block][K][nquads]
+  const uint8_t* mask = nullptr;// [block][K][nch][nregs][reg_bytes]
+};
+
+struct KPlan {
+  int out_w = 0, out_h = 0, out_c = 3;
+  ElemType type = ElemType::kFloat32;
+  Layout layout = Layout::kNHWC;
+  bool transposed = false;  // rotate 90/270: a line is an output column
+  int cx = 0, cy = 0, cw = 0, ch = 0;  // content rectangle inside the output
+  int nlines = 0, npos = 0;            // lines and positions per line of the content
+  // bilinear / nearest
+  const int32_t* row_a = nullptr;  // per line: absolute source rows
+  const int32_t* row_b = nullptr;
+  const int32_t* row_w = nullptr;  // weight of row_b, 0..16384
+  const uint8_t* col_wa = nullptr; // per position
+  const uint8_t* col_wb = nullptr;
+  const int32_t* col_x = nullptr;  // per position: absolute source column of tap a (area: unused)
+  // area (float weights, CSR lists of absolute source indices)
+  bool area = false;
+  const int32_t* arow_start = nullptr;  // nlines + 1
+  const int32_t* arow_idx = nullptr;
+  const float* arow_w = nullptr;
+  const int32_t* acol_start = nullptr;  // npos + 1
+  const int32_t* acol_idx = nullptr;
+  const float* acol_w = nullptr;
+
+  int nviews = 0;
+  KView views[3];
+  int nslots = 0;
+  ColorOp op = ColorOp::kCopy;
+  int perm[3] = {0, 1, 2};
+  // YUV -> RGB in value units (pixel * 2^21):
+  //   y = Y*cy;  R = y + (V*crv + kr);  G = y + ((U*cgu + V*cgv) + kg);  B = y + (U*cbu + kb)
+  //   then clamp to [0, vmax].
+  float cy = 0, crv = 0, cgu = 0, cgv = 0, cbu = 0, kr = 0, kg = 0, kb = 0, vmax = 0;
+  float gw[3] = {0, 0, 0};  // gray = (R*gw0 + G*gw1) + B*gw2
+  // normalize: o = p*A + B (float outputs); integer outputs: q = rne(clamp(p*A + B, qlo, qhi)) + zp
+  float A[3] = {1, 1, 1}, B[3] = {0, 0, 0};
+  float qlo = 0, qhi = 0;
+  int zp = 0;
+  // SIMD column weights: [block][reg_total_bytes]
+  int nblocks = 0;
+  const uint8_t* wcol = nullptr;
+};
+
+// Processes lines [line_begin, line_end) of the content. `out` is the output
+// tensor base; `scratch` holds at least ScratchBytes(plan) bytes, 64-aligned.
+using KernelFn = void (*)(const KPlan& p, const Image& img, uint8_t* out, int line_begin,
+                          int line_end, uint8_t* scratch);
+
+size_t ElemSize(ElemType t);
+size_t ScratchBytes(const KPlan& p);
+
+// Kernels.
+void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
+               uint8_t* scratch);
+#if defined(EDGERUN_ARCH_X86)
+void KernelAvx2(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
+                uint8_t* scratch);
+#endif
+#if defined(EDGERUN_ARCH_ARM64)
+void KernelNeon(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
+                uint8_t* scratch);
+#endif
+
+// Scalar helpers shared by the reference and the SIMD tails (preprocess_ref.cc).
+uint16_t FloatToHalf(float f);  // round to nearest even, like F16C / NEON fcvtn
+float HalfToFloat(uint16_t h);
+// Writes one pixel (out channels, already normalized floats) at element index
+// `elem` (NHWC) / plane offset (NCHW) -- used for padding and the reference.
+void StorePixelRef(const KPlan& p, uint8_t* out, size_t pixel_index, const float* o);
+void NormalizePixelRef(const KPlan& p, const float* slots, float* o);
+
+// SIMD table layouts.
+enum class SimdLayout : int { kAvx2 = 0, kNeon };
+struct SimdTables {
+  SimdLayout layout = SimdLayout::kAvx2;
+  int block_px = 0, nquads = 0, nregs = 0, reg_bytes = 0;
+  int nblocks = 0;
+  std::vector<int32_t> win[3];
+  std::vector<uint8_t> mask[3];
+  std::vector<uint8_t> wcol;
+  int K[3] = {0, 0, 0};
+};
+// Builds window/mask/weight tables for the views of `p` (which must have
+// off_a/off_b/col_wa/col_wb set). Returns false when a view cannot be served
+// by 16-byte windows (row shorter than 16 bytes): use the reference then.
+bool BuildSimdTables(KPlan& p, SimdLayout layout, SimdTables* t);
+
+}  // namespace internal
+}  // namespace preprocess
+}  // namespace edgerun

@@ -1,0 +1,224 @@
+// Scalar reference kernel: the specification of preprocessing. SIMD kernels
+// must reproduce it (bit-exact sampling, same float op order). See plan.h.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")  // float ops one at a time, never fused
+#endif
+
+#include <cmath>
+#include <cstring>
+
+#include "preprocess/plan.h"
+
+namespace edgerun {
+namespace preprocess {
+namespace internal {
+
+size_t ElemSize(ElemType t) {
+  switch (t) {
+    case ElemType::kFloat32: return 4;
+    case ElemType::kFloat16: return 2;
+    default: return 1;
+  }
+}
+
+size_t ScratchBytes(const KPlan& p) {
+  // SIMD kernels: one line of output elements (transposed lines are scattered
+  // from it) plus a block-sized tail buffer, rounded up generously.
+  size_t npos = static_cast<size_t>(p.npos) + 64;
+  return npos * 3 * 4 + 4096;
+}
+
+// float -> IEEE half, round to nearest even (F. Giesen's float_to_half_fast3_rtne).
+uint16_t FloatToHalf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t sign = u & 0x80000000u;
+  u ^= sign;
+  uint32_t o;
+  if (u >= (127u + 16u) << 23) {
+    o = (u > (255u << 23)) ? 0x7e00u : 0x7c00u;
+  } else if (u < (113u << 23)) {
+    const uint32_t magic_u = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+    float magic, ff;
+    std::memcpy(&magic, &magic_u, 4);
+    std::memcpy(&ff, &u, 4);
+    ff += magic;
+    uint32_t r;
+    std::memcpy(&r, &ff, 4);
+    o = r - magic_u;
+  } else {
+    const uint32_t mant_odd = (u >> 13) & 1u;
+    u += (static_cast<uint32_t>(15 - 127) << 23) + 0xfffu;
+    u += mant_odd;
+    o = u >> 13;
+  }
+  return static_cast<uint16_t>(o | (sign >> 16));
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  uint32_t u;
+  if (exp == 0) {
+    float f = std::ldexp(static_cast<float>(mant), -24);
+    std::memcpy(&u, &f, 4);
+    u |= sign;
+  } else if (exp == 31) {
+    u = sign | 0x7f800000u | (mant << 13);
+  } else {
+    u = sign | ((exp + 112u) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Colour stage + normalization of one pixel: slots (value units) -> o[c].
+void NormalizePixelRef(const KPlan& p, const float* s, float* o) {
+  float px[3];
+  switch (p.op) {
+    case ColorOp::kCopy:
+      for (int c = 0; c < p.out_c; ++c) px[c] = s[p.perm[c]];
+      break;
+    case ColorOp::kGrayToRgb:
+      for (int c = 0; c < p.out_c; ++c) px[c] = s[0];
+      break;
+    case ColorOp::kRgbToGray: {
+      float t0 = s[0] * p.gw[0];
+      float t1 = s[1] * p.gw[1];
+      float t = t0 + t1;
+      float t2 = s[2] * p.gw[2];
+      px[0] = t + t2;
+      break;
+    }
+    case ColorOp::kYuvToRgb: {
+      const float Y = s[0], U = s[1], V = s[2];
+      float y = Y * p.cy;
+      float r = V * p.crv;
+      r = r + p.kr;
+      r = y + r;
+      float g0 = U * p.cgu;
+      float g1 = V * p.cgv;
+      float g = g0 + g1;
+      g = g + p.kg;
+      g = y + g;
+      float b = U * p.cbu;
+      b = b + p.kb;
+      b = y + b;
+      float rgb[3] = {r, g, b};
+      for (int k = 0; k < 3; ++k) {
+        float v = rgb[k] < 0.f ? 0.f : rgb[k];  // max(x, 0)
+        rgb[k] = v > p.vmax ? p.vmax : v;        // min(x, vmax)
+      }
+      for (int c = 0; c < p.out_c; ++c) px[c] = rgb[p.perm[c]];
+      break;
+    }
+  }
+  for (int c = 0; c < p.out_c; ++c) {
+    float t = px[c] * p.A[c];
+    o[c] = t + p.B[c];
+  }
+}
+
+void StorePixelRef(const KPlan& p, uint8_t* out, size_t pix, const float* o) {
+  const size_t plane = static_cast<size_t>(p.out_w) * p.out_h;
+  for (int c = 0; c < p.out_c; ++c) {
+    const size_t e = p.layout == Layout::kNHWC ? pix * p.out_c + c : c * plane + pix;
+    switch (p.type) {
+      case ElemType::kFloat32:
+        std::memcpy(out + e * 4, &o[c], 4);
+        break;
+      case ElemType::kFloat16: {
+        uint16_t h = FloatToHalf(o[c]);
+        std::memcpy(out + e * 2, &h, 2);
+        break;
+      }
+      case ElemType::kUInt8:
+      case ElemType::kInt8: {
+        float v = o[c] < p.qlo ? p.qlo : o[c];
+        v = v > p.qhi ? p.qhi : v;
+        int q = static_cast<int>(std::nearbyint(v)) + p.zp;  // default rounding: nearest even
+        if (p.type == ElemType::kUInt8) {
+          out[e] = static_cast<uint8_t>(q);
+        } else {
+          int8_t s = static_cast<int8_t>(q);
+          std::memcpy(out + e, &s, 1);
+        }
+        break;
+      }
+    }
+  }
+}
+
+static inline size_t PixelIndex(const KPlan& p, int line, int pos) {
+  if (!p.transposed) return static_cast<size_t>(p.cy + line) * p.out_w + (p.cx + pos);
+  return static_cast<size_t>(p.cy + pos) * p.out_w + (p.cx + line);
+}
+
+void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
+               uint8_t* /*scratch*/) {
+  float slots[3] = {0, 0, 0};
+  float o[3];
+  for (int j = line_begin; j < line_end; ++j) {
+    if (!p.area) {
+      const int ra = p.row_a[j], rb = p.row_b[j];
+      const uint32_t wy = static_cast<uint32_t>(p.row_w[j]);
+      const uint8_t* pa[3];
+      const uint8_t* pb[3];
+      for (int v = 0; v < p.nviews; ++v) {
+        const KView& kv = p.views[v];
+        pa[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(ra >> kv.yshift) * img.stride[kv.plane];
+        pb[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(rb >> kv.yshift) * img.stride[kv.plane];
+      }
+      for (int i = 0; i < p.npos; ++i) {
+        const uint32_t wa = p.col_wa[i], wb = p.col_wb[i];
+        for (int v = 0; v < p.nviews; ++v) {
+          const KView& kv = p.views[v];
+          const int32_t oa = kv.off_a[i], ob = kv.off_b[i];
+          for (int c = 0; c < kv.nch; ++c) {
+            const uint8_t* A = pa[v] + kv.ch_off[c];
+            const uint8_t* B = pb[v] + kv.ch_off[c];
+            const uint32_t h0 = A[oa] * wa + A[ob] * wb;
+            const uint32_t h1 = B[oa] * wa + B[ob] * wb;
+            const uint32_t val = h0 * (kRowOne - wy) + h1 * wy;
+            slots[kv.slot[c]] = static_cast<float>(val);
+          }
+        }
+        NormalizePixelRef(p, slots, o);
+        StorePixelRef(p, out, PixelIndex(p, j, i), o);
+      }
+    } else {
+      const int r0 = p.arow_start[j], r1 = p.arow_start[j + 1];
+      for (int i = 0; i < p.npos; ++i) {
+        const int c0 = p.acol_start[i], c1 = p.acol_start[i + 1];
+        for (int v = 0; v < p.nviews; ++v) {
+          const KView& kv = p.views[v];
+          for (int c = 0; c < kv.nch; ++c) {
+            float acc = 0.f;
+            for (int r = r0; r < r1; ++r) {
+              const uint8_t* row = img.data[kv.plane] +
+                                   static_cast<ptrdiff_t>(p.arow_idx[r] >> kv.yshift) * img.stride[kv.plane] +
+                                   kv.ch_off[c];
+              float h = 0.f;
+              for (int k = c0; k < c1; ++k) {
+                const float s = row[(p.acol_idx[k] >> kv.xshift) * kv.bpp];
+                float t = s * p.acol_w[k];
+                h = h + t;
+              }
+              float t = h * p.arow_w[r];
+              acc = acc + t;
+            }
+            slots[kv.slot[c]] = acc * kValueScale;
+          }
+        }
+        NormalizePixelRef(p, slots, o);
+        StorePixelRef(p, out, PixelIndex(p, j, i), o);
+      }
+    }
+  }
+}
+
+}  // namespace internal
+}  // namespace preprocess
+}  // namespace edgerun
