@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh checkout: installs what it needs, builds the
+# package and the C++ tests, runs ctest, the aarch64 (NEON) tests under qemu, and
+# pytest. Used by newcomers (README) and by CI (.ci/run).
+#
+#   scripts/test.sh            # everything
+#   EDGERUN_SKIP_AARCH64=1 scripts/test.sh   # skip the cross-compiled aarch64 tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${JOBS:-2}
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# System packages: a C++ compiler, and for the aarch64 tests a cross compiler and qemu.
+need_pkgs=()
+command -v g++ >/dev/null || need_pkgs+=(g++)
+if [ "${EDGERUN_SKIP_AARCH64:-0}" != 1 ]; then
+  command -v aarch64-linux-gnu-g++ >/dev/null || need_pkgs+=(g++-aarch64-linux-gnu)
+  command -v qemu-aarch64 >/dev/null || need_pkgs+=(qemu-user)
+fi
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  say "installing system packages: ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# Python environment: a venv of our own unless one is active.
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  PY=${PYTHON:-python3}
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  # shellcheck disable=SC1091
+  . .venv/bin/activate
+fi
+say "installing edgerun[dev] (builds the C++ extension)"
+python -m pip install -q --upgrade pip
+python -m pip install -q ".[dev]"
+
+say "C++ tests (ctest)"
+LITERT_LIB=$(python -c "import edgerun._runtime as r; print(r.find_litert()[0])")
+cmake -S . -B build/cpp-tests -DEDGERUN_BUILD_TESTS=ON -DEDGERUN_BUILD_PYTHON=OFF \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/cpp-tests -j "$JOBS"
+python -c "from edgerun import modelgen; open('build/cpp-tests/builtin.tflite','wb').write(modelgen.builtin_image_model())"
+EDGERUN_LITERT_LIB="$LITERT_LIB" EDGERUN_TEST_MODEL="$ROOT/build/cpp-tests/builtin.tflite" ctest --test-dir build/cpp-tests --output-on-failure
+
+if [ "${EDGERUN_SKIP_AARCH64:-0}" != 1 ] && [ -x cpp/tests/aarch64/run.sh ]; then
+  say "aarch64 tests under qemu (NEON kernels)"
+  cpp/tests/aarch64/run.sh
+fi
+
+say "pytest"
+export EDGERUN_REQUIRE_REAL_MODELS=${EDGERUN_REQUIRE_REAL_MODELS:-${CI:+1}}
+cd "$ROOT/tests"  # import the installed package, not the source tree
+python -m pytest -q "$@"
