@@ -44,7 +44,14 @@ DType dtype_from_numpy(const py::dtype& dt) {
   }
 }
 
-py::dtype dtype_to_numpy(DType dt) { return py::dtype(edgerun::DTypeName(dt)); }
+py::dtype dtype_to_numpy(DType dt) {
+  // Parsing a dtype string costs about a microsecond: cache one object per type
+  // (leaked on purpose, like every object that must survive interpreter exit).
+  static PyObject* cache[static_cast<int>(DType::kComplex64) + 1] = {};
+  const int k = static_cast<int>(dt);
+  if (!cache[k]) cache[k] = py::dtype(edgerun::DTypeName(dt)).release().ptr();
+  return py::reinterpret_borrow<py::dtype>(cache[k]);
+}
 
 namespace {
 
@@ -152,7 +159,9 @@ class PySession {
         HostArray& h = arrays[i];
         h.data = a.data();
         h.dtype = dtype_from_numpy(a.dtype());
-        h.dtype_name = py::str(a.dtype()).cast<std::string>();
+        // The spelling is only needed for an error message: skip it per frame.
+        if (h.dtype != session_->inputs()[i].dtype || h.dtype == DType::kUnknown)
+          h.dtype_name = py::str(a.dtype()).cast<std::string>();
         const auto nd = a.ndim();
         h.shape.assign(a.shape(), a.shape() + nd);
         h.byte_strides.assign(a.strides(), a.strides() + nd);
