@@ -4,6 +4,7 @@ computes what its docstring says, checked against NumPy."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -141,7 +142,7 @@ def test_add_model_without_signature():
     np.testing.assert_array_equal(cm_run(cm, {"x": x})["y"], expected)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16", "int8", "uint8", "int16", "int32"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int8", "uint8", "int16", "int32", "int64", "bool"])
 def test_identity_model(dtype):
     shape = (1, 7, 5, 3)
     quant = mg.Quant(1 / 255, 0) if dtype == "uint8" else None
@@ -149,12 +150,14 @@ def test_identity_model(dtype):
     rng = np.random.default_rng(2)
     if np.dtype(dtype).kind == "f":
         x = rng.standard_normal(shape).astype(dtype)
+    elif dtype == "bool":
+        x = rng.integers(0, 2, shape).astype(bool)
     else:
         info = np.iinfo(dtype)
         x = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
     it = interp(data)
     np.testing.assert_array_equal(it.get_signature_runner()(input=x)["output"], x)
-    if dtype != "int16":  # the CompiledModel Python TensorBuffer has no int16 (the runtime does)
+    if dtype not in ("int16", "int64"):  # not in the CompiledModel Python TensorBuffer (2.3.0)
         np.testing.assert_array_equal(cm_run(data, {"input": x})["output"], x)
     if quant is not None:
         assert it.get_input_details()[0]["quantization"] == (pytest.approx(1 / 255), 0)
@@ -392,3 +395,23 @@ def test_builtin_other_sizes():
             assert list(it.get_output_details()[0]["shape"]) == [1, 1000]
     with pytest.raises(ValueError):
         mg.builtin_image_model(96, "uint8")
+
+
+# sha256 of builtin_image_model(96, dtype). The generator rounds every value it derives
+# from data, so the bytes must be the same on every machine (checked here across OpenBLAS
+# core types and NumPy SIMD levels). Update these when the model is changed on purpose.
+BUILTIN_SHA256 = {
+    "float32": "494d0ed4fa6c73f2b4fe4d63910667491d9cd5625029db53f37a44be8e48564f",
+    "int8": "6e3e5328062a5e48f0d2116943583bfb164cbbe6b7514989a7c17f843ab93d43",
+}
+
+
+@pytest.mark.parametrize("dtype", sorted(BUILTIN_SHA256))
+def test_builtin_bytes_are_reproducible(dtype):
+    mg._image_params.cache_clear()
+    data = mg.builtin_image_model.__wrapped__(96, dtype)  # bypass the lru_cache
+    got = hashlib.sha256(data).hexdigest()
+    assert got == BUILTIN_SHA256[dtype], (
+        "builtin model bytes differ from the recorded ones: update BUILTIN_SHA256 if the "
+        "model changed on purpose; otherwise generation is not reproducible on this platform"
+    )

@@ -10,14 +10,25 @@ buffers are 16-byte aligned, as the TFLite converter writes them.
 Models:
 
 - :func:`builtin_image_model`: the model ``edgerun bench`` runs by default; a
-  MobileNet-v1-like classifier (float32 or fully quantized int8).
+  MobileNet-v1-like classifier (float32 or fully quantized int8);
+  :func:`builtin_image_reference` computes the float one in NumPy.
 - Small test models: :func:`add_model`, :func:`identity_model`,
   :func:`dynamic_batch_model`, :func:`two_signature_model`,
   :func:`multi_io_model`, :func:`stateful_counter_model`,
-  :func:`custom_op_model`, :func:`gather_model`, :func:`slow_model`.
+  :func:`custom_op_model`, :func:`gather_model`, :func:`slow_model`
+  (with :func:`slow_model_reference`).
 
-:class:`ModelBuilder` is the one helper they all use; it can write other
-models too.
+:class:`ModelBuilder` (with :class:`Quant`) is the one helper they all use; it
+can write other models too::
+
+    mb = ModelBuilder()
+    sg = mb.subgraph("main")
+    x = sg.input("x", [1, 4], "float32")
+    y = sg.tensor("y", [1, 4], "float32")
+    sg.op("ADD", [x, sg.const("one", np.ones((1, 4), np.float32))], [y], op_options("AddOptions"))
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"x": x}, {"y": y})
+    data = mb.build()
 """
 
 from __future__ import annotations
@@ -29,10 +40,15 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 
 __all__ = [
+    "BUILTIN_MODEL_NAME",
+    "BUILTIN_MODEL_VERSION",
     "ModelBuilder",
     "Quant",
+    "op_options",
     "builtin_image_model",
+    "builtin_image_reference",
     "add_model",
+    "add_constant",
     "identity_model",
     "dynamic_batch_model",
     "two_signature_model",
@@ -41,6 +57,8 @@ __all__ = [
     "custom_op_model",
     "gather_model",
     "slow_model",
+    "slow_model_layers",
+    "slow_model_reference",
 ]
 
 BUILTIN_MODEL_NAME = "edgerun-builtin"
@@ -128,8 +146,9 @@ class Quant:
         )
 
 
-def _aligned_buffer(data: bytes):
-    """A BufferT whose data vector starts on a 16-byte boundary."""
+@functools.lru_cache(maxsize=1)
+def _aligned_buffer_class():
+    """BufferT subclass whose data vector starts on a 16-byte boundary."""
     s = _schema()
 
     class _AlignedBufferT(s.BufferT):
@@ -143,7 +162,11 @@ def _aligned_buffer(data: bytes):
             s.BufferAddData(builder, vec)
             return s.BufferEnd(builder)
 
-    return _AlignedBufferT(data=bytes(data))
+    return _AlignedBufferT
+
+
+def _aligned_buffer(data: bytes):
+    return _aligned_buffer_class()(data=bytes(data))
 
 
 class Subgraph:
@@ -307,8 +330,8 @@ class ModelBuilder:
         return bytes(builder.Output())
 
 
-def _opts(name: str, **fields):
-    """Schema options object, e.g. ``_opts("Conv2DOptions", strideW=2)``."""
+def op_options(name: str, **fields):
+    """A schema ``<name>T`` options object, e.g. ``op_options("Conv2DOptions", strideW=2)``."""
     obj = getattr(_schema(), name + "T")()
     for k, v in fields.items():
         if not hasattr(obj, k):
@@ -337,6 +360,10 @@ _IMAGE_ARCH = (
 )  # fmt: skip
 _NUM_CLASSES = 1000
 _IMAGE_SEED = 20240601
+# Op versions the TFLite converter writes for int8 kernels (float ops are version 1).
+_INT8_OP_VERSIONS = {
+    "CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "SOFTMAX": 2, "MEAN": 2, "ADD": 2,
+}  # fmt: skip
 
 
 def _same_pads(size: int, k: int, stride: int) -> tuple[int, int, int]:
@@ -417,13 +444,16 @@ def _image_params(input_size: int = 96, num_classes: int = _NUM_CLASSES, seed: i
         b = _round_sig(beta - mu * g)
         x = np.clip(_conv_nhwc(x, w, b, stride, depthwise), 0.0, 6.0)
         act_max = float(_round_sig(min(6.0, x.max() * 1.05)))
-        layers.append(dict(kind=kind, stride=stride, w=w.astype(np.float32), b=b.astype(np.float32), act_max=act_max))
+        layers.append(
+            dict(kind=kind, stride=stride, w=w.astype(np.float32), b=b.astype(np.float32), act_max=act_max)
+        )
         c = out_c
     feat = x.mean(axis=(1, 2))
     dev = feat - feat.mean(axis=0)
     _, _, vt = np.linalg.svd(dev, full_matrices=False)
     vt = vt[:4] * np.sign(vt[:4, np.abs(vt[:4]).argmax(axis=1)].diagonal())[:, None]  # fix SVD signs
-    fw = rng.standard_normal((num_classes, 4)) @ _round_sig(vt) + 0.1 * rng.standard_normal((num_classes, c)) / np.sqrt(c)
+    fw = rng.standard_normal((num_classes, 4)) @ _round_sig(vt)
+    fw += 0.1 * rng.standard_normal((num_classes, c)) / np.sqrt(c)
     fw *= _round_sig(3.0 / (dev @ fw.T).std())
     fb = _round_sig(rng.normal(0.0, 0.5, num_classes) - feat.mean(axis=0) @ fw.T)
     logits = feat @ fw.T + fb
@@ -459,9 +489,9 @@ def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
     dtype ``"float32"``: float input in [-1, 1] (pixel ``(p - 127.5) / 127.5``),
     computes :func:`builtin_image_reference`.
     dtype ``"int8"``: fully quantized (per-channel int8 weights, int32 biases,
-    int8 activations), same float weights; input int8 scale 1/128 zero point 0
-    (so ``q = p - 128`` for a uint8 pixel ``p``), output int8 scale 1/256 zero
-    point -128.
+    int8 activations with calibrated ranges), same float weights; input int8
+    scale 1/128 zero point 0 (``q = p - 128`` for a uint8 pixel ``p`` if
+    normalized with mean = std = 128), output int8 scale 1/256 zero point -128.
 
     Signature ``serving_default``: ``image`` -> ``probs`` (subgraph tensors are
     named ``serving_default_image:0`` and ``StatefulPartitionedCall:0`` as the
@@ -478,7 +508,9 @@ def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
     in_q = Quant(1.0 / 128.0, 0) if q else None
     image = sg.input("serving_default_image:0", [1, input_size, input_size, 3], dtype, quant=in_q)
     x, x_q, h, c = image, in_q, input_size, 3
-    ver = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "SOFTMAX": 2, "MEAN": 2}
+
+    def op(name, inputs, outputs, options):
+        sg.op(name, inputs, outputs, options, version=_INT8_OP_VERSIONS[name] if q else 1)
 
     for i, L in enumerate(layers):
         dw = L["kind"] == "dw"
@@ -496,21 +528,22 @@ def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
             wt = sg.const(f"layer{i}/weights", w)
             bt = sg.const(f"layer{i}/bias", b)
         act_q = Quant(L["act_max"] / 255.0, -128) if q else None  # calibrated range [0, <=6]
-        y = sg.tensor(f"layer{i}/{'depthwise' if dw else 'conv'}/relu6", [1, h, h, out_c], dtype, quant=act_q)
+        name = f"layer{i}/{'depthwise' if dw else 'conv'}/relu6"
+        y = sg.tensor(name, [1, h, h, out_c], dtype, quant=act_q)
         if dw:
-            opt = _opts("DepthwiseConv2DOptions", padding=_SAME, strideW=stride, strideH=stride,
+            opt = op_options("DepthwiseConv2DOptions", padding=_SAME, strideW=stride, strideH=stride,
                         depthMultiplier=1, fusedActivationFunction=_RELU6)  # fmt: skip
-            sg.op("DEPTHWISE_CONV_2D", [x, wt, bt], [y], opt, version=ver["DEPTHWISE_CONV_2D"] if q else 1)
+            op("DEPTHWISE_CONV_2D", [x, wt, bt], [y], opt)
         else:
-            opt = _opts("Conv2DOptions", padding=_SAME, strideW=stride, strideH=stride,
+            opt = op_options("Conv2DOptions", padding=_SAME, strideW=stride, strideH=stride,
                         fusedActivationFunction=_RELU6)  # fmt: skip
-            sg.op("CONV_2D", [x, wt, bt], [y], opt, version=ver["CONV_2D"] if q else 1)
+            op("CONV_2D", [x, wt, bt], [y], opt)
         x, x_q, c = y, act_q, out_c
 
     axes = sg.const("mean/axes", np.array([1, 2], np.int32))
     feat_q = Quant(feat_max / 255.0, -128) if q else None
     feat = sg.tensor("mean", [1, c], dtype, quant=feat_q)
-    sg.op("MEAN", [x, axes], [feat], _opts("ReducerOptions", keepDims=False), version=ver["MEAN"] if q else 1)
+    op("MEAN", [x, axes], [feat], op_options("ReducerOptions", keepDims=False))
 
     nc = fw.shape[0]
     if q:
@@ -523,10 +556,10 @@ def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
         logit_q = None
         fwt, fbt = sg.const("logits/weights", fw), sg.const("logits/bias", fb)
     logits = sg.tensor("logits", [1, nc], dtype, quant=logit_q)
-    sg.op("FULLY_CONNECTED", [feat, fwt, fbt], [logits], _opts("FullyConnectedOptions"),
-          version=ver["FULLY_CONNECTED"] if q else 1)  # fmt: skip
-    probs = sg.tensor("StatefulPartitionedCall:0", [1, nc], dtype, quant=Quant(1.0 / 256.0, -128) if q else None)
-    sg.op("SOFTMAX", [logits], [probs], _opts("SoftmaxOptions", beta=1.0), version=ver["SOFTMAX"] if q else 1)
+    op("FULLY_CONNECTED", [feat, fwt, fbt], [logits], op_options("FullyConnectedOptions"))
+    prob_q = Quant(1.0 / 256.0, -128) if q else None
+    probs = sg.tensor("StatefulPartitionedCall:0", [1, nc], dtype, quant=prob_q)
+    op("SOFTMAX", [logits], [probs], op_options("SoftmaxOptions", beta=1.0))
     sg.outputs = [probs]
 
     mb.signature("serving_default", sg, {"image": image}, {"probs": probs})
@@ -584,7 +617,7 @@ def add_model(shape=(1, 8), dtype: str = "float32", signature: bool = True) -> b
     x = sg.input("x", shape, dtype, quant=quant)
     c = sg.const("c", add_constant(shape, dtype), quant=quant)
     y = sg.tensor("y", shape, dtype, quant=quant)
-    sg.op("ADD", [x, c], [y], _opts("AddOptions"), version=2 if quant else 1)
+    sg.op("ADD", [x, c], [y], op_options("AddOptions"), version=_INT8_OP_VERSIONS["ADD"] if dtype == "int8" else 1)
     sg.outputs = [y]
     if signature:
         mb.signature("serving_default", sg, {"x": x}, {"y": y})
@@ -597,7 +630,7 @@ def identity_model(
     """``output = input`` through one RESHAPE to the same shape (an exact copy).
 
     Useful to read back exactly what preprocessing wrote into a model input.
-    Any of float32, float16, int8, uint8, int16, int32; ``quant`` (for integer
+    Any of float32, float16, int8, uint8, int16, int32, int64, bool; ``quant`` (for integer
     dtypes) puts quantization parameters on both tensors. Tensors ``input`` and
     ``output``; signature ``serving_default`` (input -> output).
     """
@@ -606,7 +639,7 @@ def identity_model(
     x = sg.input("input", shape, dtype, quant=quant)
     new_shape = sg.const("shape", np.array(shape, np.int32))
     y = sg.tensor("output", shape, dtype, quant=quant)
-    sg.op("RESHAPE", [x, new_shape], [y], _opts("ReshapeOptions", newShape=list(shape)))
+    sg.op("RESHAPE", [x, new_shape], [y], op_options("ReshapeOptions", newShape=list(shape)))
     sg.outputs = [y]
     mb.signature("serving_default", sg, {"input": x}, {"output": y})
     return mb.build()
@@ -627,8 +660,8 @@ def dynamic_batch_model(features: int = 4) -> bytes:
     one = sg.const("one", np.float32(1.0))
     t = sg.tensor("x_times_two", [1, features], "float32", shape_signature=sig)
     y = sg.tensor("y", [1, features], "float32", shape_signature=sig)
-    sg.op("MUL", [x, two], [t], _opts("MulOptions"))
-    sg.op("ADD", [t, one], [y], _opts("AddOptions"))
+    sg.op("MUL", [x, two], [t], op_options("MulOptions"))
+    sg.op("ADD", [t, one], [y], op_options("AddOptions"))
     sg.outputs = [y]
     mb.signature("serving_default", sg, {"x": x}, {"y": y})
     return mb.build()
@@ -645,7 +678,7 @@ def two_signature_model() -> bytes:
     x = sg.input("x", [1, 4], "float32")
     one = sg.const("one", np.ones((1, 4), np.float32))
     y = sg.tensor("y", [1, 4], "float32")
-    sg.op("ADD", [x, one], [y], _opts("AddOptions"))
+    sg.op("ADD", [x, one], [y], op_options("AddOptions"))
     sg.outputs = [y]
     mb.signature("add_one", sg, {"x": x}, {"y": y})
 
@@ -653,7 +686,7 @@ def two_signature_model() -> bytes:
     a = sg2.input("a", [3], "int32")
     two = sg2.const("two", np.full([3], 2, np.int32))
     b = sg2.tensor("b", [3], "int32")
-    sg2.op("MUL", [a, two], [b], _opts("MulOptions"))
+    sg2.op("MUL", [a, two], [b], op_options("MulOptions"))
     sg2.outputs = [b]
     mb.signature("times_two", sg2, {"a": a}, {"b": b})
     return mb.build()
@@ -680,9 +713,9 @@ def multi_io_model() -> bytes:
     t = sg.tensor("values_half", [2, 3], "float32")
     scaled = sg.tensor("StatefulPartitionedCall:0", [2, 3], "float32")
     tripled = sg.tensor("StatefulPartitionedCall:1", [5], "int32")
-    sg.op("MUL", [v, half], [t], _opts("MulOptions"))
-    sg.op("ADD", [t, one], [scaled], _opts("AddOptions"))
-    sg.op("MUL", [c, three], [tripled], _opts("MulOptions"))
+    sg.op("MUL", [v, half], [t], op_options("MulOptions"))
+    sg.op("ADD", [t, one], [scaled], op_options("AddOptions"))
+    sg.op("MUL", [c, three], [tripled], op_options("MulOptions"))
     sg.outputs = [scaled, tripled]
     mb.signature("serving_default", sg, {"counts": c, "values": v}, {"scaled": scaled, "tripled": tripled})
     return mb.build()
@@ -706,11 +739,11 @@ def stateful_counter_model() -> bytes:
 
     def handle(sg: Subgraph) -> int:
         h = sg.tensor("counter_handle", [], "resource")
-        sg.op("VAR_HANDLE", [], [h], _opts("VarHandleOptions", container="", sharedName="counter"))
+        sg.op("VAR_HANDLE", [], [h], op_options("VarHandleOptions", container="", sharedName="counter"))
         return h
 
     def call_init(sg: Subgraph) -> None:
-        sg.op("CALL_ONCE", [], [], _opts("CallOnceOptions", initSubgraphIndex=init_index))
+        sg.op("CALL_ONCE", [], [], op_options("CallOnceOptions", initSubgraphIndex=init_index))
 
     main = mb.subgraph("main")
     inc = main.input("increment", [1], "float32")
@@ -719,7 +752,7 @@ def stateful_counter_model() -> bytes:
     cur = main.tensor("counter_value", [1], "float32")
     total = main.tensor("total", [1], "float32")
     main.op("READ_VARIABLE", [h], [cur])
-    main.op("ADD", [cur, inc], [total], _opts("AddOptions"))
+    main.op("ADD", [cur, inc], [total], op_options("AddOptions"))
     main.op("ASSIGN_VARIABLE", [h, total], [])
     main.outputs = [total]
     mb.signature("serving_default", main, {"increment": inc}, {"total": total})
@@ -755,7 +788,7 @@ def custom_op_model(name: str = "EdgerunUnknownOp") -> bytes:
     one = sg.const("one", np.ones((1, 4), np.float32))
     t = sg.tensor("x_plus_one", [1, 4], "float32")
     y = sg.tensor("y", [1, 4], "float32")
-    sg.op("ADD", [x, one], [t], _opts("AddOptions"))
+    sg.op("ADD", [x, one], [t], op_options("AddOptions"))
     sg.op("CUSTOM", [t], [y], custom_code=name)
     sg.outputs = [y]
     mb.signature("serving_default", sg, {"x": x}, {"y": y})
@@ -774,7 +807,7 @@ def gather_model(n: int = 8, k: int = 3) -> bytes:
     idx = sg.input("indices", [k], "int32")
     table = sg.const("table", 10.0 * np.arange(n, dtype=np.float32))
     out = sg.tensor("values", [k], "float32")
-    sg.op("GATHER", [table, idx], [out], _opts("GatherOptions", axis=0))
+    sg.op("GATHER", [table, idx], [out], op_options("GatherOptions", axis=0))
     sg.outputs = [out]
     mb.signature("serving_default", sg, {"indices": idx}, {"values": out})
     return mb.build()
@@ -827,17 +860,18 @@ def slow_model(ms: float = 100.0) -> bytes:
     sg = mb.subgraph("main")
     shape = [1, _SLOW_SIZE, _SLOW_SIZE, _SLOW_CH]
     x = sg.input("x", shape, "float32")
-    params = [(sg.const(f"weights{j}", w), sg.const(f"bias{j}", b)) for j, (w, b) in enumerate(zip(*_slow_params()))]
+    ws, bs = _slow_params()
+    params = [(sg.const(f"weights{j}", w), sg.const(f"bias{j}", b)) for j, (w, b) in enumerate(zip(ws, bs))]
     h = x
     for i in range(layers):
         conv = sg.tensor(f"conv{i}", shape, "float32")
         sg.op("CONV_2D", [h, *params[i % _SLOW_WEIGHT_SETS]], [conv],
-              _opts("Conv2DOptions", padding=_SAME, strideW=1, strideH=1))  # fmt: skip
+              op_options("Conv2DOptions", padding=_SAME, strideW=1, strideH=1))  # fmt: skip
         h = sg.tensor(f"tanh{i}", shape, "float32")
         sg.op("TANH", [conv], [h])
     axes = sg.const("mean/axes", np.array([1, 2], np.int32))
     y = sg.tensor("y", [1, _SLOW_CH], "float32")
-    sg.op("MEAN", [h, axes], [y], _opts("ReducerOptions", keepDims=False))
+    sg.op("MEAN", [h, axes], [y], op_options("ReducerOptions", keepDims=False))
     sg.outputs = [y]
     mb.signature("serving_default", sg, {"x": x}, {"y": y})
     return mb.build()
