@@ -20,6 +20,10 @@ namespace edgerun_py {
 edgerun::DType dtype_from_numpy(const py::dtype& dt);
 py::dtype dtype_to_numpy(edgerun::DType dt);
 
+// Text from a model (tensor names, signature keys, messages quoting them) may
+// be any bytes: decode as UTF-8 with U+FFFD for invalid sequences, never raise.
+py::str text(const std::string& s);
+
 void register_errors(py::module_& m);
 void bind_session(py::module_& m);
 

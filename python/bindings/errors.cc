@@ -36,6 +36,12 @@ PyObject* ClassFor(edgerun::Code code) {
 
 void throw_status(const edgerun::Status& status) { throw StatusError(status); }
 
+py::str text(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
 void register_errors(py::module_& m) {
   py::module_ errors = py::module_::import("edgerun.errors");
   const char* names[] = {"ModelError",   "InputError", "InferenceError", "DelegateError",
@@ -45,7 +51,12 @@ void register_errors(py::module_& m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const StatusError& e) {
-      PyErr_SetString(ClassFor(e.status.code()), e.status.message().c_str());
+      const std::string& m = e.status.message();
+      PyObject* msg = PyUnicode_DecodeUTF8(m.data(), static_cast<Py_ssize_t>(m.size()), "replace");
+      if (msg) {
+        PyErr_SetObject(ClassFor(e.status.code()), msg);
+        Py_DECREF(msg);
+      }
     }
   });
 }

@@ -5,4 +5,5 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "edgerun C++ core (use the edgerun package, not this module)";
   edgerun_py::register_errors(m);
   edgerun_py::bind_session(m);
+  bind_preprocess(m);
 }

@@ -72,18 +72,23 @@ py::array BlockView(const std::shared_ptr<AlignedBlock>& block, const TensorInfo
 py::tuple SpecTuple(const TensorInfo& t) {
   py::tuple shape(t.shape.size());
   for (size_t i = 0; i < t.shape.size(); ++i) shape[i] = py::int_(t.shape[i]);
-  return py::make_tuple(t.name, shape, dtype_to_numpy(t.dtype), t.scale, t.zero_point,
+  return py::make_tuple(text(t.name), shape, dtype_to_numpy(t.dtype), t.scale, t.zero_point,
                         t.scales, t.zero_points, t.quantized_dimension);
 }
 
 class PySession {
  public:
   PySession(py::object model, int threads, const std::string& accelerator, py::object signature,
-            bool verify) {
+            bool verify, const edgerun::KeyValues& accelerator_options,
+            const std::vector<std::pair<std::string, edgerun::KeyValues>>& delegates,
+            const std::string& fallback) {
     SessionOptions opts;
     opts.threads = threads;
     opts.accelerator = accelerator;
     opts.verify = verify;
+    opts.accelerator_options = accelerator_options;
+    for (const auto& d : delegates) opts.delegates.push_back({d.first, d.second});
+    opts.fallback = fallback;
     if (py::isinstance<py::str>(signature)) {
       opts.signature = signature.cast<std::string>();
     } else if (!signature.is_none()) {
@@ -301,10 +306,36 @@ void bind_session(py::module_& m) {
         },
         py::arg("path"));
 
+  m.def("_edgetpu_devices", []() {
+    edgerun::Expected<std::vector<edgerun::EdgeTpuDevice>> devs = edgerun::InternalError("unset");
+    {
+      py::gil_scoped_release release;
+      devs = edgerun::ListEdgeTpuDevices();
+    }
+    if (!devs.ok()) throw_status(devs.status());
+    py::list out;
+    for (const auto& d : *devs) out.append(py::make_tuple(d.type, d.path));
+    return out;
+  });
+  m.def("_edgetpu_runtime", []() {
+    edgerun::Expected<edgerun::EdgeTpuRuntimeInfo> info = edgerun::InternalError("unset");
+    {
+      py::gil_scoped_release release;
+      info = edgerun::LoadEdgeTpuRuntime();
+    }
+    if (!info.ok()) throw_status(info.status());
+    return py::make_tuple(info->library, info->version);
+  });
+
   py::class_<PySession>(m, "Session", py::dynamic_attr())
-      .def(py::init<py::object, int, const std::string&, py::object, bool>(), py::arg("model"),
-           py::arg("threads") = 0, py::arg("accelerator") = "cpu",
-           py::arg("signature") = py::none(), py::arg("verify") = true)
+      .def(py::init<py::object, int, const std::string&, py::object, bool, const edgerun::KeyValues&,
+                    const std::vector<std::pair<std::string, edgerun::KeyValues>>&,
+                    const std::string&>(),
+           py::arg("model"), py::arg("threads") = 0, py::arg("accelerator") = "cpu",
+           py::arg("signature") = py::none(), py::arg("verify") = true,
+           py::arg("accelerator_options") = edgerun::KeyValues(),
+           py::arg("delegates") = std::vector<std::pair<std::string, edgerun::KeyValues>>(),
+           py::arg("fallback") = "")
       .def("input", &PySession::Input, py::arg("key"),
            "Writable zero-copy view of the session-owned buffer of an input.")
       .def("run", &PySession::Run, py::arg("copy") = false)
@@ -312,10 +343,33 @@ void bind_session(py::module_& m) {
       .def("_specs", &PySession::Specs, py::arg("inputs"))
       .def("close", &PySession::Close)
       .def_property_readonly("closed", &PySession::closed)
-      .def_property_readonly("signatures", [](const PySession& s) { return s.get().signatures(); })
-      .def_property_readonly("signature", [](const PySession& s) { return s.get().signature(); })
+      .def_property_readonly("signatures",
+                             [](const PySession& s) {
+                               py::list l;
+                               for (const auto& k : s.get().signatures()) l.append(text(k));
+                               return l;
+                             })
+      .def_property_readonly("signature", [](const PySession& s) { return text(s.get().signature()); })
       .def_property_readonly("threads", [](const PySession& s) { return s.get().threads(); })
       .def_property_readonly("stateful", [](const PySession& s) { return s.get().stateful(); })
+      .def_property_readonly("accelerator",
+                             [](const PySession& s) { return s.get().accelerator(); })
+      .def_property_readonly("_fallback_reason",
+                             [](const PySession& s) { return s.get().fallback_reason(); })
+      .def("_placement",
+           [](const PySession& s) {
+             Session& session = s.get();
+             std::vector<edgerun::OpPlacement> p;
+             {
+               py::gil_scoped_release release;
+               p = session.placement();
+             }
+             py::list out;
+             for (const auto& o : p)
+               out.append(py::make_tuple(o.subgraph, o.index, o.builtin_code, o.custom_code,
+                                         o.accelerator));
+             return out;
+           })
       .def_property_readonly("run_count", [](const PySession& s) { return s.get().run_count(); })
       .def("_io_stats",
            [](const PySession& s) {
@@ -323,7 +377,7 @@ void bind_session(py::module_& m) {
                              py::arg("copied_inputs") = s.get().copied_inputs());
            })
       .def_property_readonly("_origin",
-                             [](const PySession& s) { return s.get().model_bytes().origin(); });
+                             [](const PySession& s) { return text(s.get().model_bytes().origin()); });
 }
 
 }  // namespace edgerun_py

@@ -19,6 +19,8 @@ from .errors import (
 )
 from . import _core
 from ._runtime import runtime_info
+from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
+from .preprocess import Preprocessor, Transform
 from .session import Session, TensorSpec
 from .verify import verify
 
@@ -27,8 +29,15 @@ __version__ = "0.1.0"
 __all__ = [
     "Session",
     "TensorSpec",
+    "Preprocessor",
+    "Transform",
     "verify",
     "runtime_info",
+    "Delegate",
+    "OpPlacement",
+    "AcceleratorFallbackWarning",
+    "edgetpu_devices",
+    "edgetpu_runtime",
     "Error",
     "ModelError",
     "InputError",

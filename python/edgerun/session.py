@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Optional, Sequence, Union
+import warnings
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
 from ._runtime import ensure_runtime
+from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, op_name, options_pairs
 from .errors import InputError
 
-__all__ = ["Session", "TensorSpec"]
+__all__ = ["Session", "TensorSpec", "InputView"]
 
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
@@ -44,6 +46,29 @@ class TensorSpec:
         return f"{self.name}: {self.dtype}{list(self.shape)}{q}"
 
 
+class InputView(np.ndarray):
+    """A writable numpy view of a session-owned input buffer (``session.input(i)``).
+
+    A plain ``ndarray`` in every respect, plus ``spec`` (the input's
+    :class:`TensorSpec`) and its ``scale`` / ``zero_point``, so that
+    ``Preprocessor(...)(frame, session.input(0))`` quantizes for that tensor.
+    """
+
+    spec: Optional[TensorSpec] = None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        if obj is not None and self.spec is None:
+            self.spec = getattr(obj, "spec", None)
+
+    @property
+    def scale(self) -> Optional[float]:
+        return self.spec.scale if self.spec is not None else None
+
+    @property
+    def zero_point(self) -> Optional[int]:
+        return self.spec.zero_point if self.spec is not None else None
+
+
 def _spec(t: tuple) -> TensorSpec:
     name, shape, dtype, scale, zp, scales, zps, qdim = t
     return TensorSpec(name, tuple(shape), np.dtype(dtype), float(scale), int(zp),
@@ -56,10 +81,25 @@ class Session(_core.Session):
     Args:
         model: path to a ``.tflite`` file (memory-mapped) or the model's bytes.
         threads: CPU threads for XNNPACK; ``None`` = one per physical core.
-        accelerator: ``"cpu"`` (XNNPACK).
+        accelerator: ``"cpu"`` (XNNPACK); ``"edgetpu"`` (Coral's libedgetpu.so.1,
+            found in the standard library locations or at ``$EDGERUN_EDGETPU_LIB``;
+            see docs/edgetpu.md); ``"gpu"`` (the LiteRT GPU accelerator of the
+            ai-edge-litert wheel: WebGPU over Vulkan on Linux).
         signature: signature key (str) or index (int); ``None`` = the first.
         verify: check the flatbuffer before the runtime sees it (keep this on:
             the runtime itself crashes the process on many corrupted files).
+        accelerator_options: options for ``accelerator="edgetpu"``, passed to
+            libedgetpu: ``{"device": "usb:0"}`` (``""``, ``"usb"``, ``"pci"``,
+            ``":N"``, ``"usb:N"``, ``"pci:N"``; one Session per device),
+            ``"Performance"``, ``"Usb.AlwaysDfu"``, ``"Usb.MaxBulkInQueueLength"``.
+        delegates: :class:`~edgerun.Delegate` plugins to attach, in order.
+        fallback: ``"cpu"`` to run on the CPU (with an
+            :class:`~edgerun.AcceleratorFallbackWarning`) when the accelerator or
+            a delegate cannot be used and the model can run on the CPU;
+            ``None`` (default): raise :class:`~edgerun.DelegateError`.
+
+    A model compiled for the Edge TPU (``edgetpu-custom-op``) opened without a
+    usable Edge TPU raises :class:`~edgerun.DelegateError` here, before any frame.
 
     ``run(*arrays, copy=False)`` returns the outputs as read-only numpy views of
     session-owned buffers that the next run overwrites; ``copy=True`` returns
@@ -75,6 +115,9 @@ class Session(_core.Session):
         accelerator: str = "cpu",
         signature: Union[str, int, None] = None,
         verify: bool = True,
+        accelerator_options: Optional[Mapping[str, Any]] = None,
+        delegates: Sequence[Delegate] = (),
+        fallback: Optional[str] = None,
     ) -> None:
         if isinstance(model, (str, os.PathLike)):
             source: Any = os.fsdecode(os.fspath(model))
@@ -96,9 +139,23 @@ class Session(_core.Session):
         if signature is not None and (isinstance(signature, bool)
                                       or not isinstance(signature, (str, int))):
             raise InputError(f"signature must be a str, an int or None, got {signature!r}")
+        accel_opts = options_pairs(accelerator_options, "accelerator_options")
+        if isinstance(delegates, (Delegate, str, bytes)) or not isinstance(delegates, Sequence):
+            raise InputError("delegates must be a list of edgerun.Delegate, got "
+                             f"{type(delegates).__name__}")
+        for d in delegates:
+            if not isinstance(d, Delegate):
+                raise InputError("delegates must be a list of edgerun.Delegate, got an item of type "
+                                 f"{type(d).__name__}")
+        if fallback is not None and not isinstance(fallback, str):
+            raise InputError(f"fallback must be 'cpu' or None, got {fallback!r}")
         ensure_runtime()
-        super().__init__(source, nthreads, accelerator, signature, bool(verify))
+        super().__init__(source, nthreads, accelerator, signature, bool(verify), accel_opts,
+                         [d._core_spec() for d in delegates], fallback or "")
         self._spec_cache: Optional[tuple] = None
+        if self._fallback_reason:
+            warnings.warn(f"edgerun: running on the CPU instead: {self._fallback_reason}",
+                          AcceleratorFallbackWarning, stacklevel=2)
 
     # -- descriptions ---------------------------------------------------------
     def _specs_cached(self) -> tuple:
@@ -118,6 +175,43 @@ class Session(_core.Session):
     def outputs(self) -> list:
         """The model's outputs, as :class:`TensorSpec` (current shapes)."""
         return list(self._specs_cached()[1])
+
+    def input(self, key: Union[int, str]) -> InputView:
+        """Writable zero-copy view of input ``key``'s buffer (index or name).
+
+        Write a frame there (or let a :class:`edgerun.Preprocessor` write it) and
+        call ``run()`` with no arguments: nothing is copied. The view keeps the
+        buffer alive after the session is gone.
+        """
+        base = super().input(key)  # validates the key, raises InputError
+        specs = self._specs_cached()[0]
+        if isinstance(key, str):
+            idx = [t.name for t in specs].index(key)
+        else:
+            idx = int(key) % len(specs)
+        view = base.view(InputView)
+        view.spec = specs[idx]
+        return view
+
+    @property
+    def fallback_reason(self) -> Optional[str]:
+        """Why the session runs on the CPU after ``fallback="cpu"`` (None if it did not fall back)."""
+        return self._fallback_reason or None
+
+    def placement(self) -> list:
+        """Which accelerator runs each operator, as a list of :class:`~edgerun.OpPlacement`.
+
+        ``accelerator`` is ``"edgetpu"`` or ``"delegate:<file name>"`` for the
+        operators a delegate plugin took over (edgerun records what the plugin
+        claims while the model is compiled), ``"cpu"`` for the rest (XNNPACK or
+        the runtime's own kernels: the C API does not say which), and
+        ``"gpu|cpu"`` for ``accelerator="gpu"`` sessions, where the runtime does
+        not report which operators its GPU delegate took. Operator indices are
+        the model's; for models with several subgraphs, a plugin's claims are
+        attributed to subgraphs in the order the runtime prepared them.
+        """
+        return [OpPlacement(sg, i, op_name(code, custom), acc)
+                for sg, i, code, custom, acc in self._placement()]
 
     def resize_input(self, key: Union[int, str], shape: Sequence[int]) -> None:
         """Changes the shape of an input (models with dynamic dimensions); outputs follow."""
@@ -140,5 +234,6 @@ class Session(_core.Session):
             return "<edgerun.Session closed>"
         ins = ", ".join(str(t) for t in self.inputs)
         outs = ", ".join(str(t) for t in self.outputs)
+        accel = "" if self.accelerator == "cpu" else f" accelerator={self.accelerator!r}"
         return (f"<edgerun.Session {self._origin!s} signature={self.signature!r} "
-                f"threads={self.threads} inputs=[{ins}] outputs=[{outs}]>")
+                f"threads={self.threads}{accel} inputs=[{ins}] outputs=[{outs}]>")

@@ -34,6 +34,11 @@ enum class Layout : int { kNHWC = 0, kNCHW };
 enum class ElemType : int { kFloat32 = 0, kFloat16, kUInt8, kInt8 };
 enum class YuvMatrix : int { kBT601 = 0, kBT709 };
 enum class YuvRange : int { kLimited = 0, kFull };
+// Where YUV sources are interpolated. kYuv (default, fast): Y/U/V are sampled
+// and converted once per output pixel. kRgb: every source tap is converted to
+// uint8 RGB first and the RGB taps are interpolated, the order of OpenCV's
+// cvtColor -> resize chain (differs from kYuv only where colours saturate).
+enum class YuvSampling : int { kYuv = 0, kRgb };
 // Kernel selection. kAuto = best available (after EDGERUN_DISABLE_SIMD); the
 // others force one implementation (tests, benchmarks) and fail with InputError
 // when it is not available on this machine.
@@ -48,6 +53,7 @@ const char* Name(Layout v);
 const char* Name(ElemType v);
 const char* Name(YuvMatrix v);
 const char* Name(YuvRange v);
+const char* Name(YuvSampling v);
 const char* Name(Isa v);
 Expected<PixelFormat> ParsePixelFormat(const std::string& s);
 Expected<Fit> ParseFit(const std::string& s);
@@ -57,6 +63,7 @@ Expected<Layout> ParseLayout(const std::string& s);
 Expected<ElemType> ParseElemType(const std::string& s);
 Expected<YuvMatrix> ParseYuvMatrix(const std::string& s);
 Expected<YuvRange> ParseYuvRange(const std::string& s);
+Expected<YuvSampling> ParseYuvSampling(const std::string& s);
 Expected<Isa> ParseIsa(const std::string& s);
 
 // Number of uint8 channels of a packed format (3 for rgb, 2 for yuyv, ...); 1 for
@@ -83,6 +90,7 @@ struct Spec {
   Layout layout = Layout::kNHWC;
   YuvMatrix yuv_matrix = YuvMatrix::kBT601;
   YuvRange yuv_range = YuvRange::kLimited;
+  YuvSampling yuv_sampling = YuvSampling::kYuv;
   float pad_value[3] = {0.f, 0.f, 0.f};  // letterbox border, RGB pixel units 0..255
   int threads = 1;                       // >1: rows split across a small pool
   Isa isa = Isa::kAuto;

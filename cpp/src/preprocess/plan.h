@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -52,6 +53,12 @@ struct KView {
   int K = 0;                    // windows per quad
   const int32_t* win = nullptr; // [block][K][nquads]
   const uint8_t* mask = nullptr;// [block][K][nch][nregs][reg_bytes]
+  // AVX2 per-pixel mode for 3/4-byte pixels at large downscale: one 8-byte
+  // load per position, two per 128-bit lane, one shuffle per 4 positions.
+  bool packed = false;
+  const int32_t* pwin = nullptr;   // [8-block][8] load offsets, position order 0,1,4,5,2,3,6,7
+  const uint8_t* pmask = nullptr;  // [8-block][64]
+  const uint8_t* pw = nullptr;     // [8-block][64] column weights in mask order
 };
 
 struct KPlan {
@@ -67,7 +74,8 @@ struct KPlan {
   const int32_t* row_w = nullptr;  // weight of row_b, 0..16384
   const uint8_t* col_wa = nullptr; // per position
   const uint8_t* col_wb = nullptr;
-  const int32_t* col_x = nullptr;  // per position: absolute source column of tap a (area: unused)
+  const int32_t* col_x = nullptr;  // per position: absolute source columns of taps a, b
+  const int32_t* col_xb = nullptr;
   // area (float weights, CSR lists of absolute source indices)
   bool area = false;
   const int32_t* arow_start = nullptr;  // nlines + 1
@@ -83,14 +91,23 @@ struct KPlan {
   ColorOp op = ColorOp::kCopy;
   int perm[3] = {0, 1, 2};
   // YUV -> RGB in value units (pixel * 2^21):
-  //   y = Y*cy;  R = y + (V*crv + kr);  G = y + ((U*cgu + V*cgv) + kg);  B = y + (U*cbu + kb)
-  //   then clamp to [0, vmax].
-  float cy = 0, crv = 0, cgu = 0, cgv = 0, cbu = 0, kr = 0, kg = 0, kb = 0, vmax = 0;
+  //   y = max(Y, ymin)*ky;  R = y + (V*crv + kr);  G = y + ((U*cgu + V*cgv) + kg);  B = y + (U*cbu + kb)
+  //   then clamp to [0, vmax]. ymin = 16 (limited range: OpenCV's max(0, Y - 16)) or 0.
+  float ymin = 0, ky = 0, crv = 0, cgu = 0, cgv = 0, cbu = 0, kr = 0, kg = 0, kb = 0, vmax = 0;
   float gw[3] = {0, 0, 0};  // gray = (R*gw0 + G*gw1) + B*gw2
+  // YuvSampling::kRgb: every tap (Y, U, V) becomes uint8 RGB before interpolation
+  // (slots then hold R, G, B and op is kCopy), 13-bit integer coefficients:
+  //   y = max(Y - ty, 0); u = U - 128; v = V - 128
+  //   R = clamp((y*tcy + 4096 + v*tcvr) >> 13), G = ... + v*tcvg + u*tcug, B = ... + u*tcub
+  bool rgb_taps = false;
+  int ty = 0, tcy = 0, tcvr = 0, tcug = 0, tcvg = 0, tcub = 0;
   // normalize: o = p*A + B (float outputs); integer outputs: q = rne(clamp(p*A + B, qlo, qhi)) + zp
   float A[3] = {1, 1, 1}, B[3] = {0, 0, 0};
   float qlo = 0, qhi = 0;
   int zp = 0;
+  // SIMD may skip the float clamp (saturating packs give the same result) unless
+  // p*A + B can leave the int32 range (absurdly small scales): then qclamp.
+  bool qclamp = false;
   // SIMD column weights: [block][reg_total_bytes]
   int nblocks = 0;
   const uint8_t* wcol = nullptr;
@@ -103,6 +120,44 @@ using KernelFn = void (*)(const KPlan& p, const Image& img, uint8_t* out, int li
 
 size_t ElemSize(ElemType t);
 size_t ScratchBytes(const KPlan& p);
+
+// Transposed outputs (rotate 90/270): SIMD kernels compute up to kTile lines
+// (output columns) into line buffers, then write them row by row as runs of
+// kTile pixels, touching each output cache line once per tile, not per column.
+constexpr int kTile = 8;
+
+// Writes lines [j0, j0 + n) held in `tile` (line g at tile + g * line_bytes;
+// NHWC: pixels of C*es bytes; NCHW: C planes of npad elements) into the output.
+// static: every ISA file gets its own copy (no shared inline symbol).
+template <size_t PX>
+static inline void FlushRuns(const uint8_t* tile, size_t line_bytes, size_t src_off, size_t src_step, int npos,
+                             int n, uint8_t* o, size_t row) {
+  for (int i = 0; i < npos; ++i, o += row) {
+    const uint8_t* s = tile + src_off + i * src_step;
+    for (int g = 0; g < n; ++g) std::memcpy(o + g * PX, s + g * line_bytes, PX);  // constant size: inlined
+  }
+}
+static inline void FlushTile(const KPlan& p, const uint8_t* tile, size_t line_bytes, size_t npad, size_t es, int j0,
+                             int n, uint8_t* out) {
+  const int C = p.out_c;
+  const size_t col = static_cast<size_t>(p.cx + j0);
+  const bool nhwc = p.layout == Layout::kNHWC || C == 1;
+  const size_t px = nhwc ? C * es : es;  // bytes per copied element
+  const size_t row = static_cast<size_t>(p.out_w) * (nhwc ? C * es : es);
+  const size_t plane = static_cast<size_t>(p.out_w) * p.out_h * es;
+  for (int c = 0; c < (nhwc ? 1 : C); ++c) {
+    uint8_t* o = out + c * plane + static_cast<size_t>(p.cy) * row + col * px;
+    const size_t off = nhwc ? 0 : c * npad * es;
+    switch (px) {
+      case 1: FlushRuns<1>(tile, line_bytes, off, 1, p.npos, n, o, row); break;
+      case 2: FlushRuns<2>(tile, line_bytes, off, 2, p.npos, n, o, row); break;
+      case 3: FlushRuns<3>(tile, line_bytes, off, 3, p.npos, n, o, row); break;
+      case 4: FlushRuns<4>(tile, line_bytes, off, 4, p.npos, n, o, row); break;
+      case 6: FlushRuns<6>(tile, line_bytes, off, 6, p.npos, n, o, row); break;
+      default: FlushRuns<12>(tile, line_bytes, off, 12, p.npos, n, o, row); break;
+    }
+  }
+}
 
 // Kernels.
 void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
@@ -123,6 +178,9 @@ float HalfToFloat(uint16_t h);
 // `elem` (NHWC) / plane offset (NCHW) -- used for padding and the reference.
 void StorePixelRef(const KPlan& p, uint8_t* out, size_t pixel_index, const float* o);
 void NormalizePixelRef(const KPlan& p, const float* slots, float* o);
+// The byte values of all slots at absolute source pixel (x, y), RGB-converted
+// when p.rgb_taps.
+void FetchTapRef(const KPlan& p, const Image& img, int x, int y, int32_t* s);
 
 // SIMD table layouts.
 enum class SimdLayout : int { kAvx2 = 0, kNeon };
@@ -134,6 +192,8 @@ struct SimdTables {
   std::vector<uint8_t> mask[3];
   std::vector<uint8_t> wcol;
   int K[3] = {0, 0, 0};
+  std::vector<int32_t> pwin[3];
+  std::vector<uint8_t> pmask[3], pw[3];
 };
 // Builds window/mask/weight tables for the views of `p` (which must have
 // off_a/off_b/col_wa/col_wb set). Returns false when a view cannot be served

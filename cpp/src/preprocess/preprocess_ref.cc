@@ -22,10 +22,10 @@ size_t ElemSize(ElemType t) {
 }
 
 size_t ScratchBytes(const KPlan& p) {
-  // SIMD kernels: one line of output elements (transposed lines are scattered
-  // from it) plus a block-sized tail buffer, rounded up generously.
-  size_t npos = static_cast<size_t>(p.npos) + 64;
-  return npos * 3 * 4 + 4096;
+  // SIMD kernels: a block-sized tail buffer, three float slot rows and kTile
+  // lines of output elements (transposed outputs).
+  const size_t npad = static_cast<size_t>(p.npos) + 64;
+  return 256 + npad * 3 * 4 + kTile * npad * 3 * 4 + 4096;
 }
 
 // float -> IEEE half, round to nearest even (F. Giesen's float_to_half_fast3_rtne).
@@ -94,7 +94,8 @@ void NormalizePixelRef(const KPlan& p, const float* s, float* o) {
     }
     case ColorOp::kYuvToRgb: {
       const float Y = s[0], U = s[1], V = s[2];
-      float y = Y * p.cy;
+      const float Yc = Y < p.ymin ? p.ymin : Y;
+      float y = Yc * p.ky;
       float r = V * p.crv;
       r = r + p.kr;
       r = y + r;
@@ -156,34 +157,44 @@ static inline size_t PixelIndex(const KPlan& p, int line, int pos) {
   return static_cast<size_t>(p.cy + pos) * p.out_w + (p.cx + line);
 }
 
+void FetchTapRef(const KPlan& p, const Image& img, int x, int y, int32_t* s) {
+  for (int v = 0; v < p.nviews; ++v) {
+    const KView& kv = p.views[v];
+    const uint8_t* px = img.data[kv.plane] + static_cast<ptrdiff_t>(y >> kv.yshift) * img.stride[kv.plane] +
+                        static_cast<ptrdiff_t>(x >> kv.xshift) * kv.bpp;
+    for (int c = 0; c < kv.nch; ++c) s[kv.slot[c]] = px[kv.ch_off[c]];
+  }
+  if (p.rgb_taps) {
+    int yy = s[0] - p.ty;
+    yy = yy < 0 ? 0 : yy;
+    const int u = s[1] - 128, v = s[2] - 128;
+    const int ycy = yy * p.tcy + 4096;
+    int rgb[3] = {(ycy + v * p.tcvr) >> 13, (ycy + (v * p.tcvg + u * p.tcug)) >> 13, (ycy + u * p.tcub) >> 13};
+    for (int c = 0; c < 3; ++c) s[c] = rgb[c] < 0 ? 0 : rgb[c] > 255 ? 255 : rgb[c];
+  }
+}
+
 void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
                uint8_t* /*scratch*/) {
   float slots[3] = {0, 0, 0};
   float o[3];
+  int32_t t00[3] = {0, 0, 0}, t01[3] = {0, 0, 0}, t10[3] = {0, 0, 0}, t11[3] = {0, 0, 0};
   for (int j = line_begin; j < line_end; ++j) {
     if (!p.area) {
       const int ra = p.row_a[j], rb = p.row_b[j];
       const uint32_t wy = static_cast<uint32_t>(p.row_w[j]);
-      const uint8_t* pa[3];
-      const uint8_t* pb[3];
-      for (int v = 0; v < p.nviews; ++v) {
-        const KView& kv = p.views[v];
-        pa[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(ra >> kv.yshift) * img.stride[kv.plane];
-        pb[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(rb >> kv.yshift) * img.stride[kv.plane];
-      }
       for (int i = 0; i < p.npos; ++i) {
         const uint32_t wa = p.col_wa[i], wb = p.col_wb[i];
-        for (int v = 0; v < p.nviews; ++v) {
-          const KView& kv = p.views[v];
-          const int32_t oa = kv.off_a[i], ob = kv.off_b[i];
-          for (int c = 0; c < kv.nch; ++c) {
-            const uint8_t* A = pa[v] + kv.ch_off[c];
-            const uint8_t* B = pb[v] + kv.ch_off[c];
-            const uint32_t h0 = A[oa] * wa + A[ob] * wb;
-            const uint32_t h1 = B[oa] * wa + B[ob] * wb;
-            const uint32_t val = h0 * (kRowOne - wy) + h1 * wy;
-            slots[kv.slot[c]] = static_cast<float>(val);
-          }
+        const int xa = p.col_x[i], xb = p.col_xb[i];
+        FetchTapRef(p, img, xa, ra, t00);
+        FetchTapRef(p, img, xb, ra, t01);
+        FetchTapRef(p, img, xa, rb, t10);
+        FetchTapRef(p, img, xb, rb, t11);
+        for (int k = 0; k < p.nslots; ++k) {
+          const uint32_t h0 = static_cast<uint32_t>(t00[k]) * wa + static_cast<uint32_t>(t01[k]) * wb;
+          const uint32_t h1 = static_cast<uint32_t>(t10[k]) * wa + static_cast<uint32_t>(t11[k]) * wb;
+          const uint32_t val = h0 * (kRowOne - wy) + h1 * wy;
+          slots[k] = static_cast<float>(val);
         }
         NormalizePixelRef(p, slots, o);
         StorePixelRef(p, out, PixelIndex(p, j, i), o);
@@ -192,26 +203,22 @@ void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, i
       const int r0 = p.arow_start[j], r1 = p.arow_start[j + 1];
       for (int i = 0; i < p.npos; ++i) {
         const int c0 = p.acol_start[i], c1 = p.acol_start[i + 1];
-        for (int v = 0; v < p.nviews; ++v) {
-          const KView& kv = p.views[v];
-          for (int c = 0; c < kv.nch; ++c) {
-            float acc = 0.f;
-            for (int r = r0; r < r1; ++r) {
-              const uint8_t* row = img.data[kv.plane] +
-                                   static_cast<ptrdiff_t>(p.arow_idx[r] >> kv.yshift) * img.stride[kv.plane] +
-                                   kv.ch_off[c];
-              float h = 0.f;
-              for (int k = c0; k < c1; ++k) {
-                const float s = row[(p.acol_idx[k] >> kv.xshift) * kv.bpp];
-                float t = s * p.acol_w[k];
-                h = h + t;
-              }
-              float t = h * p.arow_w[r];
-              acc = acc + t;
+        float acc[3] = {0.f, 0.f, 0.f};
+        for (int r = r0; r < r1; ++r) {
+          float h[3] = {0.f, 0.f, 0.f};
+          for (int k = c0; k < c1; ++k) {
+            FetchTapRef(p, img, p.acol_idx[k], p.arow_idx[r], t00);
+            for (int c = 0; c < p.nslots; ++c) {
+              float t = static_cast<float>(t00[c]) * p.acol_w[k];
+              h[c] = h[c] + t;
             }
-            slots[kv.slot[c]] = acc * kValueScale;
+          }
+          for (int c = 0; c < p.nslots; ++c) {
+            float t = h[c] * p.arow_w[r];
+            acc[c] = acc[c] + t;
           }
         }
+        for (int c = 0; c < p.nslots; ++c) slots[c] = acc[c] * kValueScale;
         NormalizePixelRef(p, slots, o);
         StorePixelRef(p, out, PixelIndex(p, j, i), o);
       }

@@ -1,0 +1,891 @@
+// Preprocessor: spec validation, geometry (roi/crop/rotate/flip/fit -> tap
+// tables), plan cache, kernel dispatch (once per frame), optional row-split
+// thread pool, and the Transform.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "edgerun/preprocess.h"
+#include "preprocess/plan.h"
+
+namespace edgerun {
+namespace preprocess {
+
+// ---------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------
+namespace {
+const char* const kFormatNames[] = {"rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy"};
+const char* const kFitNames[] = {"stretch", "letterbox", "crop"};
+const char* const kInterpNames[] = {"bilinear", "nearest", "area"};
+const char* const kChannelNames[] = {"rgb", "bgr", "gray"};
+const char* const kLayoutNames[] = {"nhwc", "nchw"};
+const char* const kElemNames[] = {"float32", "float16", "uint8", "int8"};
+const char* const kMatrixNames[] = {"bt601", "bt709"};
+const char* const kRangeNames[] = {"limited", "full"};
+const char* const kSamplingNames[] = {"yuv", "rgb"};
+const char* const kIsaNames[] = {"auto", "scalar", "avx2", "neon"};
+
+template <class E, size_t N>
+Expected<E> ParseName(const std::string& s, const char* const (&names)[N], const char* what) {
+  std::string low = s;
+  for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (size_t i = 0; i < N; ++i)
+    if (low == names[i]) return static_cast<E>(i);
+  std::string msg = std::string(what) + ": expected one of ";
+  for (size_t i = 0; i < N; ++i) msg += std::string(i ? ", " : "") + "'" + names[i] + "'";
+  msg += "; got '" + s + "'";
+  return InputError(msg);
+}
+}  // namespace
+
+const char* Name(PixelFormat v) { return kFormatNames[static_cast<int>(v)]; }
+const char* Name(Fit v) { return kFitNames[static_cast<int>(v)]; }
+const char* Name(Interpolation v) { return kInterpNames[static_cast<int>(v)]; }
+const char* Name(Channels v) { return kChannelNames[static_cast<int>(v)]; }
+const char* Name(Layout v) { return kLayoutNames[static_cast<int>(v)]; }
+const char* Name(ElemType v) { return kElemNames[static_cast<int>(v)]; }
+const char* Name(YuvMatrix v) { return kMatrixNames[static_cast<int>(v)]; }
+const char* Name(YuvRange v) { return kRangeNames[static_cast<int>(v)]; }
+const char* Name(YuvSampling v) { return kSamplingNames[static_cast<int>(v)]; }
+const char* Name(Isa v) { return kIsaNames[static_cast<int>(v)]; }
+Expected<PixelFormat> ParsePixelFormat(const std::string& s) { return ParseName<PixelFormat>(s, kFormatNames, "format"); }
+Expected<Fit> ParseFit(const std::string& s) { return ParseName<Fit>(s, kFitNames, "fit"); }
+Expected<Interpolation> ParseInterpolation(const std::string& s) { return ParseName<Interpolation>(s, kInterpNames, "interpolation"); }
+Expected<Channels> ParseChannels(const std::string& s) { return ParseName<Channels>(s, kChannelNames, "channels"); }
+Expected<Layout> ParseLayout(const std::string& s) { return ParseName<Layout>(s, kLayoutNames, "layout"); }
+Expected<ElemType> ParseElemType(const std::string& s) { return ParseName<ElemType>(s, kElemNames, "output dtype"); }
+Expected<YuvMatrix> ParseYuvMatrix(const std::string& s) { return ParseName<YuvMatrix>(s, kMatrixNames, "color"); }
+Expected<YuvRange> ParseYuvRange(const std::string& s) { return ParseName<YuvRange>(s, kRangeNames, "yuv_range"); }
+Expected<YuvSampling> ParseYuvSampling(const std::string& s) {
+  return ParseName<YuvSampling>(s, kSamplingNames, "yuv_sampling");
+}
+Expected<Isa> ParseIsa(const std::string& s) { return ParseName<Isa>(s, kIsaNames, "isa"); }
+
+// ---------------------------------------------------------------------------
+// Formats
+// ---------------------------------------------------------------------------
+int PackedChannels(PixelFormat f) {
+  switch (f) {
+    case PixelFormat::kRGB: case PixelFormat::kBGR: return 3;
+    case PixelFormat::kRGBA: case PixelFormat::kBGRA: return 4;
+    case PixelFormat::kYUYV: case PixelFormat::kUYVY: return 2;
+    default: return 1;
+  }
+}
+bool IsYuv420(PixelFormat f) {
+  return f == PixelFormat::kNV12 || f == PixelFormat::kNV21 || f == PixelFormat::kI420;
+}
+int PlaneCount(PixelFormat f) {
+  if (f == PixelFormat::kI420) return 3;
+  if (f == PixelFormat::kNV12 || f == PixelFormat::kNV21) return 2;
+  return 1;
+}
+int PlaneRowBytes(PixelFormat f, int width, int plane) {
+  if (plane == 0) return width * PackedChannels(f);
+  if (f == PixelFormat::kI420) return width / 2;
+  return width;  // NV12/NV21 interleaved chroma
+}
+int PlaneRows(PixelFormat f, int height, int plane) {
+  return plane == 0 ? height : height / 2;
+}
+
+Expected<Image> ImageFromBuffer(PixelFormat f, const uint8_t* data, int width, int height,
+                                ptrdiff_t row_stride, size_t buffer_bytes) {
+  if (data == nullptr) return InputError("frame: data pointer is null");
+  if (width <= 0 || height <= 0)
+    return InputError("frame: expected a positive size, got " + std::to_string(width) + "x" + std::to_string(height));
+  const int row0 = PlaneRowBytes(f, width, 0);
+  if (row_stride < row0)
+    return InputError("frame: row stride " + std::to_string(row_stride) + " bytes is smaller than a row of " +
+                      std::to_string(row0) + " bytes");
+  if (IsYuv420(f) && ((width | height) & 1))
+    return InputError(std::string("frame: ") + Name(f) + " needs an even width and height, got " +
+                      std::to_string(width) + "x" + std::to_string(height));
+  if ((f == PixelFormat::kYUYV || f == PixelFormat::kUYVY) && (width & 1))
+    return InputError(std::string("frame: ") + Name(f) + " needs an even width, got " + std::to_string(width));
+  Image img;
+  img.width = width;
+  img.height = height;
+  img.data[0] = data;
+  img.stride[0] = row_stride;
+  size_t end = static_cast<size_t>(height - 1) * row_stride + row0;
+  if (f == PixelFormat::kNV12 || f == PixelFormat::kNV21) {
+    img.data[1] = data + static_cast<size_t>(height) * row_stride;
+    img.stride[1] = row_stride;
+    end = static_cast<size_t>(height + height / 2 - 1) * row_stride + width;
+  } else if (f == PixelFormat::kI420) {
+    if (row_stride & 1) return InputError("frame: i420 needs an even row stride, got " + std::to_string(row_stride));
+    const ptrdiff_t cs = row_stride / 2;
+    img.data[1] = data + static_cast<size_t>(height) * row_stride;
+    img.stride[1] = cs;
+    img.data[2] = img.data[1] + static_cast<size_t>(height / 2) * cs;
+    img.stride[2] = cs;
+    end = static_cast<size_t>(img.data[2] - data) + static_cast<size_t>(height / 2 - 1) * cs + width / 2;
+  }
+  if (end > buffer_bytes)
+    return InputError(std::string("frame: a ") + Name(f) + " frame of " + std::to_string(width) + "x" +
+                      std::to_string(height) + " with row stride " + std::to_string(row_stride) + " needs " +
+                      std::to_string(end) + " bytes, the buffer has " + std::to_string(buffer_bytes));
+  return img;
+}
+
+// ---------------------------------------------------------------------------
+// Transform
+// ---------------------------------------------------------------------------
+void Transform::ToSource(double x, double y, double* sx, double* sy) const {
+  *sx = m[0] * x + m[1] * y + m[2];
+  *sy = m[3] * x + m[4] * y + m[5];
+}
+void Transform::ToInput(double sx, double sy, double* x, double* y) const {
+  const double det = m[0] * m[4] - m[1] * m[3];
+  const double dx = sx - m[2], dy = sy - m[5];
+  *x = (m[4] * dx - m[1] * dy) / det;
+  *y = (-m[3] * dx + m[0] * dy) / det;
+}
+
+// ---------------------------------------------------------------------------
+// CPU detection / dispatch
+// ---------------------------------------------------------------------------
+static bool SimdDisabledByEnv() {
+  const char* e = std::getenv("EDGERUN_DISABLE_SIMD");
+  return e != nullptr && e[0] != '\0' && std::strcmp(e, "0") != 0;
+}
+
+bool IsaAvailable(Isa isa) {
+  switch (isa) {
+    case Isa::kAuto:
+    case Isa::kScalar:
+      return true;
+    case Isa::kAVX2:
+#if defined(EDGERUN_ARCH_X86)
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+      return false;
+#endif
+    case Isa::kNEON:
+#if defined(EDGERUN_ARCH_ARM64)
+      return true;  // Advanced SIMD is mandatory on AArch64
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+static Isa BestIsa() {
+  if (IsaAvailable(Isa::kAVX2)) return Isa::kAVX2;
+  if (IsaAvailable(Isa::kNEON)) return Isa::kNEON;
+  return Isa::kScalar;
+}
+
+const char* ActiveIsa() { return SimdDisabledByEnv() ? "scalar" : Name(BestIsa()); }
+
+namespace internal {
+
+// ---------------------------------------------------------------------------
+// Plan
+// ---------------------------------------------------------------------------
+struct Plan {
+  KPlan k;
+  Transform transform;
+  std::vector<int32_t> row_a, row_b, row_w, col_x, col_xb;
+  std::vector<uint8_t> col_wa, col_wb;
+  std::vector<int32_t> off_a[3], off_b[3];
+  std::vector<int32_t> arow_start, arow_idx, acol_start, acol_idx;
+  std::vector<float> arow_w, acol_w;
+  bool simd_ok = false;
+  Isa simd_isa = Isa::kScalar;
+  KPlan ksimd;  // k + SIMD tables
+  SimdTables tables;
+  std::vector<uint8_t> pad_row;  // one output row of padding (NHWC: W*C elems; NCHW: C rows of W)
+  // cache key
+  int src_w = 0, src_h = 0, out_w = 0, out_h = 0, out_c = 0;
+  ElemType type = ElemType::kFloat32;
+  float scale = 1.f;
+  int zp = 0;
+};
+
+namespace {
+
+struct AxisMap {
+  bool src_is_x;  // source axis this output axis samples along
+  bool rev;       // reversed
+  int origin;     // roi origin along that source axis
+  int n;          // roi length along that source axis
+};
+
+// Output-x / output-y axis -> source axis for a rotation (clockwise) after flip.
+void OrientAxes(int rotate, bool flip, const Roi& roi, AxisMap* ax, AxisMap* ay) {
+  const AxisMap X{true, false, roi.x, roi.width}, Y{false, false, roi.y, roi.height};
+  switch (rotate) {
+    case 0: *ax = X; ax->rev = flip; *ay = Y; ay->rev = false; break;
+    case 90: *ax = Y; ax->rev = true; *ay = X; ay->rev = flip; break;
+    case 180: *ax = X; ax->rev = !flip; *ay = Y; ay->rev = true; break;
+    default: *ax = Y; ax->rev = false; *ay = X; ay->rev = !flip; break;  // 270
+  }
+}
+
+inline int MapIndex(const AxisMap& m, int k) { return m.origin + (m.rev ? m.n - 1 - k : k); }
+
+// Bilinear (half-pixel centres, OpenCV INTER_LINEAR clamping) or nearest
+// (half-pixel centres, ~floor((d + 0.5) * scale) computed with OpenCV
+// INTER_NEAREST_EXACT's 16-bit fixed point so ties round the same way) taps in
+// oriented index space, then mapped to absolute source indices.
+void LinearTaps(const AxisMap& m, int n_dst, bool nearest, std::vector<int32_t>* a, std::vector<int32_t>* b,
+                std::vector<double>* f) {
+  const double scale = static_cast<double>(m.n) / n_dst;
+  a->resize(n_dst);
+  b->resize(n_dst);
+  f->resize(n_dst);
+  for (int d = 0; d < n_dst; ++d) {
+    int i0, i1;
+    double fr;
+    if (nearest) {
+      const int64_t ifx = ((static_cast<int64_t>(m.n) << 16) + n_dst / 2) / n_dst;
+      const int64_t ifx0 = ifx / 2 - m.n % 2;
+      i0 = static_cast<int>((ifx0 + ifx * d) >> 16);
+      i0 = std::min(std::max(i0, 0), m.n - 1);
+      i1 = i0;
+      fr = 0.0;
+    } else {
+      const double u = (d + 0.5) * scale - 0.5;
+      i0 = static_cast<int>(std::floor(u));
+      fr = u - i0;
+      if (i0 < 0) { i0 = 0; fr = 0.0; }
+      if (i0 >= m.n - 1) { i0 = m.n - 1; fr = 0.0; }
+      i1 = fr > 0.0 ? i0 + 1 : i0;
+    }
+    (*a)[d] = MapIndex(m, i0);
+    (*b)[d] = MapIndex(m, i1);
+    (*f)[d] = fr;
+  }
+}
+
+// INTER_AREA taps (OpenCV computeResizeAreaTab) when downscaling; bilinear
+// weights (as floats) on an axis that upscales.
+void AreaTaps(const AxisMap& m, int n_dst, std::vector<int32_t>* start, std::vector<int32_t>* idx,
+              std::vector<float>* w) {
+  start->assign(1, 0);
+  idx->clear();
+  w->clear();
+  const double scale = static_cast<double>(m.n) / n_dst;
+  if (scale < 1.0) {
+    std::vector<int32_t> a, b;
+    std::vector<double> f;
+    LinearTaps(m, n_dst, false, &a, &b, &f);
+    for (int d = 0; d < n_dst; ++d) {
+      idx->push_back(a[d]);
+      w->push_back(static_cast<float>(1.0 - f[d]));
+      if (f[d] > 0.0) {
+        idx->push_back(b[d]);
+        w->push_back(static_cast<float>(f[d]));
+      }
+      start->push_back(static_cast<int32_t>(idx->size()));
+    }
+    return;
+  }
+  for (int d = 0; d < n_dst; ++d) {
+    const double fs1 = d * scale, fs2 = fs1 + scale;
+    const double cell = std::min(scale, m.n - fs1);
+    int s1 = static_cast<int>(std::ceil(fs1)), s2 = static_cast<int>(std::floor(fs2));
+    s2 = std::min(s2, m.n - 1);
+    s1 = std::min(s1, s2);
+    if (s1 - fs1 > 1e-3) {
+      idx->push_back(MapIndex(m, s1 - 1));
+      w->push_back(static_cast<float>((s1 - fs1) / cell));
+    }
+    for (int s = s1; s < s2; ++s) {
+      idx->push_back(MapIndex(m, s));
+      w->push_back(static_cast<float>(1.0 / cell));
+    }
+    if (fs2 - s2 > 1e-3) {
+      idx->push_back(MapIndex(m, s2));
+      w->push_back(static_cast<float>(std::min(std::min(fs2 - s2, 1.0), cell) / cell));
+    }
+    start->push_back(static_cast<int32_t>(idx->size()));
+  }
+}
+
+struct ViewDesc {
+  int plane, bpp, xshift, yshift, nch;
+  int ch_off[3];
+  int slot[3];
+  int row_bytes;
+};
+
+// Views (byte planes -> sampled slots), colour op and channel permutation.
+void SetupViews(const Spec& s, int width, KPlan* k, ViewDesc* views) {
+  const bool gray_out = s.channels == Channels::kGray;
+  const bool bgr_out = s.channels == Channels::kBGR;
+  auto set_perm_rgb = [&] {
+    k->perm[0] = bgr_out ? 2 : 0;
+    k->perm[1] = 1;
+    k->perm[2] = bgr_out ? 0 : 2;
+  };
+  int nv = 0;
+  auto add = [&](int plane, int bpp, int xs, int ys, int row_bytes, std::initializer_list<std::pair<int, int>> ch) {
+    ViewDesc& v = views[nv++];
+    v.plane = plane; v.bpp = bpp; v.xshift = xs; v.yshift = ys; v.row_bytes = row_bytes;
+    v.nch = 0;
+    for (auto& c : ch) {
+      v.ch_off[v.nch] = c.first;
+      v.slot[v.nch] = c.second;
+      ++v.nch;
+    }
+  };
+  const PixelFormat f = s.format;
+  switch (f) {
+    case PixelFormat::kRGB: case PixelFormat::kBGR: case PixelFormat::kRGBA: case PixelFormat::kBGRA: {
+      const int bpp = PackedChannels(f);
+      const bool bgr_src = f == PixelFormat::kBGR || f == PixelFormat::kBGRA;
+      const int r = bgr_src ? 2 : 0, b = bgr_src ? 0 : 2;
+      // slots 0,1,2 = R,G,B; listed in memory order (windows start at the lowest byte)
+      if (bgr_src) add(0, bpp, 0, 0, width * bpp, {{b, 2}, {1, 1}, {r, 0}});
+      else add(0, bpp, 0, 0, width * bpp, {{r, 0}, {1, 1}, {b, 2}});
+      k->nslots = 3;
+      if (gray_out) { k->op = ColorOp::kRgbToGray; }
+      else { k->op = ColorOp::kCopy; set_perm_rgb(); }
+      break;
+    }
+    case PixelFormat::kGray:
+      add(0, 1, 0, 0, width, {{0, 0}});
+      k->nslots = 1;
+      k->op = gray_out ? ColorOp::kCopy : ColorOp::kGrayToRgb;
+      k->perm[0] = 0;
+      break;
+    case PixelFormat::kNV12: case PixelFormat::kNV21: case PixelFormat::kI420:
+    case PixelFormat::kYUYV: case PixelFormat::kUYVY: {
+      const bool packed = f == PixelFormat::kYUYV || f == PixelFormat::kUYVY;
+      if (packed) add(0, 2, 0, 0, width * 2, {{f == PixelFormat::kUYVY ? 1 : 0, 0}});
+      else add(0, 1, 0, 0, width, {{0, 0}});
+      if (gray_out) {
+        k->nslots = 1;
+        k->op = ColorOp::kCopy;  // luma as is (OpenCV COLOR_YUV2GRAY_*)
+        k->perm[0] = 0;
+        break;
+      }
+      if (f == PixelFormat::kNV12) add(1, 2, 1, 1, width, {{0, 1}, {1, 2}});
+      else if (f == PixelFormat::kNV21) add(1, 2, 1, 1, width, {{0, 2}, {1, 1}});
+      else if (f == PixelFormat::kI420) { add(1, 1, 1, 1, width / 2, {{0, 1}}); add(2, 1, 1, 1, width / 2, {{0, 2}}); }
+      else if (f == PixelFormat::kYUYV) add(0, 4, 1, 0, width * 2, {{1, 1}, {3, 2}});
+      else add(0, 4, 1, 0, width * 2, {{0, 1}, {2, 2}});
+      k->nslots = 3;
+      k->op = ColorOp::kYuvToRgb;
+      set_perm_rgb();
+      break;
+    }
+  }
+  k->nviews = nv;
+}
+
+void SetupColor(const Spec& s, KPlan* k) {
+  const double S = kValueScale;
+  double cy, crv, cgu, cgv, cbu, yoff;
+  if (s.yuv_matrix == YuvMatrix::kBT601 && s.yuv_range == YuvRange::kLimited) {
+    // OpenCV's ITU-R BT.601 constants (COLOR_YUV2RGB_NV12 and friends), 20-bit.
+    cy = 1220542.0 / 1048576; crv = 1673527.0 / 1048576; cgv = -852492.0 / 1048576;
+    cgu = -409993.0 / 1048576; cbu = 2116026.0 / 1048576; yoff = 16;
+  } else {
+    const double kr = s.yuv_matrix == YuvMatrix::kBT601 ? 0.299 : 0.2126;
+    const double kb = s.yuv_matrix == YuvMatrix::kBT601 ? 0.114 : 0.0722;
+    const double kg = 1.0 - kr - kb;
+    const bool lim = s.yuv_range == YuvRange::kLimited;
+    const double ys = lim ? 255.0 / 219.0 : 1.0, cs = lim ? 255.0 / 224.0 : 1.0;
+    cy = ys; yoff = lim ? 16 : 0;
+    crv = 2 * (1 - kr) * cs; cbu = 2 * (1 - kb) * cs;
+    cgu = -2 * kb * (1 - kb) / kg * cs; cgv = -2 * kr * (1 - kr) / kg * cs;
+  }
+  k->ky = static_cast<float>(cy);
+  k->ymin = static_cast<float>(yoff * S);
+  k->crv = static_cast<float>(crv);
+  k->cgu = static_cast<float>(cgu);
+  k->cgv = static_cast<float>(cgv);
+  k->cbu = static_cast<float>(cbu);
+  k->kr = static_cast<float>(-(yoff * S * cy + 128 * S * crv));
+  k->kg = static_cast<float>(-(yoff * S * cy + 128 * S * (cgu + cgv)));
+  k->kb = static_cast<float>(-(yoff * S * cy + 128 * S * cbu));
+  k->vmax = static_cast<float>(255 * S);
+  k->ty = static_cast<int>(yoff);
+  k->tcy = static_cast<int>(std::lround(cy * 8192));
+  k->tcvr = static_cast<int>(std::lround(crv * 8192));
+  k->tcug = static_cast<int>(std::lround(cgu * 8192));
+  k->tcvg = static_cast<int>(std::lround(cgv * 8192));
+  k->tcub = static_cast<int>(std::lround(cbu * 8192));
+  k->gw[0] = 4899.0f / 16384;
+  k->gw[1] = 9617.0f / 16384;
+  k->gw[2] = 1868.0f / 16384;
+}
+
+void SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out_c, KPlan* k) {
+  const bool integer = type == ElemType::kUInt8 || type == ElemType::kInt8;
+  const double q = integer ? scale : 1.0;
+  for (int c = 0; c < out_c; ++c) {
+    const double sd = s.stddev[c], mn = s.mean[c];
+    k->A[c] = static_cast<float>(1.0 / (sd * q * kValueScale));
+    k->B[c] = static_cast<float>(-mn / (sd * q));
+  }
+  k->zp = integer ? zp : 0;
+  k->qclamp = false;
+  for (int c = 0; c < out_c; ++c) {
+    const double a = k->A[c], b = k->B[c], top = a * 255.0 * kValueScale + b;
+    if (std::fabs(b) >= 1073741824.0 || std::fabs(top) >= 1073741824.0) k->qclamp = true;
+  }
+  if (type == ElemType::kUInt8) { k->qlo = static_cast<float>(0 - zp); k->qhi = static_cast<float>(255 - zp); }
+  if (type == ElemType::kInt8) { k->qlo = static_cast<float>(-128 - zp); k->qhi = static_cast<float>(127 - zp); }
+}
+
+}  // namespace
+
+// Builds a plan. Assumes spec validated and geometry checked.
+static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int src_h, int out_w, int out_h,
+                                                 int out_c, ElemType type, float scale, int zp) {
+  auto plan = std::make_shared<Plan>();
+  Plan& P = *plan;
+  KPlan& k = P.k;
+  P.src_w = src_w; P.src_h = src_h; P.out_w = out_w; P.out_h = out_h; P.out_c = out_c;
+  P.type = type; P.scale = scale; P.zp = zp;
+
+  Roi roi = s.has_roi ? s.roi : Roi{0, 0, src_w, src_h};
+  if (roi.x < 0 || roi.y < 0 || roi.width <= 0 || roi.height <= 0 || roi.x + roi.width > src_w ||
+      roi.y + roi.height > src_h)
+    return InputError("roi (" + std::to_string(roi.x) + ", " + std::to_string(roi.y) + ", " +
+                      std::to_string(roi.width) + ", " + std::to_string(roi.height) +
+                      ") must lie inside the " + std::to_string(src_w) + "x" + std::to_string(src_h) + " frame");
+  AxisMap ax, ay;
+  OrientAxes(s.rotate, s.flip, roi, &ax, &ay);
+  if (s.fit == Fit::kCrop) {
+    const double sc = std::max(static_cast<double>(out_w) / ax.n, static_cast<double>(out_h) / ay.n);
+    const int cw = std::min(ax.n, std::max(1, static_cast<int>(std::lround(out_w / sc))));
+    const int chh = std::min(ay.n, std::max(1, static_cast<int>(std::lround(out_h / sc))));
+    const int ox = (ax.n - cw) / 2, oy = (ay.n - chh) / 2;
+    auto crop = [](AxisMap& m, int off, int len) {
+      m.origin += m.rev ? m.n - off - len : off;
+      m.n = len;
+    };
+    crop(ax, ox, cw);
+    crop(ay, oy, chh);
+  }
+  int cx = 0, cy = 0, cw = out_w, chh = out_h;
+  if (s.fit == Fit::kLetterbox) {
+    const double sc = std::min(static_cast<double>(out_w) / ax.n, static_cast<double>(out_h) / ay.n);
+    cw = std::min(out_w, std::max(1, static_cast<int>(std::lround(ax.n * sc))));
+    chh = std::min(out_h, std::max(1, static_cast<int>(std::lround(ay.n * sc))));
+    cx = (out_w - cw) / 2;
+    cy = (out_h - chh) / 2;
+  }
+  // Final roi in source coordinates (after crop).
+  Roi fr;
+  {
+    const AxisMap& mx = ax.src_is_x ? ax : ay;
+    const AxisMap& my = ax.src_is_x ? ay : ax;
+    fr = Roi{mx.origin, my.origin, mx.n, my.n};
+  }
+  // Transform: source = M * input.
+  {
+    Transform& t = P.transform;
+    std::fill(t.m, t.m + 6, 0.0);
+    auto put = [&](const AxisMap& m, int in_axis, int c0, int len) {
+      const double su = static_cast<double>(m.n) / len;
+      const double coef = m.rev ? -su : su;
+      const double cst = m.rev ? m.origin + m.n + c0 * su : m.origin - c0 * su;
+      const int row = m.src_is_x ? 0 : 3;
+      t.m[row + in_axis] = coef;
+      t.m[row + 2] += cst;
+    };
+    put(ax, 0, cx, cw);
+    put(ay, 1, cy, chh);
+    t.input_width = out_w;
+    t.input_height = out_h;
+    t.content[0] = cx; t.content[1] = cy; t.content[2] = cw; t.content[3] = chh;
+    t.source_roi[0] = fr.x; t.source_roi[1] = fr.y; t.source_roi[2] = fr.width; t.source_roi[3] = fr.height;
+  }
+
+  k.out_w = out_w; k.out_h = out_h; k.out_c = out_c; k.type = type; k.layout = s.layout;
+  k.transposed = s.rotate == 90 || s.rotate == 270;
+  k.cx = cx; k.cy = cy; k.cw = cw; k.ch = chh;
+  // Lines follow the output axis that maps to source y.
+  const AxisMap& line_axis = k.transposed ? ax : ay;  // samples source y
+  const AxisMap& pos_axis = k.transposed ? ay : ax;   // samples source x
+  const int nlines = k.transposed ? cw : chh;
+  const int npos = k.transposed ? chh : cw;
+  k.nlines = nlines;
+  k.npos = npos;
+
+  ViewDesc vd[3];
+  SetupViews(s, src_w, &k, vd);
+  SetupColor(s, &k);
+  if (k.op == ColorOp::kYuvToRgb && s.yuv_sampling == YuvSampling::kRgb) {
+    k.rgb_taps = true;  // slots become R, G, B per tap
+    k.op = ColorOp::kCopy;
+  }
+  SetupNormalize(s, type, scale, zp, out_c, &k);
+
+  if (s.interpolation == Interpolation::kArea) {
+    k.area = true;
+    AreaTaps(line_axis, nlines, &P.arow_start, &P.arow_idx, &P.arow_w);
+    AreaTaps(pos_axis, npos, &P.acol_start, &P.acol_idx, &P.acol_w);
+    k.arow_start = P.arow_start.data(); k.arow_idx = P.arow_idx.data(); k.arow_w = P.arow_w.data();
+    k.acol_start = P.acol_start.data(); k.acol_idx = P.acol_idx.data(); k.acol_w = P.acol_w.data();
+  } else {
+    const bool nearest = s.interpolation == Interpolation::kNearest;
+    std::vector<int32_t> a, b;
+    std::vector<double> f;
+    LinearTaps(line_axis, nlines, nearest, &a, &b, &f);
+    P.row_a.resize(nlines); P.row_b.resize(nlines); P.row_w.resize(nlines);
+    for (int j = 0; j < nlines; ++j) {
+      int w = static_cast<int>(std::lround(f[j] * kRowOne));
+      P.row_a[j] = a[j];
+      P.row_b[j] = w == 0 ? a[j] : b[j];
+      P.row_w[j] = w;
+    }
+    LinearTaps(pos_axis, npos, nearest, &a, &b, &f);
+    P.col_x.resize(npos); P.col_xb.resize(npos); P.col_wa.resize(npos); P.col_wb.resize(npos);
+    std::vector<int32_t>& cb = P.col_xb;
+    for (int i = 0; i < npos; ++i) {
+      int wb = static_cast<int>(std::lround(f[i] * kColOne));
+      int xa = a[i], xb = b[i];
+      int wa = kColOne - wb;
+      if (wb == 0) { xb = xa; wa = wb = kColOne / 2; }
+      else if (wa == 0) { xa = xb; wa = wb = kColOne / 2; }
+      P.col_x[i] = xa;
+      cb[i] = xb;
+      P.col_wa[i] = static_cast<uint8_t>(wa);
+      P.col_wb[i] = static_cast<uint8_t>(wb);
+    }
+    for (int v = 0; v < k.nviews; ++v) {
+      P.off_a[v].resize(npos);
+      P.off_b[v].resize(npos);
+      for (int i = 0; i < npos; ++i) {
+        P.off_a[v][i] = (P.col_x[i] >> vd[v].xshift) * vd[v].bpp;
+        P.off_b[v][i] = (cb[i] >> vd[v].xshift) * vd[v].bpp;
+      }
+    }
+    k.row_a = P.row_a.data(); k.row_b = P.row_b.data(); k.row_w = P.row_w.data();
+    k.col_wa = P.col_wa.data(); k.col_wb = P.col_wb.data(); k.col_x = P.col_x.data(); k.col_xb = P.col_xb.data();
+  }
+  for (int v = 0; v < k.nviews; ++v) {
+    KView& kv = k.views[v];
+    kv.plane = vd[v].plane; kv.bpp = vd[v].bpp; kv.xshift = vd[v].xshift; kv.yshift = vd[v].yshift;
+    kv.nch = vd[v].nch; kv.row_bytes = vd[v].row_bytes;
+    for (int c = 0; c < 3; ++c) { kv.ch_off[c] = vd[v].ch_off[c]; kv.slot[c] = vd[v].slot[c]; }
+    if (!k.area) { kv.off_a = P.off_a[v].data(); kv.off_b = P.off_b[v].data(); }
+  }
+
+  // Padding row (letterbox borders): pad_value (RGB pixel units) through the same colour/normalize path.
+  {
+    const size_t es = ElemSize(type);
+    P.pad_row.assign(static_cast<size_t>(out_w) * out_c * es, 0);
+    float slots[3], o[3];
+    KPlan pk = k;
+    const float S = kValueScale;
+    if (out_c == 1) {
+      pk.op = ColorOp::kRgbToGray;
+      for (int c = 0; c < 3; ++c) slots[c] = s.pad_value[c] * S;
+    } else {
+      pk.op = ColorOp::kCopy;
+      for (int c = 0; c < 3; ++c) { slots[c] = s.pad_value[c] * S; pk.perm[c] = c; }
+      if (s.channels == Channels::kBGR) { pk.perm[0] = 2; pk.perm[2] = 0; }
+    }
+    NormalizePixelRef(pk, slots, o);
+    // Write a one-row tensor.
+    pk.out_w = out_w;
+    pk.out_h = 1;
+    for (int x = 0; x < out_w; ++x) StorePixelRef(pk, P.pad_row.data(), x, o);
+  }
+
+  // SIMD tables.
+  if (!k.area) {
+    Isa best = BestIsa();
+    SimdLayout lay = best == Isa::kNEON ? SimdLayout::kNeon : SimdLayout::kAvx2;
+    if (best != Isa::kScalar) {
+      P.ksimd = k;
+      if (BuildSimdTables(P.ksimd, lay, &P.tables)) {
+        P.simd_ok = true;
+        P.simd_isa = best;
+      }
+    }
+  }
+  return plan;
+}
+
+// ---------------------------------------------------------------------------
+// Cache, pool
+// ---------------------------------------------------------------------------
+struct PlanCache {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Plan>> plans;  // most recent first, a few entries
+};
+
+struct Pool {
+  explicit Pool(int n) {
+    for (int i = 0; i < n; ++i) workers.emplace_back([this] { Loop(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      stop = true;
+    }
+    cv.notify_all();
+    for (auto& t : workers) t.join();
+  }
+  // Runs fn(0..ntasks-1) on the workers and the calling thread; returns when all are done.
+  void Run(int ntasks, const std::function<void(int)>& fn) {
+    std::lock_guard<std::mutex> run_lock(run_mu);
+    {
+      std::lock_guard<std::mutex> l(mu);
+      job = &fn;
+      total = ntasks;
+      next = 0;
+      done = 0;
+      ++generation;
+    }
+    cv.notify_all();
+    Work();
+    std::unique_lock<std::mutex> l(mu);
+    done_cv.wait(l, [&] { return done == total; });
+    job = nullptr;
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      int t;
+      const std::function<void(int)>* f;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (job == nullptr || next >= total) return;
+        t = next++;
+        f = job;
+      }
+      (*f)(t);
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (++done == total) done_cv.notify_all();
+      }
+    }
+  }
+  void Loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return stop || generation != seen; });
+        if (stop) return;
+        seen = generation;
+      }
+      Work();
+    }
+  }
+  std::vector<std::thread> workers;
+  std::mutex run_mu, mu;
+  std::condition_variable cv, done_cv;
+  const std::function<void(int)>* job = nullptr;
+  int total = 0, next = 0, done = 0;
+  uint64_t generation = 0;
+  bool stop = false;
+};
+
+}  // namespace internal
+
+// ---------------------------------------------------------------------------
+// Preprocessor
+// ---------------------------------------------------------------------------
+using internal::Plan;
+
+static Status ValidateSpec(const Spec& s) {
+  if (static_cast<unsigned>(s.format) > static_cast<unsigned>(PixelFormat::kUYVY)) return InputError("format: unknown value");
+  if (s.rotate != 0 && s.rotate != 90 && s.rotate != 180 && s.rotate != 270)
+    return InputError("rotate: expected 0, 90, 180 or 270 (degrees clockwise), got " + std::to_string(s.rotate));
+  if (s.has_roi && (s.roi.x < 0 || s.roi.y < 0 || s.roi.width <= 0 || s.roi.height <= 0))
+    return InputError("roi: expected (x, y, w, h) with x, y >= 0 and w, h > 0, got (" + std::to_string(s.roi.x) + ", " +
+                      std::to_string(s.roi.y) + ", " + std::to_string(s.roi.width) + ", " + std::to_string(s.roi.height) + ")");
+  for (int c = 0; c < 3; ++c) {
+    if (!std::isfinite(s.mean[c])) return InputError("mean: expected finite values");
+    if (!std::isfinite(s.stddev[c]) || s.stddev[c] == 0.f) return InputError("std: expected finite, non-zero values, got " + std::to_string(s.stddev[c]));
+    if (!(s.pad_value[c] >= 0.f && s.pad_value[c] <= 255.f))
+      return InputError("pad_value: expected pixel values in 0..255, got " + std::to_string(s.pad_value[c]));
+  }
+  if (s.threads < 1 || s.threads > 64) return InputError("threads: expected 1..64, got " + std::to_string(s.threads));
+  if (!IsaAvailable(s.isa)) return InputError(std::string("isa: '") + Name(s.isa) + "' kernels are not available on this machine");
+  if (s.interpolation == Interpolation::kArea && (s.isa == Isa::kAVX2 || s.isa == Isa::kNEON))
+    return InputError("isa: interpolation 'area' has only the scalar kernel");
+  return Status::Ok();
+}
+
+Preprocessor::Preprocessor(const Spec& spec) : spec_(spec), cache_(new internal::PlanCache) {
+  if (spec.threads > 1) pool_.reset(new internal::Pool(spec.threads - 1));
+}
+Preprocessor::~Preprocessor() = default;
+
+Expected<std::unique_ptr<Preprocessor>> Preprocessor::Create(const Spec& spec) {
+  EDGERUN_RETURN_IF_ERROR(ValidateSpec(spec));
+  return std::unique_ptr<Preprocessor>(new Preprocessor(spec));
+}
+
+const char* Preprocessor::kernel_name() const {
+  if (spec_.isa != Isa::kAuto) return Name(spec_.isa);
+  if (spec_.interpolation == Interpolation::kArea) return "scalar";
+  return ActiveIsa();
+}
+
+namespace {
+Expected<std::shared_ptr<Plan>> GetPlan(internal::PlanCache& cache, const Spec& s, int sw, int sh, int ow, int oh, int oc,
+                                        ElemType type, float scale, int zp) {
+  {
+    std::lock_guard<std::mutex> l(cache.mu);
+    for (size_t i = 0; i < cache.plans.size(); ++i) {
+      const Plan& p = *cache.plans[i];
+      if (p.src_w == sw && p.src_h == sh && p.out_w == ow && p.out_h == oh && p.out_c == oc && p.type == type &&
+          p.scale == scale && p.zp == zp) {
+        auto sp = cache.plans[i];
+        if (i != 0) {
+          cache.plans.erase(cache.plans.begin() + static_cast<ptrdiff_t>(i));
+          cache.plans.insert(cache.plans.begin(), sp);
+        }
+        return sp;
+      }
+    }
+  }
+  auto built = internal::BuildPlan(s, sw, sh, ow, oh, oc, type, scale, zp);
+  if (!built.ok()) return built.status();
+  std::lock_guard<std::mutex> l(cache.mu);
+  cache.plans.insert(cache.plans.begin(), built.value());
+  if (cache.plans.size() > 4) cache.plans.pop_back();
+  return built.value();
+}
+
+// Per-thread kernel scratch, kept between frames (no allocation per call).
+uint8_t* Scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+}
+
+Status CheckGeometry(const Spec& s, int sw, int sh, int ow, int oh) {
+  if (sw <= 0 || sh <= 0)
+    return InputError("frame: expected a positive size, got " + std::to_string(sw) + "x" + std::to_string(sh));
+  if (IsYuv420(s.format) && ((sw | sh) & 1))
+    return InputError(std::string("frame: ") + Name(s.format) + " needs an even width and height, got " +
+                      std::to_string(sw) + "x" + std::to_string(sh));
+  if ((s.format == PixelFormat::kYUYV || s.format == PixelFormat::kUYVY) && (sw & 1))
+    return InputError(std::string("frame: ") + Name(s.format) + " needs an even width, got " + std::to_string(sw));
+  if (ow <= 0 || oh <= 0)
+    return InputError("output: expected a positive size, got " + std::to_string(ow) + "x" + std::to_string(oh));
+  if (sw > (1 << 20) || sh > (1 << 20) || ow > (1 << 16) || oh > (1 << 16))
+    return InputError("frame or output too large");
+  return Status::Ok();
+}
+}  // namespace
+
+Expected<Transform> Preprocessor::GetTransform(int sw, int sh, int ow, int oh) {
+  EDGERUN_RETURN_IF_ERROR(CheckGeometry(spec_, sw, sh, ow, oh));
+  const int oc = spec_.channels == Channels::kGray ? 1 : 3;
+  auto plan = GetPlan(*cache_, spec_, sw, sh, ow, oh, oc, ElemType::kFloat32, 1.f, 0);
+  if (!plan.ok()) return plan.status();
+  return plan.value()->transform;
+}
+
+Expected<Transform> Preprocessor::Run(const Image& img, const Output& out) {
+  const Spec& s = spec_;
+  EDGERUN_RETURN_IF_ERROR(CheckGeometry(s, img.width, img.height, out.width, out.height));
+  const int oc = s.channels == Channels::kGray ? 1 : 3;
+  if (out.channels != oc)
+    return InputError("output: channels='" + std::string(Name(s.channels)) + "' writes " + std::to_string(oc) +
+                      " channel(s), the output has " + std::to_string(out.channels));
+  if (out.data == nullptr) return InputError("output: data pointer is null");
+  if (static_cast<unsigned>(out.type) > static_cast<unsigned>(ElemType::kInt8)) return InputError("output: unknown dtype");
+  const size_t es = internal::ElemSize(out.type);
+  const size_t need = static_cast<size_t>(out.width) * out.height * oc * es;
+  if (out.bytes < need)
+    return InputError("output: " + std::to_string(out.width) + "x" + std::to_string(out.height) + "x" +
+                      std::to_string(oc) + " " + Name(out.type) + " needs " + std::to_string(need) + " bytes, got " +
+                      std::to_string(out.bytes));
+  float scale = 1.f;
+  int zp = 0;
+  if (out.type == ElemType::kUInt8 || out.type == ElemType::kInt8) {
+    if (!(std::isfinite(out.scale) && out.scale > 0.f))
+      return InputError("output: quantization scale must be positive and finite, got " + std::to_string(out.scale));
+    const int lo = out.type == ElemType::kUInt8 ? 0 : -128, hi = out.type == ElemType::kUInt8 ? 255 : 127;
+    if (out.zero_point < lo || out.zero_point > hi)
+      return InputError("output: zero_point " + std::to_string(out.zero_point) + " is outside the " +
+                        Name(out.type) + " range");
+    scale = out.scale;
+    zp = out.zero_point;
+  }
+  // Frame planes.
+  const int np = PlaneCount(s.format);
+  for (int i = 0; i < np; ++i) {
+    if (img.data[i] == nullptr) return InputError("frame: plane " + std::to_string(i) + " is null");
+    const int rb = PlaneRowBytes(s.format, img.width, i);
+    if (img.stride[i] < rb)
+      return InputError("frame: plane " + std::to_string(i) + " row stride " + std::to_string(img.stride[i]) +
+                        " is smaller than its row of " + std::to_string(rb) + " bytes");
+  }
+  auto planr = GetPlan(*cache_, s, img.width, img.height, out.width, out.height, oc, out.type, scale, zp);
+  if (!planr.ok()) return planr.status();
+  const std::shared_ptr<Plan> plan = planr.value();
+  const Plan& P = *plan;
+
+  // Kernel: chosen once per frame.
+  internal::KernelFn fn = internal::KernelRef;
+  const internal::KPlan* kp = &P.k;
+  const bool want_simd = s.isa == Isa::kAuto ? !SimdDisabledByEnv() : s.isa != Isa::kScalar;
+  if (want_simd && P.simd_ok) {
+#if defined(EDGERUN_ARCH_X86)
+    if (P.simd_isa == Isa::kAVX2) { fn = internal::KernelAvx2; kp = &P.ksimd; }
+#endif
+#if defined(EDGERUN_ARCH_ARM64)
+    if (P.simd_isa == Isa::kNEON) { fn = internal::KernelNeon; kp = &P.ksimd; }
+#endif
+  }
+
+  uint8_t* o = static_cast<uint8_t*>(out.data);
+  // Letterbox borders.
+  const internal::KPlan& k = P.k;
+  if (k.cw != out.width || k.ch != out.height) {
+    const size_t plane_b = static_cast<size_t>(out.width) * out.height * es;
+    for (int y = 0; y < out.height; ++y) {
+      const bool full = y < k.cy || y >= k.cy + k.ch;
+      auto fill = [&](int x0, int x1) {
+        if (x1 <= x0) return;
+        if (s.layout == Layout::kNHWC) {
+          const size_t px = static_cast<size_t>(oc) * es;
+          std::memcpy(o + (static_cast<size_t>(y) * out.width + x0) * px, P.pad_row.data() + x0 * px, (x1 - x0) * px);
+        } else {
+          for (int c = 0; c < oc; ++c)
+            std::memcpy(o + c * plane_b + (static_cast<size_t>(y) * out.width + x0) * es,
+                        P.pad_row.data() + (static_cast<size_t>(c) * out.width + x0) * es, (x1 - x0) * es);
+        }
+      };
+      if (full) fill(0, out.width);
+      else { fill(0, k.cx); fill(k.cx + k.cw, out.width); }
+    }
+  }
+
+  const size_t scratch_bytes = internal::ScratchBytes(*kp);
+  const int nlines = kp->nlines;
+  int ntasks = 1;
+  if (pool_ && nlines >= 16) ntasks = std::min(s.threads, nlines / 8);
+  if (ntasks <= 1) {
+    fn(*kp, img, o, 0, nlines, Scratch(scratch_bytes));
+  } else {
+    std::function<void(int)> task = [&](int t) {
+      const int l0 = static_cast<int>(static_cast<int64_t>(nlines) * t / ntasks);
+      const int l1 = static_cast<int>(static_cast<int64_t>(nlines) * (t + 1) / ntasks);
+      fn(*kp, img, o, l0, l1, Scratch(scratch_bytes));
+    };
+    pool_->Run(ntasks, task);
+  }
+  return P.transform;
+}
+
+}  // namespace preprocess
+}  // namespace edgerun

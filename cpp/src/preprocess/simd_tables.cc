@@ -1,0 +1,154 @@
+// Window / shuffle tables for the SIMD sampling kernels (no ISA flags here).
+//
+// Positions are processed in blocks (16 for AVX2, 8 for NEON) made of quads of
+// 4 consecutive positions. For every quad and view the kernel loads K 16-byte
+// windows of the source row (K = 1, 2 or 4: each window serves 4/K positions)
+// and picks the tap bytes of every channel with a byte shuffle (pshufb / tbl):
+// no gathers. The planner chooses the smallest K whose windows hold all taps.
+//
+// Slot layout of the shuffled pairs (taps a,b of position t in quad q):
+//   AVX2: registers A (quads 0,1 in lanes 0,1) and B (quads 2,3 in lanes 0,1);
+//         byte (q/2)*8 + 2t + tap of lane q%2 -> pmaddubsw gives int16 slots
+//         [p0-3, p8-11 | p4-7, p12-15], which the vertical unpack/madd turns
+//         into natural order.
+//   NEON: one 16-byte register per quad window; byte tap*8 + 4q + t (a-taps
+//         then b-taps) -> vmull_u8/vmlal_u8 on the halves.
+#include <algorithm>
+#include <cstring>
+
+#include "preprocess/plan.h"
+
+namespace edgerun {
+namespace preprocess {
+namespace internal {
+
+namespace {
+struct Geo {
+  int block_px, nquads, nregs, reg_bytes, wbytes;
+  int reg(int q) const { return block_px == 16 ? q / 2 : q; }
+  int lane(int q) const { return block_px == 16 ? q % 2 : 0; }
+  int sbyte(int q, int t, int tap) const {
+    return block_px == 16 ? (q / 2) * 8 + 2 * t + tap : tap * 8 + 4 * q + t;
+  }
+};
+}  // namespace
+
+bool BuildSimdTables(KPlan& p, SimdLayout layout, SimdTables* t) {
+  Geo g;
+  if (layout == SimdLayout::kAvx2) g = Geo{16, 4, 2, 32, 32};
+  else g = Geo{8, 2, 2, 16, 16};
+  t->layout = layout;
+  t->block_px = g.block_px;
+  t->nquads = g.nquads;
+  t->nregs = g.nregs;
+  t->reg_bytes = g.reg_bytes;
+  if (p.npos <= 0 || p.area) return false;
+  const int nb = (p.npos + g.block_px - 1) / g.block_px;
+  t->nblocks = nb;
+  p.nblocks = nb;
+  auto pos = [&](int b, int q, int tt) { return std::min(b * g.block_px + 4 * q + tt, p.npos - 1); };
+
+  // Column weights.
+  t->wcol.assign(static_cast<size_t>(nb) * g.wbytes, 0);
+  for (int b = 0; b < nb; ++b)
+    for (int q = 0; q < g.nquads; ++q)
+      for (int tt = 0; tt < 4; ++tt) {
+        const int i = pos(b, q, tt);
+        uint8_t* w = &t->wcol[static_cast<size_t>(b) * g.wbytes + g.lane(q) * 16];
+        w[g.sbyte(q, tt, 0)] = p.col_wa[i];
+        w[g.sbyte(q, tt, 1)] = p.col_wb[i];
+      }
+  p.wcol = t->wcol.data();
+
+  for (int v = 0; v < p.nviews; ++v) {
+    KView& kv = p.views[v];
+    if (kv.row_bytes < 16) return false;
+    int cmin = kv.ch_off[0], cmax = kv.ch_off[0];
+    for (int c = 1; c < kv.nch; ++c) {
+      cmin = std::min(cmin, kv.ch_off[c]);
+      cmax = std::max(cmax, kv.ch_off[c]);
+    }
+    // Smallest K whose windows fit.
+    int K = 0;
+    for (int cand : {1, 2, 4}) {
+      bool fits = true;
+      const int per = 4 / cand;
+      for (int b = 0; b < nb && fits; ++b)
+        for (int q = 0; q < g.nquads && fits; ++q)
+          for (int k = 0; k < cand && fits; ++k) {
+            int lo = 1 << 30, hi = -1;
+            for (int tt = k * per; tt < (k + 1) * per; ++tt) {
+              const int i = pos(b, q, tt);
+              lo = std::min({lo, kv.off_a[i] + cmin, kv.off_b[i] + cmin});
+              hi = std::max({hi, kv.off_a[i] + cmax, kv.off_b[i] + cmax});
+            }
+            if (hi - lo + 1 > 16) fits = false;
+          }
+      if (fits) { K = cand; break; }
+    }
+    if (K == 0) return false;
+    kv.K = K;
+    t->K[v] = K;
+    const int per = 4 / K;
+    t->win[v].assign(static_cast<size_t>(nb) * K * g.nquads, 0);
+    const size_t mstride = static_cast<size_t>(kv.nch) * g.nregs * g.reg_bytes;  // per window index k
+    t->mask[v].assign(static_cast<size_t>(nb) * K * mstride, 0x80);
+    for (int b = 0; b < nb; ++b)
+      for (int k = 0; k < K; ++k) {
+        for (int q = 0; q < g.nquads; ++q) {
+          int lo = 1 << 30;
+          for (int tt = k * per; tt < (k + 1) * per; ++tt) {
+            const int i = pos(b, q, tt);
+            lo = std::min({lo, kv.off_a[i] + cmin, kv.off_b[i] + cmin});
+          }
+          const int w0 = std::min(lo, kv.row_bytes - 16);
+          t->win[v][(static_cast<size_t>(b) * K + k) * g.nquads + q] = w0;
+          for (int c = 0; c < kv.nch; ++c) {
+            uint8_t* m = &t->mask[v][(static_cast<size_t>(b) * K + k) * mstride +
+                                     (static_cast<size_t>(c) * g.nregs + g.reg(q)) * g.reg_bytes + g.lane(q) * 16];
+            for (int tt = k * per; tt < (k + 1) * per; ++tt) {
+              const int i = pos(b, q, tt);
+              m[g.sbyte(q, tt, 0)] = static_cast<uint8_t>(kv.off_a[i] + kv.ch_off[c] - w0);
+              m[g.sbyte(q, tt, 1)] = static_cast<uint8_t>(kv.off_b[i] + kv.ch_off[c] - w0);
+            }
+          }
+        }
+      }
+    kv.win = t->win[v].data();
+    kv.mask = t->mask[v].data();
+
+    // Per-pixel packed mode (AVX2): 3/4-byte pixels whose quads need 2+ windows.
+    if (layout == SimdLayout::kAvx2 && kv.bpp >= 3 && kv.nch == 3 && K >= 2 && kv.row_bytes >= 8) {
+      const int n8 = nb * 2;
+      static const int kOrder[8] = {0, 1, 4, 5, 2, 3, 6, 7};  // load slot -> position in the 8-block
+      t->pwin[v].assign(static_cast<size_t>(n8) * 8, 0);
+      t->pmask[v].assign(static_cast<size_t>(n8) * 64, 0x80);
+      t->pw[v].assign(static_cast<size_t>(n8) * 64, 0);
+      for (int b = 0; b < n8; ++b)
+        for (int s = 0; s < 8; ++s) {
+          const int i = std::min(b * 8 + kOrder[s], p.npos - 1);
+          const int lo = std::min(kv.off_a[i], kv.off_b[i]) + cmin;
+          const int w0 = std::min(lo, kv.row_bytes - 8);
+          t->pwin[v][static_cast<size_t>(b) * 8 + s] = w0;
+          // slot s -> register (s / 4: A or B), lane (s / 2) % 2, half s % 2
+          const size_t base = static_cast<size_t>(b) * 64 + (s / 4) * 32 + ((s / 2) % 2) * 16 + (s % 2) * 8;
+          for (int c = 0; c < 3; ++c) {
+            const int sl = kv.slot[c];
+            t->pmask[v][base + 2 * sl] = static_cast<uint8_t>((s % 2) * 8 + kv.off_a[i] + kv.ch_off[c] - w0);
+            t->pmask[v][base + 2 * sl + 1] = static_cast<uint8_t>((s % 2) * 8 + kv.off_b[i] + kv.ch_off[c] - w0);
+            t->pw[v][base + 2 * sl] = p.col_wa[i];
+            t->pw[v][base + 2 * sl + 1] = p.col_wb[i];
+          }
+        }
+      kv.packed = true;
+      kv.pwin = t->pwin[v].data();
+      kv.pmask = t->pmask[v].data();
+      kv.pw = t->pw[v].data();
+    }
+  }
+  return true;
+}
+
+}  // namespace internal
+}  // namespace preprocess
+}  // namespace edgerun

@@ -1,0 +1,255 @@
+// Every SIMD preprocessing kernel against the scalar reference: random
+// formats / geometries / output types, odd sizes, unaligned base pointers and
+// padded row strides. The integer sampling is bit-exact by design and the float
+// stage uses the same IEEE ops in the same order, so outputs must be identical
+// bytes; a difference is reported with its size in output LSBs.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "edgerun/preprocess.h"
+#include "preprocess/plan.h"
+
+using namespace edgerun::preprocess;
+
+namespace {
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 6364136223846793005ull + 1442695040888963407ull) {}
+  uint32_t next() {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(s >> 33);
+  }
+  int range(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<uint32_t>(hi - lo + 1)); }
+  template <class T, size_t N>
+  T pick(const T (&a)[N]) { return a[next() % N]; }
+};
+
+Isa SimdIsa() {
+  if (IsaAvailable(Isa::kAVX2)) return Isa::kAVX2;
+  if (IsaAvailable(Isa::kNEON)) return Isa::kNEON;
+  return Isa::kScalar;
+}
+
+struct Cfg {
+  PixelFormat f = PixelFormat::kRGB;
+  int sw = 16, sh = 16, ow = 8, oh = 8;
+  ElemType t = ElemType::kFloat32;
+  Layout layout = Layout::kNHWC;
+  Channels ch = Channels::kRGB;
+  int rot = 0;
+  bool flip = false;
+  Fit fit = Fit::kStretch;
+  Interpolation interp = Interpolation::kBilinear;
+  int pad = 0, misalign = 0;
+  bool roi = false;
+  YuvMatrix m = YuvMatrix::kBT601;
+  YuvRange r = YuvRange::kLimited;
+  YuvSampling ys = YuvSampling::kYuv;
+  float scale = 1.f / 255;
+  int zp = 0;
+  std::string str() const {
+    char b[320];
+    std::snprintf(b, sizeof b, "%s %dx%d->%dx%d %s %s %s rot%d flip%d %s %s pad%d mis%d roi%d %s/%s/%s q(%g,%d)",
+                  Name(f), sw, sh, ow, oh, Name(t), Name(layout), Name(ch), rot, flip, Name(fit), Name(interp), pad,
+                  misalign, roi, Name(m), Name(r), Name(ys), scale, zp);
+    return b;
+  }
+};
+
+// Returns the number of mismatching output elements (and max |diff| in LSB).
+int Compare(const Cfg& c, Rng& rng, double* max_lsb, bool* ran_simd) {
+  const int rowb = PlaneRowBytes(c.f, c.sw, 0);
+  const ptrdiff_t stride = rowb + c.pad + ((c.f == PixelFormat::kI420 && ((rowb + c.pad) & 1)) ? 1 : 0);
+  const int rows = IsYuv420(c.f) ? c.sh * 3 / 2 : c.sh;
+  std::vector<uint8_t> buf(static_cast<size_t>(stride) * rows + 64);
+  // Photo-like content: smooth ramps + edges + noise, so that clamping and all weight values occur.
+  for (size_t i = 0; i < buf.size(); ++i) {
+    const int x = static_cast<int>(i % stride), y = static_cast<int>(i / stride);
+    int v = (x * 7 + y * 3) % 256;
+    if ((x / 5 + y / 3) % 4 == 0) v = 255 - v;
+    v += static_cast<int>(rng.next() % 41) - 20;
+    buf[i] = static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
+  const uint8_t* base = buf.data() + c.misalign;
+  auto img = ImageFromBuffer(c.f, base, c.sw, c.sh, stride, buf.size() - c.misalign);
+  CHECK_MSG(img.ok(), "%s: %s", c.str().c_str(), img.status().message().c_str());
+  if (!img.ok()) return 1;
+  Spec s;
+  s.format = c.f;
+  s.fit = c.fit;
+  s.rotate = c.rot;
+  s.flip = c.flip;
+  s.interpolation = c.interp;
+  s.channels = c.ch;
+  s.layout = c.layout;
+  s.yuv_matrix = c.m;
+  s.yuv_range = c.r;
+  s.yuv_sampling = c.ys;
+  s.mean[0] = 123.7f; s.mean[1] = 116.3f; s.mean[2] = 103.5f;
+  s.stddev[0] = 58.4f; s.stddev[1] = 57.1f; s.stddev[2] = 57.4f;
+  s.pad_value[0] = 114; s.pad_value[1] = 114; s.pad_value[2] = 114;
+  if (c.t == ElemType::kUInt8 || c.t == ElemType::kInt8) {
+    s.mean[0] = s.mean[1] = s.mean[2] = 0.f;
+    s.stddev[0] = s.stddev[1] = s.stddev[2] = 1.f;
+  }
+  if (c.roi) {
+    s.has_roi = true;
+    s.roi.x = rng.range(0, c.sw / 3);
+    s.roi.y = rng.range(0, c.sh / 3);
+    s.roi.width = rng.range(1, c.sw - s.roi.x);
+    s.roi.height = rng.range(1, c.sh - s.roi.y);
+  }
+  const int C = c.ch == Channels::kGray ? 1 : 3;
+  const size_t es = edgerun::preprocess::internal::ElemSize(c.t);
+  const size_t n = static_cast<size_t>(c.ow) * c.oh * C;
+  std::vector<uint8_t> out[2];
+  for (int k = 0; k < 2; ++k) {
+    s.isa = k == 0 ? Isa::kScalar : SimdIsa();
+    auto pre = Preprocessor::Create(s);
+    CHECK_MSG(pre.ok(), "%s", pre.status().message().c_str());
+    if (!pre.ok()) return 1;
+    out[k].assign(n * es + 1, 0xA5);  // +1: canary
+    Output o;
+    o.data = out[k].data();
+    o.type = c.t;
+    o.width = c.ow;
+    o.height = c.oh;
+    o.channels = C;
+    o.bytes = n * es;
+    o.scale = c.scale;
+    o.zero_point = c.zp;
+    auto r = pre.value()->Run(img.value(), o);
+    CHECK_MSG(r.ok(), "%s: %s", c.str().c_str(), r.status().message().c_str());
+    CHECK_MSG(out[k][n * es] == 0xA5, "%s: wrote past the output", c.str().c_str());
+    if (k == 1) *ran_simd = std::string(pre.value()->kernel_name()) != "scalar";
+  }
+  int bad = 0;
+  *max_lsb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double a, b, lsb = 1;
+    switch (c.t) {
+      case ElemType::kFloat32: {
+        float fa, fb;
+        std::memcpy(&fa, &out[0][i * 4], 4);
+        std::memcpy(&fb, &out[1][i * 4], 4);
+        a = fa; b = fb;
+        lsb = 1.0 / 57.0;  // one pixel LSB after /std
+        break;
+      }
+      case ElemType::kFloat16: {
+        uint16_t ha, hb;
+        std::memcpy(&ha, &out[0][i * 2], 2);
+        std::memcpy(&hb, &out[1][i * 2], 2);
+        a = edgerun::preprocess::internal::HalfToFloat(ha);
+        b = edgerun::preprocess::internal::HalfToFloat(hb);
+        lsb = 1.0 / 57.0;
+        break;
+      }
+      case ElemType::kUInt8: a = out[0][i]; b = out[1][i]; break;
+      default: a = static_cast<int8_t>(out[0][i]); b = static_cast<int8_t>(out[1][i]); break;
+    }
+    if (std::memcmp(&out[0][i * es], &out[1][i * es], es) != 0) {
+      ++bad;
+      *max_lsb = std::max(*max_lsb, std::fabs(a - b) / lsb);
+    }
+  }
+  return bad;
+}
+
+}  // namespace
+
+TEST(simd_available) {
+  std::printf("  simd kernel under test: %s (active: %s)\n", Name(SimdIsa()), ActiveIsa());
+#if defined(EDGERUN_ARCH_ARM64)
+  CHECK(SimdIsa() == Isa::kNEON);
+#endif
+}
+
+TEST(simd_matches_reference_on_hot_paths) {
+  if (SimdIsa() == Isa::kScalar) return;
+  // The benchmark shapes (scaled down a little where the reference is slow under emulation).
+  Cfg cases[9];
+  cases[0].f = PixelFormat::kNV12; cases[0].sw = 640; cases[0].sh = 480; cases[0].ow = 256; cases[0].oh = 256;
+  cases[1].f = PixelFormat::kBGR; cases[1].sw = 640; cases[1].sh = 480; cases[1].ow = 128; cases[1].oh = 128;
+  cases[2].f = PixelFormat::kBGR; cases[2].sw = 320; cases[2].sh = 180; cases[2].ow = 160; cases[2].oh = 160;
+  cases[2].t = ElemType::kUInt8; cases[2].fit = Fit::kLetterbox;
+  cases[3].f = PixelFormat::kNV12; cases[3].sw = 480; cases[3].sh = 270; cases[3].ow = 75; cases[3].oh = 75;
+  cases[3].t = ElemType::kInt8; cases[3].rot = 90; cases[3].zp = -128;
+  cases[4].f = PixelFormat::kI420; cases[4].sw = 96; cases[4].sh = 64; cases[4].ow = 224; cases[4].oh = 160;
+  cases[5].f = PixelFormat::kRGB; cases[5].sw = 50; cases[5].sh = 40; cases[5].ow = 33; cases[5].oh = 17;
+  cases[5].layout = Layout::kNCHW; cases[5].t = ElemType::kFloat16;
+  cases[6].f = PixelFormat::kNV21; cases[6].sw = 320; cases[6].sh = 240; cases[6].ow = 128; cases[6].oh = 96;
+  cases[6].t = ElemType::kUInt8; cases[6].ys = YuvSampling::kRgb; cases[6].ch = Channels::kBGR;
+  // Scales so small that (px - mean) / std / scale leaves the int32 range: the clamp path.
+  cases[7].f = PixelFormat::kBGR; cases[7].sw = 200; cases[7].sh = 100; cases[7].ow = 70; cases[7].oh = 30;
+  cases[7].t = ElemType::kUInt8; cases[7].scale = 1e-9f;
+  cases[8].f = PixelFormat::kNV12; cases[8].sw = 200; cases[8].sh = 100; cases[8].ow = 70; cases[8].oh = 30;
+  cases[8].t = ElemType::kInt8; cases[8].scale = 1e-9f; cases[8].zp = -5;
+  Rng rng(1);
+  for (const Cfg& c : cases) {
+    double mx;
+    bool ran = false;
+    const int bad = Compare(c, rng, &mx, &ran);
+    CHECK_MSG(ran, "%s: SIMD kernel not used", c.str().c_str());
+    CHECK_MSG(bad == 0, "%s: %d elements differ (max %.3g LSB)", c.str().c_str(), bad, mx);
+  }
+}
+
+TEST(simd_matches_reference_random_configs) {
+  if (SimdIsa() == Isa::kScalar) return;
+  const PixelFormat fmts[] = {PixelFormat::kRGB, PixelFormat::kBGR, PixelFormat::kRGBA, PixelFormat::kBGRA,
+                              PixelFormat::kGray, PixelFormat::kNV12, PixelFormat::kNV21, PixelFormat::kI420,
+                              PixelFormat::kYUYV, PixelFormat::kUYVY};
+  const ElemType types[] = {ElemType::kFloat32, ElemType::kFloat16, ElemType::kUInt8, ElemType::kInt8};
+  const Channels chans[] = {Channels::kRGB, Channels::kBGR, Channels::kGray, Channels::kRGB};
+  const Fit fits[] = {Fit::kStretch, Fit::kLetterbox, Fit::kCrop, Fit::kStretch};
+  const int rots[] = {0, 90, 180, 270, 0, 0};
+  Rng rng(12345);
+  int total = 0, failed = 0, simd_runs = 0;
+  for (int it = 0; it < 360; ++it) {
+    Cfg c;
+    c.f = rng.pick(fmts);
+    const bool even = IsYuv420(c.f) || c.f == PixelFormat::kYUYV || c.f == PixelFormat::kUYVY;
+    c.sw = rng.range(16, 90);
+    c.sh = rng.range(2, 60);
+    if (even) { c.sw &= ~1; c.sh = (c.sh + 1) & ~1; }
+    if (c.f == PixelFormat::kI420 && c.sw < 32) c.sw = 32;  // chroma rows of 16+ bytes take the SIMD path
+    // Down- and up-scaling, output sizes off the block size.
+    c.ow = rng.range(1, 70);
+    c.oh = rng.range(1, 50);
+    if (it % 5 == 0) { c.ow = rng.range(1, 20); c.oh = rng.range(1, 8); }
+    c.t = rng.pick(types);
+    c.layout = rng.next() % 3 == 0 ? Layout::kNCHW : Layout::kNHWC;
+    c.ch = rng.pick(chans);
+    c.rot = rng.pick(rots);
+    c.flip = rng.next() % 3 == 0;
+    c.fit = rng.pick(fits);
+    c.interp = rng.next() % 4 == 0 ? Interpolation::kNearest : Interpolation::kBilinear;
+    c.pad = rng.next() % 2 ? rng.range(1, 13) : 0;
+    c.misalign = rng.range(0, 7);
+    c.roi = rng.next() % 4 == 0;
+    c.m = rng.next() % 2 ? YuvMatrix::kBT709 : YuvMatrix::kBT601;
+    c.r = rng.next() % 3 == 0 ? YuvRange::kFull : YuvRange::kLimited;
+    c.ys = rng.next() % 2 ? YuvSampling::kRgb : YuvSampling::kYuv;
+    if (c.t == ElemType::kInt8) { c.scale = 1.f / rng.range(1, 4); c.zp = rng.range(-128, 0); }
+    if (c.t == ElemType::kUInt8) { c.scale = rng.next() % 2 ? 1.f : 0.75f; c.zp = rng.range(0, 20); }
+    double mx;
+    bool ran = false;
+    const int bad = Compare(c, rng, &mx, &ran);
+    ++total;
+    simd_runs += ran;
+    if (bad) {
+      ++failed;
+      CHECK_MSG(bad == 0, "%s: %d elements differ (max %.3g LSB)", c.str().c_str(), bad, mx);
+    }
+  }
+  std::printf("  %d random configs, %d failed\n", total, failed);
+  CHECK(simd_runs == total);
+}
+
+TEST_MAIN()

@@ -1,0 +1,255 @@
+// Bindings of edgerun::preprocess::Preprocessor: numpy arrays -> Image/Output
+// (checked: dtype, shape, strides, extent), GIL released around the kernel,
+// Status -> edgerun.InputError via throw_status. The Python API lives in
+// python/edgerun/preprocess.py.
+#include <pybind11/stl.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings.h"
+#include "edgerun/preprocess.h"
+
+namespace pp = edgerun::preprocess;
+
+namespace {
+
+[[noreturn]] void Fail(const std::string& msg) { edgerun_py::throw_status(edgerun::InputError(msg)); }
+
+template <class T>
+T Check(edgerun::Expected<T> e) {
+  if (!e.ok()) edgerun_py::throw_status(e.status());
+  return std::move(e.value());
+}
+
+std::string ShapeStr(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  if (a.ndim() == 1) s += ",";
+  return s + ")";
+}
+
+std::string DtypeStr(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+// Bytes readable from `a`'s first element: its own extent, or (when `a` is a
+// view of a contiguous numpy array) up to the end of that array's memory.
+size_t ReadableBytes(const py::array& a, size_t own_extent) {
+  const auto* base_ptr = static_cast<const uint8_t*>(a.data());
+  py::object cur = a.attr("base");
+  py::object root;
+  while (!cur.is_none() && py::isinstance<py::array>(cur)) {
+    root = cur;
+    cur = cur.attr("base");
+  }
+  if (!root) return own_extent;
+  py::array r = py::reinterpret_borrow<py::array>(root);
+  if (!(r.flags() & py::array::c_style)) return own_extent;
+  const auto* rp = static_cast<const uint8_t*>(r.data());
+  const size_t rn = static_cast<size_t>(r.nbytes());
+  if (base_ptr < rp || base_ptr >= rp + rn) return own_extent;
+  return std::max(own_extent, static_cast<size_t>(rp + rn - base_ptr));
+}
+
+pp::Image MakeImage(pp::PixelFormat f, const py::array& a) {
+  const char* fname = pp::Name(f);
+  if (a.dtype().kind() != 'u' || a.itemsize() != 1)
+    Fail(std::string("frame: expected a uint8 array for format '") + fname + "', got " + DtypeStr(a));
+  const int C = pp::PackedChannels(f);
+  const bool yuv420 = pp::IsYuv420(f);
+  py::ssize_t rows, W;
+  bool ok;
+  if (yuv420) {
+    ok = a.ndim() == 2;
+  } else if (f == pp::PixelFormat::kGray) {
+    ok = a.ndim() == 2 || (a.ndim() == 3 && a.shape(2) == 1);
+  } else {
+    ok = a.ndim() == 3 && a.shape(2) == C;
+  }
+  if (!ok || a.shape(0) <= 0 || a.shape(1) <= 0) {
+    std::string want = yuv420 ? "(H*3/2, W)" : f == pp::PixelFormat::kGray ? "(H, W) or (H, W, 1)"
+                                                                            : "(H, W, " + std::to_string(C) + ")";
+    Fail(std::string("frame: format '") + fname + "' expects a uint8 array of shape " + want + ", got " + ShapeStr(a));
+  }
+  rows = a.shape(0);
+  W = a.shape(1);
+  // Pixels of a row must be contiguous; rows may be padded (positive stride).
+  const py::ssize_t inner = a.ndim() == 3 ? a.shape(2) : 1;
+  if ((a.ndim() == 3 && a.strides(2) != 1 && a.shape(2) > 1) || (W > 1 && a.strides(1) != inner))
+    Fail(std::string("frame: the pixels of a row must be contiguous (strides ") + "(row, " + std::to_string(a.strides(1)) +
+         ", ...) were given, expected a column stride of " + std::to_string(inner) +
+         " bytes); a row stride larger than the row is fine");
+  const py::ssize_t S = a.strides(0);
+  if (rows > 1 && S < W * inner)
+    Fail("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
+         " bytes, got a row stride of " + std::to_string(S));
+  int H;
+  if (yuv420) {
+    if (rows % 3 != 0 || (W & 1))
+      Fail(std::string("frame: format '") + fname + "' expects shape (H*3/2, W) with even H and W, got " + ShapeStr(a));
+    H = static_cast<int>(rows / 3 * 2);
+  } else {
+    H = static_cast<int>(rows);
+  }
+  const py::ssize_t stride = rows > 1 ? S : W * inner;
+  const size_t extent = static_cast<size_t>((rows - 1) * stride + W * inner);
+  size_t readable = extent;
+  if (f == pp::PixelFormat::kI420 && stride != W) readable = ReadableBytes(a, extent);
+  auto img = pp::ImageFromBuffer(f, static_cast<const uint8_t*>(a.data()), static_cast<int>(W), H, stride, readable);
+  if (!img.ok() && f == pp::PixelFormat::kI420 && stride != W)
+    Fail("frame: an i420 array with padded rows (row stride " + std::to_string(stride) + " for width " +
+         std::to_string(W) + ") places its chroma rows at stride/2 beyond the array's memory; pass the whole buffer "
+         "(shape (H*3/2, stride)) sliced as a view, or a contiguous array");
+  return Check(std::move(img));
+}
+
+pp::Output MakeOutput(const pp::Spec& s, py::array& out) {
+  pp::Output o;
+  const char kind = out.dtype().kind();
+  const auto size = out.itemsize();
+  if (out.dtype().byteorder() == '>') Fail("out: expected a native byte order array, got " + DtypeStr(out));
+  if (kind == 'f' && size == 4) o.type = pp::ElemType::kFloat32;
+  else if (kind == 'f' && size == 2) o.type = pp::ElemType::kFloat16;
+  else if (kind == 'u' && size == 1) o.type = pp::ElemType::kUInt8;
+  else if (kind == 'i' && size == 1) o.type = pp::ElemType::kInt8;
+  else Fail("out: expected a float32, float16, uint8 or int8 array, got " + DtypeStr(out));
+  if (!out.writeable()) Fail("out: the array is read-only");
+  if (!(out.flags() & py::array::c_style)) Fail("out: expected a C-contiguous array (a dense tensor), got strides that are not");
+  const bool gray = s.channels == pp::Channels::kGray;
+  const int C = gray ? 1 : 3;
+  const bool nchw = s.layout == pp::Layout::kNCHW;
+  std::vector<py::ssize_t> sh(out.shape(), out.shape() + out.ndim());
+  if (sh.size() == 4) {
+    if (sh[0] != 1) Fail("out: a 4-D input must have batch 1, got shape " + ShapeStr(out));
+    sh.erase(sh.begin());
+  }
+  int H = -1, W = -1;
+  if (sh.size() == 3) {
+    if (!nchw && sh[2] == C) { H = static_cast<int>(sh[0]); W = static_cast<int>(sh[1]); }
+    if (nchw && sh[0] == C) { H = static_cast<int>(sh[1]); W = static_cast<int>(sh[2]); }
+  } else if (sh.size() == 2 && gray && out.ndim() == 2) {
+    H = static_cast<int>(sh[0]);
+    W = static_cast<int>(sh[1]);
+  }
+  if (H <= 0 || W <= 0) {
+    const std::string c = std::to_string(C);
+    std::string want = nchw ? "(" + c + ", H, W) or (1, " + c + ", H, W)" : "(H, W, " + c + ") or (1, H, W, " + c + ")";
+    if (gray) want += " or (H, W)";
+    Fail("out: channels='" + std::string(pp::Name(s.channels)) + "' with layout='" + pp::Name(s.layout) +
+         "' expects shape " + want + ", got " + ShapeStr(out));
+  }
+  o.data = out.mutable_data();
+  o.width = W;
+  o.height = H;
+  o.channels = C;
+  o.bytes = static_cast<size_t>(out.nbytes());
+  return o;
+}
+
+py::tuple TransformTuple(const pp::Transform& t) {
+  return py::make_tuple(py::make_tuple(t.m[0], t.m[1], t.m[2], t.m[3], t.m[4], t.m[5]),
+                        py::make_tuple(t.input_width, t.input_height),
+                        py::make_tuple(t.content[0], t.content[1], t.content[2], t.content[3]),
+                        py::make_tuple(t.source_roi[0], t.source_roi[1], t.source_roi[2], t.source_roi[3]));
+}
+
+template <class E>
+E Parse(edgerun::Expected<E> (*fn)(const std::string&), const std::string& s) {
+  return Check(fn(s));
+}
+
+class PyPreprocessor {
+ public:
+  PyPreprocessor(const std::string& format, const std::string& fit, py::object roi, int rotate, bool flip,
+                 const std::string& interpolation, std::array<float, 3> mean, std::array<float, 3> std,
+                 const std::string& channels, const std::string& layout, const std::string& color,
+                 const std::string& yuv_range, const std::string& yuv_sampling, std::array<float, 3> pad_value,
+                 int threads, const std::string& isa) {
+    pp::Spec s;
+    s.format = Parse(pp::ParsePixelFormat, format);
+    s.fit = Parse(pp::ParseFit, fit);
+    s.interpolation = Parse(pp::ParseInterpolation, interpolation);
+    s.channels = Parse(pp::ParseChannels, channels);
+    s.layout = Parse(pp::ParseLayout, layout);
+    s.yuv_matrix = Parse(pp::ParseYuvMatrix, color);
+    s.yuv_range = Parse(pp::ParseYuvRange, yuv_range);
+    s.yuv_sampling = Parse(pp::ParseYuvSampling, yuv_sampling);
+    s.isa = Parse(pp::ParseIsa, isa);
+    s.rotate = rotate;
+    s.flip = flip;
+    s.threads = threads;
+    if (!roi.is_none()) {
+      auto r = roi.cast<std::array<int, 4>>();
+      s.has_roi = true;
+      s.roi = pp::Roi{r[0], r[1], r[2], r[3]};
+    }
+    for (int c = 0; c < 3; ++c) {
+      s.mean[c] = mean[c];
+      s.stddev[c] = std[c];
+      s.pad_value[c] = pad_value[c];
+    }
+    impl_ = Check(pp::Preprocessor::Create(s));
+  }
+
+  py::tuple Run(const py::array& frame, py::array& out, double scale, int zero_point) {
+    const pp::Spec& s = impl_->spec();
+    pp::Image img = MakeImage(s.format, frame);
+    pp::Output o = MakeOutput(s, out);
+    o.scale = static_cast<float>(scale);
+    o.zero_point = zero_point;
+    edgerun::Expected<pp::Transform> r = edgerun::InputError("not run");
+    {
+      py::gil_scoped_release release;  // frame/out stay referenced by the caller's arguments
+      r = impl_->Run(img, o);
+    }
+    if (!r.ok()) edgerun_py::throw_status(r.status());
+    return Cached(r.value());
+  }
+
+  py::tuple GetTransform(int sw, int sh, int ow, int oh) {
+    return TransformTuple(Check(impl_->GetTransform(sw, sh, ow, oh)));
+  }
+
+  std::string kernel() const { return impl_->kernel_name(); }
+
+ private:
+  // The same tuple object while the geometry does not change, so Python can
+  // reuse its Transform (identity check) instead of rebuilding it per frame.
+  py::tuple Cached(const pp::Transform& t) {
+    const bool same = last_ && std::memcmp(last_t_.m, t.m, sizeof t.m) == 0 && last_t_.input_width == t.input_width &&
+                      last_t_.input_height == t.input_height &&
+                      std::memcmp(last_t_.content, t.content, sizeof t.content) == 0 &&
+                      std::memcmp(last_t_.source_roi, t.source_roi, sizeof t.source_roi) == 0;
+    if (!same) {
+      last_ = TransformTuple(t);
+      last_t_ = t;
+    }
+    return last_;
+  }
+  std::unique_ptr<pp::Preprocessor> impl_;
+  py::tuple last_;
+  pp::Transform last_t_;
+};
+
+}  // namespace
+
+void bind_preprocess(pybind11::module_& m) {
+  py::class_<PyPreprocessor>(m, "_Preprocessor")
+      .def(py::init<const std::string&, const std::string&, py::object, int, bool, const std::string&,
+                    std::array<float, 3>, std::array<float, 3>, const std::string&, const std::string&,
+                    const std::string&, const std::string&, const std::string&, std::array<float, 3>, int,
+                    const std::string&>(),
+           py::arg("format"), py::arg("fit"), py::arg("roi"), py::arg("rotate"), py::arg("flip"),
+           py::arg("interpolation"), py::arg("mean"), py::arg("std"), py::arg("channels"), py::arg("layout"),
+           py::arg("color"), py::arg("yuv_range"), py::arg("yuv_sampling"), py::arg("pad_value"), py::arg("threads"),
+           py::arg("isa"))
+      .def("run", &PyPreprocessor::Run, py::arg("frame"), py::arg("out"), py::arg("scale"), py::arg("zero_point"),
+           "Convert `frame` into `out` (GIL released); returns (matrix, input_size, content, source_roi).")
+      .def("transform", &PyPreprocessor::GetTransform, py::arg("src_width"), py::arg("src_height"),
+           py::arg("out_width"), py::arg("out_height"))
+      .def_property_readonly("kernel", &PyPreprocessor::kernel);
+  m.def("_preprocess_active_isa", [] { return std::string(pp::ActiveIsa()); },
+        "Kernel ISA preprocessing uses on this machine ('avx2', 'neon' or 'scalar').");
+}

@@ -1,0 +1,273 @@
+"""Fused preprocessing: camera frame -> model input in one pass.
+
+    pre = edgerun.Preprocessor("nv12", fit="letterbox", mean=127.5, std=127.5)
+    transform = pre(frame, session.input(0))        # writes the model input in place
+    boxes_in_camera_pixels = transform.to_source(boxes)
+
+Colour conversion, roi/crop, rotation/flip, resampling, normalization and
+quantization happen in one C++ pass at output resolution (AVX2 / NEON kernels,
+GIL released). Semantics and accuracy: docs/preprocessing.md.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from .errors import InputError
+
+__all__ = ["Preprocessor", "Transform"]
+
+_FORMATS = ("rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy")
+
+
+def _triple(value: Any, name: str, lo: Optional[float] = None, hi: Optional[float] = None) -> Tuple[float, float, float]:
+    if isinstance(value, numbers.Real):
+        vals = [float(value)] * 3
+    else:
+        try:
+            vals = [float(v) for v in value]
+        except TypeError:
+            raise InputError(f"{name}: expected a number or a sequence of 1 or 3 numbers, got {value!r}") from None
+        if len(vals) == 1:
+            vals = vals * 3
+        if len(vals) != 3:
+            raise InputError(f"{name}: expected 1 or 3 values (one per output channel), got {len(vals)}")
+    for v in vals:
+        if not np.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
+            rng = f" in {lo:g}..{hi:g}" if lo is not None else ""
+            raise InputError(f"{name}: expected finite values{rng}, got {value!r}")
+    return (vals[0], vals[1], vals[2])
+
+
+class Transform:
+    """Maps coordinates between the model input and the source frame.
+
+    Coordinates are continuous pixel coordinates (pixel ``i`` covers ``[i, i+1)``;
+    its centre is ``i + 0.5``), through roi, crop, flip, rotation, scaling and
+    letterbox padding: ``source = matrix @ [x, y, 1]``.
+
+    Attributes:
+        matrix: 2x3 float64 array, model input -> source frame.
+        input_size: (width, height) of the model input.
+        content: (x, y, w, h) of the image inside the model input (letterbox).
+        source_roi: (x, y, w, h) of the frame region that was sampled.
+    """
+
+    __slots__ = ("_m", "input_size", "content", "source_roi", "_mat", "_inv")
+
+    def __init__(self, matrix: Sequence[float], input_size: Tuple[int, int], content: Tuple[int, int, int, int],
+                 source_roi: Tuple[int, int, int, int]):
+        self._m = tuple(float(v) for v in matrix)
+        self.input_size = tuple(input_size)
+        self.content = tuple(content)
+        self.source_roi = tuple(source_roi)
+        self._mat = None
+        self._inv = None
+
+    @property
+    def matrix(self) -> np.ndarray:
+        if self._mat is None:
+            m = np.array(self._m, dtype=np.float64).reshape(2, 3)
+            m.setflags(write=False)
+            self._mat = m
+        return self._mat
+
+    @property
+    def inverse(self) -> np.ndarray:
+        """2x3 float64 array, source frame -> model input."""
+        if self._inv is None:
+            a, b, c, d, e, f = self._m
+            det = a * e - b * d
+            inv = np.array([[e / det, -b / det, (b * f - e * c) / det],
+                            [-d / det, a / det, (d * c - a * f) / det]], dtype=np.float64)
+            inv.setflags(write=False)
+            self._inv = inv
+        return self._inv
+
+    @staticmethod
+    def _apply(mat: np.ndarray, coords: Any, what: str) -> np.ndarray:
+        arr = np.asarray(coords, dtype=np.float64)
+        if arr.ndim == 0 or arr.shape[-1] not in (2, 4):
+            raise InputError(f"{what}: expected points (..., 2) as (x, y) or boxes (..., 4) as (x1, y1, x2, y2), "
+                             f"got shape {arr.shape}")
+        if arr.shape[-1] == 2:
+            x, y = arr[..., 0], arr[..., 1]
+            out = np.empty_like(arr)
+            out[..., 0] = mat[0, 0] * x + mat[0, 1] * y + mat[0, 2]
+            out[..., 1] = mat[1, 0] * x + mat[1, 1] * y + mat[1, 2]
+            return out
+        p1 = Transform._apply(mat, arr[..., 0:2], what)
+        p2 = Transform._apply(mat, arr[..., 2:4], what)
+        out = np.empty_like(arr)
+        out[..., 0:2] = np.minimum(p1, p2)  # rotation / flip may swap corners
+        out[..., 2:4] = np.maximum(p1, p2)
+        return out
+
+    def to_source(self, coords: Any, normalized: bool = False) -> np.ndarray:
+        """Model-input points (..., 2) or boxes (..., 4) -> source-frame pixels.
+
+        ``normalized=True``: the input coordinates are fractions of the model input
+        size (as many detectors output them).
+        """
+        arr = np.asarray(coords, dtype=np.float64)
+        if normalized:
+            arr = arr * self._scale_vector(arr)
+        return self._apply(self.matrix, arr, "to_source")
+
+    def to_input(self, coords: Any, normalized: bool = False) -> np.ndarray:
+        """Source-frame points (..., 2) or boxes (..., 4) -> model-input coordinates
+        (fractions of the input size with ``normalized=True``)."""
+        out = self._apply(self.inverse, coords, "to_input")
+        if normalized:
+            out = out / self._scale_vector(out)
+        return out
+
+    def _scale_vector(self, arr: np.ndarray) -> np.ndarray:
+        w, h = self.input_size
+        n = arr.shape[-1] if arr.ndim else 0
+        if n not in (2, 4):
+            raise InputError(f"expected points (..., 2) or boxes (..., 4), got shape {arr.shape}")
+        return np.array([w, h] * (n // 2), dtype=np.float64)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Transform):
+            return NotImplemented
+        return (self._m, self.input_size, self.content, self.source_roi) == (
+            other._m, other.input_size, other.content, other.source_roi)
+
+    def __hash__(self) -> int:
+        return hash((self._m, self.input_size, self.content, self.source_roi))
+
+    def __repr__(self) -> str:
+        m = self._m
+        return (f"Transform(input={self.input_size[0]}x{self.input_size[1]}, content={self.content}, "
+                f"source_roi={self.source_roi}, matrix=[[{m[0]:.6g}, {m[1]:.6g}, {m[2]:.6g}], "
+                f"[{m[3]:.6g}, {m[4]:.6g}, {m[5]:.6g}]])")
+
+
+class Preprocessor:
+    """Converts camera frames into model inputs in one fused pass.
+
+    Args:
+        format: source pixel format: ``rgb``, ``bgr``, ``rgba``, ``bgra``, ``gray``
+            (H x W x C uint8), ``nv12``, ``nv21``, ``i420`` ((H*3/2) x W uint8),
+            ``yuyv``, ``uyvy`` (H x W x 2). Rows may be padded (row stride > width).
+        fit: ``stretch``, ``letterbox`` (keep aspect, pad) or ``crop`` (keep aspect,
+            centre crop).
+        roi: ``(x, y, w, h)`` in source pixels, applied first.
+        rotate: 0/90/180/270 degrees clockwise; ``flip`` mirrors the source
+            horizontally before rotating.
+        interpolation: ``bilinear`` (half-pixel centres, OpenCV INTER_LINEAR),
+            ``nearest`` (half-pixel centres, OpenCV INTER_NEAREST_EXACT) or ``area``
+            (OpenCV INTER_AREA when downscaling; scalar kernel).
+        mean, std: scalar or per output channel, in 0..255 pixel units:
+            ``out = (px - mean) / std``.
+        channels: ``rgb``, ``bgr`` or ``gray`` (order written).
+        layout: ``nhwc`` or ``nchw``.
+        color: YUV matrix ``bt601`` or ``bt709``; ``yuv_range``: ``limited`` or ``full``.
+        yuv_sampling: ``yuv`` (default, fastest: Y/U/V are interpolated and converted
+            once per output pixel) or ``rgb`` (every source pixel is converted to RGB
+            first, the order of OpenCV's cvtColor -> resize; differs from ``yuv`` only
+            where colours saturate, e.g. sharp edges between saturated colours).
+        pad_value: letterbox border colour (RGB pixel units 0..255, scalar or 3 values).
+        threads: split rows across this many threads (worth it for large outputs).
+    """
+
+    __slots__ = ("_impl", "_args", "_last")
+
+    def __init__(self, format: str = "rgb", *, fit: str = "stretch",
+                 roi: Optional[Tuple[int, int, int, int]] = None, rotate: int = 0, flip: bool = False,
+                 interpolation: str = "bilinear", mean: Union[float, Sequence[float]] = 127.5,
+                 std: Union[float, Sequence[float]] = 127.5, channels: str = "rgb", layout: str = "nhwc",
+                 color: str = "bt601", yuv_range: str = "limited", yuv_sampling: str = "yuv",
+                 pad_value: Union[float, Sequence[float]] = 0, threads: int = 1, _isa: str = "auto"):
+        if not isinstance(format, str):
+            raise InputError(f"format: expected one of {', '.join(_FORMATS)}; got {format!r}")
+        if roi is not None:
+            try:
+                roi = tuple(int(v) for v in roi)
+            except (TypeError, ValueError):
+                raise InputError(f"roi: expected (x, y, w, h) integers, got {roi!r}") from None
+            if len(roi) != 4:
+                raise InputError(f"roi: expected (x, y, w, h), got {len(roi)} values")
+        if isinstance(rotate, bool) or not isinstance(rotate, numbers.Integral):
+            raise InputError(f"rotate: expected 0, 90, 180 or 270, got {rotate!r}")
+        if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+            raise InputError(f"threads: expected an integer, got {threads!r}")
+        mean3 = _triple(mean, "mean")
+        std3 = _triple(std, "std")
+        if 0.0 in std3:
+            raise InputError(f"std: expected non-zero values, got {std!r}")
+        pad3 = _triple(pad_value, "pad_value", 0.0, 255.0)
+        self._args = dict(format=format, fit=fit, roi=roi, rotate=int(rotate), flip=bool(flip),
+                          interpolation=interpolation, mean=mean3, std=std3, channels=channels, layout=layout,
+                          color=color, yuv_range=yuv_range, yuv_sampling=yuv_sampling, pad_value=pad3,
+                          threads=int(threads))
+        self._last: Tuple[Any, Optional[Transform]] = (None, None)  # (raw tuple, Transform), swapped atomically
+        binding = getattr(_core, "_Preprocessor", None)
+        if binding is None:  # pragma: no cover - packaging error
+            raise ImportError("edgerun._core was built without the preprocessing bindings "
+                              "(python/bindings/module.cc must call bind_preprocess)")
+        self._impl = binding(format, fit, roi, int(rotate), bool(flip), interpolation, list(mean3), list(std3),
+                             channels, layout, color, yuv_range, yuv_sampling, list(pad3), int(threads), _isa)
+
+    def __call__(self, frame: np.ndarray, out: np.ndarray, *, scale: Optional[float] = None,
+                 zero_point: Optional[int] = None, spec: Any = None) -> Transform:
+        """Writes ``frame`` into ``out`` and returns the :class:`Transform`.
+
+        ``out`` is any C-contiguous float32/float16/uint8/int8 array of shape
+        (H, W, C) / (1, H, W, C), or (C, H, W) / (1, C, H, W) with ``layout="nchw"``
+        (for example ``session.input(0)``). For integer outputs
+        ``q = clamp(round((px - mean) / std / scale) + zero_point)``; scale and
+        zero point come from the keywords, else from ``spec`` (anything with
+        ``.scale`` / ``.zero_point``, e.g. a TensorSpec), else from attributes of
+        ``out``; unquantized (missing or 0 scale) means scale 1, zero point 0.
+        """
+        if not isinstance(out, np.ndarray):
+            raise InputError(f"out: expected a numpy array, got {type(out).__name__}")
+        if not isinstance(frame, np.ndarray):
+            raise InputError(f"frame: expected a numpy uint8 array, got {type(frame).__name__}")
+        s, zp = 1.0, 0
+        if out.dtype.kind in "iu":
+            src = spec if spec is not None else out
+            if scale is None:
+                implied = getattr(src, "scale", None)
+                s = float(implied) if implied else 1.0  # missing / 0: unquantized tensor
+            else:
+                s = float(scale)
+            if zero_point is None:
+                zero_point = getattr(src, "zero_point", None)
+            zp = int(zero_point) if zero_point is not None else 0
+        raw = self._impl.run(frame, out, s, zp)
+        last = self._last  # one read: consistent even when threads share this Preprocessor
+        if last[0] is raw:  # same geometry -> the binding hands back the same tuple object
+            return last[1]
+        t = Transform(*raw)
+        self._last = (raw, t)
+        return t
+
+    def transform(self, frame_size: Tuple[int, int], input_size: Tuple[int, int]) -> Transform:
+        """The Transform for a (width, height) frame and (width, height) model input,
+        without converting any pixels."""
+        return Transform(*self._impl.transform(int(frame_size[0]), int(frame_size[1]), int(input_size[0]),
+                                               int(input_size[1])))
+
+    @property
+    def kernel(self) -> str:
+        """The kernel ISA used on this machine: ``avx2``, ``neon`` or ``scalar``."""
+        return self._impl.kernel
+
+    def __repr__(self) -> str:
+        a = self._args
+        parts = [repr(a["format"])]
+        defaults = dict(fit="stretch", roi=None, rotate=0, flip=False, interpolation="bilinear",
+                        mean=(127.5,) * 3, std=(127.5,) * 3, channels="rgb", layout="nhwc", color="bt601",
+                        yuv_range="limited", yuv_sampling="yuv", pad_value=(0.0,) * 3, threads=1)
+        for k, d in defaults.items():
+            if a[k] != d:
+                parts.append(f"{k}={a[k]!r}")
+        return f"Preprocessor({', '.join(parts)})"
