@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import subprocess
 import sys
 
 import pytest
@@ -34,3 +36,33 @@ def tmp_model(tmp_path):
         return path
 
     return write
+
+
+# --------------------------------------------------------------------------- delegate plugins
+_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _compiler():
+    import shutil
+
+    return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+
+
+def build_shared_library(source: pathlib.Path, out: pathlib.Path, cxx=None, extra=()) -> pathlib.Path:
+    """Compile one C++ file into a shared library (the test plugins)."""
+    cxx = cxx or _compiler()
+    cmd = [cxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-fvisibility=hidden",
+           f"-I{_ROOT / 'third_party'}", *extra, str(source), "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building {source.name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def standin_plugin(tmp_path_factory) -> pathlib.Path:
+    """tests/plugins/standin_delegate.cc built with the host C++ compiler; skips without one."""
+    if not _compiler():
+        pytest.skip("no C++ compiler (g++, c++, clang++ or $CXX) to build the stand-in delegate plugin")
+    out = tmp_path_factory.mktemp("plugins") / "libedgerun_standin_delegate.so"
+    return build_shared_library(_ROOT / "tests" / "plugins" / "standin_delegate.cc", out)

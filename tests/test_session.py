@@ -222,7 +222,7 @@ def test_stateful_model_keeps_state_and_warmup_does_not_advance_it():
     # The Interpreter, fresh, gives the same sequence (the warm-up consumed nothing).
     from ai_edge_litert.interpreter import Interpreter
     it = Interpreter(model_content=mg.stateful_counter_model())
-    runner = it.get_signature_runner()
+    runner = it.get_signature_runner(s.signature)
     name = runner.get_input_details().popitem()[0] if s.inputs else None
     ref = []
     for _ in range(4):

@@ -1,7 +1,9 @@
 """The ``edgerun`` command line.
 
     edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
+          [--accelerator cpu|edgetpu|gpu] [--device D] [--delegate LIB[:KEY=VALUE,...]]
     edgerun verify MODEL [MODEL ...]                   structural + cross-reference check
+    edgerun edgetpu                                    the Edge TPU runtime and devices found
 """
 
 from __future__ import annotations
@@ -81,9 +83,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         source = modelgen.builtin_image_model(dtype=args.builtin_dtype)
         label = f"built-in {modelgen.BUILTIN_MODEL_NAME} ({args.builtin_dtype}, generated, no download)"
+    from .delegates import Delegate
+
+    delegates = []
+    for spec in args.delegate or []:
+        lib, _, opts = spec.partition(":")
+        options = dict(kv.split("=", 1) for kv in opts.split(",") if "=" in kv) if opts else {}
+        delegates.append(Delegate(lib, options))
+    accel_opts = {"device": args.device} if args.device is not None else None
     t0 = time.perf_counter()
-    session = Session(source, threads=args.threads)
+    session = Session(source, threads=args.threads, accelerator=args.accelerator,
+                      accelerator_options=accel_opts, delegates=delegates)
     load_ms = (time.perf_counter() - t0) * 1e3
+    placement: dict = {}
+    for p in session.placement():
+        placement[p.accelerator] = placement.get(p.accelerator, 0) + 1
     frames = _synthetic_inputs(session, 8)
     for i in range(args.warmup):
         session.run(*frames[i % len(frames)])
@@ -102,6 +116,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "threads": session.threads,
         "frames": args.frames,
         "load_ms": load_ms,
+        "accelerator": session.accelerator,
+        "placement": placement,
         "inputs": [dict(name=t.name, shape=list(t.shape), dtype=str(t.dtype),
                         scale=t.scale, zero_point=t.zero_point) for t in session.inputs],
         "outputs": [dict(name=t.name, shape=list(t.shape), dtype=str(t.dtype),
@@ -118,6 +134,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"model:   {label}")
     print(f"load:    {load_ms:.1f} ms (verify + compile + warm-up), signature "
           f"'{session.signature}', {session.threads} thread(s)")
+    if session.accelerator != "cpu" or delegates:
+        ops = ", ".join(f"{n} on {a}" for a, n in placement.items())
+        print(f"ops:     {ops}")
     print("tensors:")
     _print_table(_tensor_rows(session.inputs, "in") + _tensor_rows(session.outputs, "out"),
                  ("", "name", "dtype", "shape", "quantization"))
@@ -149,6 +168,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_edgetpu(args: argparse.Namespace) -> int:
+    from .delegates import edgetpu_devices, edgetpu_runtime
+
+    info = edgetpu_runtime()
+    print(f"runtime: {info['library']}")
+    print(f"version: {info['version'] or '(not reported)'}")
+    devices = edgetpu_devices()
+    if not devices:
+        print("devices: none found (see docs/edgetpu.md: lsusb, udev rules, /dev/apex_0)")
+        return 1
+    counts: dict = {}
+    for d in devices:
+        i = counts.get(d["type"], 0)
+        counts[d["type"]] = i + 1
+        print(f"device:  {d['type']}:{i}  {d['path']}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -172,12 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads (default: one per physical core)")
     b.add_argument("--builtin-dtype", choices=("float32", "int8"), default="float32",
                    help="variant of the built-in model when no MODEL is given")
+    b.add_argument("--accelerator", choices=("cpu", "edgetpu", "gpu"), default="cpu",
+                   help="where to run (default cpu); edgetpu needs libedgetpu.so.1")
+    b.add_argument("--device", default=None,
+                   help="Edge TPU device for --accelerator edgetpu: usb, usb:N, pci:N, :N")
+    b.add_argument("--delegate", action="append", metavar="LIB[:KEY=VALUE,...]",
+                   help="attach a TFLite delegate plugin (repeatable)")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_bench)
 
     v = sub.add_parser("verify", help="check model files (exit 0 if all are valid, 1 otherwise)")
     v.add_argument("models", nargs="+")
     v.set_defaults(func=cmd_verify)
+
+    e = sub.add_parser("edgetpu", help="show the Edge TPU runtime (libedgetpu) and the devices it sees")
+    e.set_defaults(func=cmd_edgetpu)
     return p
 
 

@@ -16,7 +16,12 @@ Models:
   :func:`dynamic_batch_model`, :func:`two_signature_model`,
   :func:`multi_io_model`, :func:`stateful_counter_model`,
   :func:`custom_op_model`, :func:`gather_model`, :func:`slow_model`
-  (with :func:`slow_model_reference`).
+  (with :func:`slow_model_reference`), :func:`residual_model`.
+- Delegate test models: :func:`builtin_ops_to_custom` rewrites a model's
+  builtin operators (e.g. every ADD) into a custom operator that only a delegate
+  plugin understands (the test suite's stand-in plugin computes
+  :data:`STANDIN_ADD_OP` and :data:`EDGETPU_CUSTOM_OP` as ADD);
+  :func:`edgetpu_model` is a small model containing ``edgetpu-custom-op``.
 
 :class:`ModelBuilder` (with :class:`Quant`) is the one helper they all use; it
 can write other models too::
@@ -59,6 +64,11 @@ __all__ = [
     "slow_model",
     "slow_model_layers",
     "slow_model_reference",
+    "STANDIN_ADD_OP",
+    "EDGETPU_CUSTOM_OP",
+    "residual_model",
+    "builtin_ops_to_custom",
+    "edgetpu_model",
 ]
 
 BUILTIN_MODEL_NAME = "edgerun-builtin"
@@ -875,3 +885,96 @@ def slow_model(ms: float = 100.0) -> bytes:
     sg.outputs = [y]
     mb.signature("serving_default", sg, {"x": x}, {"y": y})
     return mb.build()
+
+
+# ---------------------------------------------------------------------------
+# Delegate test models
+# ---------------------------------------------------------------------------
+
+#: Custom op name the test suite's stand-in delegate plugin computes as ADD.
+STANDIN_ADD_OP = "EdgerunStandinAdd"
+#: The custom op of models compiled for the Edge TPU (only libedgetpu runs it).
+EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
+
+
+def residual_model(size: int = 8, channels: int = 4) -> bytes:
+    """``y = mean_hw(relu(x + conv1x1(x)))``: a CONV_2D, an ADD with fused RELU, a MEAN.
+
+    ``x`` float32 [1, size, size, channels] -> ``y`` [1, channels]; signature
+    ``serving_default``. With its ADD rewritten by :func:`builtin_ops_to_custom`,
+    the CONV_2D and MEAN stay on the CPU and the ADD goes to a delegate.
+    """
+    rng = np.random.default_rng(11)
+    mb = ModelBuilder("edgerun.modelgen residual_model")
+    sg = mb.subgraph("main")
+    shape = [1, size, size, channels]
+    x = sg.input("x", shape, "float32")
+    w = sg.const("conv/weights", _round_sig(rng.standard_normal((channels, 1, 1, channels)) * 0.5).astype(np.float32))
+    b = sg.const("conv/bias", _round_sig(rng.normal(0, 0.1, channels)).astype(np.float32))
+    conv = sg.tensor("conv", shape, "float32")
+    sg.op("CONV_2D", [x, w, b], [conv], op_options("Conv2DOptions", padding=_SAME, strideW=1, strideH=1))
+    added = sg.tensor("residual/relu", shape, "float32")
+    sg.op("ADD", [x, conv], [added], op_options("AddOptions", fusedActivationFunction=1))
+    axes = sg.const("mean/axes", np.array([1, 2], np.int32))
+    y = sg.tensor("y", [1, channels], "float32")
+    sg.op("MEAN", [added, axes], [y], op_options("ReducerOptions", keepDims=False))
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"x": x}, {"y": y})
+    return mb.build()
+
+
+def builtin_ops_to_custom(data: bytes, builtin: str = "ADD", custom_code: str = STANDIN_ADD_OP) -> bytes:
+    """Rewrite every ``builtin`` operator of a model into the custom op ``custom_code``.
+
+    Inputs, outputs and tensors stay as they are; the custom options hold one
+    byte, the operator's fused activation (0 none, 1 RELU, 2 RELU_N1_TO_1,
+    3 RELU6), which is what the stand-in plugin applies. Works on any model
+    (e.g. a real one from a wheel): no runtime other than a delegate plugin that
+    claims ``custom_code`` can run the result. Raises ValueError when the model
+    has no such operator.
+    """
+    s = _schema()
+    code = getattr(s.BuiltinOperator, builtin)
+    m = s.ModelT.InitFromPackedBuf(bytes(data), 0)
+    targets = {i for i, oc in enumerate(m.operatorCodes or [])
+               if max(oc.builtinCode, oc.deprecatedBuiltinCode) == code}  # fmt: skip
+    if not targets:
+        raise ValueError(f"the model has no {builtin} operator")
+    custom = s.OperatorCodeT()
+    custom.builtinCode = s.BuiltinOperator.CUSTOM
+    custom.deprecatedBuiltinCode = s.BuiltinOperator.CUSTOM
+    custom.customCode = custom_code
+    custom.version = 1
+    m.operatorCodes.append(custom)
+    custom_index = len(m.operatorCodes) - 1
+    count = 0
+    for sg in m.subgraphs or []:
+        for op in sg.operators or []:
+            if op.opcodeIndex not in targets:
+                continue
+            act = getattr(op.builtinOptions, "fusedActivationFunction", 0) or 0
+            op.opcodeIndex = custom_index
+            op.builtinOptionsType = 0
+            op.builtinOptions = None
+            op.customOptions = [int(act)]
+            op.customOptionsFormat = 0
+            count += 1
+    m.description = f"{m.description.decode() if isinstance(m.description, bytes) else m.description or ''}" \
+        f" ({count} {builtin} -> {custom_code})"
+    m.buffers = [_aligned_buffer(bytes(b.data)) if b.data is not None and len(b.data) else s.BufferT()
+                 for b in m.buffers or []]  # fmt: skip
+    builder = _flatbuffers().Builder(max(1024, len(data) + 4096))
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def edgetpu_model(shape=(1, 8)) -> bytes:
+    """A small model compiled "for the Edge TPU": its one operator is ``edgetpu-custom-op``.
+
+    It is :func:`add_model` (uint8, ``y = x + c``) with the ADD rewritten into
+    ``edgetpu-custom-op``: real Edge TPU models hold a compiled executable in
+    that op's options, which this one does not, but what matters to a runtime
+    without libedgetpu is the same: it cannot run the op. The test suite's
+    stand-in plugin computes it as the ADD it was.
+    """
+    return builtin_ops_to_custom(add_model(shape, "uint8"), "ADD", EDGETPU_CUSTOM_OP)

@@ -22,6 +22,9 @@ typedef struct LiteRtOpaqueOptionsT* LiteRtOpaqueOptions;
 typedef struct LiteRtCompiledModelT* LiteRtCompiledModel;
 typedef struct LiteRtTensorBufferT* LiteRtTensorBuffer;
 typedef struct LiteRtTensorBufferRequirementsT* LiteRtTensorBufferRequirements;
+typedef struct LiteRtAcceleratorT* LiteRtAccelerator;
+typedef struct LiteRtDelegateWrapperT* LiteRtDelegateWrapper;
+typedef struct LiteRtRuntimeContextT LiteRtRuntimeContext;  // opaque, never dereferenced
 
 typedef int LiteRtStatus;  // 0 = ok; see kLiteRtStatus* below
 typedef size_t LiteRtParamIndex;
@@ -177,6 +180,32 @@ enum LiteRtTensorBufferLockMode : int {
 
 typedef void (*LiteRtHostMemoryDeallocator)(void* addr);
 
+// ---- custom accelerators (probed against 2.3.0, see README.md) -------------
+typedef struct {
+  int major;
+  int minor;
+  int patch;
+} LiteRtApiVersion;
+
+typedef LiteRtStatus (*LiteRtAcceleratorGetNameFn)(LiteRtAccelerator accelerator,
+                                                   const char** name);
+typedef LiteRtStatus (*LiteRtAcceleratorGetVersionFn)(LiteRtAccelerator accelerator,
+                                                      LiteRtApiVersion* version);
+typedef LiteRtStatus (*LiteRtAcceleratorGetHardwareSupportFn)(LiteRtAccelerator accelerator,
+                                                              LiteRtHwAcceleratorSet* hardware);
+typedef LiteRtStatus (*LiteRtAcceleratorIsJitFn)(LiteRtAccelerator accelerator, bool* jit);
+// 2.3.0: five arguments (a runtime context first), one output: the wrapper.
+// There is no separate destroy callback; the wrapper owns the delegate and
+// calls the deleter given to LiteRtWrapDelegate.
+typedef LiteRtStatus (*LiteRtAcceleratorCreateDelegateFn)(LiteRtRuntimeContext* runtime_context,
+                                                          LiteRtEnvironment env,
+                                                          LiteRtAccelerator accelerator,
+                                                          LiteRtOptions options,
+                                                          LiteRtDelegateWrapper* wrapper);
+// The TFLite delegate is passed as an untyped pointer (it is a TfLiteDelegate*,
+// see tflite_delegate_abi.h).
+typedef void (*LiteRtDelegateDeleter)(void* delegate);
+
 }  // extern "C"
 
 // ---- functions -------------------------------------------------------------
@@ -259,4 +288,43 @@ typedef void (*LiteRtHostMemoryDeallocator)(void* addr);
   X(LiteRtStatus, LiteRtLockTensorBuffer,                                                       \
     (LiteRtTensorBuffer buffer, void** addr, LiteRtTensorBufferLockMode mode))                  \
   X(LiteRtStatus, LiteRtUnlockTensorBuffer, (LiteRtTensorBuffer buffer))                        \
-  X(void, LiteRtDestroyTensorBuffer, (LiteRtTensorBuffer buffer))
+  X(void, LiteRtDestroyTensorBuffer, (LiteRtTensorBuffer buffer))                               \
+  X(LiteRtStatus, LiteRtGetCustomCode, (LiteRtOp op, const char** code))                        \
+  X(LiteRtStatus, LiteRtCreateAccelerator, (LiteRtAccelerator * accelerator))                    \
+  X(LiteRtStatus, LiteRtDestroyAccelerator, (LiteRtAccelerator accelerator))                     \
+  X(LiteRtStatus, LiteRtSetAcceleratorGetName,                                                  \
+    (LiteRtAccelerator accelerator, LiteRtAcceleratorGetNameFn fn))                             \
+  X(LiteRtStatus, LiteRtSetAcceleratorGetVersion,                                               \
+    (LiteRtAccelerator accelerator, LiteRtAcceleratorGetVersionFn fn))                          \
+  X(LiteRtStatus, LiteRtSetAcceleratorGetHardwareSupport,                                       \
+    (LiteRtAccelerator accelerator, LiteRtAcceleratorGetHardwareSupportFn fn))                  \
+  X(LiteRtStatus, LiteRtSetIsAcceleratorDelegateResponsibleForJitCompilation,                   \
+    (LiteRtAccelerator accelerator, LiteRtAcceleratorIsJitFn fn))                               \
+  X(LiteRtStatus, LiteRtSetDelegateFunction,                                                    \
+    (LiteRtAccelerator accelerator, LiteRtAcceleratorCreateDelegateFn fn))                      \
+  X(LiteRtStatus, LiteRtRegisterAccelerator,                                                    \
+    (LiteRtEnvironment env, LiteRtAccelerator accelerator, void* data,                          \
+     void (*release_data)(void*)))                                                              \
+  X(LiteRtStatus, LiteRtWrapDelegate,                                                           \
+    (void* delegate, LiteRtDelegateDeleter deleter, LiteRtDelegateWrapper* wrapper))            \
+  X(LiteRtStatus, LiteRtGetNumAccelerators, (LiteRtEnvironment env, LiteRtParamIndex * n))      \
+  X(LiteRtStatus, LiteRtGetAccelerator,                                                         \
+    (LiteRtEnvironment env, LiteRtParamIndex i, LiteRtAccelerator * accelerator))               \
+  X(LiteRtStatus, LiteRtGetAcceleratorName, (LiteRtAccelerator accelerator, const char** name)) \
+  X(LiteRtStatus, LiteRtGetAcceleratorHardwareSupport,                                          \
+    (LiteRtAccelerator accelerator, LiteRtHwAcceleratorSet * hardware))
+
+// The CPU (XNNPACK) accelerator's definition, a data symbol, resolved
+// separately and optionally (accelerators.cc re-registers the CPU accelerator
+// after delegate plugins through it, so plugins see the graph first). 2.3.0
+// layout: a header word, then get_name, get_version, get_hardware_support,
+// is_jit, create_delegate, ... function pointers (8 bytes each on LP64).
+#define EDGERUN_LITERT_CPU_ACCELERATOR_DEF "LiteRtStaticLinkedAcceleratorCpuDef"
+typedef struct {
+  uint64_t header;
+  LiteRtAcceleratorGetNameFn get_name;
+  LiteRtAcceleratorGetVersionFn get_version;
+  LiteRtAcceleratorGetHardwareSupportFn get_hardware_support;
+  LiteRtAcceleratorIsJitFn is_jit;
+  LiteRtAcceleratorCreateDelegateFn create_delegate;
+} EdgerunLiteRtAcceleratorDefPrefix;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "edgerun/accelerators.h"
 #include "edgerun/status.h"
 
 namespace edgerun {
@@ -95,7 +96,15 @@ struct TensorInfo {
 
 struct SessionOptions {
   int threads = 0;                  // 0: one per physical core available to the process
-  std::string accelerator = "cpu";  // "cpu" (XNNPACK)
+  // "cpu" (XNNPACK), "edgetpu" (libedgetpu.so.1; accelerator_options such as
+  // {"device", "usb:0"} go to it), "gpu" (the LiteRT GPU accelerator).
+  std::string accelerator = "cpu";
+  KeyValues accelerator_options;
+  // Delegate plugins, applied in this order before the CPU (see accelerators.h).
+  std::vector<DelegateSpec> delegates;
+  // "cpu": when the accelerator or a delegate is unavailable (DelegateError),
+  // run on the CPU instead if the model can; fallback_reason() says why.
+  std::string fallback;
   std::string signature;            // signature key; empty: use signature_index
   int signature_index = 0;
   bool verify = true;               // verify the flatbuffer before the runtime sees it
@@ -114,7 +123,9 @@ class Session {
  public:
   // Verifies, loads, compiles and warms up the model. Fails with ModelError for
   // a bad model, InferenceError if the warm-up run fails, RuntimeError if the
-  // LiteRT runtime is unavailable.
+  // LiteRT runtime is unavailable, DelegateError if an accelerator or delegate
+  // cannot be used (or the model needs one it was not given, e.g. a model
+  // compiled for the Edge TPU).
   static Expected<std::unique_ptr<Session>> Create(std::shared_ptr<ModelBytes> model,
                                                    const SessionOptions& options);
   ~Session();
@@ -127,6 +138,12 @@ class Session {
   const std::string& signature() const { return signature_keys_[signature_index_]; }
   int threads() const { return threads_; }
   bool stateful() const { return stateful_; }
+  // The accelerator in use ("cpu" after a fallback) and, after a fallback to
+  // the CPU, why the requested one could not be used ("" otherwise).
+  const std::string& accelerator() const { return options_.accelerator; }
+  const std::string& fallback_reason() const { return fallback_reason_; }
+  // Which operators run where (see OpPlacement).
+  std::vector<OpPlacement> placement() const;
   const ModelBytes& model_bytes() const { return *bytes_; }
 
   // Index of an input/output by signature name; InputError naming the choices.
@@ -164,12 +181,15 @@ class Session {
 
  private:
   Session() = default;
+  static Expected<std::unique_ptr<Session>> CreateOnce(std::shared_ptr<ModelBytes> model,
+                                                       const SessionOptions& options);
   Status Build();
   Status AllocateBuffers();
   Status RunLocked(const std::vector<HostArray>& arrays);
 
   std::shared_ptr<ModelBytes> bytes_;
   SessionOptions options_;
+  std::string fallback_reason_;
   int threads_ = 1;
   bool stateful_ = false;
   size_t signature_index_ = 0;

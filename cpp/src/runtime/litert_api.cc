@@ -15,6 +15,7 @@ bool g_attempted = false;
 Status g_status = RuntimeError("the LiteRT runtime has not been loaded yet");
 LiteRtApi g_api;
 RuntimeInfo g_info;
+void* g_handle = nullptr;
 
 bool VersionSupported(const std::string& version) {
   const std::string minor = SupportedLiteRtMinor();
@@ -66,6 +67,7 @@ Status DoLoad(const std::string& library_path, const std::string& version) {
   }
   g_info.library_path = path;
   g_info.version = version;
+  g_handle = handle;
   return Status::Ok();
 }
 
@@ -86,6 +88,11 @@ Expected<const LiteRtApi*> Api() {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_status.ok()) return g_status;
   return static_cast<const LiteRtApi*>(&g_api);
+}
+
+void* LiteRtLibraryHandle() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_status.ok() ? g_handle : nullptr;
 }
 
 RuntimeInfo LoadedRuntime() {

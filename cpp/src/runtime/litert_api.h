@@ -20,6 +20,10 @@ struct LiteRtApi {
 // The loaded API, or an error saying that LoadLiteRt has not succeeded.
 Expected<const LiteRtApi*> Api();
 
+// The dlopen handle of the loaded libLiteRt.so (nullptr before a successful
+// load), for optional symbols that are not in the function table.
+void* LiteRtLibraryHandle();
+
 // Text for a LiteRtStatus number (the library exports no such function).
 std::string LiteRtStatusName(int status);
 

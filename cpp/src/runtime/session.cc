@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "edgerun/verify.h"
+#include "runtime/accelerators.h"
 #include "runtime/litert_api.h"
 
 namespace edgerun {
@@ -235,6 +236,11 @@ struct Session::Impl {
   std::vector<LiteRtTensorBuffer> ext_buffers;
   std::vector<const void*> ext_addrs;
   std::vector<LiteRtRankedTensorType> in_types, out_types;
+  // Accelerator sessions only (accelerators.h): what the delegate plugins did
+  // in the final compilation, and the environment (released after ~Impl's body
+  // has Reset() everything created in it).
+  runtime::CompileReport report;
+  std::shared_ptr<runtime::AcceleratorEnv> accel;
 
   ~Impl() { Reset(); }
 
@@ -278,14 +284,7 @@ Expected<LiteRtEnvironment> SharedEnvironment(const LiteRtApi* api) {
   std::lock_guard<std::mutex> lock(mu);
   if (!done) {
     done = true;
-    int severity = kLiteRtLogSeverityError;  // quiet by default
-    if (const char* lvl = std::getenv("EDGERUN_LITERT_LOG")) {
-      std::string l = lvl;
-      if (l == "verbose") severity = kLiteRtLogSeverityVerbose;
-      else if (l == "info") severity = kLiteRtLogSeverityInfo;
-      else if (l == "warning") severity = kLiteRtLogSeverityWarning;
-      else if (l == "silent") severity = kLiteRtLogSeveritySilent;
-    }
+    const int severity = runtime::LogSeverityFromEnv();
     LiteRtEnvOption opts[2];
     std::memset(opts, 0, sizeof(opts));
     opts[0].tag = kLiteRtEnvOptionTagAutoRegisterAccelerators;
@@ -323,7 +322,8 @@ Status AddTomlOptions(const LiteRtApi* api, LiteRtOptions options, const char* i
 }
 
 Expected<LiteRtCompiledModel> Compile(const LiteRtApi* api, LiteRtEnvironment env,
-                                      LiteRtModel model, int threads) {
+                                      LiteRtModel model, int threads,
+                                      int hardware = kLiteRtHwAcceleratorCpu) {
   LiteRtOptions options = nullptr;
   LiteRtStatus s = api->LiteRtCreateOptions(&options);
   if (s != kLiteRtStatusOk) return RuntimeError("LiteRtCreateOptions failed: " + LiteRtStatusName(s));
@@ -332,9 +332,9 @@ Expected<LiteRtCompiledModel> Compile(const LiteRtApi* api, LiteRtEnvironment en
     LiteRtOptions o;
     ~Guard() { api->LiteRtDestroyOptions(o); }
   } guard{api, options};
-  s = api->LiteRtSetOptionsHardwareAccelerators(options, kLiteRtHwAcceleratorCpu);
+  s = api->LiteRtSetOptionsHardwareAccelerators(options, hardware);
   if (s != kLiteRtStatusOk)
-    return RuntimeError("cannot select the CPU accelerator: " + LiteRtStatusName(s));
+    return RuntimeError("cannot select the accelerators: " + LiteRtStatusName(s));
   EDGERUN_RETURN_IF_ERROR(
       AddTomlOptions(api, options, "xnnpack", "num_threads = " + std::to_string(threads) + "\n"));
   EDGERUN_RETURN_IF_ERROR(AddTomlOptions(api, options, "runtime_options_string",
@@ -435,9 +435,26 @@ void StridedCopy(const HostArray& a, size_t itemsize, uint8_t* dst) {
 Expected<std::unique_ptr<Session>> Session::Create(std::shared_ptr<ModelBytes> model,
                                                    const SessionOptions& options) {
   if (!model) return InputError("no model given");
-  if (options.accelerator != "cpu")
-    return InputError("accelerator '" + options.accelerator +
-                      "' is not supported by this build; supported: 'cpu'");
+  EDGERUN_RETURN_IF_ERROR(runtime::ValidateAcceleratorOptions(options));
+  auto s = CreateOnce(model, options);
+  if (s.ok() || options.fallback != "cpu" || !runtime::UsesAcceleratorEnv(options) ||
+      s.status().code() != Code::kDelegateError)
+    return s;
+  // fallback="cpu": the same model on the CPU, if it can run there.
+  SessionOptions cpu = options;
+  cpu.accelerator = "cpu";
+  cpu.accelerator_options.clear();
+  cpu.delegates.clear();
+  auto c = CreateOnce(model, cpu);
+  if (!c.ok())
+    return DelegateError(s.status().message() + "; the CPU fallback is not possible either: " +
+                         c.status().message());
+  (*c)->fallback_reason_ = s.status().message();
+  return c;
+}
+
+Expected<std::unique_ptr<Session>> Session::CreateOnce(std::shared_ptr<ModelBytes> model,
+                                                       const SessionOptions& options) {
   if (options.threads < 0)
     return InputError("threads must be >= 1 (or 0 / None for one per physical core), got " +
                       std::to_string(options.threads));
@@ -465,9 +482,17 @@ Status Session::Build() {
   const LiteRtApi* api = *api_or;
   Impl& im = *impl_;
   im.api = api;
-  auto env_or = SharedEnvironment(api);
-  if (!env_or.ok()) return env_or.status();
-  LiteRtEnvironment env = *env_or;
+  LiteRtEnvironment env = nullptr;
+  if (runtime::UsesAcceleratorEnv(options_)) {
+    auto accel = runtime::AcquireAcceleratorEnv(api, options_);
+    if (!accel.ok()) return accel.status();
+    im.accel = std::move(accel).value();
+    env = im.accel->env();
+  } else {
+    auto env_or = SharedEnvironment(api);
+    if (!env_or.ok()) return env_or.status();
+    env = *env_or;
+  }
 
   LiteRtStatus st = api->LiteRtCreateModelFromBuffer(env, bytes_->data(), bytes_->size(), &im.model);
   if (st != kLiteRtStatusOk || im.model == nullptr)
@@ -551,10 +576,33 @@ Status Session::Build() {
         TensorInfoFrom(api, t, name, "output", i, &outputs_[i], &im.out_types[i]));
   }
 
-  // Compile. A stateful model is warmed up on a throwaway compilation so the
+  // A model compiled for the Edge TPU fails clearly here, not at run time.
+  const std::vector<runtime::ModelOp> ops = runtime::ListModelOps(api, im.model);
+  if (!im.accel || im.accel->plugins().empty())
+    EDGERUN_RETURN_IF_ERROR(runtime::CheckModelNeedsNoDelegate(ops, bytes_->origin()));
+
+  // Compile (in an accelerator session, recording what the delegate plugins
+  // do). A stateful model is warmed up on a throwaway compilation so the
   // warm-up run does not advance the state the user will observe.
+  auto compile = [&]() -> Expected<LiteRtCompiledModel> {
+    if (!im.accel) return Compile(api, env, im.model, threads_);
+    im.report = runtime::CompileReport();
+    runtime::ReportScope scope(&im.report);
+    auto c = Compile(api, env, im.model, threads_, im.accel->hardware());
+    if (!c.ok()) return im.accel->CompileFailure(im.report, c.status());
+    Status claims = im.accel->CheckClaims(im.report, ops, bytes_->origin());
+    if (!claims.ok()) {
+      api->LiteRtDestroyCompiledModel(*c);
+      return claims;
+    }
+    return c;
+  };
+  auto load_error = [&](const Status& s) {
+    return im.accel && s.code() == Code::kInferenceError ? im.accel->WarmupFailure(im.report, s)
+                                                         : AsLoadError(s);
+  };
   if (stateful_) {
-    auto scratch = Compile(api, env, im.model, threads_);
+    auto scratch = compile();
     if (!scratch.ok()) return scratch.status();
     im.compiled = *scratch;
     Status warm = AllocateBuffers();
@@ -562,18 +610,18 @@ Status Session::Build() {
     im.DestroyBuffers();
     api->LiteRtDestroyCompiledModel(im.compiled);
     im.compiled = nullptr;
-    if (!warm.ok()) return AsLoadError(warm);
+    if (!warm.ok()) return load_error(warm);
   }
-  auto compiled = Compile(api, env, im.model, threads_);
+  auto compiled = compile();
   if (!compiled.ok()) return compiled.status();
   im.compiled = *compiled;
   Status alloc = AllocateBuffers();
-  if (!alloc.ok()) return AsLoadError(alloc);
+  if (!alloc.ok()) return load_error(alloc);
   if (!stateful_) {
     // Warm-up: surfaces unresolved custom ops and kernel failures here and not
     // at the first frame, and takes the one-time costs (weight packing).
     Status warm = RunLocked({});
-    if (!warm.ok()) return AsLoadError(warm);
+    if (!warm.ok()) return load_error(warm);
     for (auto& b : input_blocks_) std::memset(b->data(), 0, b->capacity());
   }
   run_count_ = 0;
@@ -651,6 +699,14 @@ Status Session::AllocateBuffers() {
   for (size_t i = 0; i < nin; ++i) EDGERUN_RETURN_IF_ERROR(make(true, i));
   for (size_t i = 0; i < nout; ++i) EDGERUN_RETURN_IF_ERROR(make(false, i));
   return Status::Ok();
+}
+
+std::vector<OpPlacement> Session::placement() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!impl_ || !impl_->model) return {};
+  const Impl& im = *impl_;
+  return runtime::Placement(runtime::ListModelOps(im.api, im.model), im.accel.get(),
+                            im.accel ? &im.report : nullptr);
 }
 
 Expected<size_t> Session::InputIndex(const std::string& name) const {

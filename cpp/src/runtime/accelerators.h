@@ -1,0 +1,138 @@
+// Accelerator environments: LiteRT environments with delegate plugins
+// (Edge TPU, any classic external-delegate plugin) registered as custom
+// accelerators, or with the GPU accelerator loaded.
+//
+// Why environments: in LiteRT 2.3 an accelerator is registered into an
+// environment and is applied to every model compiled in it, and its callbacks
+// get no user data. So each distinct configuration (accelerator kind, plugin
+// paths and options) gets its own environment, shared by the sessions that use
+// that configuration and destroyed with the last of them. Plain CPU sessions
+// never come here: they keep the process-wide CPU-only environment.
+//
+// How a plugin is attached (facts probed against ai-edge-litert 2.3.0, see
+// third_party/litert/README.md): a custom accelerator advertising the CPU bit
+// whose create-delegate callback calls the plugin's tflite_plugin_create_delegate
+// and hands the runtime a proxy TfLiteDelegate (LiteRtWrapDelegate with our
+// deleter, which calls tflite_plugin_destroy_delegate). The proxy's Prepare
+// calls the plugin's Prepare with a copy of the runtime's TfLiteContext in
+// which ReplaceNodeSubsetsWithDelegateKernels and ReportError are interposed,
+// so edgerun learns which nodes the plugin claimed (placement()) and what it
+// reported when it fails. Plugins are registered before the CPU accelerator,
+// so they see the whole graph before XNNPACK takes what it supports.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgerun/accelerators.h"
+#include "edgerun/session.h"
+#include "edgerun/status.h"
+#include "runtime/litert_api.h"
+
+namespace edgerun {
+namespace runtime {
+
+// Minimum log severity for LiteRT environments ($EDGERUN_LITERT_LOG).
+int LogSeverityFromEnv();
+
+// What the accelerator callbacks observed during one compilation. They run on
+// the compiling thread, which ReportScope points at its report.
+struct CompileReport {
+  struct Claim {
+    size_t plugin = 0;     // index into AcceleratorEnv::plugins()
+    int prepare_call = 0;  // n-th Prepare of that plugin's delegate (one per subgraph)
+    std::vector<int> nodes;
+  };
+  // What plugins reported while creating their delegate or in Prepare:
+  // (plugin index, text).
+  std::vector<std::pair<size_t, std::string>> messages;
+  std::vector<int> created;           // per plugin: delegates created
+  std::vector<int> refused;           // per plugin: create calls that returned null
+  std::vector<int> prepares;          // per plugin: Prepare calls
+  std::vector<int> prepare_failures;  // per plugin: Prepare calls that failed
+  std::vector<Claim> claims;
+};
+
+class ReportScope {
+ public:
+  explicit ReportScope(CompileReport* report);
+  ~ReportScope();
+  ReportScope(const ReportScope&) = delete;
+  ReportScope& operator=(const ReportScope&) = delete;
+
+ private:
+  CompileReport* previous_;
+};
+
+struct PluginInfo {
+  std::string label;    // "edgetpu" or "delegate:<file name>"
+  std::string library;  // the path that was loaded
+  std::string version;  // libedgetpu's edgetpu_version(), else ""
+  KeyValues options;
+  const void* lib = nullptr;  // the loaded library (internal to accelerators.cc)
+};
+
+struct ModelOp {
+  int subgraph = 0;
+  int index = 0;
+  int code = -1;
+  std::string custom;
+};
+
+class AcceleratorEnv {
+ public:
+  ~AcceleratorEnv();
+  AcceleratorEnv(const AcceleratorEnv&) = delete;
+  AcceleratorEnv& operator=(const AcceleratorEnv&) = delete;
+
+  LiteRtEnvironment env() const { return env_; }
+  // Hardware bits to request in the compilation options.
+  int hardware() const { return hardware_; }
+  const std::string& kind() const { return kind_; }  // "edgetpu", "gpu" or "delegates"
+  const std::vector<PluginInfo>& plugins() const { return plugins_; }
+  // e.g. "the Edge TPU (libedgetpu /usr/lib/.../libedgetpu.so.1, device 'usb:0')"
+  std::string Describe() const;
+
+  // Errors for a failed compilation or warm-up run, naming the plugins and
+  // what they reported.
+  Status CompileFailure(const CompileReport& report, const Status& status) const;
+  Status WarmupFailure(const CompileReport& report, const Status& status) const;
+  // After a successful compilation: every operator that only a delegate can
+  // run (edgetpu-custom-op) was claimed; DelegateError otherwise.
+  Status CheckClaims(const CompileReport& report, const std::vector<ModelOp>& ops,
+                     const std::string& origin) const;
+
+  struct Impl;
+
+ private:
+  friend Expected<std::shared_ptr<AcceleratorEnv>> AcquireAcceleratorEnv(const LiteRtApi*,
+                                                                         const SessionOptions&);
+  AcceleratorEnv() = default;
+  const LiteRtApi* api_ = nullptr;
+  LiteRtEnvironment env_ = nullptr;
+  int hardware_ = kLiteRtHwAcceleratorCpu;
+  std::string kind_;
+  std::vector<PluginInfo> plugins_;
+  std::string key_;
+};
+
+// True when the options need an accelerator environment (not plain CPU).
+bool UsesAcceleratorEnv(const SessionOptions& options);
+// InputError for unknown accelerators, bad option combinations.
+Status ValidateAcceleratorOptions(const SessionOptions& options);
+// The environment for these options (created, or shared with live sessions).
+Expected<std::shared_ptr<AcceleratorEnv>> AcquireAcceleratorEnv(const LiteRtApi* api,
+                                                               const SessionOptions& options);
+
+// Every operator of the model.
+std::vector<ModelOp> ListModelOps(const LiteRtApi* api, LiteRtModel model);
+// Before compiling without a plugin: a model that needs the Edge TPU gets a
+// DelegateError saying so and how to get the runtime.
+Status CheckModelNeedsNoDelegate(const std::vector<ModelOp>& ops, const std::string& origin);
+// Placement of every operator; `env`/`report` null for CPU sessions.
+std::vector<OpPlacement> Placement(const std::vector<ModelOp>& ops, const AcceleratorEnv* env,
+                                   const CompileReport* report);
+
+}  // namespace runtime
+}  // namespace edgerun
