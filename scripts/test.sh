@@ -48,6 +48,8 @@ EDGERUN_LITERT_LIB="$LITERT_LIB" EDGERUN_TEST_MODEL="$ROOT/build/cpp-tests/built
 if [ "${EDGERUN_SKIP_AARCH64:-0}" != 1 ] && [ -x cpp/tests/aarch64/run.sh ]; then
   say "aarch64 tests under qemu (NEON kernels)"
   cpp/tests/aarch64/run.sh
+  say "aarch64 runtime core + delegate plugin path under qemu"
+  PYTHON=python cpp/tests/aarch64/delegates.sh
 fi
 
 say "pytest"
