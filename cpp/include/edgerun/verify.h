@@ -1,14 +1,27 @@
 // edgerun: verification of .tflite (LiteRT flatbuffer) model bytes.
 //
 // The LiteRT C API does not verify the flatbuffer it is given: truncated or
-// corrupted model files crash or hang the process. VerifyModel() walks every
-// table, vector, string and union the runtime reads (bounds, alignment,
-// vtables), then checks cross-references (operator codes, tensor indices,
-// buffers, subgraph references, signatures), tensor shapes, buffer sizes,
-// quantization and sparsity parameters, so that bytes which pass can be handed
-// to the runtime. It reads the bytes only (no allocation proportional to
-// anything but the number of tensors/subgraphs), needs no other library, runs
-// in time linear in the file size, and stops after a bounded amount of work.
+// corrupted model files crash or hang the process. VerifyModel() checks, before
+// the runtime sees the bytes:
+//  - structure: identifier "TFL3", every table / vtable / vector / string /
+//    union reached from Model in bounds and aligned, strings NUL-terminated,
+//    option tables of both builtin-options unions field by field, FlexBuffer
+//    custom options of the custom operators the runtime implements itself;
+//  - references: operator codes (known builtin codes, sane versions), tensor
+//    indices of operators / subgraphs / signatures / quantization details,
+//    buffer indices, buffer and custom-option byte ranges, subgraph indices
+//    held in options (WHILE, IF, CALL_ONCE, STABLEHLO_*) and no call cycles;
+//  - tensors: known types, dims >= 0 (-1 only where the shape signature says
+//    dynamic), element counts bounded, constant data size = shape x type size
+//    (string buffers parsed, sparse tensors counted through their metadata),
+//    quantization vectors consistent with quantized_dimension;
+//  - operators: no operator without inputs and outputs (except CALL_ONCE),
+//    strides/dilations/filter sizes >= 1 where a zero would divide by zero,
+//    static output shapes of common operators consistent with their inputs,
+//    and data flow (see VerifyOptions::check_dataflow).
+// It reads the bytes only, allocates in proportion to the number of buffers,
+// tensors and subgraphs, needs no other library, runs in time linear in the
+// file size, and stops after a bounded amount of work.
 #pragma once
 
 #include <cstddef>

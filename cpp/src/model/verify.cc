@@ -18,7 +18,9 @@
 
 #include "edgerun/verify.h"
 
+#include <algorithm>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -251,6 +253,8 @@ enum : int32_t {
   kOpAveragePool2D = 1,
   kOpConv2D = 3,
   kOpDepthwiseConv2D = 4,
+  kOpDequantize = 6,
+  kOpDensify = 124,
   kOpL2Pool2D = 12,
   kOpMaxPool2D = 17,
   kOpCall = 31,
@@ -305,6 +309,8 @@ static_assert(NameIs(kOperatorNames[kOpAveragePool2D], "AVERAGE_POOL_2D"), "op c
 static_assert(NameIs(kOperatorNames[kOpConv2D], "CONV_2D"), "op code");
 static_assert(NameIs(kOperatorNames[kOpDepthwiseConv2D], "DEPTHWISE_CONV_2D"), "op code");
 static_assert(NameIs(kOperatorNames[kOpL2Pool2D], "L2_POOL_2D"), "op code");
+static_assert(NameIs(kOperatorNames[kOpDequantize], "DEQUANTIZE"), "op code");
+static_assert(NameIs(kOperatorNames[kOpDensify], "DENSIFY"), "op code");
 static_assert(NameIs(kOperatorNames[kOpMaxPool2D], "MAX_POOL_2D"), "op code");
 static_assert(NameIs(kOperatorNames[kOpCall], "CALL"), "op code");
 static_assert(NameIs(kOperatorNames[kOpCustom], "CUSTOM"), "op code");
@@ -390,6 +396,42 @@ const char* OpName(int32_t code) {
 }
 const char* TypeName(int type) {
   return type >= 0 && type < kNumTensorTypes ? kTensorTypeNames[type] : "?";
+}
+
+// Shape rules of common operators, checked when every shape involved is static:
+// the runtime re-infers output shapes, and an output that grows beyond its
+// declared shape overruns buffers sized from the model (LiteRT CompiledModel).
+enum : uint8_t { kRuleNone = 0, kRuleSameShape = 1, kRuleBroadcast = 2, kRulePad = 3, kRuleResize = 4 };
+const uint8_t* ShapeRules() {
+  static const std::vector<uint8_t> rules = [] {
+    static const char* const kSameShape[] = {
+        "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "ELU",
+        "HARD_SWISH", "LEAKY_RELU", "ABS", "NEG", "EXP", "LOG", "SQRT", "RSQRT", "SQUARE", "SIN", "COS", "FLOOR",
+        "CEIL", "ROUND", "SIGN", "CAST", "LOGICAL_NOT", "GELU", "SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION",
+        "LOCAL_RESPONSE_NORMALIZATION", "ZEROS_LIKE"};
+    static const char* const kBroadcast[] = {
+        "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW", "FLOOR_DIV", "FLOOR_MOD",
+        "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL", "LOGICAL_AND", "LOGICAL_OR"};
+    static const char* const kPad[] = {"PAD", "PADV2", "MIRROR_PAD"};                       // constant paddings
+    static const char* const kResize[] = {"RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"};  // constant size
+    std::vector<uint8_t> r(kNumBuiltinOperators, kRuleNone);
+    for (int c = 0; c < kNumBuiltinOperators; ++c) {
+      for (const char* n : kSameShape) {
+        if (std::strcmp(kOperatorNames[c], n) == 0) r[c] = kRuleSameShape;
+      }
+      for (const char* n : kBroadcast) {
+        if (std::strcmp(kOperatorNames[c], n) == 0) r[c] = kRuleBroadcast;
+      }
+      for (const char* n : kPad) {
+        if (std::strcmp(kOperatorNames[c], n) == 0) r[c] = kRulePad;
+      }
+      for (const char* n : kResize) {
+        if (std::strcmp(kOperatorNames[c], n) == 0) r[c] = kRuleResize;
+      }
+    }
+    return r;
+  }();
+  return rules.data();
 }
 
 // ---------------------------------------------------------------------------
@@ -564,6 +606,7 @@ class Walker {
   // Follows the uoffset stored in a field; *present = false when absent.
   Status Offset(const TableRef& t, int slot, uint64_t* target, bool* present, const char* field) {
     *present = false;
+    *target = 0;
     uint32_t fo = FieldOffset(t, slot);
     if (fo == 0) return Status();
     if (fo < 4 || fo + 4 > t.tsize) {
@@ -614,8 +657,8 @@ class Walker {
 
   Status Vector(const TableRef& t, int slot, uint32_t elem_size, VecRef* v, const char* field) {
     *v = VecRef();
-    uint64_t pos;
-    bool present;
+    uint64_t pos = 0;
+    bool present = false;
     VRET(Offset(t, slot, &pos, &present, field));
     if (!present) return Status();
     return VectorAt(pos, elem_size, false, v, field);
@@ -623,8 +666,8 @@ class Walker {
 
   Status String(const TableRef& t, int slot, VecRef* s, const char* field) {
     *s = VecRef();
-    uint64_t pos;
-    bool present;
+    uint64_t pos = 0;
+    bool present = false;
     VRET(Offset(t, slot, &pos, &present, field));
     if (!present) return Status();
     return VectorAt(pos, 1, true, s, field);
@@ -632,7 +675,7 @@ class Walker {
 
   // Sub-table referenced by a field.
   Status Child(const TableRef& t, int slot, TableRef* c, bool* present, const char* field) {
-    uint64_t pos;
+    uint64_t pos = 0;
     VRET(Offset(t, slot, &pos, present, field));
     if (!*present) return Status();
     VTRY(Table(pos, c), "field '%s'", field);
@@ -684,9 +727,13 @@ struct BufferInfo {
 };
 
 struct TensorInfo {
+  VecRef shape;               // verified int32 vector (may be absent)
+  uint32_t buffer = 0;        // buffer index (valid when has_data)
   int8_t type = 0;
   bool is_variable = false;
-  bool has_data = false;     // non-empty buffer
+  bool has_data = false;       // non-empty buffer
+  bool sparse = false;         // has sparsity parameters
+  bool dynamic = false;        // some dim is -1 in the shape or the shape signature
   bool zero_elements = false;  // static shape with a 0 dim (needs no data)
 };
 
@@ -706,6 +753,158 @@ std::string ShapeString(Walker& w, const VecRef& shape) {
   s += "]";
   return s;
 }
+
+// ---------------------------------------------------------------------------
+// FlexBuffers (custom options of the custom operators the runtime itself
+// implements; they parse their options without checking them)
+// ---------------------------------------------------------------------------
+class FlexVerifier {
+ public:
+  FlexVerifier(Walker& w, uint64_t begin, uint64_t size) : w_(w), b_(w.data() + begin), n_(size) {}
+
+  Status Run() {
+    if (n_ < 3) return ModelError(Fmt("FlexBuffer of %llu bytes is too small", ull(n_)));
+    uint32_t root_width = b_[n_ - 1];
+    if (root_width != 1 && root_width != 2 && root_width != 4 && root_width != 8) {
+      return ModelError(Fmt("FlexBuffer root width %u is invalid", root_width));
+    }
+    if (n_ < 2ull + root_width) return ModelError("FlexBuffer is too small for its root");
+    return Value(n_ - 2 - root_width, root_width, b_[n_ - 2], 0);
+  }
+
+ private:
+  enum : uint32_t {
+    kNull = 0, kInt = 1, kUInt = 2, kFloat = 3, kKey = 4, kString = 5, kIndirectInt = 6, kIndirectUInt = 7,
+    kIndirectFloat = 8, kMap = 9, kVector = 10, kVectorInt = 11, kVectorUInt = 12, kVectorFloat = 13,
+    kVectorKey = 14, kVectorStringDeprecated = 15, kVectorInt2 = 16, kVectorFloat4 = 24, kBlob = 25, kBool = 26,
+    kVectorBool = 36,
+  };
+
+  bool Fits(uint64_t pos, uint64_t len) const { return pos <= n_ && len <= n_ - pos; }
+  uint64_t ReadUInt(uint64_t pos, uint32_t width) const {
+    switch (width) {
+      case 1: return b_[pos];
+      case 2: return LoadU16(b_ + pos);
+      case 4: return LoadU32(b_ + pos);
+      default: return LoadU64(b_ + pos);
+    }
+  }
+  static bool ValidWidth(uint64_t w) { return w == 1 || w == 2 || w == 4 || w == 8; }
+
+  // Follows the (backward) offset stored in the slot at `pos`.
+  Status Target(uint64_t pos, uint32_t width, uint64_t* target) const {
+    uint64_t off = ReadUInt(pos, width);
+    if (off > pos) return ModelError(Fmt("FlexBuffer offset %llu at %llu points before the start", ull(off), ull(pos)));
+    *target = pos - off;
+    return Status();
+  }
+  // Size prefix (of `width` bytes) in front of `target`.
+  Status Size(uint64_t target, uint32_t width, uint64_t* len) const {
+    if (target < width) return ModelError(Fmt("FlexBuffer size field before %llu is out of range", ull(target)));
+    *len = ReadUInt(target - width, width);
+    return Status();
+  }
+  Status Key(uint64_t target) {
+    // NUL-terminated; scan bounded by the buffer (and paid for).
+    uint64_t i = target;
+    while (i < n_ && b_[i] != 0) ++i;
+    VRET(w_.Spend(1 + (i - target) / 16));
+    if (i >= n_) return ModelError(Fmt("FlexBuffer key at %llu is not NUL-terminated", ull(target)));
+    return Status();
+  }
+  Status Elements(uint64_t target, uint64_t len, uint32_t width, uint64_t extra_per_elem) {
+    if (len > n_ || !Fits(target, len * (width + extra_per_elem))) {
+      return ModelError(Fmt("FlexBuffer vector at %llu with %llu elements runs past the end", ull(target), ull(len)));
+    }
+    return w_.Spend(len);
+  }
+
+  Status Value(uint64_t pos, uint32_t parent_width, uint8_t packed, int depth) {
+    VRET(w_.Spend(1));
+    if (depth > 32) return ModelError("FlexBuffer nesting is too deep");
+    if (!Fits(pos, parent_width)) return ModelError(Fmt("FlexBuffer value at %llu runs past the end", ull(pos)));
+    const uint32_t type = packed >> 2;
+    const uint32_t width = 1u << (packed & 3);
+    if (type == kNull || type == kInt || type == kUInt || type == kFloat || type == kBool) return Status();
+    uint64_t target, len;
+    VRET(Target(pos, parent_width, &target));
+    switch (type) {
+      case kKey:
+        return Key(target);
+      case kString:
+      case kBlob:
+        VRET(Size(target, width, &len));
+        if (!Fits(target, len) || (type == kString && (!Fits(target, len + 1) || b_[target + len] != 0))) {
+          return ModelError(Fmt("FlexBuffer %s at %llu of length %llu is invalid", type == kString ? "string" : "blob",
+                                ull(target), ull(len)));
+        }
+        return Status();
+      case kIndirectInt:
+      case kIndirectUInt:
+      case kIndirectFloat:
+        if (!Fits(target, width)) return ModelError(Fmt("FlexBuffer scalar at %llu runs past the end", ull(target)));
+        return Status();
+      case kVectorInt:
+      case kVectorUInt:
+      case kVectorFloat:
+      case kVectorBool:
+        VRET(Size(target, width, &len));
+        return Elements(target, len, width, 0);
+      case kVectorKey:
+      case kVectorStringDeprecated:
+        VRET(Size(target, width, &len));
+        VRET(Elements(target, len, width, 0));
+        for (uint64_t i = 0; i < len; ++i) {
+          uint64_t t;
+          VRET(Target(target + i * width, width, &t));
+          if (type == kVectorKey) {
+            VRET(Key(t));
+          } else {
+            uint64_t slen;
+            VRET(Size(t, width, &slen));
+            if (!Fits(t, slen + 1) || b_[t + slen] != 0) return ModelError("FlexBuffer string is invalid");
+          }
+        }
+        return Status();
+      case kMap:
+      case kVector: {
+        VRET(Size(target, width, &len));
+        VRET(Elements(target, len, width, 1));  // values, then one type byte each
+        if (type == kMap) {
+          if (target < 3ull * width) return ModelError("FlexBuffer map header is out of range");
+          uint64_t keys_field = target - 3ull * width;
+          uint64_t keys;
+          VRET(Target(keys_field, width, &keys));
+          uint64_t keys_width = ReadUInt(target - 2ull * width, width);
+          if (!ValidWidth(keys_width)) return ModelError("FlexBuffer map has an invalid key width");
+          uint64_t klen;
+          VRET(Size(keys, uint32_t(keys_width), &klen));
+          if (klen != len) return ModelError("FlexBuffer map has different numbers of keys and values");
+          VRET(Elements(keys, klen, uint32_t(keys_width), 0));
+          for (uint64_t i = 0; i < klen; ++i) {
+            uint64_t k;
+            VRET(Target(keys + i * keys_width, uint32_t(keys_width), &k));
+            VRET(Key(k));
+          }
+        }
+        const uint64_t types = target + len * width;
+        for (uint64_t i = 0; i < len; ++i) VRET(Value(target + i * width, width, b_[types + i], depth + 1));
+        return Status();
+      }
+      default:
+        if (type >= kVectorInt2 && type <= kVectorFloat4) {
+          uint64_t count = (type - kVectorInt2) / 3 + 2;
+          if (!Fits(target, count * width)) return ModelError("FlexBuffer fixed vector runs past the end");
+          return Status();
+        }
+        return ModelError(Fmt("FlexBuffer value at %llu has unknown type %u", ull(pos), type));
+    }
+  }
+
+  Walker& w_;
+  const uint8_t* b_;
+  uint64_t n_;
+};
 
 class ModelVerifier {
  public:
@@ -731,6 +930,120 @@ class ModelVerifier {
                         SubgraphInfo* sginfo);
   Status VerifyOptionsTable(const TableRef& t, const OptionsDesc& desc);
   Status CheckSubgraphRef(int64_t index, const char* what, SubgraphInfo* sginfo);
+  template <class Where>
+  Status CheckShapeRule(uint8_t rule, const VecRef& inputs, const VecRef& outputs,
+                        const std::vector<TensorInfo>& tensors, const Where& where) {
+    if (rule == kRulePad || rule == kRuleResize) return CheckConstShapeRule(rule, inputs, outputs, tensors, where);
+    const uint32_t nin = rule == kRuleBroadcast ? 2 : 1;
+    if (inputs.len < nin || outputs.len < 1) return Status();  // the kernel reports it
+    int32_t idx[3] = {w_.VI32(inputs, 0), nin > 1 ? w_.VI32(inputs, 1) : 0, w_.VI32(outputs, 0)};
+    const TensorInfo* t[3];
+    for (uint32_t k = 0; k < 3; ++k) {
+      if (k == 1 && nin < 2) {
+        t[k] = nullptr;
+        continue;
+      }
+      if (idx[k] < 0) return Status();
+      t[k] = &tensors[idx[k]];
+      if (t[k]->dynamic || t[k]->shape.len == 0) return Status();
+    }
+    const VecRef& out = t[2]->shape;
+    auto dim = [&](const VecRef& v, uint32_t from_right) -> int32_t {  // 1 beyond the rank
+      return from_right < v.len ? w_.VI32(v, v.len - 1 - from_right) : 1;
+    };
+    if (rule == kRuleSameShape) {
+      const VecRef& in = t[0]->shape;
+      bool same = in.len == out.len;
+      for (uint32_t i = 0; same && i < in.len; ++i) same = w_.VI32(in, i) == w_.VI32(out, i);
+      if (!same) {
+        return ModelError(where() + Fmt(": output tensor %d has shape %s, but input tensor %d has shape %s", idx[2],
+                                        ShapeString(w_, out).c_str(), idx[0], ShapeString(w_, in).c_str()));
+      }
+      return Status();
+    }
+    const VecRef& a = t[0]->shape;
+    const VecRef& b = t[1]->shape;
+    const uint32_t rank = a.len > b.len ? a.len : b.len;
+    bool ok = out.len == rank;
+    for (uint32_t i = 0; i < rank; ++i) {
+      int32_t x = dim(a, i), y = dim(b, i);
+      if (x != y && x != 1 && y != 1) {
+        return ModelError(where() + Fmt(": input shapes %s and %s do not broadcast", ShapeString(w_, a).c_str(),
+                                        ShapeString(w_, b).c_str()));
+      }
+      int32_t z = x == 1 ? y : x;
+      if (ok && dim(out, i) != z) ok = false;
+    }
+    if (!ok) {
+      std::string expected = "[";
+      for (uint32_t i = rank; i-- > 0;) {
+        int32_t x = dim(a, i), y = dim(b, i);
+        expected += std::to_string(x == 1 ? y : x) + (i ? "," : "]");
+      }
+      return ModelError(where() + Fmt(": output tensor %d has shape %s, but inputs %s and %s broadcast to %s",
+                                      idx[2], ShapeString(w_, out).c_str(), ShapeString(w_, a).c_str(),
+                                      ShapeString(w_, b).c_str(), expected.c_str()));
+    }
+    return Status();
+  }
+
+  // Output shape = f(input shape, constant second input): PAD family (paddings
+  // [rank, 2]) and RESIZE family (size [2] of an NHWC input).
+  template <class Where>
+  Status CheckConstShapeRule(uint8_t rule, const VecRef& inputs, const VecRef& outputs,
+                             const std::vector<TensorInfo>& tensors, const Where& where) {
+    if (inputs.len < 2 || outputs.len < 1) return Status();
+    const int32_t in = w_.VI32(inputs, 0), param = w_.VI32(inputs, 1), out = w_.VI32(outputs, 0);
+    if (in < 0 || param < 0) return Status();
+    const TensorInfo& ti = tensors[in];
+    const TensorInfo& tp = tensors[param];
+    const TensorInfo& to = tensors[out];
+    if (ti.dynamic || to.dynamic || !tp.has_data || tp.sparse || ti.shape.len == 0) return Status();
+    const int psize = tp.type == 2 ? 4 : tp.type == 4 ? 8 : 0;  // INT32 / INT64
+    if (psize == 0) return Status();
+    const BufferInfo& b = buffers_[tp.buffer];
+    const uint8_t* p = w_.data() + b.pos;
+    auto param_at = [&](uint64_t i) -> int64_t {
+      return psize == 4 ? int64_t(int32_t(LoadU32(p + 4 * i))) : int64_t(LoadU64(p + 8 * i));
+    };
+    const uint32_t rank = ti.shape.len;
+    std::vector<int64_t> expected(rank);
+    for (uint32_t i = 0; i < rank; ++i) expected[i] = w_.VI32(ti.shape, i);
+    if (rule == kRulePad) {
+      if (b.size != uint64_t(rank) * 2 * psize) return Status();  // shape [rank, 2] (buffer size verified)
+      for (uint32_t i = 0; i < rank; ++i) {
+        int64_t lo = param_at(2 * i), hi = param_at(2 * i + 1);
+        if (lo < 0 || hi < 0 || lo > INT32_MAX || hi > INT32_MAX) {
+          return ModelError(where() + Fmt(": padding [%lld, %lld] of dimension %u is invalid", ll(lo), ll(hi), i));
+        }
+        expected[i] += lo + hi;
+      }
+    } else {
+      if (rank != 4 || b.size != 2ull * psize) return Status();
+      expected[1] = param_at(0);
+      expected[2] = param_at(1);
+    }
+    bool same = to.shape.len == rank;
+    for (uint32_t i = 0; same && i < rank; ++i) same = int64_t(w_.VI32(to.shape, i)) == expected[i];
+    if (!same) {
+      std::string e = "[";
+      for (uint32_t i = 0; i < rank; ++i) e += std::to_string(expected[i]) + (i + 1 < rank ? "," : "]");
+      return ModelError(where() + Fmt(": output tensor %d has shape %s, but input %s with constant %s tensor %d "
+                                      "gives %s",
+                                      out, ShapeString(w_, to.shape).c_str(), ShapeString(w_, ti.shape).c_str(),
+                                      rule == kRulePad ? "paddings" : "size", param, e.c_str()));
+    }
+    return Status();
+  }
+
+  bool IsFlexbufferCustomOp(const VecRef& name) const {
+    static const char* const kNames[] = {"TFLite_Detection_PostProcess", "Mfcc", "AudioSpectrogram"};
+    if (!name.present) return false;
+    for (const char* n : kNames) {
+      if (name.len == std::strlen(n) && std::memcmp(w_.data() + name.data, n, name.len) == 0) return true;
+    }
+    return false;
+  }
   Status VerifySignatures(const TableRef& model);
   Status VerifyMetadata(const TableRef& model);
   Status VerifyExternalBuffers(const TableRef& model);
@@ -740,6 +1053,7 @@ class ModelVerifier {
   const VerifyOptions& o_;
   std::vector<BufferInfo> buffers_;
   std::vector<int32_t> opcodes_;  // effective builtin code per operator code
+  std::vector<VecRef> custom_codes_;  // custom_code string per operator code
   std::vector<SubgraphInfo> subgraphs_;
   std::vector<uint32_t> external_buffer_ids_;
   uint32_t nsubgraphs_ = 0;
@@ -829,6 +1143,7 @@ Status ModelVerifier::VerifyOperatorCodes(const TableRef& model) {
   if (!codes.present) return Status();
   VRET(w_.Spend(codes.len));
   opcodes_.resize(codes.len);
+  custom_codes_.resize(codes.len);
   for (uint32_t ci = 0; ci < codes.len; ++ci) {
     TableRef c;
     VTRY(w_.VecTable(codes, ci, &c), "operator code %u", ci);
@@ -862,6 +1177,7 @@ Status ModelVerifier::VerifyOperatorCodes(const TableRef& model) {
       return ModelError(Fmt("operator code %u: CUSTOM operator without a custom_code name", ci));
     }
     opcodes_[ci] = effective;
+    custom_codes_[ci] = custom;
   }
   return Status();
 }
@@ -957,6 +1273,7 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
   }
   info->type = type;
   info->is_variable = is_variable != 0;
+  info->shape = shape;
 
   // Shape: dims >= 0, or -1 where the shape signature marks the dim dynamic.
   if (signature.present && signature.len != shape.len && shape.len != 0) {
@@ -981,11 +1298,11 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
       has_zero = true;
       continue;
     }
-    elements *= uint64_t(dim);  // both factors < 2^32 / limit: no overflow before the check
-    if (elements > o_.max_tensor_elements) {
+    if (elements > uint64_t(o_.max_tensor_elements) / uint64_t(dim)) {
       return ModelError(where() + Fmt(": shape %s has more than %llu elements", ShapeString(w_, shape).c_str(),
                                       ull(o_.max_tensor_elements)));
     }
+    elements *= uint64_t(dim);
   }
   for (uint32_t i = 0; i < signature.len; ++i) {
     int32_t dim = w_.VI32(signature, i);
@@ -993,6 +1310,8 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
       return ModelError(where() + Fmt(": shape_signature has invalid dimension %d at index %u", dim, i));
     }
   }
+  for (uint32_t i = 0; i < signature.len && !dynamic; ++i) info->dynamic = w_.VI32(signature, i) == -1;
+  info->dynamic = info->dynamic || dynamic;
   const uint64_t count = has_zero ? 0 : elements;  // true element count when static
   info->zero_elements = has_zero && !dynamic;
 
@@ -1029,11 +1348,10 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
   const BufferInfo none;
   const BufferInfo& b = nbuffers ? buffers_[buffer] : none;
   info->has_data = b.size > 0;
+  info->buffer = buffer;
 
   if (external_buffer != 0) {
-    bool found = false;
-    for (uint32_t id : external_buffer_ids_) found = found || id == external_buffer;
-    if (!found) {
+    if (!std::binary_search(external_buffer_ids_.begin(), external_buffer_ids_.end(), external_buffer)) {
       return ModelError(where() + Fmt(": external_buffer id %u does not name an external buffer of the model",
                                       external_buffer));
     }
@@ -1050,6 +1368,7 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
   bool has_sp;
   TTRY(w_.Child(t, 6, &sp, &has_sp, "sparsity"));
   uint64_t stored = count;
+  info->sparse = has_sp;
   if (has_sp) {
     if (dynamic) return ModelError(where() + ": sparse tensor with a dynamic shape");
     TTRY(VerifySparsity(sp, shape, &stored));
@@ -1321,21 +1640,26 @@ Status ModelVerifier::VerifySparsity(const TableRef& sp, const VecRef& shape, ui
 // Operator
 // ---------------------------------------------------------------------------
 Status ModelVerifier::VerifyOptionsTable(const TableRef& t, const OptionsDesc& desc) {
-  for (int slot = 0; desc.fields[slot] != '\0'; ++slot) {
-    char k = desc.fields[slot];
+  static const char* const kSlotNames[] = {"slot 0",  "slot 1",  "slot 2",  "slot 3",  "slot 4",  "slot 5",
+                                            "slot 6",  "slot 7",  "slot 8",  "slot 9",  "slot 10", "slot 11",
+                                            "slot 12", "slot 13", "slot 14", "slot 15", "slot 16", "slot 17",
+                                            "slot 18", "slot 19", "slot 20", "slot 21", "slot 22", "slot 23"};
+  constexpr int kMaxSlots = int(sizeof(kSlotNames) / sizeof(kSlotNames[0]));
+  for (int slot = 0; slot < kMaxSlots && desc.fields[slot] != '\0'; ++slot) {
+    const char k = desc.fields[slot];
+    const char* field = kSlotNames[slot];
     uint64_t scalar;
     VecRef v;
     switch (k) {
       case '1': case '2': case '4': case '8':
-        VRET(w_.Scalar(t, slot, uint32_t(k - '0'), 0, &scalar, "option"));
+        VRET(w_.Scalar(t, slot, uint32_t(k - '0'), 0, &scalar, field));
         break;
-      case 'a': case 'b': case 'c': case 'd': {
-        uint32_t es = k == 'a' ? 1 : k == 'b' ? 2 : k == 'c' ? 4 : 8;
-        VTRY(w_.Vector(t, slot, es, &v, "option"), "field %d", slot);
+      case 'a': case 'b': case 'c': case 'd':
+        VRET(w_.Vector(t, slot, k == 'a' ? 1 : k == 'b' ? 2 : k == 'c' ? 4 : 8, &v, field));
+        VRET(w_.Spend(1));
         break;
-      }
       case 's':
-        VTRY(w_.String(t, slot, &v, "option"), "field %d", slot);
+        VRET(w_.String(t, slot, &v, field));
         break;
       default:
         break;
@@ -1389,7 +1713,10 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
   VRET(w_.Spend(uint64_t(inputs.len) + outputs.len + intermediates.len));
 
   const uint32_t nt = uint32_t(tensors.size());
-  if (inputs.len == 0 && outputs.len == 0) return ModelError(where() + ": operator has no inputs and no outputs");
+  // (CALL_ONCE, which only runs an initialization subgraph, legitimately has neither.)
+  if (inputs.len == 0 && outputs.len == 0 && code != kOpCallOnce) {
+    return ModelError(where() + ": operator has no inputs and no outputs");
+  }
   for (uint32_t i = 0; i < inputs.len; ++i) {
     int32_t v = w_.VI32(inputs, i);
     if (v == -1) continue;  // optional input left out
@@ -1414,6 +1741,16 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
     return ModelError(where() + Fmt(": large custom options at offset %llu with size %llu lie outside the file "
                                     "(size %llu)",
                                     ull(large_offset), ull(large_size), ull(w_.size())));
+  }
+
+  // Custom operators built into the runtime read their options as a FlexBuffer.
+  if (code == kOpCustom && IsFlexbufferCustomOp(custom_codes_[opcode_index])) {
+    uint64_t begin = custom_options.data, size = custom_options.present ? custom_options.len : 0;
+    if (large_offset > 1) begin = large_offset, size = large_size;
+    if (size > 0) {
+      VTRY(FlexVerifier(w_, begin, size).Run(), "%s '%s': custom options", where().c_str(),
+           w_.Printable(custom_codes_[opcode_index]).c_str());
+    }
   }
 
   // Options unions.
@@ -1534,6 +1871,27 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
     default:
       break;
   }
+
+  // DEQUANTIZE / DENSIFY of a constant: accelerators (XNNPACK) unpack these
+  // ahead of time using the declared output shape, so it must be the input's.
+  if ((code == kOpDequantize || code == kOpDensify) && inputs.len >= 1 && outputs.len >= 1) {
+    int32_t in = w_.VI32(inputs, 0), out = w_.VI32(outputs, 0);
+    if (in >= 0 && (tensors[in].has_data || tensors[in].sparse)) {
+      const VecRef& a = tensors[in].shape;
+      const VecRef& b = tensors[out].shape;
+      bool same = a.len == b.len;
+      for (uint32_t i = 0; same && i < a.len; ++i) same = w_.VI32(a, i) == w_.VI32(b, i);
+      if (!same) {
+        return ModelError(where() + Fmt(": output tensor %d has shape %s, but the constant input tensor %d has shape "
+                                        "%s",
+                                        out, ShapeString(w_, b).c_str(), in, ShapeString(w_, a).c_str()));
+      }
+    }
+  }
+
+  // Output shapes of common operators (all shapes static).
+  const uint8_t rule = ShapeRules()[code];
+  if (rule != kRuleNone) VRET(CheckShapeRule(rule, inputs, outputs, tensors, where));
 
   // Subgraph references held in options (whatever the operator).
   auto sub = [&](const TableRef& t, int slot, const char* field) -> Status {
@@ -1692,7 +2050,6 @@ Status ModelVerifier::VerifyExternalBuffers(const TableRef& model) {
     VTRY(w_.VecTable(groups, i, &g), "external buffer group %u", i);
     VTRY(w_.String(g, 0, &name, "name"), "external buffer group %u", i);
   }
-  if (ext.len > 4096) return ModelError(Fmt("model: too many external buffers (%u)", ext.len));
   for (uint32_t i = 0; i < ext.len; ++i) {
     TableRef e;
     uint32_t id, group;
@@ -1712,6 +2069,7 @@ Status ModelVerifier::VerifyExternalBuffers(const TableRef& model) {
     }
     external_buffer_ids_.push_back(id);
   }
+  std::sort(external_buffer_ids_.begin(), external_buffer_ids_.end());
   return Status();
 }
 
