@@ -11,6 +11,7 @@ from .errors import (
     BusyError,
     ClosedError,
     DelegateError,
+    DependencyError,
     Error,
     InferenceError,
     InputError,
@@ -23,6 +24,9 @@ from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetp
 from .preprocess import Preprocessor, Transform
 from .session import Session, TensorSpec
 from .verify import verify
+from .metadata import ModelMetadata, read_metadata, write_metadata
+from .modelinfo import ModelInfo, inspect
+from .converter import ConvertReport, convert
 
 __version__ = "0.1.0"
 
@@ -32,6 +36,13 @@ __all__ = [
     "Preprocessor",
     "Transform",
     "verify",
+    "inspect",
+    "ModelInfo",
+    "convert",
+    "ConvertReport",
+    "ModelMetadata",
+    "read_metadata",
+    "write_metadata",
     "runtime_info",
     "Delegate",
     "OpPlacement",
@@ -46,5 +57,6 @@ __all__ = [
     "RuntimeLoadError",
     "BusyError",
     "ClosedError",
+    "DependencyError",
     "__version__",
 ]

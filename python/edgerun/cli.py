@@ -3,6 +3,8 @@
     edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
           [--accelerator cpu|edgetpu|gpu] [--device D] [--delegate LIB[:KEY=VALUE,...]]
     edgerun verify MODEL [MODEL ...]                   structural + cross-reference check
+    edgerun inspect MODEL [--json]                     tensors, operators, weights, memory, XNNPACK, metadata
+    edgerun convert SRC -o OUT.tflite [--quantize M]   Keras/SavedModel -> .tflite with a report
     edgerun edgetpu                                    the Edge TPU runtime and devices found
 """
 
@@ -186,6 +188,50 @@ def cmd_edgetpu(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .modelinfo import format_info, inspect
+
+    info = inspect(args.model, xnnpack=not args.no_xnnpack)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        print(format_info(info))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .converter import convert
+
+    preprocess = {k: getattr(args, k) for k in ("format", "mean", "std", "fit", "channels")
+                  if getattr(args, k) is not None}
+    metadata = {"name": args.name, "version": args.model_version, "description": args.description,
+                "labels": args.labels}
+    report = convert(
+        args.source, args.output, args.quantize, io_type=args.io_type, calibration=args.calibration,
+        samples=args.samples, validation=args.validation, preprocess=preprocess,
+        metadata={k: v for k, v in metadata.items() if v is not None}, prune=args.prune,
+        cluster=args.cluster, threads=args.threads, runs=args.runs, report=args.report,
+        progress=not args.json, quiet=not args.verbose,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.table())
+        if args.report:
+            print(f"report: {args.report}")
+    return 0
+
+
+def _sparsity(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a sparsity between 0 and 1, got {text!r}") from None
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a sparsity between 0 and 1 (e.g. 0.5), got {v}")
+    return v
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -222,6 +268,53 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("models", nargs="+")
     v.set_defaults(func=cmd_verify)
 
+    i = sub.add_parser("inspect", help="what is inside a model: tensors, operators, weights, memory, "
+                                       "XNNPACK coverage, metadata")
+    i.add_argument("model")
+    i.add_argument("--json", action="store_true", help="machine-readable output (docs/tools.md)")
+    i.add_argument("--no-xnnpack", action="store_true",
+                   help="skip compiling the model to find the operators XNNPACK does not take")
+    i.set_defaults(func=cmd_inspect)
+
+    c = sub.add_parser("convert", help="convert a Keras model or SavedModel to .tflite, optionally quantized, "
+                                       "with a report (needs edgerun[convert])")
+    c.add_argument("source", metavar="SRC", help="Keras model file (.keras, .h5) or SavedModel directory")
+    c.add_argument("-o", "--output", required=True, metavar="OUT.tflite", help="where to write the model")
+    c.add_argument("--quantize", default="none", choices=("none", "dynamic", "float16", "int8", "int8-io"),
+                   help="none (float32), dynamic (int8 weights), float16 (float16 weights), int8 (full "
+                        "integer, float I/O), int8-io (full integer, integer I/O); default none")
+    c.add_argument("--io-type", choices=("int8", "uint8"), default=None,
+                   help="input/output type for --quantize int8-io (default int8)")
+    c.add_argument("--calibration", metavar="DIR|FILE.npy",
+                   help="representative data for int8: a directory of images, or model inputs in a "
+                        ".npy [N, ...] / .npz (one array per input)")
+    c.add_argument("--samples", type=_positive_int, default=100,
+                   help="use at most N calibration / validation samples (default 100)")
+    c.add_argument("--validation", metavar="DIR|FILE.npy",
+                   help="data to measure agreement on (default: the calibration data, else random inputs)")
+    c.add_argument("--format", help="camera pixel format the deployment uses (rgb, bgr, nv12, ...): "
+                                    "images are fed through edgerun's Preprocessor in this format; "
+                                    "recorded in the metadata")
+    c.add_argument("--mean", help="normalization mean, 0..255 pixel units: one value or R,G,B")
+    c.add_argument("--std", help="normalization std, 0..255 pixel units: one value or R,G,B")
+    c.add_argument("--fit", choices=("stretch", "letterbox", "crop"), help="how frames are fitted to the input")
+    c.add_argument("--channels", choices=("rgb", "bgr", "gray"), help="channel order the model expects")
+    c.add_argument("--labels", metavar="FILE", help="class labels, one per line (written into the metadata)")
+    c.add_argument("--name", help="model name for the metadata")
+    c.add_argument("--model-version", help="model version for the metadata")
+    c.add_argument("--description", help="model description for the metadata")
+    c.add_argument("--prune", type=_sparsity, metavar="SPARSITY",
+                   help="magnitude pruning to this sparsity (needs tensorflow-model-optimization)")
+    c.add_argument("--cluster", type=_positive_int, metavar="N",
+                   help="weight clustering into N clusters (needs tensorflow-model-optimization)")
+    c.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads for the latency measurement (default: one per physical core)")
+    c.add_argument("--runs", type=_positive_int, default=50, help="timed runs per model (default 50)")
+    c.add_argument("--report", metavar="REPORT.json", help="also write the report as JSON")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.add_argument("--verbose", action="store_true", help="show TensorFlow's own output")
+    c.set_defaults(func=cmd_convert)
+
     e = sub.add_parser("edgetpu", help="show the Edge TPU runtime (libedgetpu) and the devices it sees")
     e.set_defaults(func=cmd_edgetpu)
     return p
@@ -233,6 +326,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.func(args) or 0)
     except Error as e:
         print(f"edgerun: error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        if args.command != "convert" or getattr(args, "verbose", False):
+            raise
+        # TensorFlow can fail in many ways; one line, not a traceback wall (--verbose shows it).
+        msg = " ".join(str(e).split())[:500]
+        print(f"edgerun: error: convert failed: {type(e).__name__}: {msg} (--verbose shows the traceback)",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

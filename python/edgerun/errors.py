@@ -16,6 +16,7 @@ __all__ = [
     "RuntimeLoadError",
     "BusyError",
     "ClosedError",
+    "DependencyError",
 ]
 
 
@@ -49,3 +50,7 @@ class BusyError(Error, RuntimeError):
 
 class ClosedError(Error, RuntimeError):
     """The session (or pipeline) was closed."""
+
+
+class DependencyError(Error, ImportError):
+    """An optional dependency is missing (the message says what to install)."""

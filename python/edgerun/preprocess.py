@@ -215,6 +215,67 @@ class Preprocessor:
         self._impl = binding(format, fit, roi, int(rotate), bool(flip), interpolation, list(mean3), list(std3),
                              channels, layout, color, yuv_range, yuv_sampling, list(pad3), int(threads), _isa)
 
+    @classmethod
+    def from_model(cls, model: Any, format: Optional[str] = None, **overrides: Any) -> "Preprocessor":
+        """A Preprocessor configured from a model's metadata.
+
+        ``model``: an :class:`edgerun.Session` opened from a file, a path, or the
+        model's bytes. Normalization (``mean``/``std``), ``channels``, ``fit`` and
+        ``layout`` come from the model's metadata (edgerun's
+        ``edgerun_preprocessing`` entry, written by ``edgerun convert``, or the
+        TFLite Metadata standard's NormalizationOptions and colour space); the
+        layout, if not recorded, from the first input's shape. ``format`` is the
+        camera's pixel format; None = the format recorded in the metadata.
+        ``overrides`` (any Preprocessor keyword) win over the metadata.
+
+        Raises :class:`edgerun.ModelError` when the model records no normalization
+        and none is given, :class:`edgerun.InputError` when no format is known.
+        """
+        from .errors import ModelError
+        from .metadata import infer_layout, metadata_from
+        from . import tflite_file
+
+        shape = None
+        if hasattr(model, "inputs") and hasattr(model, "_origin"):  # a Session
+            origin = model._origin
+            if model.closed:
+                from .errors import ClosedError
+
+                raise ClosedError("Preprocessor.from_model: the session is closed")
+            if not origin or origin.startswith("<"):
+                raise InputError("Preprocessor.from_model: this session was opened from bytes, so its "
+                                 "metadata cannot be read back; pass the model's path or bytes instead")
+            shape = tuple(model.inputs[0].shape) if model.inputs else None
+            model = origin
+        data, path = tflite_file.read_source(model)
+        m = tflite_file.unpack(data, path or "model")
+        meta = metadata_from(m, data)
+        if shape is None and m.subgraphs and m.subgraphs[0].inputs is not None and len(m.subgraphs[0].inputs):
+            t = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]]
+            shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
+        kwargs: dict = dict(meta.preprocessing())
+        if "layout" not in kwargs and shape is not None:
+            layout = infer_layout(shape)
+            if layout is not None:
+                kwargs["layout"] = layout
+        if "channels" not in kwargs and shape is not None and len(shape) == 4:
+            c = shape[3] if kwargs.get("layout", "nhwc") == "nhwc" else shape[1]
+            if c == 1:
+                kwargs["channels"] = "gray"
+        kwargs.update(overrides)
+        fmt = format if format is not None else meta.format
+        where = path or "the model"
+        if fmt is None:
+            raise InputError(f"Preprocessor.from_model: give the camera's pixel format (one of "
+                             f"{', '.join(_FORMATS)}); {where} records none")
+        missing = [k for k in ("mean", "std") if k not in kwargs]
+        if missing:
+            raise ModelError(f"Preprocessor.from_model: {where} records no input normalization "
+                             f"(no {' / '.join(missing)} in its metadata"
+                             f"{': it has ' + ', '.join(n for n, _ in meta.entries) if meta.entries else ''}); "
+                             "pass mean= and std= (0..255 pixel units)")
+        return cls(fmt, **kwargs)
+
     def __call__(self, frame: np.ndarray, out: np.ndarray, *, scale: Optional[float] = None,
                  zero_point: Optional[int] = None, spec: Any = None) -> Transform:
         """Writes ``frame`` into ``out`` and returns the :class:`Transform`.
@@ -255,6 +316,11 @@ class Preprocessor:
         without converting any pixels."""
         return Transform(*self._impl.transform(int(frame_size[0]), int(frame_size[1]), int(input_size[0]),
                                                int(input_size[1])))
+
+    @property
+    def options(self) -> dict:
+        """The settings this Preprocessor was made with (mean/std/pad_value as 3 values)."""
+        return dict(self._args)
 
     @property
     def kernel(self) -> str:
