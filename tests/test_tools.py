@@ -1,0 +1,506 @@
+"""Model tools: edgerun.inspect / `edgerun inspect`, metadata, Preprocessor.from_model,
+edgerun.convert / `edgerun convert`.
+
+The first part needs no TensorFlow. The conversion tests (second part) build tiny
+Keras models here and skip, saying why, when tensorflow (the `convert` extra) is
+not installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+import flatbuffers
+import numpy as np
+import pytest
+
+import edgerun
+from edgerun import cli, modelgen as mg
+from edgerun import metadata as md_mod
+from edgerun.converter import rgb_to_format
+
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter
+
+
+# --------------------------------------------------------------------------- independent counts
+# These read the flatbuffer through the schema module's accessor API (not the object
+# API that edgerun.inspect uses) and count things their own way.
+
+_BITS = {0: 32, 1: 16, 2: 32, 3: 8, 4: 64, 6: 8, 7: 16, 9: 8, 10: 64}
+_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if isinstance(v, int) and not k.startswith("_")}
+_TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16",
+               9: "int8", 10: "float64"}
+
+
+def _raw(data: bytes):
+    return schema.Model.GetRootAs(data, 0)
+
+
+def count_ops(data: bytes) -> dict:
+    m = _raw(data)
+    out: dict = {}
+    for s in range(m.SubgraphsLength()):
+        sg = m.Subgraphs(s)
+        for o in range(sg.OperatorsLength()):
+            oc = m.OperatorCodes(sg.Operators(o).OpcodeIndex())
+            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            name = oc.CustomCode().decode() if code == schema.BuiltinOperator.CUSTOM else _NAMES[code]
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
+def count_weights(data: bytes) -> dict:
+    m = _raw(data)
+    seen, out = set(), {}
+    for s in range(m.SubgraphsLength()):
+        sg = m.Subgraphs(s)
+        for t in range(sg.TensorsLength()):
+            tensor = sg.Tensors(t)
+            b = tensor.Buffer()
+            n = m.Buffers(b).DataLength() if b else 0
+            if n and b not in seen:
+                seen.add(b)
+                dt = _TYPE_NAMES[tensor.Type()]
+                out[dt] = out.get(dt, 0) + n
+    return out
+
+
+def activation_bytes(data: bytes, subgraph: int = 0):
+    """(sum of non-constant tensor bytes, peak bytes live at any operator step) by brute force."""
+    m = _raw(data)
+    sg = m.Subgraphs(subgraph)
+    size = {}
+    for t in range(sg.TensorsLength()):
+        tensor = sg.Tensors(t)
+        if tensor.Buffer() and m.Buffers(tensor.Buffer()).DataLength():
+            continue
+        size[t] = int(np.prod(tensor.ShapeAsNumpy())) * _BITS[tensor.Type()] // 8 if tensor.ShapeLength() else \
+            _BITS[tensor.Type()] // 8
+    n = sg.OperatorsLength()
+    uses = {t: [] for t in size}
+    for t in sg.InputsAsNumpy():
+        uses[int(t)].append(0)
+    for t in sg.OutputsAsNumpy():
+        uses[int(t)].append(n - 1)
+    for i in range(n):
+        op = sg.Operators(i)
+        for t in list(op.InputsAsNumpy()) + list(op.OutputsAsNumpy()):
+            if int(t) in uses:
+                uses[int(t)].append(i)
+    peak = max(sum(size[t] for t, u in uses.items() if u and min(u) <= i <= max(u)) for i in range(n))
+    return sum(size.values()), peak
+
+
+# --------------------------------------------------------------------------- inspect (no TensorFlow)
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_inspect_matches_independent_counts(tmp_model, dtype):
+    data = mg.builtin_image_model(dtype=dtype)
+    path = tmp_model(data)
+    info = edgerun.inspect(path)
+    assert info.path == str(path)
+    assert info.size == len(data) == os.path.getsize(path)
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    assert info.operators == count_ops(data)
+    assert info.operator_count == sum(count_ops(data).values())
+    assert info.weights == count_weights(data)
+    total, peak = activation_bytes(data)
+    assert (info.activations_total, info.activations_peak) == (total, peak)
+    assert 0 < info.activations_peak < info.activations_total
+    assert not info.edgetpu_compiled and info.custom_operators == ()
+    assert [s.key for s in info.signatures] == ["serving_default"]
+    # Inputs / outputs as the runtime sees them.
+    with edgerun.Session(path) as s:
+        for mine, theirs in ((info.inputs, s.inputs), (info.outputs, s.outputs)):
+            assert [t.shape for t in mine] == [t.shape for t in theirs]
+            assert [t.dtype for t in mine] == [str(t.dtype) for t in theirs]
+            for a, b in zip(mine, theirs):
+                if b.scale:
+                    assert a.quantization == "per-tensor"
+                    assert a.scales == (pytest.approx(b.scale),) and a.zero_points == (b.zero_point,)
+                else:
+                    assert a.quantization == "none"
+
+
+def test_inspect_per_channel_and_dynamic_io():
+    mb = mg.ModelBuilder("per-channel io")
+    sg = mb.subgraph("main")
+    scales, zps = [0.5, 0.25, 0.125], [1, -2, 3]
+    x = sg.input("x", [1, 2, 2, 3], "int8", quant=mg.Quant(scales, zps, axis=3), shape_signature=[-1, 2, 2, 3])
+    y = sg.tensor("y", [1, 2, 2, 3], "int8", quant=mg.Quant(scales, zps, axis=3), shape_signature=[-1, 2, 2, 3])
+    sg.op("ADD", [x, x], [y], mg.op_options("AddOptions"))
+    sg.outputs = [y]
+    info = edgerun.inspect(mb.build(), xnnpack=False)
+    t = info.inputs[0]
+    assert t.quantization == "per-channel"
+    assert t.scales == tuple(scales) and t.zero_points == tuple(zps) and t.quantized_dimension == 3
+    assert t.shape == (1, 2, 2, 3) and t.shape_signature == (-1, 2, 2, 3)
+    d = info.to_dict()["inputs"][0]["quantization"]
+    assert d == {"type": "per-channel", "axis": 3, "scales": scales, "zero_points": zps}
+    assert info.xnnpack is None and info.to_dict()["xnnpack"] is None
+
+
+# XNNPACK coverage: facts of the XNNPACK delegate in ai-edge-litert 2.3 (its README lists
+# the operators it supports; GATHER is not among them, int32 MUL and int8 SOFTMAX are not
+# supported, float MUL/ADD/CONV_2D/SOFTMAX are).
+def test_inspect_xnnpack_coverage():
+    x = edgerun.inspect(mg.builtin_image_model(dtype="float32")).xnnpack
+    assert x.checked and x.not_taken == () and x.delegated == x.total == 16 and x.partitions == 1
+    x = edgerun.inspect(mg.builtin_image_model(dtype="int8")).xnnpack
+    assert x.checked and x.not_taken == ((15, "SOFTMAX"),) and x.delegated == 15
+    x = edgerun.inspect(mg.gather_model()).xnnpack
+    assert x.checked and x.not_taken == ((0, "GATHER"),) and x.delegated == 0 and x.partitions == 0
+    # multi_io_model: MUL float (op 0) + ADD float (op 1) taken; MUL int32 (op 2) not.
+    x = edgerun.inspect(mg.multi_io_model()).xnnpack
+    assert x.checked and x.not_taken == ((2, "MUL"),) and x.delegated == 2
+    assert x.not_taken_histogram() == {"MUL": 1}
+
+
+def test_inspect_edgetpu_model():
+    info = edgerun.inspect(mg.edgetpu_model())
+    assert info.edgetpu_compiled
+    assert info.custom_operators == ("edgetpu-custom-op",)
+    assert info.operators == count_ops(mg.edgetpu_model()) == {"edgetpu-custom-op": 1}
+    assert not info.xnnpack.checked
+    assert "edgetpu-custom-op" in info.xnnpack.error and "custom operators never run on XNNPACK" in info.xnnpack.error
+    custom = edgerun.inspect(mg.custom_op_model("MyOp"))
+    assert custom.custom_operators == ("MyOp",) and not custom.edgetpu_compiled
+
+
+def test_inspect_real_models(blazeface_model, resnet8_model):
+    face = edgerun.inspect(blazeface_model)
+    data = blazeface_model.read_bytes()
+    assert face.operators == count_ops(data)
+    assert face.weights == count_weights(data)
+    assert set(face.weights) == {"float16", "int32"}  # float16 weights, dequantized at load
+    # Outputs of DEQUANTIZE(constant) are weights, not activations: fewer bytes than a plain count.
+    total, _ = activation_bytes(data)
+    assert face.activations_total < total
+    assert face.metadata.name == "Short Range Face Detection"
+    assert face.metadata.mean == (127.5,) * 3 and face.metadata.std == (127.5,) * 3  # inputs in [-1, 1]
+    assert face.metadata.channels == "rgb" and face.metadata.sources == ("TFLITE_METADATA",)
+    assert face.xnnpack.checked and face.xnnpack.not_taken == ()
+    res = edgerun.inspect(resnet8_model)
+    assert res.inputs[0].shape_signature[0] == -1  # dynamic batch
+    assert res.metadata.min_runtime_version == "1.5.0"
+    assert {op for _, op in res.xnnpack.not_taken} == {"AVERAGE_POOL_2D", "SOFTMAX"}
+
+
+def _run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "edgerun", *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_inspect_cli_table_and_json(tmp_model, capsys):
+    data = mg.builtin_image_model(dtype="int8")
+    path = tmp_model(data)
+    assert cli.main(["inspect", str(path)]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0].split() == ["model", str(path)]
+    assert any(ln.split()[:2] == ["sha256", hashlib.sha256(data).hexdigest()] for ln in lines)
+    assert "reference kernels: SOFTMAX" in text
+    ops_at = lines.index("operators (16)")
+    assert [ln.split() for ln in lines[ops_at + 1:]] == [[k, str(v)] for k, v in
+                                                         sorted(count_ops(data).items(), key=lambda kv: (-kv[1], kv[0]))]
+    assert cli.main(["inspect", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == json.loads(json.dumps(edgerun.inspect(path).to_dict()))
+    assert doc["schema"] == "edgerun.inspect/1"
+    assert doc["operators"] == count_ops(data)
+    assert doc["weights"] == {"total": sum(count_weights(data).values()), "by_dtype": count_weights(data)}
+    assert doc["xnnpack"]["not_taken"] == [{"index": 15, "op": "SOFTMAX"}]
+
+
+def test_inspect_cli_bad_models(tmp_path):
+    data = mg.builtin_image_model()
+    bad = tmp_path / "truncated.tflite"
+    bad.write_bytes(data[: len(data) // 2])
+    r = _run_cli("inspect", bad)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("edgerun: error: ") and "Traceback" not in r.stderr
+    r = _run_cli("inspect", tmp_path / "missing.tflite")
+    assert r.returncode == 1 and "cannot read model" in r.stderr and "No such file" in r.stderr
+    assert r.stderr.count("\n") == 1
+    with pytest.raises(edgerun.ModelError):
+        edgerun.inspect(data[:100])
+
+
+# --------------------------------------------------------------------------- metadata (no TensorFlow)
+def test_metadata_round_trip(tmp_path):
+    src = tmp_path / "m.tflite"
+    src.write_bytes(mg.builtin_image_model())
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"class {i}\n" for i in range(1000)) + "\n\n")
+    out = tmp_path / "with_md.tflite"
+    data = edgerun.write_metadata(src, out, name="builtin", version="2.1", description="a test model",
+                                  format="nv12", fit="letterbox", mean=[123.675, 116.28, 103.53],
+                                  std=[58.395, 57.12, 57.375], channels="bgr", labels=labels)
+    assert out.read_bytes() == data
+    m = edgerun.read_metadata(out)
+    assert (m.name, m.version, m.description, m.format, m.fit, m.channels) == (
+        "builtin", "2.1", "a test model", "nv12", "letterbox", "bgr")
+    assert m.mean == (123.675, 116.28, 103.53) and m.std == (58.395, 57.12, 57.375)
+    assert m.labels == tuple(f"class {i}" for i in range(1000))
+    assert m.sources == ("edgerun_preprocessing",)
+    assert "edgerun_preprocessing" in dict(m.entries)
+    # merge: a second write keeps what it does not change
+    again = edgerun.write_metadata(data, version="3")
+    m2 = edgerun.read_metadata(again)
+    assert m2.version == "3" and m2.labels == m.labels and m2.mean == m.mean
+    # The rewritten model runs exactly like the original (weights untouched, buffers aligned).
+    frame = np.random.default_rng(1).uniform(-1, 1, (1, 96, 96, 3)).astype(np.float32)
+    with edgerun.Session(src) as a, edgerun.Session(out) as b:
+        np.testing.assert_array_equal(a.run(frame, copy=True)[0], b.run(frame, copy=True)[0])
+    interp = Interpreter(model_path=str(out))
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], frame)
+    interp.invoke()
+    with edgerun.Session(src) as a:
+        np.testing.assert_allclose(interp.get_tensor(interp.get_output_details()[0]["index"]),
+                                   a.run(frame, copy=True)[0], rtol=0, atol=1e-6)
+
+
+def test_metadata_rejects_bad_fields(tmp_path):
+    data = mg.add_model()
+    with pytest.raises(edgerun.InputError, match="format: expected one of"):
+        edgerun.write_metadata(data, format="rgb565")
+    with pytest.raises(edgerun.InputError, match="std: expected non-zero"):
+        edgerun.write_metadata(data, mean=0, std=0)
+    with pytest.raises(edgerun.InputError, match="unknown metadata field"):
+        edgerun.write_metadata(data, colour="red")
+    with pytest.raises(edgerun.InputError, match="cannot read labels file"):
+        edgerun.write_metadata(data, labels=tmp_path / "nope.txt")
+
+
+def test_unreadable_metadata_entries_are_reported_not_raised():
+    bad_json = md_mod.tflite_file.with_metadata(mg.add_model(), {"edgerun_preprocessing": b"{not json",
+                                                                   "TFLITE_METADATA": b"\x00" * 12})
+    m = edgerun.read_metadata(bad_json)
+    assert m.sources == ()
+    assert any(p.startswith("edgerun_preprocessing: not UTF-8 JSON") for p in m.problems)
+    assert any(p.startswith("TFLITE_METADATA: not a TFLite Metadata") for p in m.problems)
+
+
+def _tflite_metadata_m001(labels_file: str) -> bytes:
+    """A TFLite Metadata (M001) flatbuffer written by hand, field by field, from
+    metadata_schema.fbs: ModelMetadata{name, description, version, subgraph_metadata[
+    {input_tensor_metadata[{content: ImageProperties{GRAYSCALE}, process_units[Normalization]}],
+    output_tensor_metadata[{associated_files[{labels_file, TENSOR_AXIS_LABELS}]}]}], author}."""
+    b = flatbuffers.Builder(256)
+
+    def table(fields):  # fields: list of (slot, kind, value)
+        b.StartObject(max(s for s, _, _ in fields) + 1)
+        for slot, kind, value in fields:
+            if kind == "off":
+                b.PrependUOffsetTRelativeSlot(slot, value, 0)
+            else:
+                b.PrependUint8Slot(slot, value, 0)
+        return b.EndObject()
+
+    def vec_off(items):
+        b.StartVector(4, len(items), 4)
+        for it in reversed(items):
+            b.PrependUOffsetTRelative(it)
+        return b.EndVector()
+
+    def vec_f32(vals):
+        b.StartVector(4, len(vals), 4)
+        for v in reversed(vals):
+            b.PrependFloat32(v)
+        return b.EndVector()
+
+    fname = b.CreateString(labels_file)
+    afile = table([(0, "off", fname), (2, "u8", 2)])
+    out_tm = table([(6, "off", vec_off([afile]))])
+    norm = table([(0, "off", vec_f32([0.0])), (1, "off", vec_f32([255.0]))])
+    unit = table([(0, "u8", 1), (1, "off", norm)])
+    image = table([(0, "u8", 2)])
+    content = table([(0, "u8", 2), (1, "off", image)])
+    in_tm = table([(3, "off", content), (4, "off", vec_off([unit]))])
+    sg = table([(2, "off", vec_off([in_tm])), (3, "off", vec_off([out_tm]))])
+    name, desc, ver, author = (b.CreateString(s) for s in ("hand-made", "written by a test", "7", "tests"))
+    root = table([(0, "off", name), (1, "off", desc), (2, "off", ver), (3, "off", vec_off([sg])),
+                  (4, "off", author)])
+    b.Finish(root, file_identifier=b"M001")
+    return bytes(b.Output())
+
+
+def test_tflite_metadata_standard_with_labels_zip():
+    data = md_mod.tflite_file.with_metadata(mg.builtin_image_model(),
+                                            {"TFLITE_METADATA": _tflite_metadata_m001("labels.txt")})
+    buf = io.BytesIO(data)
+    buf.seek(0, io.SEEK_END)
+    with zipfile.ZipFile(buf, "a") as z:  # associated files: a zip appended to the model
+        z.writestr("labels.txt", "cat\ndog\nbird\n")
+    data = buf.getvalue()
+    edgerun.verify(data)
+    m = edgerun.read_metadata(data)
+    assert (m.name, m.description, m.version, m.author) == ("hand-made", "written by a test", "7", "tests")
+    assert m.channels == "gray" and m.mean == (0.0,) * 3 and m.std == (255.0,) * 3
+    assert m.labels == ("cat", "dog", "bird")
+    # edgerun's entry wins field by field; rewriting keeps the appended zip
+    ours = edgerun.write_metadata(data, mean=127.5, std=127.5)
+    m2 = edgerun.read_metadata(ours)
+    assert m2.mean == (127.5,) * 3 and m2.channels == "gray" and m2.labels == ("cat", "dog", "bird")
+    assert m2.sources == ("edgerun_preprocessing", "TFLITE_METADATA")
+
+
+# --------------------------------------------------------------------------- Preprocessor.from_model
+def test_preprocessor_from_model_picks_up_normalization(tmp_path):
+    mean, std = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+    path = tmp_path / "m.tflite"
+    edgerun.write_metadata(mg.builtin_image_model(), path, format="bgr", mean=mean, std=std)
+    frame = np.random.default_rng(2).integers(0, 256, (96, 96, 3), dtype=np.uint8)  # BGR, model-sized
+    expected = (frame[..., ::-1].astype(np.float64) - mean) / std  # stretch 1:1 = exact pixels
+    with edgerun.Session(path) as s:
+        pre = edgerun.Preprocessor.from_model(s)  # format from the metadata
+        assert pre.options["format"] == "bgr" and pre.options["mean"] == mean and pre.options["std"] == std
+        pre(frame, s.input(0))
+        np.testing.assert_allclose(s.input(0)[0], expected, rtol=0, atol=1e-5)
+    # from the path or bytes, another camera format, and an override
+    pre = edgerun.Preprocessor.from_model(path.read_bytes(), "rgb", fit="letterbox")
+    assert pre.options["format"] == "rgb" and pre.options["fit"] == "letterbox" and pre.options["mean"] == mean
+    out = np.empty((1, 96, 96, 3), np.float32)
+    pre(np.ascontiguousarray(frame[..., ::-1]), out)
+    np.testing.assert_allclose(out[0], expected, rtol=0, atol=1e-5)
+
+
+def test_preprocessor_from_model_int8_and_errors(tmp_path, resnet8_model):
+    with pytest.raises(edgerun.ModelError, match="records no input normalization.*pass mean= and std="):
+        edgerun.Preprocessor.from_model(resnet8_model, "nv12")
+    pre = edgerun.Preprocessor.from_model(resnet8_model, "rgb", mean=127.5, std=127.5)
+    assert pre.options["layout"] == "nhwc"
+    path = tmp_path / "r8.tflite"
+    edgerun.write_metadata(resnet8_model, path, mean=127.5, std=127.5)
+    with pytest.raises(edgerun.InputError, match="give the camera's pixel format"):
+        edgerun.Preprocessor.from_model(path)
+    with edgerun.Session(path.read_bytes()) as s:
+        with pytest.raises(edgerun.InputError, match="opened from bytes"):
+            edgerun.Preprocessor.from_model(s, "rgb")
+    with edgerun.Session(path) as s:
+        frame = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        edgerun.Preprocessor.from_model(s, "rgb")(frame, s.input(0))
+        spec = s.inputs[0]
+        want = np.clip(np.rint((frame - 127.5) / 127.5 / spec.scale) + spec.zero_point, -128, 127)
+        assert np.abs(s.input(0)[0].astype(int) - want).max() <= 1  # one rounding step
+
+
+# --------------------------------------------------------------------------- calibration frames
+@pytest.mark.parametrize("fmt", ["nv12", "nv21", "i420", "yuyv", "uyvy", "bgr", "rgba", "bgra", "gray"])
+def test_rgb_to_format_round_trips_through_the_preprocessor(fmt):
+    # A smooth image: chroma subsampling loses little, so the camera-format frame fed
+    # through the Preprocessor must land close to the RGB original.
+    yy, xx = np.mgrid[0:48, 0:64]
+    rgb = np.stack([40 + 3 * xx, 30 + 4 * yy, 200 - 2 * xx], axis=2).clip(0, 255).astype(np.uint8)
+    frame = rgb_to_format(rgb, fmt)
+    channels = "gray" if fmt == "gray" else "rgb"
+    ref = np.empty((48, 64, 1 if fmt == "gray" else 3), np.float32)
+    got = np.empty_like(ref)
+    edgerun.Preprocessor("rgb", mean=0, std=1, channels=channels)(rgb, ref)
+    edgerun.Preprocessor(fmt, mean=0, std=1, channels=channels)(frame, got)
+    # Pixel units. RGB-like formats: exact up to rounding. YUV: limited-range 8-bit
+    # rounding plus chroma averaged over 2x2 (4:2:0) or 2x1 (4:2:2) pixels on a
+    # gradient of up to 4 levels per pixel; no bias. (Swapped U/V would be off by ~190.)
+    tol = 1.0 if fmt in ("bgr", "rgba", "bgra", "gray") else 5.0
+    assert np.abs(got - ref).max() <= tol
+    assert abs(float(np.mean(got - ref))) <= 0.25
+
+
+# --------------------------------------------------------------------------- no TensorFlow at inference
+def test_import_and_inference_never_import_tensorflow(tmp_model):
+    path = tmp_model(mg.builtin_image_model())
+    code = ("import sys, numpy as np, edgerun\n"
+            f"s = edgerun.Session({str(path)!r}); s.run(np.zeros((1, 96, 96, 3), np.float32))\n"
+            f"edgerun.inspect({str(path)!r}); edgerun.read_metadata({str(path)!r})\n"
+            "edgerun.Preprocessor.from_model(s, 'rgb', mean=0, std=1)\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_convert_without_tensorflow_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow -> ImportError
+    src = tmp_path / "m.keras"
+    src.write_bytes(b"not used")
+    rc = cli.main(["convert", str(src), "-o", str(tmp_path / "out.tflite")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.strip() == ('edgerun: error: edgerun convert needs TensorFlow, which could not be imported: '
+                           'pip install "edgerun[convert]"')
+    assert not (tmp_path / "out.tflite").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--quantize", "int8"], "quantize='int8' needs calibration data"),
+    (["--quantize", "int8-io"], "quantize='int8-io' needs calibration data"),
+    (["--quantize", "int8", "--io-type", "uint8", "--calibration", "x.npy"], "io_type applies to quantize='int8-io'"),
+    (["--calibration", "x.npy"], "calibration data is used by int8 / int8-io only"),
+    (["--quantize", "int8", "--calibration", "missing_dir"], "calibration 'missing_dir' does not exist"),
+    (["--format", "rgb565"], "format: expected one of"),
+    (["--mean", "127.5"], "give both mean and std"),
+    (["--mean", "1,2", "--std", "1"], "mean: expected 1 or 3 values"),
+    (["--labels", "missing.txt"], "cannot read labels file 'missing.txt'"),
+])
+def test_convert_cli_argument_errors(tmp_path, monkeypatch, capsys, args, message):
+    # All found before TensorFlow is imported (tensorflow is blocked to prove it).
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.npy").write_bytes(b"")
+    (tmp_path / "m.keras").write_bytes(b"")
+    rc = cli.main(["convert", "m.keras", "-o", "out.tflite", *args])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out.tflite").exists()
+
+
+@pytest.mark.parametrize("source, output, message", [
+    ("model.onnx", "out.tflite", "unknown model format '.onnx'"),
+    ("emptydir", "out.tflite", "directory without saved_model.pb"),
+    ("missing.keras", "out.tflite", "source 'missing.keras' does not exist"),
+    ("m.keras", "no/such/dir/out.tflite", "folder"),
+    ("m.keras", "emptydir", "it is a directory"),
+])
+def test_convert_cli_path_errors(tmp_path, monkeypatch, capsys, source, output, message):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.onnx").write_bytes(b"")
+    (tmp_path / "m.keras").write_bytes(b"")
+    (tmp_path / "emptydir").mkdir()
+    rc = cli.main(["convert", source, "-o", output])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and message in err, err
+
+
+def test_convert_unwritable_output_folder(tmp_path, monkeypatch, capsys):
+    if os.geteuid() == 0:
+        pytest.skip("root can write into read-only folders")
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    (tmp_path / "m.keras").write_bytes(b"")
+    rc = cli.main(["convert", str(tmp_path / "m.keras"), "-o", str(ro / "out.tflite")])
+    assert rc == 1 and "no permission" in capsys.readouterr().err
+
+
+def test_write_atomic_leaves_nothing_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "out.tflite"
+    target.write_bytes(b"old")
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(edgerun.InputError, match="No space left on device"):
+        md_mod.tflite_file.write_atomic(target, b"new bytes")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tflite"]
