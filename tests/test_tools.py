@@ -504,3 +504,302 @@ def test_write_atomic_leaves_nothing_on_failure(tmp_path, monkeypatch):
         md_mod.tflite_file.write_atomic(target, b"new bytes")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tflite"]
+
+
+# =========================================================================== conversion (TensorFlow)
+MODES = ("none", "dynamic", "float16", "int8", "int8-io")
+# Largest allowed |converted - Keras| on the softmax outputs (probabilities) of the test CNN:
+# float32 conversion: float rounding; float16 weights: ~1e-3 relative weight error; dynamic
+# range: int8 weights with per-channel scales and on-the-fly int8 activations; full int8:
+# int8 activations everywhere and an int8 output with a step of 1/256.
+TOLERANCE = {"none": 1e-5, "float16": 2e-3, "dynamic": 0.03, "int8": 0.05, "int8-io": 0.05}
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow", reason='edgerun convert needs tensorflow: pip install "edgerun[convert]"')
+
+
+@pytest.fixture(scope="module")
+def cnn(tf, tmp_path_factory):
+    """A small Keras CNN classifier saved as .keras, random calibration/validation inputs
+    (.npy), a folder of PNG images and a labels file."""
+    keras = tf.keras
+    keras.utils.set_random_seed(7)
+    d = tmp_path_factory.mktemp("cnn")
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2D(128, 1, activation="relu")(x)  # 1024 weights: dynamic range quantizes it
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(12, name="logits")(x)
+    x = keras.layers.Softmax()(x)
+    model = keras.Model(inp, x)
+    rng = np.random.default_rng(5)
+    for layer in model.layers:  # non-zero biases (the converter would share identical zero buffers)
+        if layer.get_weights():
+            w, b = layer.get_weights()
+            layer.set_weights([w, rng.normal(0, 0.1, b.shape).astype(np.float32)])
+    dense = model.get_layer("logits")
+    w, b = dense.get_weights()
+    dense.set_weights([w * 6.0, b])  # decisive class scores, so that top-1 is well defined
+    model.save(d / "cnn.keras")
+    rng = np.random.default_rng(11)
+    np.save(d / "calib.npy", rng.uniform(-1, 1, (24, 16, 16, 3)).astype(np.float32))
+    np.save(d / "val.npy", rng.uniform(-1, 1, (20, 16, 16, 3)).astype(np.float32))
+    (d / "images").mkdir()
+    for i in range(6):
+        img = rng.integers(0, 256, (20 + 2 * i, 24, 3), dtype=np.uint8)
+        tf.io.write_file(str(d / "images" / f"img{i}.png"), tf.io.encode_png(img))
+    (d / "labels.txt").write_text("".join(f"label{i}\n" for i in range(12)))
+    return {"dir": d, "model": model, "keras": d / "cnn.keras", "val": np.load(d / "val.npy")}
+
+
+@pytest.fixture(scope="module")
+def converted(cnn):
+    """mode -> (output path, report), converted once per module through the Python API."""
+    done = {}
+
+    def get(mode):
+        if mode not in done:
+            out = cnn["dir"] / f"cnn_{mode}.tflite"
+            kw = {"calibration": cnn["dir"] / "calib.npy"} if mode.startswith("int8") else {}
+            rep = edgerun.convert(cnn["keras"], out, mode, validation=cnn["dir"] / "val.npy", threads=1,
+                                  runs=5, **kw)
+            done[mode] = (out, rep)
+        return done[mode]
+
+    return get
+
+
+def _run_edgerun(path, x):
+    with edgerun.Session(path, threads=1) as s:
+        spec, ospec = s.inputs[0], s.outputs[0]
+        outs = []
+        for sample in x:
+            a = sample[None]
+            if spec.dtype != np.float32:
+                a = np.clip(np.rint(a / spec.scale) + spec.zero_point, *_lim(spec.dtype)).astype(spec.dtype)
+            y = s.run(a, copy=True)[0].astype(np.float64)
+            outs.append((y - ospec.zero_point) * ospec.scale if ospec.scale else y)
+        return np.concatenate(outs)
+
+
+def _keras(model, x):
+    """The Keras model's outputs, one sample at a time (as the report's reference runs it)."""
+    return np.concatenate([np.asarray(model(x[i:i + 1], training=False).numpy(), np.float64) for i in range(len(x))])
+
+
+def _lim(dtype):
+    i = np.iinfo(dtype)
+    return i.min, i.max
+
+
+def _run_interpreter(path, x):
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    ind, outd = it.get_input_details()[0], it.get_output_details()[0]
+    outs = []
+    for sample in x:
+        a = sample[None]
+        if ind["dtype"] != np.float32:
+            scale, zp = ind["quantization"]
+            a = np.clip(np.rint(a / scale) + zp, *_lim(ind["dtype"])).astype(ind["dtype"])
+        it.set_tensor(ind["index"], a)
+        it.invoke()
+        y = it.get_tensor(outd["index"]).astype(np.float64)
+        scale, zp = outd["quantization"]
+        outs.append((y - zp) * scale if scale else y)
+    return np.concatenate(outs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_convert_modes_agree_with_keras(cnn, converted, mode):
+    out, rep = converted(mode)
+    x = cnn["val"]
+    want = _keras(cnn["model"], x)
+    ours = _run_edgerun(out, x)
+    theirs = _run_interpreter(out, x)
+    # edgerun and the Interpreter run the same XNNPACK / reference kernels.
+    step = edgerun.Session(out).outputs[0].scale or 0.0
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=max(step, 1e-6))
+    err = np.abs(ours - want)
+    assert err.max() <= TOLERANCE[mode], f"{mode}: max abs error {err.max():.4g}"
+    # The report measured the same thing (same data, same reference), and the real file.
+    a = rep.after.agreement[0]
+    assert a.max_abs == pytest.approx(err.max(), abs=1e-6)
+    assert a.mean_abs == pytest.approx(err.mean(), abs=1e-6)
+    assert a.top1 == pytest.approx(np.mean(ours.argmax(1) == want.argmax(1)))
+    snr = 10 * np.log10(np.sum(want ** 2) / np.sum((ours - want) ** 2))
+    assert a.snr_db == pytest.approx(snr, abs=1e-3)
+    assert rep.reference == "source model (TensorFlow)"
+    assert rep.validation["samples"] == len(x) and rep.validation["kind"] == "arrays"
+    assert rep.after.size == os.path.getsize(out)
+    assert rep.before.agreement[0].max_abs <= TOLERANCE["none"]
+    assert rep.before.latency_us > 0 and rep.after.latency_us > 0 and rep.threads == 1
+    # What the mode did to the model, counted independently from the flatbuffer.
+    data = out.read_bytes()
+    weights = count_weights(data)
+    info = edgerun.inspect(out)
+    assert info.weights == weights
+    if mode == "none":
+        assert set(weights) <= {"float32", "int32"}
+        assert weights["float32"] == 4 * cnn["model"].count_params()
+    elif mode == "float16":
+        assert weights["float16"] > 0 and "DEQUANTIZE" in count_ops(data)
+    else:
+        assert weights["int8"] > 0
+    io_dtype = {"int8-io": "int8"}.get(mode, "float32")
+    assert info.inputs[0].dtype == io_dtype and info.outputs[0].dtype == io_dtype
+    if mode == "int8":
+        assert {"QUANTIZE", "DEQUANTIZE"} <= set(count_ops(data))
+    if mode.startswith("int8"):
+        assert rep.after.off_xnnpack == ["SOFTMAX"]  # int8 softmax: reference kernel
+        assert rep.calibration == {"source": str(cnn["dir"] / "calib.npy"), "kind": "arrays", "samples": 24}
+    else:
+        assert rep.after.off_xnnpack == [] and rep.calibration is None
+
+
+def test_convert_int8_uint8_io(cnn, tmp_path):
+    out = tmp_path / "u8.tflite"
+    rep = edgerun.convert(cnn["keras"], out, "int8-io", io_type="uint8", calibration=cnn["dir"] / "calib.npy",
+                          samples=8, runs=3)
+    assert rep.io_type == "uint8" and rep.calibration["samples"] == 8
+    with edgerun.Session(out) as s:
+        assert s.inputs[0].dtype == np.uint8 and s.outputs[0].dtype == np.uint8
+    x = cnn["val"][:6]
+    want = _keras(cnn["model"], x)
+    assert np.abs(_run_edgerun(out, x) - want).max() <= TOLERANCE["int8-io"]
+
+
+def test_convert_cli_images_metadata_report(cnn, tmp_path):
+    out, report = tmp_path / "cls.tflite", tmp_path / "report.json"
+    r = _run_cli("convert", cnn["keras"], "-o", out, "--quantize", "int8", "--calibration", cnn["dir"] / "images",
+                 "--format", "nv12", "--mean", "127.5", "--std", "127.5", "--fit", "letterbox",
+                 "--labels", cnn["dir"] / "labels.txt", "--name", "tiny-cnn", "--model-version", "1.2",
+                 "--report", report, "--runs", "5", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "calibration: 6/6 samples" in r.stderr  # the progress bar's final line
+    assert "Traceback" not in r.stderr
+    doc = json.loads(report.read_text())
+    assert doc["schema"] == "edgerun.convert/1" and doc["quantize"] == "int8"
+    assert doc["calibration"] == {"source": str(cnn["dir"] / "images"), "kind": "images", "samples": 6}
+    assert doc["validation"]["source"] == "calibration data"
+    assert doc["after"]["size"] == os.path.getsize(out)
+    assert doc["before"]["size"] > doc["after"]["size"]
+    assert doc["after"]["off_xnnpack"] == ["SOFTMAX"] and doc["threads"] == 1 and doc["runs"] == 5
+    assert set(doc["versions"]) == {"edgerun", "tensorflow", "ai_edge_litert"}
+    table = r.stdout.splitlines()
+    assert table[0] == f"{cnn['keras']} -> {out}  (int8, float I/O)"
+    assert any(ln.split()[:1] == ["size"] for ln in table)
+    assert any(ln.strip().startswith("top-1 agreement [output_0]") for ln in table)
+    # metadata written into the model, and picked up by the Preprocessor
+    m = edgerun.read_metadata(out)
+    assert (m.name, m.version, m.format, m.fit, m.layout) == ("tiny-cnn", "1.2", "nv12", "letterbox", "nhwc")
+    assert m.mean == (127.5,) * 3 and m.labels == tuple(f"label{i}" for i in range(12))
+    assert doc["metadata"]["labels"] == list(m.labels)
+    with edgerun.Session(out) as s:
+        pre = edgerun.Preprocessor.from_model(s)
+        assert (pre.options["format"], pre.options["fit"], pre.options["mean"]) == ("nv12", "letterbox", (127.5,) * 3)
+    # The calibration went through the Preprocessor: the images, fed the same way, land in
+    # the range the int8 input was calibrated for ([-1, 1] -> scale ~2/255).
+    info = edgerun.inspect(out)
+    assert info.inputs[0].dtype == "float32"
+    m = md_mod.tflite_file.unpack(out.read_bytes())
+    sg = m.subgraphs[0]
+    quantize_ops = [op for op in sg.operators
+                    if m.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.QUANTIZE
+                    and op.inputs[0] == sg.inputs[0]]
+    assert len(quantize_ops) == 1
+    qin = sg.tensors[quantize_ops[0].outputs[0]].quantization
+    assert float(qin.scale[0]) == pytest.approx(2 / 255, rel=0.05)
+
+
+def test_inspect_activation_peak_and_weights_vs_keras(tf, tmp_path):
+    keras = tf.keras
+    a, h, c = 8, 16, 4
+    model = keras.Sequential([keras.Input((a,), batch_size=1), keras.layers.Dense(h, activation="relu"),
+                              keras.layers.Dense(c)])  # relu: else the converter folds bias 1 into bias 2
+    rng = np.random.default_rng(3)  # non-zero biases: the converter drops / shares zero ones
+    model.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in model.get_weights()])
+    out = tmp_path / "mlp.tflite"
+    edgerun.convert(model, out, runs=2)
+    info = edgerun.inspect(out)
+    assert info.operators == {"FULLY_CONNECTED": 2}
+    assert info.weights == {"float32": 4 * model.count_params()}
+    # Liveness: op 0 holds input + hidden, op 1 hidden + output; nothing else is live.
+    assert info.activations_peak == 4 * max(a + h, h + c)
+    assert info.activations_total == 4 * (a + h + c)
+
+
+@pytest.fixture(scope="module")
+def saved_models(tf, tmp_path_factory):
+    d = tmp_path_factory.mktemp("saved")
+
+    class Linear(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+        def __call__(self, x):
+            return {"y": tf.matmul(x, self.w)}
+
+    class Svd(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 4, 4], tf.float32)])
+        def __call__(self, x):
+            return {"s": tf.linalg.svd(x, compute_uv=False)}
+
+    lin, svd = Linear(), Svd()
+    tf.saved_model.save(lin, str(d / "linear"), signatures=lin.__call__)
+    tf.saved_model.save(svd, str(d / "svd"), signatures=svd.__call__)
+    return d
+
+
+def test_convert_saved_model(saved_models, tmp_path):
+    out = tmp_path / "lin.tflite"
+    rep = edgerun.convert(saved_models / "linear", out, "float16", runs=3)
+    assert rep.source_kind == "saved_model" and rep.reference == "source model (TensorFlow)"
+    assert rep.after.agreement[0].name == "y" and rep.after.agreement[0].max_abs <= 1e-3
+    assert rep.validation["kind"] == "synthetic inputs"
+    x = np.array([[1.0, -2.0, 0.5, 3.0]], np.float32)
+    w = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    with edgerun.Session(out) as s:
+        np.testing.assert_allclose(s.run(x)[0], x @ w, rtol=0, atol=2e-3)  # float16 weights
+
+
+def test_convert_unconvertible_model_is_one_line_and_leaves_nothing(saved_models, tmp_path):
+    out = tmp_path / "svd.tflite"
+    r = _run_cli("convert", saved_models / "svd", "-o", out)
+    assert r.returncode == 1, r.stdout
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("edgerun:")]
+    assert len(err) == 1 and "Traceback" not in r.stderr
+    assert "TensorFlow could not convert" in err[0] and "Svd" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    r = _run_cli("convert", saved_models / "svd", "-o", out, "--prune", "0.5")
+    assert r.returncode == 1 and "work on Keras models" in r.stderr
+
+
+def test_convert_bad_keras_file_and_bad_labels(cnn, tmp_path):
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"PK\x03\x04 this is not a keras archive")
+    with pytest.raises(edgerun.ModelError, match="cannot load Keras model"):
+        edgerun.convert(bad, tmp_path / "o.tflite")
+    labels = tmp_path / "three.txt"
+    labels.write_text("a\nb\nc\n")
+    with pytest.raises(edgerun.InputError, match="3 labels given, but the model's output 'output_0' has 12 classes"):
+        edgerun.convert(cnn["keras"], tmp_path / "o.tflite", metadata={"labels": labels})
+    with pytest.raises(edgerun.InputError, match=r"expects samples of shape \[16, 16, 3\]"):
+        np.save(tmp_path / "wrong.npy", np.zeros((4, 8, 8, 3), np.float32))
+        edgerun.convert(cnn["keras"], tmp_path / "o.tflite", "int8", calibration=tmp_path / "wrong.npy")
+    with pytest.raises(edgerun.InputError, match="holds images: give the normalization"):
+        edgerun.convert(cnn["keras"], tmp_path / "o.tflite", "int8", calibration=cnn["dir"] / "images")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.keras", "three.txt", "wrong.npy"]
+
+
+def test_prune_and_cluster_need_tfmot(cnn, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow_model_optimization", None)
+    for kw, flag in (({"prune": 0.5}, "--prune"), ({"cluster": 8}, "--cluster")):
+        with pytest.raises(edgerun.DependencyError,
+                           match=f"{flag} needs tensorflow-model-optimization.*pip install tensorflow-model-optimization tf-keras"):
+            edgerun.convert(cnn["keras"], tmp_path / "o.tflite", **kw)
+    assert not (tmp_path / "o.tflite").exists()

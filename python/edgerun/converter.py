@@ -330,17 +330,21 @@ class _Source:
 
         def run_sm(sample: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
             out = fn(**{key: tf.constant(sample[name])})
-            return {k: np.asarray(v) for k, v in out.items()}
+            return {k: _np(v) for k, v in out.items()}
 
         return run_sm
 
 
+def _np(v: Any) -> np.ndarray:
+    return np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+
+
 def _named_outputs(y: Any) -> Dict[str, np.ndarray]:
     if isinstance(y, Mapping):
-        return {str(k): np.asarray(v) for k, v in y.items()}
+        return {str(k): _np(v) for k, v in y.items()}
     if isinstance(y, (list, tuple)):
-        return {f"output_{i}": np.asarray(v) for i, v in enumerate(y)}
-    return {"output_0": np.asarray(y)}
+        return {f"output_{i}": _np(v) for i, v in enumerate(y)}
+    return {"output_0": _np(y)}
 
 
 def _check_source_path(src: Any) -> Optional[str]:
