@@ -803,3 +803,27 @@ def test_prune_and_cluster_need_tfmot(cnn, tmp_path, monkeypatch):
                            match=f"{flag} needs tensorflow-model-optimization.*pip install tensorflow-model-optimization tf-keras"):
             edgerun.convert(cnn["keras"], tmp_path / "o.tflite", **kw)
     assert not (tmp_path / "o.tflite").exists()
+
+
+def test_prune_and_cluster_with_tfmot(cnn, tmp_path):
+    pytest.importorskip("tensorflow_model_optimization",
+                        reason="--prune/--cluster need tensorflow-model-optimization (and tf-keras)")
+    out = tmp_path / "pc.tflite"
+    rep = edgerun.convert(cnn["keras"], out, prune=0.5, cluster=8, validation=cnn["dir"] / "val.npy", runs=3)
+    assert rep.optimizations["prune"]["achieved"] == pytest.approx(0.5, abs=0.01)
+    assert rep.optimizations["cluster"]["clusters"] == 8
+    # Every kernel of the output: half zeros, at most 8 distinct values (zero among them).
+    m = _raw(out.read_bytes())
+    sg = m.Subgraphs(0)
+    kernels = 0
+    for t in range(sg.TensorsLength()):
+        tensor = sg.Tensors(t)
+        if tensor.ShapeLength() >= 2 and tensor.Type() == 0 and tensor.Buffer():
+            buf = m.Buffers(tensor.Buffer())
+            if buf.DataLength():
+                w = np.frombuffer(buf.DataAsNumpy().tobytes(), np.float32)
+                assert np.mean(w == 0) == pytest.approx(0.5, abs=0.01) and len(np.unique(w)) <= 8
+                kernels += 1
+    assert kernels == 4
+    # Agreement is against the model as given (not the pruned one): pruning costs accuracy.
+    assert rep.after.agreement[0].max_abs > 1e-3 and rep.before.agreement[0].max_abs <= TOLERANCE["none"]

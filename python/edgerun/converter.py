@@ -403,52 +403,72 @@ def _import_tfmot(what: str):
     return tfmot
 
 
+def _kernels(model) -> List[Any]:
+    """The kernels (weight matrices / filters, not biases or normalization
+    statistics) of a Keras model: what tensorflow-model-optimization prunes and clusters."""
+    out = []
+    for w in model.weights:
+        name = str(getattr(w, "path", None) or w.name).split(":")[0].rsplit("/", 1)[-1]
+        if name.endswith("kernel") and len(w.shape) >= 2:
+            out.append(w)
+    return out
+
+
 def _optimize(tf, source: _Source, prune: Optional[float], cluster: Optional[int]) -> Dict[str, Any]:
-    """Applies magnitude pruning and/or weight clustering (tensorflow-model-optimization)
-    to a Keras model, without fine-tuning. Returns what was done."""
+    """One-shot magnitude pruning and/or weight clustering of a Keras model's kernels with
+    tensorflow-model-optimization's algorithms (its magnitude-threshold mask and its k-means++
+    centroid initialisation, nearest-centroid assignment), without fine-tuning. Its Keras
+    wrappers (prune_low_magnitude, cluster_weights) only accept tf-keras (Keras 2) layers,
+    so the algorithms are applied to the model's variables directly, which works for
+    Keras 2 and 3 alike. Returns what was done."""
     done: Dict[str, Any] = {}
     if prune is None and cluster is None:
         return done
     what = " and ".join(x for x, v in (("--prune", prune), ("--cluster", cluster)) if v is not None)
     if source.kind != "keras":
-        raise InputError(f"{what} works on Keras models (.keras, .h5), not on a SavedModel directory")
-    tfmot = _import_tfmot(what)
-    from tensorflow_model_optimization.python.core.keras.compat import keras as tfmot_keras
-
-    model = source.model
-    if not isinstance(model, tfmot_keras.Model):
-        # tensorflow-model-optimization wraps tf-keras (Keras 2) layers only: rebuild the
-        # model there from its config and weights.
-        try:
-            config = model.get_config()
-            rebuilt = tfmot_keras.Model.from_config(config) if hasattr(model, "layers") else None
-            if rebuilt is None:
-                raise ValueError("not a functional/sequential model")
-            rebuilt.set_weights(model.get_weights())
-        except Exception as e:
-            raise ModelError(f"{what}: tensorflow-model-optimization works on tf-keras (Keras 2) models and "
-                             f"this Keras {getattr(tf.keras, '__version__', '3')} model could not be "
-                             f"rebuilt there: {' '.join(str(e).split())[:300]}") from None
-        model = rebuilt
+        raise InputError(f"{what} work on Keras models (.keras, .h5), not on a SavedModel directory")
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        tfmot = _import_tfmot(what)
+        from tensorflow_model_optimization.python.core.clustering.keras import clustering_centroids
+        from tensorflow_model_optimization.python.core.clustering.keras.cluster_config import CentroidInitialization
+        from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
+    finally:  # tfmot switches TensorFlow to tf-keras for later imports; keep ours as it was
+        if legacy is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = legacy
+    kernels = _kernels(source.model)
+    if not kernels:
+        raise ModelError(f"{what}: the model has no kernels (Conv / Dense weights) to optimize")
     if prune is not None:
         sched = tfmot.sparsity.keras.ConstantSparsity(float(prune), begin_step=0, frequency=1)
-        wrapped = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=sched)
-        # One pruning step without training: the wrappers compute the magnitude masks.
-        for layer in wrapped.layers:
-            obj = getattr(layer, "pruning_obj", None)
-            if obj is not None:
-                layer.pruning_step.assign(1)
-                obj.conditional_mask_update()
-                obj.weight_mask_op()
-        model = tfmot.sparsity.keras.strip_pruning(wrapped)
-        done["prune"] = {"sparsity": float(prune), "fine_tuned": False}
+        pruner = pruning_impl.Pruning(lambda: tf.constant(0, tf.int64), [], sched, (1, 1), "AVG")
+        zeros = total = 0
+        for w in kernels:
+            value = np.asarray(w.numpy())
+            _, mask = pruner._update_mask(tf.constant(value))
+            new = value * np.asarray(mask.numpy(), value.dtype)
+            w.assign(new)
+            zeros += int(np.sum(new == 0))
+            total += new.size
+        done["prune"] = {"sparsity": float(prune), "achieved": zeros / max(total, 1), "kernels": len(kernels),
+                         "fine_tuned": False}
     if cluster is not None:
-        CI = tfmot.clustering.keras.CentroidInitialization
-        wrapped = tfmot.clustering.keras.cluster_weights(model, number_of_clusters=int(cluster),
-                                                         cluster_centroids_init=CI.KMEANS_PLUS_PLUS)
-        model = tfmot.clustering.keras.strip_clustering(wrapped)
-        done["cluster"] = {"clusters": int(cluster), "fine_tuned": False}
-    source.model = model
+        init = clustering_centroids.CentroidsInitializerFactory.get_centroid_initializer(
+            CentroidInitialization.KMEANS_PLUS_PLUS)
+        clustered = 0
+        for w in kernels:
+            value = np.asarray(w.numpy())
+            if value.size <= int(cluster):
+                continue
+            centroids = np.asarray(init(tf.constant(value), int(cluster),
+                                        preserve_sparsity=prune is not None).get_cluster_centroids().numpy(),
+                                   value.dtype).ravel()
+            idx = np.argmin(np.abs(value.reshape(-1, 1) - centroids.reshape(1, -1)), axis=1)
+            w.assign(centroids[idx].reshape(value.shape))
+            clustered += 1
+        done["cluster"] = {"clusters": int(cluster), "kernels": clustered, "fine_tuned": False}
     return done
 
 
@@ -825,7 +845,6 @@ def convert(
     with quiet_ctx:
         tf = _import_tf()
         source = _load_source(tf, src)
-        optimizations = _optimize(tf, source, prune, cluster)
 
     def run_converter(mode: str, rep: Optional[Callable[[_Quiet], Iterator[Any]]] = None) -> bytes:
         """Converts the source in ``mode``; ``rep(quiet)`` yields calibration samples."""
@@ -852,7 +871,13 @@ def convert(
             raise ModelError(f"TensorFlow could not convert {source.label} to {label}: "
                              f"{_first_error_line(text)}") from None
 
-    float_bytes = run_converter("none")
+    float_bytes = run_converter("none")  # "before": the source as it is
+    original_weights = None
+    optimizations: Dict[str, Any] = {}
+    if prune is not None or cluster is not None:
+        original_weights = [np.array(w.numpy()) for w in source.model.weights]
+        with _Quiet(quiet):
+            optimizations = _optimize(tf, source, prune, cluster)
     before_session = Session(float_bytes, threads=threads)
     specs = _float_specs(before_session)
     layout = pre.get("layout") or (infer_layout(specs[0].shape) if len(specs) == 1 else None)
@@ -873,7 +898,7 @@ def convert(
             bar.close()
 
         quant_bytes = run_converter(quantize, representative)
-    elif quantize == "none":
+    elif quantize == "none" and original_weights is None:
         quant_bytes = float_bytes
     else:
         quant_bytes = run_converter(quantize)
@@ -903,6 +928,9 @@ def convert(
         val = calib
     else:
         val = _synthetic_data(specs, min(samples, 16))
+    if original_weights is not None:  # agreement is measured against the model as it was given
+        for w, v in zip(source.model.weights, original_weights):
+            w.assign(v)
     ref_fn = source.reference(tf, [s.name for s in specs])
     reference = "source model (TensorFlow)"
     float_out = _run_all(before_session, val)
