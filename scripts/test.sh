@@ -33,9 +33,9 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
   # shellcheck disable=SC1091
   . .venv/bin/activate
 fi
-say "installing edgerun[dev] (builds the C++ extension)"
+say "installing edgerun[dev,convert] (builds the C++ extension; convert = TensorFlow for the model tools)"
 python -m pip install -q --upgrade pip
-python -m pip install -q ".[dev]"
+python -m pip install -q ".[dev,convert]"
 
 say "C++ tests (ctest)"
 LITERT_LIB=$(python -c "import edgerun._runtime as r; print(r.find_litert()[0])")

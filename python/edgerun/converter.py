@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -312,7 +313,7 @@ class _Source:
             model = self.model
 
             def run(sample: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-                y = model(sample[name], training=False)
+                y = model(tf.constant(sample[name]), training=False)
                 return _named_outputs(y)
 
             return run
@@ -861,7 +862,9 @@ def convert(
             conv.inference_input_type = tf.int8 if io_type == "int8" else tf.uint8
             conv.inference_output_type = tf.int8 if io_type == "int8" else tf.uint8
         try:
-            with q:
+            with q, warnings.catch_warnings():
+                # e.g. "Statistics for quantized inputs were expected": TF's own noise
+                warnings.simplefilter("ignore")
                 return bytes(conv.convert())
         except Error:
             raise
