@@ -668,19 +668,23 @@ def _run_all(session, data: _Data) -> List[List[np.ndarray]]:
     return outs
 
 
-def _latency_us(session, data: _Data, runs: int) -> float:
-    specs = session.inputs
-    inputs = [[_to_input(data[i][s.name], s) for s in specs] for i in range(min(data.count, 8))]
-    for k in range(3):
-        session.run(*inputs[k % len(inputs)])
-    times = np.empty(runs)
+def _latencies_us(sessions: Sequence[Any], data: _Data, runs: int) -> List[float]:
+    """Median run time of each session. The sessions take turns run by run, so that a
+    slow spell of the machine (other processes, frequency changes) hits both alike."""
+    inputs = [[[_to_input(data[i][s.name], s) for s in sess.inputs] for i in range(min(data.count, 8))]
+              for sess in sessions]
+    for sess, ins in zip(sessions, inputs):
+        for k in range(3):
+            sess.run(*ins[k % len(ins)])
+    times = np.empty((len(sessions), runs))
     clock = time.perf_counter_ns
     for k in range(runs):
-        arrays = inputs[k % len(inputs)]
-        t = clock()
-        session.run(*arrays)
-        times[k] = (clock() - t) / 1e3
-    return float(np.median(times))
+        for j, (sess, ins) in enumerate(zip(sessions, inputs)):
+            arrays = ins[k % len(ins)]
+            t = clock()
+            sess.run(*arrays)
+            times[j, k] = (clock() - t) / 1e3
+    return [float(v) for v in np.median(times, axis=1)]
 
 
 def _agreement(names: List[str], shapes: List[Tuple[int, ...]], ref: List[List[np.ndarray]],
@@ -961,8 +965,7 @@ def convert(
     after_out = [[s[k] for k in order] for s in after_raw]
     before_agree = _agreement(names, shapes, ref_out, float_out)
     after_agree = _agreement(names, shapes, ref_out, after_out)
-    lat_before = _latency_us(before_session, val, runs)
-    lat_after = _latency_us(after_session, val, runs)
+    lat_before, lat_after = _latencies_us([before_session, after_session], val, runs)
 
     def off(data: bytes) -> Optional[List[str]]:
         x = inspect(data).xnnpack
