@@ -450,6 +450,8 @@ def test_convert_without_tensorflow_says_what_to_install(tmp_path, monkeypatch, 
     (["--mean", "127.5"], "give both mean and std"),
     (["--mean", "1,2", "--std", "1"], "mean: expected 1 or 3 values"),
     (["--labels", "missing.txt"], "cannot read labels file 'missing.txt'"),
+    (["--quantize", "int8", "--calibration", "imgs"], "calibration 'imgs' holds images: give the normalization"),
+    (["--validation", "imgs"], "validation 'imgs' holds images: give the normalization"),
 ])
 def test_convert_cli_argument_errors(tmp_path, monkeypatch, capsys, args, message):
     # All found before TensorFlow is imported (tensorflow is blocked to prove it).
@@ -457,6 +459,7 @@ def test_convert_cli_argument_errors(tmp_path, monkeypatch, capsys, args, messag
     monkeypatch.chdir(tmp_path)
     (tmp_path / "x.npy").write_bytes(b"")
     (tmp_path / "m.keras").write_bytes(b"")
+    (tmp_path / "imgs").mkdir()
     rc = cli.main(["convert", "m.keras", "-o", "out.tflite", *args])
     err = capsys.readouterr().err
     assert rc == 1 and err.count("\n") == 1 and message in err, err

@@ -841,9 +841,15 @@ def convert(
     out_path = tflite_file.check_writable(out)
     report_path = tflite_file.check_writable(report) if report is not None else None
     for what, p in (("calibration", calibration), ("validation", validation)):
-        if p is not None and not os.path.exists(os.fsdecode(os.fspath(p))):
-            raise InputError(f"{what} {os.fsdecode(os.fspath(p))!r} does not exist (expected a directory of "
-                             "images, a .npy or a .npz file)")
+        if p is None:
+            continue
+        p = os.fsdecode(os.fspath(p))
+        if not os.path.exists(p):
+            raise InputError(f"{what} {p!r} does not exist (expected a directory of images, a .npy or a "
+                             ".npz file)")
+        if os.path.isdir(p) and (pre["mean"] is None or pre["std"] is None):
+            raise InputError(f"{what} {p!r} holds images: give the normalization the model expects, "
+                             "--mean and --std (e.g. --mean 127.5 --std 127.5 for inputs in [-1, 1])")
 
     # ---- TensorFlow ---------------------------------------------------------------
     quiet_ctx = _Quiet(quiet)
