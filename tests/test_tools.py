@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import warnings
@@ -836,3 +835,19 @@ def test_prune_and_cluster_with_tfmot(cnn, tmp_path):
     assert kernels == 4
     # Agreement is against the model as given (not the pruned one): pruning costs accuracy.
     assert rep.after.agreement[0].max_abs > 1e-3 and rep.before.agreement[0].max_abs <= TOLERANCE["none"]
+
+
+def test_convert_integer_input_model(tf, tmp_path):
+    keras = tf.keras
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((5,), dtype="int32", batch_size=1)
+    x = keras.layers.Embedding(10, 3)(inp)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inp, keras.layers.Dense(2)(x))
+    rep = edgerun.convert(model, tmp_path / "emb.tflite", "float16", runs=2)
+    assert rep.validation["kind"] == "synthetic inputs" and "integers in 0..9" in rep.validation["source"]
+    assert rep.after.agreement[0].max_abs <= 1e-2  # float16 weights
+    with edgerun.Session(tmp_path / "emb.tflite") as s:
+        assert s.inputs[0].dtype == np.int32
+        ids = np.array([[1, 2, 3, 4, 9]], np.int32)
+        np.testing.assert_allclose(s.run(ids)[0], model(tf.constant(ids)).numpy(), rtol=0, atol=1e-2)

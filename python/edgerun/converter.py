@@ -13,9 +13,7 @@ TensorFlow (the ``convert`` extra) is imported only when a conversion runs;
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
 import math
 import os
@@ -547,12 +545,6 @@ class _Data:
         return {"source": self.source, "kind": self.kind, "samples": self.count}
 
 
-def _float_specs(session) -> List[Any]:
-    for s in session.inputs:
-        if s.dtype != np.float32:
-            raise ModelError(f"the float conversion's input {s.name!r} is {s.dtype}, expected float32; "
-                             "edgerun convert feeds calibration data as float32")
-    return list(session.inputs)
 
 
 def _open_data(path: PathLike, specs: List[Any], samples: int, pre: Dict[str, Any], tf, what: str) -> _Data:
@@ -595,8 +587,9 @@ def _open_data(path: PathLike, specs: List[Any], samples: int, pre: Dict[str, An
         raise InputError(f"{what} {p!r} holds no samples")
     count = min(n, samples)
     arrs = {k: np.asarray(v) for k, v in arrays.items()}
+    dtypes = {s.name: s.dtype for s in specs}
     return _Data(p, "arrays", count,
-                 lambda i: {k: np.ascontiguousarray(v[i:i + 1], dtype=np.float32) for k, v in arrs.items()})
+                 lambda i: {k: np.ascontiguousarray(v[i:i + 1], dtype=dtypes[k]) for k, v in arrs.items()})
 
 
 def _image_data(p: str, specs: List[Any], samples: int, pre: Dict[str, Any], tf, what: str) -> _Data:
@@ -613,6 +606,8 @@ def _image_data(p: str, specs: List[Any], samples: int, pre: Dict[str, Any], tf,
         raise InputError(f"{what} {p!r} holds images: give the normalization the model expects, "
                          "--mean and --std (e.g. --mean 127.5 --std 127.5 for inputs in [-1, 1])")
     spec = specs[0]
+    if spec.dtype != np.float32:
+        raise InputError(f"{what}: images are fed to float32 image inputs; input {spec.name!r} is {spec.dtype}")
     fmt = pre.get("format") or "rgb"
     kwargs = {k: pre[k] for k in ("fit", "mean", "std", "channels", "layout") if pre.get(k) is not None}
     pp = Preprocessor(fmt, **kwargs)
@@ -636,9 +631,16 @@ def _image_data(p: str, specs: List[Any], samples: int, pre: Dict[str, Any], tf,
 
 def _synthetic_data(specs: List[Any], count: int) -> _Data:
     rng = np.random.default_rng(0)
-    samples = [{s.name: rng.uniform(-1.0, 1.0, size=s.shape).astype(np.float32) for s in specs}
-               for _ in range(count)]
-    return _Data("random uniform [-1, 1], seed 0", "synthetic inputs", count, lambda i: samples[i])
+    def one(s) -> np.ndarray:
+        if s.dtype.kind == "f":
+            return rng.uniform(-1.0, 1.0, size=s.shape).astype(s.dtype)
+        if s.dtype.kind in "iu":
+            return rng.integers(0, 10, size=s.shape).astype(s.dtype)
+        return np.zeros(s.shape, s.dtype)
+
+    samples = [{s.name: one(s) for s in specs} for _ in range(count)]
+    return _Data("random: floats uniform in [-1, 1], integers in 0..9; seed 0", "synthetic inputs", count,
+                 lambda i: samples[i])
 
 
 # --------------------------------------------------------------------------- running converted models
@@ -794,7 +796,6 @@ def convert(
     """
     from .modelinfo import inspect
     from .session import Session
-    from .preprocess import Preprocessor
 
     # ---- arguments (checked before TensorFlow is imported) --------------------------
     _check_choice(quantize, QUANTIZE_MODES, "quantize")
@@ -892,7 +893,7 @@ def convert(
         with _Quiet(quiet):
             optimizations = _optimize(tf, source, prune, cluster)
     before_session = Session(float_bytes, threads=threads)
-    specs = _float_specs(before_session)
+    specs = list(before_session.inputs)
     layout = pre.get("layout") or (infer_layout(specs[0].shape) if len(specs) == 1 else None)
     if layout is not None:
         pre["layout"] = layout
@@ -995,9 +996,8 @@ def convert(
     if report_path is not None:
         try:
             tflite_file.write_atomic(report_path, (json.dumps(rep.to_dict(), indent=2) + "\n").encode())
-        except Error:
-            os.unlink(out_path)
-            raise
+        except InputError as e:
+            raise InputError(f"the model was written to {out_path!r}, but not the report: {e}") from None
     return rep
 
 

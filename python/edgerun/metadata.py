@@ -24,6 +24,7 @@ Also reported: ``min_runtime_version`` (written by the TFLite converter).
 from __future__ import annotations
 
 import dataclasses
+import os
 import json
 import numbers
 import struct
@@ -402,8 +403,6 @@ def write_metadata(model: tflite_file.ModelSource, out: Union[str, "os.PathLike[
 
 def read_labels(path: Any) -> Tuple[str, ...]:
     """Labels from a text file, one per line (trailing blank lines dropped)."""
-    import os
-
     p = os.fsdecode(os.fspath(path))
     try:
         with open(p, "rb") as f:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import tflite_file
