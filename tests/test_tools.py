@@ -851,3 +851,19 @@ def test_convert_integer_input_model(tf, tmp_path):
         assert s.inputs[0].dtype == np.int32
         ids = np.array([[1, 2, 3, 4, 9]], np.int32)
         np.testing.assert_allclose(s.run(ids)[0], model(tf.constant(ids)).numpy(), rtol=0, atol=1e-2)
+
+
+def test_convert_two_outputs_matched_by_name(tf, tmp_path):
+    # The converter orders the subgraph outputs differently from the Keras outputs; the
+    # signature names (output_0, output_1) tie them together.
+    keras = tf.keras
+    keras.utils.set_random_seed(9)
+    inp = keras.Input((6,), batch_size=1)
+    h = keras.layers.Dense(8, activation="relu")(inp)
+    model = keras.Model(inp, [keras.layers.Dense(5)(h), keras.layers.Dense(2)(h)])
+    np.save(tmp_path / "v.npy", np.random.default_rng(0).uniform(-1, 1, (7, 6)).astype(np.float32))
+    rep = edgerun.convert(model, tmp_path / "two.tflite", validation=tmp_path / "v.npy", runs=2)
+    assert rep.reference == "source model (TensorFlow)"
+    assert {a.name: a.shape for a in rep.after.agreement} == {"output_0": (1, 5), "output_1": (1, 2)}
+    assert all(a.max_abs <= 1e-5 for a in rep.after.agreement)
+    assert [a.top1 is not None for a in rep.after.agreement] == [True, True]
