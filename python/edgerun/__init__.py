@@ -25,7 +25,7 @@ from .preprocess import Preprocessor, Transform
 from .session import Session, TensorSpec
 from .verify import verify
 from .metadata import ModelMetadata, read_metadata, write_metadata
-from .modelinfo import ModelInfo, inspect
+from .modelinfo import ModelDetails, inspect
 from .converter import ConvertReport, convert
 
 __version__ = "0.1.0"
@@ -37,7 +37,7 @@ __all__ = [
     "Transform",
     "verify",
     "inspect",
-    "ModelInfo",
+    "ModelDetails",
     "convert",
     "ConvertReport",
     "ModelMetadata",

@@ -3,7 +3,7 @@
 Everything except the XNNPACK check is read from the flatbuffer (after
 :func:`edgerun.verify`) through the schema module; the XNNPACK check compiles
 the model (see :func:`xnnpack_placement`). No TensorFlow is needed.
-The JSON form (``ModelInfo.to_dict()``, ``edgerun inspect --json``) is
+The JSON form (``ModelDetails.to_dict()``, ``edgerun inspect --json``) is
 documented in docs/tools.md.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from . import tflite_file
 from .metadata import ModelMetadata, metadata_from
 
-__all__ = ["ModelInfo", "TensorInfo", "SignatureInfo", "XnnpackReport", "inspect", "INSPECT_SCHEMA"]
+__all__ = ["ModelDetails", "TensorInfo", "SignatureInfo", "XnnpackReport", "inspect", "INSPECT_SCHEMA"]
 
 #: version of the ``to_dict()`` / ``--json`` layout
 INSPECT_SCHEMA = "edgerun.inspect/1"
@@ -104,7 +104,7 @@ class XnnpackReport:
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelInfo:
+class ModelDetails:
     """Everything :func:`inspect` found out about a model."""
 
     path: Optional[str]
@@ -247,11 +247,11 @@ def _activations(model, sg, names: List[str]) -> Tuple[int, int]:
     return total, peak
 
 
-def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True) -> ModelInfo:
+def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True) -> ModelDetails:
     """Describes a model (path or bytes); raises :class:`edgerun.ModelError` if it is invalid.
 
     ``xnnpack=False`` skips compiling the model for the XNNPACK check
-    (``ModelInfo.xnnpack`` is then None).
+    (``ModelDetails.xnnpack`` is then None).
     """
     data, path = tflite_file.read_source(model)
     m = tflite_file.unpack(data, path or "model")
@@ -300,7 +300,7 @@ def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True) -> ModelInf
     if xnnpack:
         main_ops = [names[op.opcodeIndex] for op in (main.operators or [])] if main is not None else []
         report = xnnpack_placement(data, main_ops, custom)
-    return ModelInfo(
+    return ModelDetails(
         path=path,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
@@ -413,7 +413,7 @@ def _table(rows: List[Tuple[str, ...]], indent: str = "  ") -> List[str]:
     return [(indent + "  ".join(v.ljust(w) for v, w in zip(r, widths))).rstrip() for r in rows]
 
 
-def format_info(info: ModelInfo) -> str:
+def format_info(info: ModelDetails) -> str:
     """The human-readable table ``edgerun inspect`` prints."""
     lines: List[str] = []
     kv: List[Tuple[str, str]] = []
