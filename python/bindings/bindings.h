@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "edgerun/postprocess.h"
 #include "edgerun/session.h"
 #include "edgerun/status.h"
 
@@ -31,3 +32,12 @@ void bind_session(py::module_& m);
 
 // Implemented by preprocess.cc.
 void bind_preprocess(pybind11::module_& m);
+
+// Implemented by heads.cc: _core.Head (holder std::shared_ptr<edgerun::postprocess::Head>),
+// the concrete heads, _core.Decoder and generate_ssd_anchors.
+void bind_heads(pybind11::module_& m);
+// A Result as a numpy structured array (call with the GIL held). Detection:
+// fields x1, y1, x2, y2, score (float32), class_id (int32) and, when
+// num_keypoints K > 0, keypoints (float32, shape (K, 2)); classification:
+// class_id (int32), score (float32). Packed (no padding), one row per entry.
+pybind11::object result_to_numpy(const edgerun::postprocess::Result& r);
