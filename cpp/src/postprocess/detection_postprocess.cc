@@ -123,7 +123,7 @@ Expected<std::shared_ptr<const Decoder>> DetectionPostProcess::Bind(const std::v
   };
   if (idx[0] < 0)
     for (size_t i = 0; i < outputs.size() && idx[0] < 0; ++i) {
-      auto s = Squeeze(outputs[i].shape, 2);
+      auto s = Squeeze(outputs[i].shape, 1);
       if (!taken(i) && s.size() == 2 && s[1] == 4) idx[0] = static_cast<long>(i);
     }
   if (idx[3] < 0)

@@ -401,12 +401,18 @@ Expected<std::shared_ptr<const Decoder>> Ssd::Bind(const std::vector<TensorInfo>
     si = static_cast<long>(*r);
   }
   if (bi < 0 || si < 0) {
-    std::vector<size_t> cands;
+    // Outputs of rank 2 after leading 1s, preferring those with one row per
+    // anchor (with none, the checks below say which count disagrees).
+    std::vector<size_t> cands, any_n;
     for (size_t i = 0; i < outputs.size(); ++i) {
       int64_t n, d;
       if (static_cast<long>(i) == bi || static_cast<long>(i) == si) continue;
-      if (rows(i, &n, &d) && static_cast<size_t>(n) == na) cands.push_back(i);
+      if (!rows(i, &n, &d)) continue;
+      any_n.push_back(i);
+      if (static_cast<size_t>(n) == na) cands.push_back(i);
     }
+    const size_t needed = (bi < 0 ? 1 : 0) + (si < 0 ? 1 : 0);
+    if (cands.size() < needed) cands = any_n;
     if (bi < 0 && si < 0) {
       std::vector<size_t> boxy, scory;
       for (size_t i : cands) {

@@ -203,10 +203,14 @@ Expected<std::shared_ptr<const Decoder>> Yolo::Bind(const std::vector<TensorInfo
     if (!r.ok()) return r.status();
     p.out = *r;
   } else {
-    bool found = false;
+    bool found = outputs.size() == 1;  // the only output: its shape is checked below
     for (size_t i = 0; i < outputs.size() && !found; ++i) {
       auto s = Squeeze(outputs[i].shape, 2);
-      if (s.size() == 2 && static_cast<size_t>(std::min(s[0], s[1])) > fixed) {
+      if (s.size() != 2) continue;
+      const int64_t f = o.layout == YoloOptions::Layout::kFeaturesFirst ? s[0]
+                        : o.layout == YoloOptions::Layout::kBoxesFirst  ? s[1]
+                                                                        : std::min(s[0], s[1]);
+      if (static_cast<size_t>(f) > fixed) {
         p.out = i;
         found = true;
       }
