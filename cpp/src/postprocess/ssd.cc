@@ -68,8 +68,12 @@ Expected<std::vector<Anchor>> GenerateSsdAnchors(const SsdAnchorOptions& o) {
       const float scale = LayerScale(o.min_scale, o.max_scale, last, nstrides);
       std::vector<float> ratios, scales;
       if (last == 0 && o.reduce_boxes_in_lowest_layer) {
-        ratios = {1.0f, 2.0f, 0.5f};
-        scales = {0.1f, scale, scale};
+        // The lowest layer's predefined anchors: (0.1, 1:1), (scale, 2:1), (scale, 1:2).
+        const float fixed[3][2] = {{1.0f, 0.1f}, {2.0f, scale}, {0.5f, scale}};
+        for (const auto& f : fixed) {
+          ratios.push_back(f[0]);
+          scales.push_back(f[1]);
+        }
       } else {
         for (float a : o.aspect_ratios) {
           ratios.push_back(a);
@@ -405,7 +409,7 @@ Expected<std::shared_ptr<const Decoder>> Ssd::Bind(const std::vector<TensorInfo>
     // anchor (with none, the checks below say which count disagrees).
     std::vector<size_t> cands, any_n;
     for (size_t i = 0; i < outputs.size(); ++i) {
-      int64_t n, d;
+      int64_t n = 0, d = 0;
       if (static_cast<long>(i) == bi || static_cast<long>(i) == si) continue;
       if (!rows(i, &n, &d)) continue;
       any_n.push_back(i);
@@ -416,7 +420,7 @@ Expected<std::shared_ptr<const Decoder>> Ssd::Bind(const std::vector<TensorInfo>
     if (bi < 0 && si < 0) {
       std::vector<size_t> boxy, scory;
       for (size_t i : cands) {
-        int64_t n, d;
+        int64_t n = 0, d = 0;
         rows(i, &n, &d);
         (d >= 4 ? boxy : scory).push_back(i);
       }
@@ -437,7 +441,7 @@ Expected<std::shared_ptr<const Decoder>> Ssd::Bind(const std::vector<TensorInfo>
       }
     } else if (bi < 0) {
       for (size_t i : cands) {
-        int64_t n, d;
+        int64_t n = 0, d = 0;
         rows(i, &n, &d);
         if (bi < 0 && d >= 4) bi = static_cast<long>(i);
       }
@@ -453,7 +457,7 @@ Expected<std::shared_ptr<const Decoder>> Ssd::Bind(const std::vector<TensorInfo>
   if (bi == si) return InputError("SSD: boxes and scores cannot be the same output (" + OutputStr(outputs, bi) + ")");
   const TensorInfo& bt = outputs[bi];
   const TensorInfo& st = outputs[si];
-  int64_t bn, bd, sn, sd;
+  int64_t bn = 0, bd = 0, sn = 0, sd = 0;
   if (!rows(bi, &bn, &bd) || bd < 4)
     return InputError("SSD: boxes " + OutputStr(outputs, bi) + ": expected shape [1, N, 4 + 2K]");
   if (!rows(si, &sn, &sd))
