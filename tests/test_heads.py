@@ -347,19 +347,38 @@ def test_ssd_quantized_outputs():
     bs, bzp, ss, szp = 0.02, 3, 0.05, 128
     qb = quantize(rng.normal(size=(1, n, 4)) * 0.6, bs, bzp, np.int8)
     qs = quantize(rng.normal(size=(1, n, c)) * 2, ss, szp, np.uint8)
-    head = heads.SSD(anchors, "tf", score_threshold=0.7, iou_threshold=0.5, max_detections=50)
+    # No detection limit: candidates right at the (quantized) threshold reach the result.
+    head = heads.SSD(anchors, "tf", score_threshold=0.7, iou_threshold=0.5, max_detections=0)
     head.bind(outputs=[spec("boxes", qb.shape, np.int8, bs, bzp), spec("scores", qs.shape, np.uint8, ss, szp)],
               input_size=size)
     det = head([qb, qs])
     idx, boxes, scores, cls, _ = ref_ssd_candidates(dequantize(qb, bs, bzp), dequantize(qs, ss, szp), anchors,
                                                     "tf", size, threshold=0.7)
-    k = ref_hard_nms(idx, boxes, scores, cls, 0.5, 50, False)
+    k = ref_hard_nms(idx, boxes, scores, cls, 0.5, 0, False)
     assert len(k) > 10
+    # The lowest quantized score that passes the threshold is among the results.
+    q_first = np.nonzero(sigmoid(dequantize(np.arange(256), ss, szp).astype(np.float64)) >= 0.7)[0][0]
+    assert np.isclose(scores[k].min(), sigmoid(np.float64(dequantize(np.array(q_first), ss, szp))), atol=1e-6)
     assert_detections(det, boxes[k], scores[k], cls[k])
     # Same through `quantization=` on an unbound head.
-    det2 = heads.SSD(anchors, "tf", score_threshold=0.7, iou_threshold=0.5, max_detections=50)(
+    det2 = heads.SSD(anchors, "tf", score_threshold=0.7, iou_threshold=0.5, max_detections=0)(
         [qb, qs], input_size=size, quantization=[(bs, bzp), (ss, szp)])
     np.testing.assert_array_equal(det2, det)
+
+
+def test_ssd_float16_outputs():
+    rng = np.random.default_rng(15)
+    n, c, size = 400, 3, (256, 256)
+    anchors = random_anchors(rng, n)
+    hb = (rng.normal(size=(1, n, 4)) * 0.5).astype(np.float16)
+    hs = (rng.normal(size=(1, n, c)) * 2).astype(np.float16)
+    det = heads.SSD(anchors, "tf", score_threshold=0.8, iou_threshold=0.5, max_detections=0)([hb, hs],
+                                                                                              input_size=size)
+    idx, boxes, scores, cls, _ = ref_ssd_candidates(hb.astype(np.float32), hs.astype(np.float32), anchors, "tf",
+                                                    size, threshold=0.8)
+    k = ref_hard_nms(idx, boxes, scores, cls, 0.5, 0, False)
+    assert len(k) > 10
+    assert_detections(det, boxes[k], scores[k], cls[k])
 
 
 def test_ssd_against_tflite_detection_postprocess_op():
@@ -499,11 +518,23 @@ def test_yolo_quantized(version, dtype):
     out = _yolo_output(rng, 1500, 5, version, True, version == 8)
     scale, zp = 1.0 / 255, (-128 if dtype == np.int8 else 0)
     q = quantize(out, scale, zp, dtype)
-    head = heads.YOLO(version, score_threshold=0.35, iou_threshold=0.5, max_detections=30)
+    head = heads.YOLO(version, score_threshold=0.35, iou_threshold=0.5, max_detections=0)
     det = head([q], input_size=(320, 320), quantization=[(scale, zp)])
-    boxes, scores, cls = ref_yolo(dequantize(q, scale, zp), version, (320, 320), 0.35, 0.5, 30, False)
+    boxes, scores, cls = ref_yolo(dequantize(q, scale, zp), version, (320, 320), 0.35, 0.5, 0, False)
     assert len(boxes) > 10
     assert_detections(det, boxes, scores, cls, score_tol=0)
+
+
+def test_quantized_threshold_is_inclusive_on_raw_values():
+    # int8, scale 0.1: q = 5 dequantizes to exactly 0.5 (kept at threshold 0.5), q = 4 to 0.4.
+    rows = np.zeros((1, 6, 5), np.int8)  # boxes first: xc, yc, w, h, class score
+    rows[0, :, 0] = [10, 30, 50, 70, 90, 110]
+    rows[0, :, 1:4] = [10, 10, 10]
+    rows[0, :, 4] = [5, 4, 6, 5, 127, -128]
+    det = heads.YOLO(8, score_threshold=0.5, layout="boxes_first", normalized=False)([rows], quantization=[(0.1, 0)])
+    # Rows 4, 2, 0, 3 (equal scores: lower row first); boxes are 1 px wide around xc = q * 0.1.
+    np.testing.assert_allclose(det.boxes[:, 0], [8.5, 4.5, 0.5, 6.5], atol=1e-5)
+    np.testing.assert_allclose(det.scores, np.float32([12.7, 0.6, 0.5, 0.5]))
 
 
 def test_yolo_coordinates_and_layout_overrides():
