@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <functional>
 
 namespace edgerun {
 namespace postprocess {
@@ -108,6 +109,13 @@ void SortCandidates(std::vector<Candidate>* c) {
   });
 }
 
+uint64_t OrderKey(float score, uint32_t position) {
+  uint32_t u;
+  std::memcpy(&u, &score, sizeof u);
+  u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // ascending with the score
+  return (static_cast<uint64_t>(~u) << 32) | position;  // score descending, then position
+}
+
 void RunNms(const std::vector<Candidate>& c, const std::vector<double>& keypoints, int num_keypoints,
             const NmsOptions& o, std::vector<Candidate>* out, std::vector<double>* out_keypoints) {
   out->clear();
@@ -115,26 +123,36 @@ void RunNms(const std::vector<Candidate>& c, const std::vector<double>& keypoint
   const size_t kp = static_cast<size_t>(num_keypoints) * 2;
   const size_t limit = o.max_detections > 0 ? static_cast<size_t>(o.max_detections) : c.size();
   const double thr = o.iou_threshold;
+  std::vector<uint64_t>& keys = ThreadScratch().keys;
+  keys.resize(c.size());
+  for (size_t i = 0; i < c.size(); ++i) keys[i] = OrderKey(c[i].score, static_cast<uint32_t>(i));
   if (o.mode == NmsMode::kHard) {
-    for (size_t i = 0; i < c.size() && out->size() < limit; ++i) {
+    // A min-heap of keys: only the candidates visited before `limit` are kept pay for ordering.
+    std::make_heap(keys.begin(), keys.end(), std::greater<uint64_t>());
+    auto end = keys.end();
+    while (end != keys.begin() && out->size() < limit) {
+      std::pop_heap(keys.begin(), end, std::greater<uint64_t>());
+      --end;
+      const Candidate& cand = c[static_cast<uint32_t>(*end)];
       bool suppressed = false;
       for (const Candidate& k : *out) {
-        if (!o.class_agnostic && k.cls != c[i].cls) continue;
-        if (IoU(k.box, c[i].box) > thr) {
+        if (!o.class_agnostic && k.cls != cand.cls) continue;
+        if (IoU(k.box, cand.box) > thr) {
           suppressed = true;
           break;
         }
       }
       if (suppressed) continue;
-      out->push_back(c[i]);
-      if (kp) out_keypoints->insert(out_keypoints->end(), keypoints.begin() + c[i].kp_row * kp,
-                                                        keypoints.begin() + (c[i].kp_row + 1) * kp);
+      out->push_back(cand);
+      if (kp) out_keypoints->insert(out_keypoints->end(), keypoints.begin() + cand.kp_row * kp,
+                                    keypoints.begin() + (cand.kp_row + 1) * kp);
     }
     return;
   }
+  std::sort(keys.begin(), keys.end());
   // Weighted ("blending") NMS, MediaPipe's algorithm.
   std::vector<int32_t> remaining(c.size()), rest;
-  for (size_t i = 0; i < c.size(); ++i) remaining[i] = static_cast<int32_t>(i);
+  for (size_t i = 0; i < c.size(); ++i) remaining[i] = static_cast<int32_t>(static_cast<uint32_t>(keys[i]));
   std::vector<double> wkp(kp);
   while (!remaining.empty() && out->size() < limit) {
     const Candidate& top = c[remaining[0]];

@@ -117,11 +117,17 @@ struct Candidate {
 
 double IoU(const double* a, const double* b);
 
+// 64-bit keys whose ascending order is (score descending, position ascending).
+uint64_t OrderKey(float score, uint32_t position);
+
 // Sorts candidates by score descending, then index ascending.
 void SortCandidates(std::vector<Candidate>* c);
 
-// NMS over sorted candidates. `keypoints` holds num_keypoints * 2 doubles per
-// row (candidate.kp_row); empty when num_keypoints is 0. Writes the kept detections to
+// NMS. Candidates are visited by score descending, ties by position in `c`
+// (callers produce them in ascending anchor/row index, so ties go to the lower
+// index); `c` need not be sorted: hard NMS pops them from a heap and stops once
+// max_detections are kept. `keypoints` holds num_keypoints * 2 doubles per row
+// (candidate.kp_row); empty when num_keypoints is 0. Writes the kept detections to
 // `out` (and their keypoints to `out_keypoints`), best first.
 void RunNms(const std::vector<Candidate>& c, const std::vector<double>& keypoints, int num_keypoints,
             const NmsOptions& options, std::vector<Candidate>* out, std::vector<double>* out_keypoints);
@@ -157,6 +163,7 @@ struct Scratch {
   std::vector<double> keypoints, kept_keypoints;
   std::vector<float> f;
   std::vector<int32_t> i;
+  std::vector<uint64_t> keys;
 };
 Scratch& ThreadScratch();
 

@@ -243,7 +243,6 @@ class SsdDecoder : public Decoder {
     }
     s.candidates.resize(kept);
     s.keypoints.resize(kept * kp);
-    SortCandidates(&s.candidates);
     RunNms(s.candidates, s.keypoints, p_.num_keypoints, p_.nms, &s.kept, &s.kept_keypoints);
     EmitDetections(s.kept, s.kept_keypoints, p_.num_keypoints, t, result);
     return Status::Ok();

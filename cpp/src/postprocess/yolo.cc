@@ -28,6 +28,19 @@ struct YoloPlan {
   NmsOptions nms;
 };
 
+// best[i] = max(best[i], row[i]) keeping the first class on ties; branch-free
+// so that the compiler vectorizes it (one pass per class row of [F, N]).
+template <class T>
+void RowMax(const T* __restrict row, float* __restrict best, int32_t* __restrict cls, int32_t c, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float v = static_cast<float>(KeyOf<T>::Get(row[i]));
+    const float b = best[i];
+    const int32_t mask = -static_cast<int32_t>(v > b);  // masks, not branches: vectorizes
+    best[i] = v > b ? v : b;
+    cls[i] = (c & mask) | (cls[i] & ~mask);
+  }
+}
+
 class YoloDecoder : public Decoder {
  public:
   explicit YoloDecoder(YoloPlan p) : p_(std::move(p)) {}
@@ -77,7 +90,6 @@ class YoloDecoder : public Decoder {
       c.box[2] = xc + w / 2;
       c.box[3] = yc + h / 2;
     }
-    SortCandidates(&s.candidates);
     s.keypoints.clear();
     RunNms(s.candidates, s.keypoints, 0, p_.nms, &s.kept, &s.kept_keypoints);
     EmitDetections(s.kept, s.kept_keypoints, 0, t, result);
@@ -116,16 +128,7 @@ class YoloDecoder : public Decoder {
     if (p_.features_first) {
       const T* row = d + c0 * N;
       for (size_t i = 0; i < N; ++i) best[i] = static_cast<float>(KeyOf<T>::Get(row[i]));
-      for (size_t c = 1; c < C; ++c) {
-        row = d + (c0 + c) * N;
-        for (size_t i = 0; i < N; ++i) {
-          const float v = static_cast<float>(KeyOf<T>::Get(row[i]));
-          if (v > best[i]) {
-            best[i] = v;
-            bc[i] = static_cast<int32_t>(c);
-          }
-        }
-      }
+      for (size_t c = 1; c < C; ++c) RowMax(d + (c0 + c) * N, best.data(), bc.data(), static_cast<int32_t>(c), N);
     } else {
       for (size_t i = 0; i < N; ++i) {
         const T* row = d + i * p_.features + c0;
