@@ -23,6 +23,7 @@ from ._runtime import runtime_info
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
 from .preprocess import Preprocessor, Transform
 from .session import Session, TensorSpec
+from .pipeline import FrameResult, FrameTimings, ModelInfo, Pipeline, SwapFuture
 from .verify import verify
 
 __version__ = "0.1.0"
@@ -33,6 +34,11 @@ __all__ = [
     "TensorSpec",
     "Preprocessor",
     "Transform",
+    "Pipeline",
+    "FrameResult",
+    "FrameTimings",
+    "ModelInfo",
+    "SwapFuture",
     "verify",
     "runtime_info",
     "Delegate",
