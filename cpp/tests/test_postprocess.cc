@@ -175,6 +175,11 @@ TEST(SsdBindChecksTensors) {
   CHECK(bad.status().message().find("2304") != std::string::npos);
   std::vector<TensorInfo> ints = {Info("regressors", {1, 896, 16}, DType::kInt32), out[1]};
   CHECK(!(*head)->Bind(in, ints).ok());
+  std::vector<TensorInfo> per_channel = {out[0], Info("classificators", {1, 896, 1}, DType::kInt8)};
+  per_channel[1].scales = {0.1f, 0.2f};
+  per_channel[1].zero_points = {0, 0};
+  auto pc = (*head)->Bind(in, per_channel);
+  CHECK(!pc.ok() && pc.status().message().find("per channel") != std::string::npos);
 
   // Decode: one anchor scores 0.9, its box is a 16x16 square at its anchor.
   std::vector<float> boxes(896 * 16, 0.0f), scores(896, -10.0f);

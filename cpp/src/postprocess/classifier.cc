@@ -144,7 +144,7 @@ Expected<std::shared_ptr<const Decoder>> Classifier::Bind(const std::vector<Tens
   if (!Readable(t.dtype))
     return InputError("Classifier: " + OutputStr(outputs, out) + " has an unsupported type; expected float32, "
                       "float16, int8 or uint8");
-  if (QuantOf(t).scale < 0) return ModelError("Classifier: " + OutputStr(outputs, out) + " has a negative scale");
+  EDGERUN_RETURN_IF_ERROR(CheckQuant(outputs, out, "Classifier"));
   const size_t c = static_cast<size_t>(s[0]);
   const size_t k = std::min(c, static_cast<size_t>(options_.top_k));
   return std::shared_ptr<const Decoder>(std::make_shared<ClassifierDecoder>(out, c, k, options_.softmax, t));

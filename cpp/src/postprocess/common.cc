@@ -49,6 +49,15 @@ bool Readable(DType dt) {
   return dt == DType::kFloat32 || dt == DType::kFloat16 || dt == DType::kInt8 || dt == DType::kUInt8;
 }
 
+Status CheckQuant(const std::vector<TensorInfo>& outputs, size_t i, const char* head) {
+  const TensorInfo& t = outputs[i];
+  if (t.scales.size() > 1)
+    return InputError(std::string(head) + ": " + OutputStr(outputs, i) + " is quantized per channel (" +
+                      std::to_string(t.scales.size()) + " scales); the heads decode per-tensor quantized outputs");
+  if (t.scale < 0) return ModelError(std::string(head) + ": " + OutputStr(outputs, i) + " has a negative scale");
+  return Status::Ok();
+}
+
 RawThreshold MakeRawThreshold(float threshold, DType dt, const Quant& q, const ScoreFn& fn) {
   RawThreshold r;
   if (dt == DType::kInt8 || dt == DType::kUInt8) {

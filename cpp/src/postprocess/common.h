@@ -30,6 +30,9 @@ Quant QuantOf(const TensorInfo& t);
 
 // True for the element types the heads read.
 bool Readable(DType dt);
+// InputError unless output i is readable with one (per-tensor) scale > 0 when
+// quantized: per-channel quantized or negatively scaled outputs are refused.
+Status CheckQuant(const std::vector<TensorInfo>& outputs, size_t i, const char* head);
 
 // Element i of `data` as float (dequantized for int8/uint8).
 inline float LoadFloat(const void* data, DType dt, size_t i, const Quant& q) {

@@ -147,6 +147,7 @@ Expected<std::shared_ptr<const Decoder>> DetectionPostProcess::Bind(const std::v
     const TensorInfo& t = outputs[idx[k]];
     if (!Readable(t.dtype) && t.dtype != DType::kInt32 && t.dtype != DType::kInt64)
       return InputError(std::string(roles[k]) + " " + OutputStr(outputs, idx[k]) + " has an unsupported type");
+    EDGERUN_RETURN_IF_ERROR(CheckQuant(outputs, static_cast<size_t>(idx[k]), "DetectionPostProcess"));
     p.dt[k] = t.dtype;
     p.q[k] = QuantOf(t);
   }

@@ -471,7 +471,7 @@ Expected<std::shared_ptr<const Decoder>> Ssd::Bind(const std::vector<TensorInfo>
     if (!Readable(t->dtype))
       return InputError("SSD: " + OutputStr(outputs, t == &bt ? bi : si) +
                         " has an unsupported type; expected float32, float16, int8 or uint8");
-    if (QuantOf(*t).scale < 0) return ModelError("SSD: " + OutputStr(outputs, t == &bt ? bi : si) + " has a negative scale");
+    EDGERUN_RETURN_IF_ERROR(CheckQuant(outputs, t == &bt ? bi : si, "SSD"));
   }
   p.boxes_out = static_cast<size_t>(bi);
   p.scores_out = static_cast<size_t>(si);

@@ -245,7 +245,7 @@ Expected<std::shared_ptr<const Decoder>> Yolo::Bind(const std::vector<TensorInfo
                       " has an unsupported type; expected float32, float16, int8 or uint8");
   p.dtype = t.dtype;
   p.q = QuantOf(t);
-  if (p.q.scale < 0) return ModelError("YOLO: " + OutputStr(outputs, p.out) + " has a negative scale");
+  EDGERUN_RETURN_IF_ERROR(CheckQuant(outputs, p.out, "YOLO"));
   p.classes = p.features - fixed;
   p.first_class = fixed;
   p.threshold = o.score_threshold;
