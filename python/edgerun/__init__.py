@@ -18,6 +18,7 @@ from .errors import (
     RuntimeLoadError,
 )
 from . import _core
+from . import heads
 from ._runtime import runtime_info
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
 from .preprocess import Preprocessor, Transform
@@ -28,6 +29,7 @@ from .verify import verify
 __version__ = "0.1.0"
 
 __all__ = [
+    "heads",
     "Session",
     "TensorSpec",
     "Preprocessor",
