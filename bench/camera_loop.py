@@ -81,7 +81,7 @@ class AnchorLoop:
 
 
 def decode_numpy(reg, logits, anchors, frame_w, frame_h, thresh=0.5, iou=0.3):
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -100, 100)))
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100, 100)))
     keep = np.nonzero(scores >= thresh)[0]
     if keep.size == 0:
         return np.zeros((0, 5), np.float32)
@@ -135,7 +135,10 @@ def load_frames():
     """(bgr frames, nv12 frames, is_photo): 640x480, the photo when available."""
     import cv2
 
-    photo = realmodels.face_photo_path() if hasattr(realmodels, "face_photo_path") else None
+    try:
+        photo = realmodels.astronaut_path()
+    except BaseException:  # unreachable registry: pytest's Skipped, FetchError
+        photo = None
     frames = []
     if photo is not None:
         img = cv2.imread(str(photo))

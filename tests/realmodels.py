@@ -30,7 +30,7 @@ import zipfile
 from typing import Optional
 
 __all__ = ["BLAZEFACE", "RESNET8", "ASTRONAUT", "RealModel", "FetchError", "blazeface_path", "resnet8_path",
-           "astronaut_path", "face_photo_path", "fetch", "cache_dir"]
+           "astronaut_path", "fetch", "cache_dir"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,14 +219,6 @@ def resnet8_path() -> pathlib.Path:
 def astronaut_path() -> pathlib.Path:
     """A 512x512 RGB face photo (PNG) from the scikit-image 0.24.0 wheel (skips if unavailable)."""
     return _path_or_skip(ASTRONAUT)
-
-
-def face_photo_path() -> Optional[pathlib.Path]:
-    """The face photo for scripts (bench/): its path, or None when it cannot be fetched."""
-    try:
-        return fetch(ASTRONAUT)
-    except FetchError:
-        return None
 
 
 if __name__ == "__main__":

@@ -291,3 +291,51 @@ def test_interpreter_exit_with_live_pipeline():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert "exiting" in p.stdout
+
+
+def test_blazeface_pipeline_equals_head_on_session_outputs(blazeface_model, face_photo):
+    """The pipeline's decoded faces equal the head applied to Session.run outputs,
+    for the synchronous and the asynchronous path, in source-frame pixels."""
+    import cv2
+
+    rgb = cv2.cvtColor(cv2.imread(str(face_photo)), cv2.COLOR_BGR2RGB)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:, 80:560] = cv2.resize(rgb, (480, 480), interpolation=cv2.INTER_AREA)
+    s = edgerun.Session(blazeface_model, threads=1)
+    pre = edgerun.Preprocessor("rgb", fit="letterbox")
+    head = edgerun.heads.BlazeFace()
+    x = np.zeros((1, 128, 128, 3), np.float32)
+    t = pre(frame, x)
+    want = head(s.run(x, copy=True), t)
+    assert len(want) == 1  # one face in the photo
+    with edgerun.Pipeline(s, pre, head, drop="none") as pipe:
+        sync = pipe(frame).output
+        for _ in range(3):
+            pipe.submit(frame)
+        asyn = [pipe.get(timeout=10).output for _ in range(3)]
+    for got in [sync] + asyn:
+        assert isinstance(got, edgerun.heads.Detections) and len(got) == 1
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-4)
+        np.testing.assert_allclose(got.keypoints, want.keypoints, atol=1e-4)
+        np.testing.assert_allclose(got.scores, want.scores, atol=1e-6)
+    # Source pixels: the face lies inside the pasted photo region.
+    x1, y1, x2, y2 = sync.boxes[0]
+    assert 80 <= x1 < x2 <= 560 and 0 <= y1 < y2 <= 480
+
+
+def test_head_mismatch_rejected_at_construction_and_swap(ident):
+    pre = edgerun.Preprocessor("bgr")
+    with pytest.raises(edgerun.InputError, match="BlazeFace|SSD|head"):
+        edgerun.Pipeline(ident, pre, edgerun.heads.BlazeFace())
+    with pytest.raises(edgerun.InputError, match="not a score vector"):
+        edgerun.Pipeline(ident, pre, edgerun.heads.Classifier(top_k=3))
+    clf = edgerun.Session(modelgen.builtin_image_model(input_size=16), threads=1)
+    with edgerun.Pipeline(clf, pre, edgerun.heads.Classifier(top_k=3)) as pipe:
+        before = pipe(_frames(1)[0]).output
+        assert isinstance(before, edgerun.heads.Classifications) and len(before) == 3
+        # The identity model's image output is no score vector: the swap fails, the old model runs.
+        with pytest.raises(edgerun.InputError, match="not a score vector"):
+            pipe.swap(modelgen.identity_model((1, 16, 16, 3)))
+        assert pipe.stats()["swap_failures"] == 1
+        again = pipe(_frames(1)[0]).output
+        np.testing.assert_array_equal(again.classes, before.classes)

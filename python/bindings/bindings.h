@@ -47,14 +47,7 @@ std::shared_ptr<edgerun::preprocess::Preprocessor> preprocessor_of(py::handle ob
 edgerun::preprocess::Image image_from_numpy(edgerun::preprocess::PixelFormat format, py::handle frame);
 py::tuple transform_tuple(const edgerun::preprocess::Transform& t);
 
-// heads.cc: a decoded Result as a numpy structured array (call with the GIL
-// held). Detection: fields x1, y1, x2, y2, score (float32), class_id (int32)
-// and, when num_keypoints K > 0, keypoints (float32, shape (K, 2));
-// classification: class_id (int32), score (float32). Packed, one row per entry.
-py::object result_to_numpy(const edgerun::postprocess::Result& r);
-// heads.cc: _core.Head (holder std::shared_ptr<edgerun::postprocess::Head>),
-// the concrete heads, _core.Decoder and generate_ssd_anchors.
-void bind_heads(py::module_& m);
+// pipeline.cc
 void bind_pipeline(py::module_& m);
 
 }  // namespace edgerun_py
@@ -62,3 +55,11 @@ void bind_pipeline(py::module_& m);
 // Implemented by preprocess.cc.
 void bind_preprocess(pybind11::module_& m);
 
+// Implemented by heads.cc: _core.Head (holder std::shared_ptr<edgerun::postprocess::Head>),
+// the concrete heads, _core.Decoder and generate_ssd_anchors.
+void bind_heads(pybind11::module_& m);
+// A Result as a numpy structured array (call with the GIL held). Detection:
+// fields x1, y1, x2, y2, score (float32), class_id (int32) and, when
+// num_keypoints K > 0, keypoints (float32, shape (K, 2)); classification:
+// class_id (int32), score (float32). Packed (no padding), one row per entry.
+pybind11::object result_to_numpy(const edgerun::postprocess::Result& r);

@@ -143,7 +143,7 @@ class PyDecoder {
       st = d_->Decode(ptrs, &tr, &r);
     }
     if (!st.ok()) edgerun_py::throw_status(st);
-    return edgerun_py::result_to_numpy(r);
+    return result_to_numpy(r);
   }
 
   size_t num_outputs() const { return outs_.size(); }
@@ -284,8 +284,6 @@ std::shared_ptr<pp::Ssd> MakeSsd(const std::string& preset, py::object anchors, 
 
 }  // namespace
 
-namespace edgerun_py {
-
 py::object result_to_numpy(const pp::Result& r) {
   const py::ssize_t n = static_cast<py::ssize_t>(r.n);
   if (r.kind == pp::Result::Kind::kClassification) {
@@ -414,5 +412,3 @@ void bind_heads(py::module_& m) {
       },
       py::arg("options"), "MediaPipe SsdAnchorsCalculator anchors as an (N, 4) float32 array (y, x, h, w).");
 }
-
-}  // namespace edgerun_py

@@ -35,7 +35,7 @@ py::tuple ResultTuple(FrameResult& r) {
   py::object output = py::none();
   if (r.status.ok()) {
     if (r.decoded) {
-      output = result_to_numpy(r.result);
+      output = ::result_to_numpy(r.result);
     } else {
       py::list outs;
       for (size_t i = 0; i < r.outputs.size(); ++i) outs.append(OwnedView(r.outputs[i], r.output_info[i]));
