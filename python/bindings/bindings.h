@@ -6,6 +6,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include "edgerun/postprocess.h"
+#include "edgerun/preprocess.h"
 #include "edgerun/session.h"
 #include "edgerun/status.h"
 
@@ -15,6 +17,8 @@ namespace edgerun_py {
 
 // Raises the edgerun.Error subclass matching status.code() (errors.cc).
 [[noreturn]] void throw_status(const edgerun::Status& status);
+// The edgerun.Error instance for a failed status (None for ok), not raised.
+py::object status_to_exception(const edgerun::Status& status);
 
 // numpy dtype <-> edgerun::DType (kUnknown when edgerun has no equivalent).
 edgerun::DType dtype_from_numpy(const py::dtype& dt);
@@ -27,7 +31,35 @@ py::str text(const std::string& s);
 void register_errors(py::module_& m);
 void bind_session(py::module_& m);
 
+// A C++ session handed to Python (edgerun._core._SessionHandle), e.g. the one
+// a pipeline's hot swap created; edgerun.Session wraps it.
+struct SessionHandle {
+  std::shared_ptr<edgerun::Session> session;
+};
+// The C++ session behind an edgerun.Session (InputError for anything else,
+// ClosedError for a closed one).
+std::shared_ptr<edgerun::Session> session_of(py::handle obj);
+
+// preprocess.cc: the C++ Preprocessor behind an edgerun.Preprocessor; a numpy
+// frame checked and described as an Image (InputError naming what is wrong);
+// a Transform as the tuple edgerun.Transform(*t) takes.
+std::shared_ptr<edgerun::preprocess::Preprocessor> preprocessor_of(py::handle obj);
+edgerun::preprocess::Image image_from_numpy(edgerun::preprocess::PixelFormat format, py::handle frame);
+py::tuple transform_tuple(const edgerun::preprocess::Transform& t);
+
+// pipeline.cc
+void bind_pipeline(py::module_& m);
+
 }  // namespace edgerun_py
 
 // Implemented by preprocess.cc.
 void bind_preprocess(pybind11::module_& m);
+
+// Implemented by heads.cc: _core.Head (holder std::shared_ptr<edgerun::postprocess::Head>),
+// the concrete heads, _core.Decoder and generate_ssd_anchors.
+void bind_heads(pybind11::module_& m);
+// A Result as a numpy structured array (call with the GIL held). Detection:
+// fields x1, y1, x2, y2, score (float32), class_id (int32) and, when
+// num_keypoints K > 0, keypoints (float32, shape (K, 2)); classification:
+// class_id (int32), score (float32). Packed (no padding), one row per entry.
+pybind11::object result_to_numpy(const edgerun::postprocess::Result& r);

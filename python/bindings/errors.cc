@@ -36,6 +36,11 @@ PyObject* ClassFor(edgerun::Code code) {
 
 void throw_status(const edgerun::Status& status) { throw StatusError(status); }
 
+py::object status_to_exception(const edgerun::Status& status) {
+  if (status.ok()) return py::none();
+  return py::reinterpret_borrow<py::object>(ClassFor(status.code()))(text(status.message()));
+}
+
 py::str text(const std::string& s) {
   PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
   if (!o) throw py::error_already_set();

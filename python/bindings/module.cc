@@ -6,4 +6,6 @@ PYBIND11_MODULE(_core, m) {
   edgerun_py::register_errors(m);
   edgerun_py::bind_session(m);
   bind_preprocess(m);
+  bind_heads(m);
+  edgerun_py::bind_pipeline(m);
 }

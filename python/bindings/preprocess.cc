@@ -190,7 +190,7 @@ class PyPreprocessor {
       s.stddev[c] = std[c];
       s.pad_value[c] = pad_value[c];
     }
-    impl_ = Check(pp::Preprocessor::Create(s));
+    impl_ = std::shared_ptr<pp::Preprocessor>(Check(pp::Preprocessor::Create(s)));
   }
 
   py::tuple Run(const py::array& frame, py::array& out, double scale, int zero_point) {
@@ -213,6 +213,7 @@ class PyPreprocessor {
   }
 
   std::string kernel() const { return impl_->kernel_name(); }
+  const std::shared_ptr<pp::Preprocessor>& shared() const { return impl_; }
 
  private:
   // The same tuple object while the geometry does not change, so Python can
@@ -228,12 +229,33 @@ class PyPreprocessor {
     }
     return last_;
   }
-  std::unique_ptr<pp::Preprocessor> impl_;
+  std::shared_ptr<pp::Preprocessor> impl_;
   py::tuple last_;
   pp::Transform last_t_;
 };
 
 }  // namespace
+
+namespace edgerun_py {
+
+std::shared_ptr<pp::Preprocessor> preprocessor_of(py::handle obj) {
+  py::object impl = py::getattr(obj, "_impl", py::none());
+  if (impl.is_none() || !py::isinstance<PyPreprocessor>(impl))
+    throw_status(edgerun::InputError("expected an edgerun.Preprocessor, got " +
+                                     std::string(py::str(py::type::of(obj).attr("__name__")))));
+  return impl.cast<const PyPreprocessor&>().shared();
+}
+
+pp::Image image_from_numpy(pp::PixelFormat format, py::handle frame) {
+  if (!py::isinstance<py::array>(frame))
+    Fail(std::string("frame: expected a numpy uint8 array, got ") +
+         std::string(py::str(py::type::of(frame).attr("__name__"))));
+  return MakeImage(format, py::reinterpret_borrow<py::array>(frame));
+}
+
+py::tuple transform_tuple(const pp::Transform& t) { return TransformTuple(t); }
+
+}  // namespace edgerun_py
 
 void bind_preprocess(pybind11::module_& m) {
   py::class_<PyPreprocessor>(m, "_Preprocessor")

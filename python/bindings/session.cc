@@ -113,7 +113,13 @@ class PySession {
       s = Session::Create(std::move(bytes).value(), opts);
     }
     if (!s.ok()) throw_status(s.status());
-    session_ = std::move(s).value();
+    session_ = std::shared_ptr<Session>(std::move(s).value());
+    out_cache_.resize(session_->outputs().size());
+  }
+
+  // Wraps a session created in C++ (e.g. by a pipeline's hot swap).
+  explicit PySession(const SessionHandle& h) : session_(h.session) {
+    if (!session_) throw_status(edgerun::InputError("empty session handle"));
     out_cache_.resize(session_->outputs().size());
   }
 
@@ -238,7 +244,7 @@ class PySession {
   }
 
   void Close() {
-    std::unique_ptr<Session> s = std::move(session_);
+    std::shared_ptr<Session> s = std::move(session_);
     out_cache_.clear();
     py::gil_scoped_release release;
     s.reset();
@@ -255,17 +261,29 @@ class PySession {
     return *session_;
   }
 
+  const std::shared_ptr<Session>& shared() const {
+    Check();
+    return session_;
+  }
+
  private:
   struct Cached {
     const AlignedBlock* block = nullptr;
     std::vector<int64_t> shape;
     py::object view;
   };
-  std::unique_ptr<Session> session_;
+  std::shared_ptr<Session> session_;
   std::vector<Cached> out_cache_;
 };
 
 }  // namespace
+
+std::shared_ptr<Session> session_of(py::handle obj) {
+  if (!py::isinstance<PySession>(obj))
+    throw_status(edgerun::InputError("expected an edgerun.Session, got " +
+                                     std::string(py::str(py::type::of(obj).attr("__name__")))));
+  return obj.cast<const PySession&>().shared();
+}
 
 void bind_session(py::module_& m) {
   m.def("load_runtime",
@@ -327,7 +345,10 @@ void bind_session(py::module_& m) {
     return py::make_tuple(info->library, info->version);
   });
 
+  py::class_<SessionHandle>(m, "_SessionHandle");
+
   py::class_<PySession>(m, "Session", py::dynamic_attr())
+      .def(py::init<const SessionHandle&>(), py::arg("handle"))
       .def(py::init<py::object, int, const std::string&, py::object, bool, const edgerun::KeyValues&,
                     const std::vector<std::pair<std::string, edgerun::KeyValues>>&,
                     const std::string&>(),
@@ -376,6 +397,19 @@ void bind_session(py::module_& m) {
              return py::dict(py::arg("zero_copy_inputs") = s.get().zero_copy_inputs(),
                              py::arg("copied_inputs") = s.get().copied_inputs());
            })
+      .def_property_readonly("_model_bytes",
+                             [](const PySession& s) {
+                               auto bytes = s.get().model_bytes_ptr();
+                               auto* holder = new std::shared_ptr<ModelBytes>(bytes);
+                               py::capsule base(holder, [](void* p) {
+                                 delete static_cast<std::shared_ptr<ModelBytes>*>(p);
+                               });
+                               py::array arr(py::dtype("uint8"), {static_cast<py::ssize_t>(bytes->size())},
+                                             bytes->data(), base);
+                               py::detail::array_proxy(arr.ptr())->flags &=
+                                   ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+                               return arr;
+                             })
       .def_property_readonly("_origin",
                              [](const PySession& s) { return text(s.get().model_bytes().origin()); });
 }

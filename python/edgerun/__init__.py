@@ -19,10 +19,12 @@ from .errors import (
     RuntimeLoadError,
 )
 from . import _core
+from . import heads
 from ._runtime import runtime_info
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
 from .preprocess import Preprocessor, Transform
 from .session import Session, TensorSpec
+from .pipeline import FrameResult, FrameTimings, ModelInfo, Pipeline, SwapFuture
 from .verify import verify
 from .metadata import ModelMetadata, read_metadata, write_metadata
 from .modelinfo import ModelDetails, inspect
@@ -31,10 +33,16 @@ from .converter import ConvertReport, convert
 __version__ = "0.1.0"
 
 __all__ = [
+    "heads",
     "Session",
     "TensorSpec",
     "Preprocessor",
     "Transform",
+    "Pipeline",
+    "FrameResult",
+    "FrameTimings",
+    "ModelInfo",
+    "SwapFuture",
     "verify",
     "inspect",
     "ModelDetails",

@@ -17,6 +17,9 @@ Models:
   :func:`multi_io_model`, :func:`stateful_counter_model`,
   :func:`custom_op_model`, :func:`gather_model`, :func:`slow_model`
   (with :func:`slow_model_reference`), :func:`residual_model`.
+- :func:`detection_postprocess_model`: raw SSD outputs (box encodings, class
+  scores) -> the runtime's ``TFLite_Detection_PostProcess`` custom operator with
+  given anchors: the 4-output layout SSD models exported with NMS end in.
 - Delegate test models: :func:`builtin_ops_to_custom` rewrites a model's
   builtin operators (e.g. every ADD) into a custom operator that only a delegate
   plugin understands (the test suite's stand-in plugin computes
@@ -69,6 +72,8 @@ __all__ = [
     "residual_model",
     "builtin_ops_to_custom",
     "edgetpu_model",
+    "DETECTION_POSTPROCESS_OP",
+    "detection_postprocess_model",
 ]
 
 BUILTIN_MODEL_NAME = "edgerun-builtin"
@@ -978,3 +983,69 @@ def edgetpu_model(shape=(1, 8)) -> bytes:
     stand-in plugin computes it as the ADD it was.
     """
     return builtin_ops_to_custom(add_model(shape, "uint8"), "ADD", EDGETPU_CUSTOM_OP)
+
+
+DETECTION_POSTPROCESS_OP = "TFLite_Detection_PostProcess"
+
+
+def detection_postprocess_model(
+    anchors: np.ndarray,
+    num_classes: int,
+    *,
+    max_detections: int = 10,
+    score_threshold: float = 0.3,
+    iou_threshold: float = 0.5,
+    scales: Sequence[float] = (10.0, 10.0, 5.0, 5.0),
+    use_regular_nms: bool = False,
+) -> bytes:
+    """A model made of one ``TFLite_Detection_PostProcess`` operator.
+
+    Inputs ``box_encodings`` float32 [1, N, 4] (ty, tx, th, tw; TF Object
+    Detection API box coder with ``scales`` = y, x, h, w) and
+    ``class_predictions`` float32 [1, N, num_classes + 1] (scores after the
+    activation, column 0 = background); ``anchors`` (N, 4) (y_center, x_center,
+    h, w, normalized) is a constant. Outputs, in the operator's order:
+    ``detection_boxes`` [1, M, 4] (ymin, xmin, ymax, xmax), ``detection_classes``
+    [1, M], ``detection_scores`` [1, M], ``num_detections`` [1]
+    (M = ``max_detections``), all float32. Signature ``serving_default``.
+    """
+    from flatbuffers import flexbuffers
+
+    anchors = np.ascontiguousarray(anchors, dtype=np.float32)
+    if anchors.ndim != 2 or anchors.shape[1] != 4:
+        raise ValueError(f"anchors: expected (N, 4), got {anchors.shape}")
+    n = anchors.shape[0]
+    mb = ModelBuilder("edgerun.modelgen detection_postprocess_model")
+    sg = mb.subgraph("main")
+    boxes_in = sg.input("box_encodings", [1, n, 4], "float32")
+    scores_in = sg.input("class_predictions", [1, n, num_classes + 1], "float32")
+    anchors_t = sg.const("anchors", anchors)
+    outs = [
+        sg.tensor("detection_boxes", [1, max_detections, 4], "float32"),
+        sg.tensor("detection_classes", [1, max_detections], "float32"),
+        sg.tensor("detection_scores", [1, max_detections], "float32"),
+        sg.tensor("num_detections", [1], "float32"),
+    ]
+    sg.op("CUSTOM", [boxes_in, scores_in, anchors_t], outs, custom_code=DETECTION_POSTPROCESS_OP)
+    y_scale, x_scale, h_scale, w_scale = (float(v) for v in scales)
+    options = flexbuffers.Dumps({
+        "max_detections": int(max_detections),
+        "max_classes_per_detection": 1,
+        "detections_per_class": int(max_detections),
+        "use_regular_nms": bool(use_regular_nms),
+        "nms_score_threshold": float(score_threshold),
+        "nms_iou_threshold": float(iou_threshold),
+        "num_classes": int(num_classes),
+        "y_scale": y_scale,
+        "x_scale": x_scale,
+        "h_scale": h_scale,
+        "w_scale": w_scale,
+    })
+    op = sg._ops[-1]
+    op.customOptions = list(bytes(options))
+    op.customOptionsFormat = 0  # FLEXBUFFERS
+    sg.outputs = outs
+    mb.signature("serving_default", sg, {"box_encodings": boxes_in, "class_predictions": scores_in},
+                 {"detection_boxes": outs[0], "detection_classes": outs[1], "detection_scores": outs[2],
+                  "num_detections": outs[3]})
+    return mb.build()

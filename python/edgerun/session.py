@@ -157,6 +157,21 @@ class Session(_core.Session):
             warnings.warn(f"edgerun: running on the CPU instead: {self._fallback_reason}",
                           AcceleratorFallbackWarning, stacklevel=2)
 
+    @classmethod
+    def _adopt(cls, handle: Any) -> "Session":
+        """Wrap a session created in C++ (a pipeline's hot swap)."""
+        obj = cls.__new__(cls)
+        _core.Session.__init__(obj, handle)
+        obj._spec_cache = None
+        return obj
+
+    @property
+    def model_info(self) -> Any:
+        """sha256, size and the embedded name/version of the model (:class:`edgerun.ModelInfo`)."""
+        from .pipeline import model_info
+
+        return model_info(self)
+
     # -- descriptions ---------------------------------------------------------
     def _specs_cached(self) -> tuple:
         if self._spec_cache is None:

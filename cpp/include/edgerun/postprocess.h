@@ -68,5 +68,172 @@ class Head {
   virtual std::string Describe() const = 0;  // e.g. "SSD(anchors=896, ...)"
 };
 
+
+// ---------------------------------------------------------------------------
+// Concrete heads. Each is created from one options object (DESIGN principle 7)
+// through a Create() that validates it (InputError naming the bad field).
+// Scores are compared with `>=` against thresholds everywhere.
+// ---------------------------------------------------------------------------
+
+// Selects a model output by index (>= 0) or by name (non-empty); neither set:
+// the head picks it by shape.
+struct OutputRef {
+  int index = -1;
+  std::string name;
+  bool set() const { return index >= 0 || !name.empty(); }
+};
+
+enum class ScoreActivation : int { kNone = 0, kSigmoid, kSoftmax };
+// kHard: greedy NMS (a box is dropped when its IoU with a kept, higher-scoring
+// box is > iou_threshold). kWeighted: MediaPipe's "blending" NMS: the kept box
+// (and its keypoints) becomes the score-weighted mean of every box it
+// suppresses (IoU > iou_threshold, itself included); its score stays its own.
+enum class NmsMode : int { kHard = 0, kWeighted };
+
+struct NmsOptions {
+  float iou_threshold = 0.5f;
+  int max_detections = 100;     // <= 0: no limit
+  bool class_agnostic = false;  // false: boxes suppress only boxes of their class
+  NmsMode mode = NmsMode::kHard;
+};
+
+// Classification: one output of C scores ([C], [1, C], or any shape whose
+// dimensions other than the last are 1). Quantized outputs are ranked on the raw
+// integers; only the top-k are dequantized.
+struct ClassifierOptions {
+  int top_k = 5;
+  bool softmax = false;  // apply softmax over the C scores before reporting them
+  OutputRef output;      // default: the only output, else the first with C > 1
+};
+
+class Classifier : public Head {
+ public:
+  static Expected<std::shared_ptr<Classifier>> Create(const ClassifierOptions& options);
+  Expected<std::shared_ptr<const Decoder>> Bind(const std::vector<TensorInfo>& inputs,
+                                                const std::vector<TensorInfo>& outputs) const override;
+  std::string Describe() const override;
+  const ClassifierOptions& options() const { return options_; }
+
+ private:
+  explicit Classifier(const ClassifierOptions& o) : options_(o) {}
+  ClassifierOptions options_;
+};
+
+// An SSD anchor, normalized to the model input (TF Object Detection API order).
+struct Anchor {
+  float y_center = 0, x_center = 0, h = 0, w = 0;
+};
+
+// MediaPipe's SsdAnchorsCalculator scheme (non-multiscale). Consecutive layers
+// with the same stride share one feature map; each layer contributes one anchor
+// per aspect ratio plus, when interpolated_scale_aspect_ratio > 0, one with the
+// geometric mean of its scale and the next layer's (1.0 after the last).
+struct SsdAnchorOptions {
+  int num_layers = 0;
+  float min_scale = 0.2f, max_scale = 0.95f;
+  int input_width = 0, input_height = 0;  // 0: the bound model's input size
+  std::vector<int> strides;               // one per layer (or feature_map_* sizes)
+  std::vector<int> feature_map_width, feature_map_height;  // override strides when given
+  std::vector<float> aspect_ratios = {1.0f};
+  float anchor_offset_x = 0.5f, anchor_offset_y = 0.5f;
+  bool reduce_boxes_in_lowest_layer = false;
+  float interpolated_scale_aspect_ratio = 1.0f;
+  bool fixed_anchor_size = false;  // every anchor w = h = 1
+};
+Expected<std::vector<Anchor>> GenerateSsdAnchors(const SsdAnchorOptions& options);
+
+// kTfObjectDetection: regressors (ty, tx, th, tw [, ky, kx]...);
+//   yc = ty / y_scale * ha + ya, h = exp(th / h_scale) * ha (scales 10, 10, 5, 5).
+// kMediaPipe: regressors (x, y, w, h [, kx, ky]...) in input pixels;
+//   xc = x / x_scale * wa + xa, w = w / w_scale * wa (scales = input size).
+enum class BoxCoder : int { kTfObjectDetection = 0, kMediaPipe };
+
+struct SsdOptions {
+  std::vector<Anchor> anchors;        // explicit anchors; empty: generate from anchor_options
+  SsdAnchorOptions anchor_options;
+  BoxCoder box_coder = BoxCoder::kTfObjectDetection;
+  // y_scale, x_scale, h_scale, w_scale; 0 = the coder's default.
+  float scales[4] = {0, 0, 0, 0};
+  int num_keypoints = -1;             // -1: (regressor length - 4) / 2
+  ScoreActivation activation = ScoreActivation::kSigmoid;
+  float score_clipping = 0;           // > 0: clip raw scores to +-this before the sigmoid
+  float score_threshold = 0.5f;
+  bool background_class = false;      // score column 0 is background: skipped, class ids shift by -1
+  NmsOptions nms;
+  OutputRef boxes_output, scores_output;  // default: detected by shape, then name, then order
+};
+
+// MediaPipe's short-range face detector (face_detection_short_range.tflite):
+// 896 anchors (128x128, strides 8/16/16/16, fixed size), MediaPipe box coder
+// with scale 128, 6 keypoints, sigmoid scores clipped at 100, threshold 0.5,
+// weighted NMS at IoU 0.3 (as MediaPipe's graph runs it).
+SsdOptions BlazeFaceOptions();
+
+class Ssd : public Head {
+ public:
+  static Expected<std::shared_ptr<Ssd>> Create(const SsdOptions& options);
+  Expected<std::shared_ptr<const Decoder>> Bind(const std::vector<TensorInfo>& inputs,
+                                                const std::vector<TensorInfo>& outputs) const override;
+  std::string Describe() const override;
+  const SsdOptions& options() const { return options_; }
+
+ private:
+  explicit Ssd(const SsdOptions& o) : options_(o) {}
+  SsdOptions options_;
+};
+
+// YOLOv5: [1, N, 5 + C] rows (xc, yc, w, h, objectness, class scores...);
+//   a box is a candidate when objectness >= threshold and objectness * class >= threshold.
+// YOLOv8: [1, 4 + C, N] (features first) or [1, N, 4 + C] (boxes first); score = max class.
+// Coordinates are centre/size in input pixels, or normalized to [0, 1].
+struct YoloOptions {
+  enum class Layout : int { kAuto = 0, kFeaturesFirst, kBoxesFirst };
+  enum class Coordinates : int { kAuto = 0, kNormalized, kPixels };
+  int version = 8;                    // 5 or 8
+  float score_threshold = 0.25f;
+  NmsOptions nms = {0.45f, 100, false, NmsMode::kHard};
+  Layout layout = Layout::kAuto;      // v8: auto = the smaller dimension holds the features
+  // kAuto: normalized when every box coordinate of the frame is <= 1.5.
+  Coordinates coordinates = Coordinates::kAuto;
+  OutputRef output;
+};
+
+class Yolo : public Head {
+ public:
+  static Expected<std::shared_ptr<Yolo>> Create(const YoloOptions& options);
+  Expected<std::shared_ptr<const Decoder>> Bind(const std::vector<TensorInfo>& inputs,
+                                                const std::vector<TensorInfo>& outputs) const override;
+  std::string Describe() const override;
+  const YoloOptions& options() const { return options_; }
+
+ private:
+  explicit Yolo(const YoloOptions& o) : options_(o) {}
+  YoloOptions options_;
+};
+
+// Models ending in TFLite_Detection_PostProcess: boxes [1, N, 4] (ymin, xmin,
+// ymax, xmax, normalized), classes [1, N], scores [1, N], count [1]. Outputs are
+// found by shape ([1, N, 4] boxes, one element count), classes vs scores by name
+// ("class" / "score"), else in the operator's order (classes first).
+struct DetectionPostProcessOptions {
+  bool has_score_threshold = false;
+  float score_threshold = 0;
+  int max_detections = 0;  // <= 0: all `count`
+  OutputRef boxes_output, classes_output, scores_output, count_output;
+};
+
+class DetectionPostProcess : public Head {
+ public:
+  static Expected<std::shared_ptr<DetectionPostProcess>> Create(const DetectionPostProcessOptions& options);
+  Expected<std::shared_ptr<const Decoder>> Bind(const std::vector<TensorInfo>& inputs,
+                                                const std::vector<TensorInfo>& outputs) const override;
+  std::string Describe() const override;
+  const DetectionPostProcessOptions& options() const { return options_; }
+
+ private:
+  explicit DetectionPostProcess(const DetectionPostProcessOptions& o) : options_(o) {}
+  DetectionPostProcessOptions options_;
+};
+
 }  // namespace postprocess
 }  // namespace edgerun

@@ -145,6 +145,9 @@ class Session {
   // Which operators run where (see OpPlacement).
   std::vector<OpPlacement> placement() const;
   const ModelBytes& model_bytes() const { return *bytes_; }
+  std::shared_ptr<ModelBytes> model_bytes_ptr() const { return bytes_; }
+  // The options the session runs with (accelerator "cpu" after a fallback).
+  const SessionOptions& options() const { return options_; }
 
   // Index of an input/output by signature name; InputError naming the choices.
   Expected<size_t> InputIndex(const std::string& name) const;

@@ -231,10 +231,13 @@ struct Session::Impl {
   LiteRtCompiledModel compiled = nullptr;
   std::vector<LiteRtTensorBuffer> in_buffers;   // over input_blocks_
   std::vector<LiteRtTensorBuffer> out_buffers;  // over output_blocks_
-  // Zero-copy wrappers over caller arrays, one cached per input (keyed by
-  // address): a camera loop passing the same aligned array pays nothing.
-  std::vector<LiteRtTensorBuffer> ext_buffers;
-  std::vector<const void*> ext_addrs;
+  // Zero-copy wrappers over caller arrays, kExtSlots cached per input (keyed
+  // by address, replaced round robin): a camera loop passing the same aligned
+  // arrays (or a pipeline rotating a few slot buffers) pays nothing.
+  static constexpr size_t kExtSlots = 4;
+  std::vector<LiteRtTensorBuffer> ext_buffers;  // nin * kExtSlots
+  std::vector<const void*> ext_addrs;           // nin * kExtSlots
+  std::vector<size_t> ext_next;                 // nin: next entry to replace
   std::vector<LiteRtRankedTensorType> in_types, out_types;
   // Accelerator sessions only (accelerators.h): what the delegate plugins did
   // in the final compilation, and the environment (released after ~Impl's body
@@ -635,8 +638,9 @@ Status Session::AllocateBuffers() {
   const size_t nin = inputs_.size(), nout = outputs_.size();
   im.in_buffers.assign(nin, nullptr);
   im.out_buffers.assign(nout, nullptr);
-  im.ext_buffers.assign(nin, nullptr);
-  im.ext_addrs.assign(nin, nullptr);
+  im.ext_buffers.assign(nin * Impl::kExtSlots, nullptr);
+  im.ext_addrs.assign(nin * Impl::kExtSlots, nullptr);
+  im.ext_next.assign(nin, 0);
   input_blocks_.resize(nin);
   output_blocks_.resize(nout);
 
@@ -778,22 +782,27 @@ Status Session::RunLocked(const std::vector<HostArray>& arrays) {
     const bool aligned = reinterpret_cast<uintptr_t>(a.data) % AlignedBlock::kAlignment == 0;
     if (aligned && IsCContiguous(a, itemsize)) {
       // Zero-copy: hand the caller's memory to the runtime.
-      if (im.ext_addrs[i] != a.data) {
-        if (im.ext_buffers[i]) api->LiteRtDestroyTensorBuffer(im.ext_buffers[i]);
-        im.ext_buffers[i] = nullptr;
-        im.ext_addrs[i] = nullptr;
+      const size_t base = i * Impl::kExtSlots;
+      size_t e = base;
+      while (e < base + Impl::kExtSlots && im.ext_addrs[e] != a.data) ++e;
+      if (e == base + Impl::kExtSlots) {
+        e = base + im.ext_next[i];
+        im.ext_next[i] = (im.ext_next[i] + 1) % Impl::kExtSlots;
+        if (im.ext_buffers[e]) api->LiteRtDestroyTensorBuffer(im.ext_buffers[e]);
+        im.ext_buffers[e] = nullptr;
+        im.ext_addrs[e] = nullptr;
         LiteRtStatus st = api->LiteRtCreateTensorBufferFromHostMemory(
-            &im.in_types[i], const_cast<void*>(a.data), info.nbytes, nullptr, &im.ext_buffers[i]);
+            &im.in_types[i], const_cast<void*>(a.data), info.nbytes, nullptr, &im.ext_buffers[e]);
         if (st != kLiteRtStatusOk) {
-          im.ext_buffers[i] = nullptr;
+          im.ext_buffers[e] = nullptr;
           // Fall back to one copy rather than failing.
           std::memcpy(input_blocks_[i]->data(), a.data, info.nbytes);
           ++copied_inputs_;
           continue;
         }
-        im.ext_addrs[i] = a.data;
+        im.ext_addrs[e] = a.data;
       }
-      ins[i] = im.ext_buffers[i];
+      ins[i] = im.ext_buffers[e];
       ++zero_copy_inputs_;
     } else if (IsCContiguous(a, itemsize)) {
       std::memcpy(input_blocks_[i]->data(), a.data, info.nbytes);

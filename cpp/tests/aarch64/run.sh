@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-compiles edgerun's preprocessing core (cpp/src/preprocess, NEON kernel
-# included, no libLiteRt) and the C++ tests cpp/tests/test_preprocess*.cc for
+# included, no libLiteRt), the decoding heads (cpp/src/postprocess) and the C++
+# tests cpp/tests/test_preprocess*.cc and test_postprocess.cc for
 # aarch64, and runs them under qemu-aarch64 (DESIGN.md section 5). Timings under
 # emulation mean nothing; this checks the NEON kernels against the reference.
 #
@@ -27,12 +28,16 @@ fi
 
 mkdir -p "$OUT"
 FLAGS=(-O2 -std=c++17 -Wall -Wextra -Wno-unused-parameter -DEDGERUN_ARCH_ARM64=1
-       -I"$ROOT/cpp/include" -I"$ROOT/cpp/src" -I"$ROOT/cpp/tests")
+       -I"$ROOT/cpp/include" -I"$ROOT/cpp/src" -I"$ROOT/cpp/tests" -I"$ROOT/third_party")
 
-# Core sources: everything in cpp/src/preprocess except x86-only kernels.
+# Core sources: cpp/src/preprocess (except x86-only kernels) and the decoding
+# heads in cpp/src/postprocess.
 objs=()
 pids=()
-for src in "$ROOT"/cpp/src/preprocess/*.cc; do
+# (the heads use DType names from the runtime's session.cc: link the runtime
+# sources too; they only dlopen libLiteRt, which these tests never load).
+for src in "$ROOT"/cpp/src/preprocess/*.cc "$ROOT"/cpp/src/postprocess/*.cc "$ROOT"/cpp/src/runtime/*.cc \
+           "$ROOT"/cpp/src/model/*.cc; do
   case "$src" in *_avx2.cc|*_sse41.cc) continue ;; esac
   obj="$OUT/$(basename "${src%.cc}").o"
   objs+=("$obj")
@@ -42,9 +47,9 @@ done
 for pid in "${pids[@]}"; do wait "$pid"; done
 
 status=0
-for test_src in "$ROOT"/cpp/tests/test_preprocess*.cc; do
+for test_src in "$ROOT"/cpp/tests/test_preprocess*.cc "$ROOT"/cpp/tests/test_postprocess.cc; do
   exe="$OUT/$(basename "${test_src%.cc}")"
-  "$CXX" "${FLAGS[@]}" "$test_src" "${objs[@]}" -o "$exe" -lpthread
+  "$CXX" "${FLAGS[@]}" "$test_src" "${objs[@]}" -o "$exe" -lpthread -ldl
   echo "== qemu-aarch64 $(basename "$exe")"
   if ! qemu-aarch64 -cpu cortex-a76 -L "$SYSROOT" "$exe"; then
     status=1

@@ -1,0 +1,201 @@
+// edgerun::Pipeline: camera frame -> preprocessed input -> invoke -> decoded
+// result, synchronously or pipelined on worker threads, with hot model swap.
+//
+// Asynchronous mode runs two C++ threads: the invoke thread runs the model
+// back to back; the aux thread preprocesses the next frame and decodes the
+// previous one meanwhile. Frames go through a small ring of slots, each with
+// its own 64-byte aligned input buffer (handed to the runtime without a copy)
+// and output buffers (filled under the session lock), so stages never share
+// memory. No Python here: frames are described by preprocess::Image (the
+// caller keeps the pixels alive until TakeReleased() lists the frame).
+//
+// Hot swap: Swap() verifies, compiles and warms up the new model on its own
+// thread while frames keep flowing, checks it against the Preprocessor and
+// binds the head; only then does it become current, between two frames (a
+// frame uses the model that was current when its preprocessing started). A
+// model that fails any step is reported through the SwapTicket and the old
+// model keeps running.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edgerun/postprocess.h"
+#include "edgerun/preprocess.h"
+#include "edgerun/session.h"
+#include "edgerun/status.h"
+
+namespace edgerun {
+
+enum class DropPolicy : int { kOldest = 0, kNone = 1 };
+
+struct PipelineOptions {
+  // Frames that may wait for the engine (submitted, preprocessing not yet
+  // started). When the queue is full, kOldest discards the oldest waiting
+  // frame (counted as dropped), kNone makes Submit() wait.
+  int depth = 2;
+  DropPolicy drop = DropPolicy::kOldest;
+  // Results kept for the caller; beyond this the oldest unread result is
+  // discarded (counted in PipelineStats::results_discarded).
+  size_t max_results = 256;
+  size_t input_index = 0;  // the model input the Preprocessor writes
+};
+
+struct FrameTimings {  // milliseconds
+  double queue = 0, preprocess = 0, invoke = 0, decode = 0, total = 0;
+};
+
+struct FrameResult {
+  uint64_t frame_id = 0;
+  uint64_t model = 0;        // generation of the model that produced it (1 = first)
+  Status status;             // not ok: this frame failed (the pipeline goes on)
+  bool decoded = false;      // `result` holds the head's output
+  postprocess::Result result;
+  // Without a head: the raw outputs (copies owned by the result).
+  std::vector<std::shared_ptr<AlignedBlock>> outputs;
+  std::vector<TensorInfo> output_info;
+  preprocess::Transform transform;
+  FrameTimings timings;
+};
+
+struct PipelineStats {
+  uint64_t submitted = 0, completed = 0, failed = 0, dropped = 0, results_discarded = 0;
+  uint64_t swaps = 0, swap_failures = 0, model = 0;
+  size_t window = 0;  // results the percentiles/FPS below are computed over
+  double latency_p50 = 0, latency_p90 = 0, latency_p99 = 0;  // ms, submit -> result
+  double invoke_p50 = 0, preprocess_p50 = 0, decode_p50 = 0;  // ms
+  double fps = 0;  // results per second over the window
+};
+
+// The outcome of a Swap(), available once the new model is current or has failed.
+class SwapTicket {
+ public:
+  // Waits up to timeout_s (< 0: forever); false if not done yet.
+  bool Wait(double timeout_s) const;
+  bool done() const;
+  Status status() const;     // meaningful once done()
+  uint64_t model() const;    // generation of the new model once done() and ok
+  std::shared_ptr<Session> session() const;  // its session once done() and ok
+
+ private:
+  friend class Pipeline;
+  void Finish(Status st, uint64_t model, std::shared_ptr<Session> session = nullptr);
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool done_ = false;
+  Status status_;
+  uint64_t model_ = 0;
+  std::shared_ptr<Session> session_;
+};
+
+class Pipeline {
+ public:
+  // `head` may be null (results carry the raw outputs). Checks that the
+  // Preprocessor can write the model's input and that the head binds.
+  static Expected<std::unique_ptr<Pipeline>> Create(std::shared_ptr<Session> session,
+                                                    std::shared_ptr<preprocess::Preprocessor> pre,
+                                                    std::shared_ptr<postprocess::Head> head,
+                                                    const PipelineOptions& options);
+  ~Pipeline();  // Close()
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Synchronous: preprocess, run and decode `image` on the calling thread.
+  // A frame error is returned in out->status (the returned Status is for
+  // pipeline-level errors such as ClosedError).
+  Status Process(const preprocess::Image& image, FrameResult* out);
+
+  // Asynchronous: queues the frame and returns its id. The image memory must
+  // stay valid until TakeReleased() lists the id. Waits only with DropPolicy::kNone
+  // while the queue is full. ClosedError after Close().
+  Expected<uint64_t> Submit(const preprocess::Image& image);
+  // Records a frame that failed before it could be queued (e.g. a bad array):
+  // its result, carrying `error`, is delivered in order like any other.
+  Expected<uint64_t> SubmitError(Status error);
+  // The next result; waits up to timeout_s (< 0: forever). Returns false on
+  // timeout. ClosedError once closed and every result has been taken.
+  Expected<bool> Get(double timeout_s, FrameResult* out);
+  // Frames whose pixels are no longer needed: (frame id, dropped?).
+  std::vector<std::pair<uint64_t, bool>> TakeReleased();
+  // Frames submitted and not yet delivered as results (nor dropped).
+  size_t InFlight() const;
+
+  // Loads `model` with the current session's options in the background and
+  // makes it current between two frames. Swaps apply in the order requested.
+  std::shared_ptr<SwapTicket> Swap(std::shared_ptr<ModelBytes> model);
+  std::shared_ptr<SwapTicket> Swap(std::shared_ptr<Session> session);
+
+  // The current model and its session.
+  uint64_t model() const;
+  std::shared_ptr<Session> session() const;
+  PipelineStats Stats() const;
+
+  // Processes the frames already queued, stops the workers and joins every
+  // thread (pending swaps finish loading but are not applied). Idempotent.
+  void Close();
+  bool closed() const { return closed_.load(); }
+
+  struct Model;  // a session bound to the preprocessor and the head
+  struct Slot;
+
+ private:
+  Pipeline() = default;
+  static Expected<std::shared_ptr<Model>> Bind(std::shared_ptr<Session> session,
+                                               const preprocess::Preprocessor& pre,
+                                               const postprocess::Head* head,
+                                               const PipelineOptions& options, uint64_t generation);
+  void StartWorkers();
+  void InvokeLoop();
+  void AuxLoop();
+  void SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session,
+                  std::shared_ptr<SwapTicket> ticket);
+  // Stages shared by Process() and the workers.
+  Status Prepare(Slot* slot, const preprocess::Image& image);
+  Status Invoke(Slot* slot);
+  void Decode(Slot* slot, FrameResult* out);
+  void Deliver(FrameResult&& r);  // under mu_: record + queue
+  void Record(FrameResult* r);    // under mu_: counters and stats rings
+
+  PipelineOptions options_;
+  std::shared_ptr<preprocess::Preprocessor> pre_;
+  std::shared_ptr<postprocess::Head> head_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<Model> current_;
+  uint64_t next_frame_ = 1;
+  uint64_t next_generation_ = 2;
+  struct Pending {
+    uint64_t id = 0;
+    preprocess::Image image;
+    Status error;        // not ok: the frame failed before it was queued
+    int64_t t_submit = 0;  // steady clock, ns
+  };
+  std::deque<Pending> pending_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::deque<FrameResult> results_;
+  std::vector<std::pair<uint64_t, bool>> released_;
+  size_t in_flight_ = 0;
+  bool stopping_ = false;
+  std::atomic<bool> closed_{false};
+  PipelineStats counters_;
+  std::vector<double> lat_ring_, inv_ring_, pre_ring_, dec_ring_, done_ring_;
+  size_t ring_pos_ = 0, ring_fill_ = 0;
+
+  std::mutex sync_mu_;           // Process() calls are serialized
+  std::unique_ptr<Slot> sync_slot_;
+
+  std::mutex swap_mu_;           // swaps load one at a time, in order
+  std::mutex swap_threads_mu_;
+  std::vector<std::thread> swap_threads_;
+  std::thread invoke_thread_, aux_thread_;
+};
+
+}  // namespace edgerun

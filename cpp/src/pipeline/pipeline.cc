@@ -1,0 +1,664 @@
+// edgerun::Pipeline (see edgerun/pipeline.h).
+#include "edgerun/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+namespace edgerun {
+
+namespace pp = preprocess;
+
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double Ms(int64_t ns) { return static_cast<double>(ns) * 1e-6; }
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  const double f = pos - static_cast<double>(lo);
+  return v[lo] * (1.0 - f) + v[hi] * f;
+}
+
+constexpr size_t kRing = 512;    // results the stats are computed over
+constexpr size_t kSlots = 4;     // invoking, prepared, invoked, decoding
+
+}  // namespace
+
+// A session bound to the Preprocessor and the head: what one frame needs.
+struct Pipeline::Model {
+  std::shared_ptr<Session> session;
+  std::shared_ptr<const postprocess::Decoder> decoder;  // null without a head
+  uint64_t generation = 0;
+  size_t input_index = 0;
+  size_t num_inputs = 0;
+  TensorInfo input;
+  std::vector<TensorInfo> outputs;
+  pp::ElemType elem = pp::ElemType::kFloat32;
+  int width = 0, height = 0, channels = 3;
+  float scale = 1.0f;
+  int zero_point = 0;
+};
+
+struct Pipeline::Slot {
+  enum class State { kFree, kPreparing, kPrepared, kInvoking, kInvoked, kDecoding };
+  State state = State::kFree;
+  std::shared_ptr<Model> model;
+  uint64_t frame_id = 0;
+  Status status;  // a failure of this frame (delivered with its result)
+  std::shared_ptr<AlignedBlock> in;
+  std::vector<std::shared_ptr<AlignedBlock>> outs;
+  const Model* buffers_for = nullptr;  // the model the buffers are sized for
+  pp::Transform transform;
+  FrameTimings timings;
+  int64_t t_submit = 0;
+
+  Status EnsureBuffers(const Model& m) {
+    if (buffers_for == &m && in) return Status::Ok();
+    if (!in || in->size() < m.input.nbytes) {
+      in = AlignedBlock::Allocate(m.input.nbytes);
+      if (!in) return InternalError("out of memory for a " + std::to_string(m.input.nbytes) + "-byte input buffer");
+    }
+    outs.resize(m.outputs.size());
+    for (size_t i = 0; i < m.outputs.size(); ++i) {
+      const size_t n = std::max<size_t>(m.outputs[i].nbytes, 1);
+      if (!outs[i] || outs[i]->size() < n) {
+        outs[i] = AlignedBlock::Allocate(n);
+        if (!outs[i]) return InternalError("out of memory for output buffers");
+      }
+    }
+    buffers_for = &m;
+    return Status::Ok();
+  }
+};
+
+// ---------------------------------------------------------------------------
+// SwapTicket
+// ---------------------------------------------------------------------------
+bool SwapTicket::Wait(double timeout_s) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (timeout_s < 0) {
+    cv_.wait(lock, [&] { return done_; });
+    return true;
+  }
+  return cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return done_; });
+}
+
+bool SwapTicket::done() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return done_;
+}
+
+Status SwapTicket::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+uint64_t SwapTicket::model() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return model_;
+}
+
+std::shared_ptr<Session> SwapTicket::session() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return session_;
+}
+
+void SwapTicket::Finish(Status st, uint64_t model, std::shared_ptr<Session> session) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = std::move(st);
+    model_ = model;
+    session_ = std::move(session);
+    done_ = true;
+  }
+  cv_.notify_all();
+}
+
+// ---------------------------------------------------------------------------
+// Binding a session to the preprocessor and head
+// ---------------------------------------------------------------------------
+Expected<std::shared_ptr<Pipeline::Model>> Pipeline::Bind(std::shared_ptr<Session> session,
+                                                          const pp::Preprocessor& pre,
+                                                          const postprocess::Head* head,
+                                                          const PipelineOptions& options,
+                                                          uint64_t generation) {
+  if (!session) return InputError("no session");
+  auto m = std::make_shared<Model>();
+  m->session = session;
+  m->generation = generation;
+  const auto& ins = session->inputs();
+  m->num_inputs = ins.size();
+  if (options.input_index >= ins.size())
+    return InputError("the pipeline feeds input " + std::to_string(options.input_index) +
+                      " but the model has " + std::to_string(ins.size()) + " input(s)");
+  m->input_index = options.input_index;
+  m->input = ins[options.input_index];
+  m->outputs = session->outputs();
+  const TensorInfo& t = m->input;
+  const pp::Spec& spec = pre.spec();
+  const int want_c = spec.channels == pp::Channels::kGray ? 1 : 3;
+  const bool nchw = spec.layout == pp::Layout::kNCHW;
+  std::vector<int64_t> s = t.shape;
+  if (s.size() == 4 && s[0] == 1) s.erase(s.begin());
+  int64_t h = -1, w = -1, c = -1;
+  if (s.size() == 3) {
+    if (nchw) c = s[0], h = s[1], w = s[2];
+    else h = s[0], w = s[1], c = s[2];
+  }
+  const std::string which = "input " + std::to_string(options.input_index) + " ('" + t.name + "')";
+  if (c != want_c || h <= 0 || w <= 0 || h > (1 << 16) || w > (1 << 16)) {
+    const std::string cs = std::to_string(want_c);
+    return InputError(which + ": the Preprocessor (channels='" + pp::Name(spec.channels) + "', layout='" +
+                      pp::Name(spec.layout) + "') writes an image of shape " +
+                      (nchw ? "(1, " + cs + ", H, W)" : "(1, H, W, " + cs + ")") + ", the model's input has shape " +
+                      ShapeText(t.shape));
+  }
+  m->width = static_cast<int>(w);
+  m->height = static_cast<int>(h);
+  m->channels = static_cast<int>(c);
+  switch (t.dtype) {
+    case DType::kFloat32: m->elem = pp::ElemType::kFloat32; break;
+    case DType::kFloat16: m->elem = pp::ElemType::kFloat16; break;
+    case DType::kUInt8: m->elem = pp::ElemType::kUInt8; break;
+    case DType::kInt8: m->elem = pp::ElemType::kInt8; break;
+    default:
+      return InputError(which + ": the Preprocessor writes float32, float16, uint8 or int8; the model's input is " +
+                        DTypeName(t.dtype));
+  }
+  if (m->elem == pp::ElemType::kUInt8 || m->elem == pp::ElemType::kInt8) {
+    // Unquantized integer inputs take the normalized value as is (scale 1).
+    m->scale = t.scale > 0 ? t.scale : 1.0f;
+    m->zero_point = static_cast<int>(t.zero_point);
+  }
+  if (head) {
+    auto d = head->Bind(ins, m->outputs);
+    if (!d.ok()) return Status(d.status().code(), "the head " + head->Describe() + " cannot decode this model: " +
+                                                      d.status().message());
+    m->decoder = std::move(d).value();
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------
+// Creation, workers, shutdown
+// ---------------------------------------------------------------------------
+Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> session,
+                                                     std::shared_ptr<pp::Preprocessor> pre,
+                                                     std::shared_ptr<postprocess::Head> head,
+                                                     const PipelineOptions& options) {
+  if (!pre) return InputError("a Pipeline needs a Preprocessor");
+  if (options.depth < 1) return InputError("depth must be >= 1, got " + std::to_string(options.depth));
+  if (options.max_results < 1) return InputError("max_results must be >= 1");
+  auto model = Bind(std::move(session), *pre, head.get(), options, 1);
+  if (!model.ok()) return model.status();
+  std::unique_ptr<Pipeline> p(new Pipeline());
+  p->options_ = options;
+  p->pre_ = std::move(pre);
+  p->head_ = std::move(head);
+  p->current_ = std::move(model).value();
+  p->counters_.model = 1;
+  for (size_t i = 0; i < kSlots; ++i) p->slots_.push_back(std::make_unique<Slot>());
+  p->sync_slot_ = std::make_unique<Slot>();
+  for (auto* r : {&p->lat_ring_, &p->inv_ring_, &p->pre_ring_, &p->dec_ring_, &p->done_ring_})
+    r->assign(kRing, 0.0);
+  p->StartWorkers();
+  return p;
+}
+
+void Pipeline::StartWorkers() {
+  invoke_thread_ = std::thread([this] { InvokeLoop(); });
+  aux_thread_ = std::thread([this] { AuxLoop(); });
+}
+
+Pipeline::~Pipeline() { Close(); }
+
+void Pipeline::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (invoke_thread_.joinable()) invoke_thread_.join();
+  if (aux_thread_.joinable()) aux_thread_.join();
+  std::vector<std::thread> swaps;
+  {
+    std::lock_guard<std::mutex> lock(swap_threads_mu_);
+    swaps.swap(swap_threads_);
+  }
+  for (auto& t : swaps)
+    if (t.joinable()) t.join();
+  closed_ = true;
+  cv_.notify_all();
+}
+
+// ---------------------------------------------------------------------------
+// Stages
+// ---------------------------------------------------------------------------
+Status Pipeline::Prepare(Slot* slot, const pp::Image& image) {
+  const Model& m = *slot->model;
+  EDGERUN_RETURN_IF_ERROR(slot->EnsureBuffers(m));
+  pp::Output o;
+  o.data = slot->in->data();
+  o.type = m.elem;
+  o.width = m.width;
+  o.height = m.height;
+  o.channels = m.channels;
+  o.bytes = m.input.nbytes;
+  o.scale = m.scale;
+  o.zero_point = m.zero_point;
+  auto t = pre_->Run(image, o);
+  if (!t.ok()) return t.status();
+  slot->transform = *t;
+  return Status::Ok();
+}
+
+Status Pipeline::Invoke(Slot* slot) {
+  const Model& m = *slot->model;
+  std::vector<HostArray> arrays(m.num_inputs);
+  HostArray& a = arrays[m.input_index];
+  a.data = slot->in->data();
+  a.dtype = m.input.dtype;
+  a.shape = m.input.shape;
+  a.byte_strides.assign(a.shape.size(), 0);
+  int64_t stride = static_cast<int64_t>(DTypeSize(a.dtype));
+  for (size_t d = a.shape.size(); d-- > 0;) {
+    a.byte_strides[d] = stride;
+    stride *= a.shape[d];
+  }
+  std::vector<void*> dst(m.outputs.size());
+  for (size_t i = 0; i < dst.size(); ++i) dst[i] = slot->outs[i]->data();
+  return m.session->Run(arrays, &dst);
+}
+
+void Pipeline::Decode(Slot* slot, FrameResult* out) {
+  const Model& m = *slot->model;
+  out->frame_id = slot->frame_id;
+  out->model = m.generation;
+  out->transform = slot->transform;
+  out->status = slot->status;
+  out->decoded = false;
+  out->result.Clear();
+  out->outputs.clear();
+  out->output_info.clear();
+  if (!slot->status.ok()) return;
+  if (m.decoder) {
+    std::vector<const void*> ptrs(m.outputs.size());
+    for (size_t i = 0; i < ptrs.size(); ++i) ptrs[i] = slot->outs[i]->data();
+    Status st = m.decoder->Decode(ptrs, &slot->transform, &out->result);
+    if (!st.ok()) {
+      out->status = st;
+      return;
+    }
+    out->decoded = true;
+  } else {
+    // The result takes the slot's output buffers; the slot gets new ones.
+    out->outputs = slot->outs;
+    out->output_info = m.outputs;
+    slot->outs.clear();
+    slot->buffers_for = nullptr;
+  }
+}
+
+void Pipeline::Deliver(FrameResult&& r) {
+  // mu_ held.
+  Record(&r);
+  if (results_.size() >= options_.max_results) {
+    results_.pop_front();
+    ++counters_.results_discarded;
+  }
+  results_.push_back(std::move(r));
+}
+
+void Pipeline::Record(FrameResult* r) {
+  // mu_ held. On entry timings.total holds the submit time in ms.
+  const double now = Ms(NowNs());
+  r->timings.total = now - r->timings.total;
+  if (r->status.ok()) {
+    ++counters_.completed;
+  } else {
+    ++counters_.failed;
+  }
+  lat_ring_[ring_pos_] = r->timings.total;
+  inv_ring_[ring_pos_] = r->timings.invoke;
+  pre_ring_[ring_pos_] = r->timings.preprocess;
+  dec_ring_[ring_pos_] = r->timings.decode;
+  done_ring_[ring_pos_] = now;
+  ring_pos_ = (ring_pos_ + 1) % kRing;
+  ring_fill_ = std::min(ring_fill_ + 1, kRing);
+  if (in_flight_ > 0) --in_flight_;
+}
+
+// ---------------------------------------------------------------------------
+// Synchronous path
+// ---------------------------------------------------------------------------
+Status Pipeline::Process(const pp::Image& image, FrameResult* out) {
+  std::lock_guard<std::mutex> sync(sync_mu_);
+  Slot* slot = sync_slot_.get();
+  const int64_t t0 = NowNs();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return ClosedError("the pipeline is closed");
+    slot->model = current_;
+    slot->frame_id = next_frame_++;
+    ++counters_.submitted;
+    ++in_flight_;
+  }
+  slot->t_submit = t0;
+  slot->timings = FrameTimings();
+  slot->status = Prepare(slot, image);
+  const int64_t t1 = NowNs();
+  if (slot->status.ok()) slot->status = Invoke(slot);
+  const int64_t t2 = NowNs();
+  Decode(slot, out);
+  const int64_t t3 = NowNs();
+  out->timings.queue = 0;
+  out->timings.preprocess = Ms(t1 - t0);
+  out->timings.invoke = Ms(t2 - t1);
+  out->timings.decode = Ms(t3 - t2);
+  out->timings.total = Ms(t0);
+  {
+    // The synchronous caller gets its result directly: statistics only.
+    std::lock_guard<std::mutex> lock(mu_);
+    Record(out);
+  }
+  slot->model.reset();
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Asynchronous path
+// ---------------------------------------------------------------------------
+Expected<uint64_t> Pipeline::Submit(const pp::Image& image) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return ClosedError("the pipeline is closed");
+  const size_t depth = static_cast<size_t>(options_.depth);
+  if (pending_.size() >= depth) {
+    if (options_.drop == DropPolicy::kOldest) {
+      while (pending_.size() >= depth) {
+        released_.emplace_back(pending_.front().id, true);
+        pending_.pop_front();
+        ++counters_.dropped;
+        if (in_flight_ > 0) --in_flight_;
+      }
+    } else {
+      cv_.wait(lock, [&] { return stopping_ || pending_.size() < depth; });
+      if (stopping_) return ClosedError("the pipeline was closed while the frame waited for room");
+    }
+  }
+  Pending p;
+  p.id = next_frame_++;
+  p.image = image;
+  p.t_submit = NowNs();
+  pending_.push_back(p);
+  ++counters_.submitted;
+  ++in_flight_;
+  lock.unlock();
+  cv_.notify_all();
+  return p.id;
+}
+
+Expected<uint64_t> Pipeline::SubmitError(Status error) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) return ClosedError("the pipeline is closed");
+  // Error frames are never dropped and never wait: they cost nothing.
+  Pending p;
+  p.id = next_frame_++;
+  p.error = error.ok() ? InternalError("SubmitError without an error") : std::move(error);
+  p.t_submit = NowNs();
+  const uint64_t id = p.id;
+  pending_.push_back(std::move(p));
+  ++counters_.submitted;
+  ++in_flight_;
+  lock.unlock();
+  cv_.notify_all();
+  return id;
+}
+
+void Pipeline::InvokeLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    Slot* next = nullptr;
+    bool upstream_busy = !pending_.empty();
+    for (auto& s : slots_) {
+      if (s->state == Slot::State::kPrepared && (!next || s->frame_id < next->frame_id)) next = s.get();
+      if (s->state == Slot::State::kPreparing) upstream_busy = true;
+    }
+    if (!next) {
+      if (stopping_ && !upstream_busy) break;
+      cv_.wait(lock);
+      continue;
+    }
+    next->state = Slot::State::kInvoking;
+    lock.unlock();
+    const int64_t t0 = NowNs();
+    if (next->status.ok()) next->status = Invoke(next);
+    next->timings.invoke = Ms(NowNs() - t0);
+    lock.lock();
+    next->state = Slot::State::kInvoked;
+    cv_.notify_all();
+  }
+}
+
+void Pipeline::AuxLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    Slot* free_slot = nullptr;
+    Slot* invoked = nullptr;
+    bool have_prepared = false, all_free = true;
+    for (auto& s : slots_) {
+      switch (s->state) {
+        case Slot::State::kFree:
+          if (!free_slot) free_slot = s.get();
+          break;
+        case Slot::State::kPrepared:
+          have_prepared = true;
+          all_free = false;
+          break;
+        case Slot::State::kInvoked:
+          if (!invoked || s->frame_id < invoked->frame_id) invoked = s.get();
+          all_free = false;
+          break;
+        default:
+          all_free = false;
+      }
+    }
+    // Keep the invoke thread fed first (one prepared frame ahead), then decode.
+    const bool can_prepare = free_slot && !pending_.empty() && !have_prepared;
+    if (can_prepare) {
+      Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      Slot* s = free_slot;
+      s->state = Slot::State::kPreparing;
+      s->model = current_;
+      s->frame_id = p.id;
+      s->t_submit = p.t_submit;
+      s->timings = FrameTimings();
+      lock.unlock();
+      cv_.notify_all();  // room in the queue for a waiting Submit()
+      const int64_t t0 = NowNs();
+      s->timings.queue = Ms(t0 - p.t_submit);
+      s->status = p.error.ok() ? Prepare(s, p.image) : p.error;
+      s->timings.preprocess = Ms(NowNs() - t0);
+      lock.lock();
+      if (p.error.ok()) released_.emplace_back(p.id, false);
+      s->state = Slot::State::kPrepared;
+      cv_.notify_all();
+      continue;
+    }
+    if (invoked) {
+      invoked->state = Slot::State::kDecoding;
+      lock.unlock();
+      FrameResult r;
+      const int64_t t0 = NowNs();
+      Decode(invoked, &r);
+      r.timings = invoked->timings;
+      r.timings.decode = Ms(NowNs() - t0);
+      r.timings.total = Ms(invoked->t_submit);
+      lock.lock();
+      Deliver(std::move(r));
+      invoked->state = Slot::State::kFree;
+      invoked->model.reset();
+      cv_.notify_all();
+      continue;
+    }
+    if (stopping_ && pending_.empty() && all_free) break;
+    cv_.wait(lock);
+  }
+}
+
+Expected<bool> Pipeline::Get(double timeout_s, FrameResult* out) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto ready = [&] { return !results_.empty() || (stopping_ && in_flight_ == 0) || closed_.load(); };
+  if (timeout_s < 0) {
+    cv_.wait(lock, ready);
+  } else if (!cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), ready)) {
+    return false;
+  }
+  if (results_.empty()) return ClosedError("the pipeline is closed and every result has been taken");
+  *out = std::move(results_.front());
+  results_.pop_front();
+  return true;
+}
+
+std::vector<std::pair<uint64_t, bool>> Pipeline::TakeReleased() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<uint64_t, bool>> r;
+  r.swap(released_);
+  return r;
+}
+
+size_t Pipeline::InFlight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_flight_;
+}
+
+// ---------------------------------------------------------------------------
+// Hot swap
+// ---------------------------------------------------------------------------
+std::shared_ptr<SwapTicket> Pipeline::Swap(std::shared_ptr<ModelBytes> model) {
+  auto ticket = std::make_shared<SwapTicket>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      ticket->Finish(ClosedError("the pipeline is closed"), 0);
+      return ticket;
+    }
+  }
+  std::lock_guard<std::mutex> lock(swap_threads_mu_);
+  swap_threads_.emplace_back([this, model, ticket] { SwapWorker(model, nullptr, ticket); });
+  return ticket;
+}
+
+std::shared_ptr<SwapTicket> Pipeline::Swap(std::shared_ptr<Session> session) {
+  auto ticket = std::make_shared<SwapTicket>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      ticket->Finish(ClosedError("the pipeline is closed"), 0);
+      return ticket;
+    }
+  }
+  std::lock_guard<std::mutex> lock(swap_threads_mu_);
+  swap_threads_.emplace_back([this, session, ticket] { SwapWorker(nullptr, session, ticket); });
+  return ticket;
+}
+
+void Pipeline::SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session,
+                          std::shared_ptr<SwapTicket> ticket) {
+  std::lock_guard<std::mutex> order(swap_mu_);
+  auto fail = [&](Status st) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.swap_failures;
+    }
+    ticket->Finish(std::move(st), 0);
+  };
+  if (!session) {
+    SessionOptions opts;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      opts = current_->session->options();
+    }
+    auto s = Session::Create(std::move(bytes), opts);
+    if (!s.ok()) return fail(s.status());
+    session = std::shared_ptr<Session>(std::move(s).value());
+  }
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation = next_generation_;
+  }
+  auto m = Bind(session, *pre_, head_.get(), options_, generation);
+  if (!m.ok()) return fail(m.status());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      ticket->Finish(ClosedError("the pipeline was closed before the new model could be used"), 0);
+      return;
+    }
+    ++next_generation_;
+    current_ = std::move(m).value();
+    ++counters_.swaps;
+    counters_.model = generation;
+  }
+  ticket->Finish(Status::Ok(), generation, std::move(session));
+}
+
+uint64_t Pipeline::model() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_->generation;
+}
+
+std::shared_ptr<Session> Pipeline::session() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_->session;
+}
+
+PipelineStats Pipeline::Stats() const {
+  std::vector<double> lat, inv, pre, dec, done;
+  PipelineStats s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s = counters_;
+    const size_t n = ring_fill_;
+    const size_t start = (ring_pos_ + kRing - n) % kRing;
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = (start + k) % kRing;
+      lat.push_back(lat_ring_[i]);
+      inv.push_back(inv_ring_[i]);
+      pre.push_back(pre_ring_[i]);
+      dec.push_back(dec_ring_[i]);
+      done.push_back(done_ring_[i]);
+    }
+  }
+  s.window = lat.size();
+  s.latency_p50 = Percentile(lat, 0.50);
+  s.latency_p90 = Percentile(lat, 0.90);
+  s.latency_p99 = Percentile(lat, 0.99);
+  s.invoke_p50 = Percentile(inv, 0.50);
+  s.preprocess_p50 = Percentile(pre, 0.50);
+  s.decode_p50 = Percentile(dec, 0.50);
+  if (done.size() >= 2 && done.back() > done.front())
+    s.fps = static_cast<double>(done.size() - 1) / ((done.back() - done.front()) * 1e-3);
+  return s;
+}
+
+}  // namespace edgerun

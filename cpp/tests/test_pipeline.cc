@@ -1,0 +1,163 @@
+// C++ tests of edgerun::Pipeline against the real runtime. Needs
+// EDGERUN_LITERT_LIB and EDGERUN_TEST_MODEL (the built-in float image model,
+// [1,96,96,3] -> [1,1000]); exits 77 (skipped) without them.
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "check.h"
+#include "edgerun/pipeline.h"
+#include "edgerun/runtime.h"
+
+using namespace edgerun;
+namespace pp = edgerun::preprocess;
+
+namespace {
+
+std::shared_ptr<Session> Open() {
+  auto bytes = ModelBytes::MapFile(std::getenv("EDGERUN_TEST_MODEL"));
+  CHECK(bytes.ok());
+  SessionOptions o;
+  o.threads = 1;
+  auto s = Session::Create(std::move(bytes).value(), o);
+  CHECK_MSG(s.ok(), "%s", s.status().message().c_str());
+  return s.ok() ? std::shared_ptr<Session>(std::move(s).value()) : nullptr;
+}
+
+std::shared_ptr<pp::Preprocessor> Pre() {
+  pp::Spec spec;
+  spec.format = pp::PixelFormat::kBGR;
+  auto p = pp::Preprocessor::Create(spec);
+  CHECK(p.ok());
+  return std::shared_ptr<pp::Preprocessor>(std::move(p).value());
+}
+
+struct Frame {
+  std::vector<uint8_t> pixels;
+  pp::Image image;
+  explicit Frame(int seed, int w = 64, int h = 48) : pixels(static_cast<size_t>(w * h * 3)) {
+    for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 31 + seed * 17) & 0xff);
+    auto img = pp::ImageFromBuffer(pp::PixelFormat::kBGR, pixels.data(), w, h, w * 3, pixels.size());
+    CHECK(img.ok());
+    image = *img;
+  }
+};
+
+// The reference for one frame: the Preprocessor into the session's own input, then Run().
+std::vector<float> Reference(Session& s, pp::Preprocessor& pre, const Frame& f) {
+  const auto& in = s.inputs()[0];
+  pp::Output o;
+  o.data = s.input_block(0)->data();
+  o.width = static_cast<int>(in.shape[2]);
+  o.height = static_cast<int>(in.shape[1]);
+  o.bytes = in.nbytes;
+  CHECK(pre.Run(f.image, o).ok());
+  CHECK(s.Run().ok());
+  const auto& out = s.outputs()[0];
+  std::vector<float> r(out.nbytes / 4);
+  std::memcpy(r.data(), s.output_block(0)->data(), out.nbytes);
+  return r;
+}
+
+bool Same(const FrameResult& r, const std::vector<float>& want) {
+  if (!r.status.ok() || r.outputs.size() != 1) return false;
+  return std::memcmp(r.outputs[0]->data(), want.data(), want.size() * 4) == 0;
+}
+
+}  // namespace
+
+TEST(sync_and_async_equal_the_reference_in_order) {
+  auto s = Open();
+  auto pre = Pre();
+  if (!s) return;
+  Frame f1(1), f2(2);
+  auto ref1 = Reference(*s, *pre, f1), ref2 = Reference(*s, *pre, f2);
+  PipelineOptions o;
+  o.drop = DropPolicy::kNone;
+  auto p = Pipeline::Create(s, pre, nullptr, o);
+  CHECK_MSG(p.ok(), "%s", p.status().message().c_str());
+  if (!p.ok()) return;
+  FrameResult r;
+  CHECK((*p)->Process(f1.image, &r).ok());
+  CHECK(Same(r, ref1));
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(*(*p)->Submit(i % 2 ? f2.image : f1.image));
+  for (int i = 0; i < 10; ++i) {
+    auto got = (*p)->Get(10.0, &r);
+    CHECK(got.ok() && *got);
+    CHECK(r.frame_id == ids[i]);
+    CHECK(Same(r, i % 2 ? ref2 : ref1));
+  }
+  auto st = (*p)->Stats();
+  CHECK(st.completed == 11 && st.dropped == 0 && st.failed == 0);
+  (*p)->Close();
+  CHECK((*p)->Submit(f1.image).status().code() == Code::kClosedError);
+  auto after = (*p)->Get(0.0, &r);
+  CHECK(!after.ok() && after.status().code() == Code::kClosedError);
+}
+
+TEST(drop_oldest_keeps_the_newest_and_counts) {
+  auto s = Open();
+  auto pre = Pre();
+  if (!s) return;
+  PipelineOptions o;
+  o.depth = 1;
+  auto p = Pipeline::Create(s, pre, nullptr, o);
+  if (!p.ok()) return;
+  Frame f(3);
+  uint64_t last = 0;
+  for (int i = 0; i < 30; ++i) last = *(*p)->Submit(f.image);
+  (*p)->Close();  // drains what was queued
+  FrameResult r;
+  uint64_t n = 0, prev = 0;
+  while (true) {
+    auto got = (*p)->Get(0.0, &r);
+    if (!got.ok() || !*got) break;
+    CHECK(r.frame_id > prev);
+    prev = r.frame_id;
+    ++n;
+  }
+  auto st = (*p)->Stats();
+  CHECK(prev == last);
+  CHECK(st.dropped > 0 && n + st.dropped == 30);
+  auto released = (*p)->TakeReleased();
+  CHECK(released.size() == 30);
+}
+
+TEST(swap_applies_and_bad_model_keeps_old) {
+  auto s = Open();
+  auto pre = Pre();
+  if (!s) return;
+  auto p = Pipeline::Create(s, pre, nullptr, PipelineOptions());
+  if (!p.ok()) return;
+  const char junk[] = "not a model at all, really not";
+  auto bad = ModelBytes::Copy(junk, sizeof junk);
+  auto t1 = (*p)->Swap(*bad);
+  CHECK(t1->Wait(60.0));
+  CHECK(t1->status().code() == Code::kModelError);
+  CHECK((*p)->model() == 1);
+  auto t2 = (*p)->Swap(s->model_bytes_ptr());
+  CHECK(t2->Wait(60.0));
+  CHECK_MSG(t2->status().ok(), "%s", t2->status().message().c_str());
+  CHECK((*p)->model() == 2 && t2->model() == 2 && t2->session() != s);
+  Frame f(4);
+  FrameResult r;
+  CHECK((*p)->Process(f.image, &r).ok());
+  CHECK(r.model == 2 && Same(r, Reference(*s, *pre, f)));
+  auto st = (*p)->Stats();
+  CHECK(st.swaps == 1 && st.swap_failures == 1);
+}
+
+int main() {
+  const char* lib = std::getenv("EDGERUN_LITERT_LIB");
+  if (!lib || !std::getenv("EDGERUN_TEST_MODEL")) {
+    std::printf("SKIPPED: set EDGERUN_LITERT_LIB and EDGERUN_TEST_MODEL\n");
+    return 77;
+  }
+  Status st = runtime::LoadLiteRt(lib, "");
+  if (!st.ok()) {
+    std::printf("cannot load the runtime: %s\n", st.message().c_str());
+    return 1;
+  }
+  return edgerun_test::RunAll();
+}

@@ -1,0 +1,236 @@
+// Bindings of edgerun::Pipeline: numpy frames -> Image (checked), GIL released
+// for every stage and wait, results -> (frame_id, model, error, output,
+// transform, timings) tuples that python/edgerun/pipeline.py wraps. Frames
+// stay referenced by the Python side until take_released() lists them.
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings.h"
+#include "edgerun/pipeline.h"
+
+namespace edgerun_py {
+namespace {
+
+using edgerun::FrameResult;
+using edgerun::Pipeline;
+using edgerun::SwapTicket;
+
+template <class T>
+T Check(edgerun::Expected<T> e) {
+  if (!e.ok()) throw_status(e.status());
+  return std::move(e.value());
+}
+
+py::array OwnedView(const std::shared_ptr<edgerun::AlignedBlock>& block, const edgerun::TensorInfo& info) {
+  auto* holder = new std::shared_ptr<edgerun::AlignedBlock>(block);
+  py::capsule base(holder, [](void* p) { delete static_cast<std::shared_ptr<edgerun::AlignedBlock>*>(p); });
+  std::vector<py::ssize_t> shape(info.shape.begin(), info.shape.end());
+  return py::array(dtype_to_numpy(info.dtype), shape, block->data(), base);
+}
+
+py::tuple ResultTuple(FrameResult& r) {
+  py::object output = py::none();
+  if (r.status.ok()) {
+    if (r.decoded) {
+      output = ::result_to_numpy(r.result);
+    } else {
+      py::list outs;
+      for (size_t i = 0; i < r.outputs.size(); ++i) outs.append(OwnedView(r.outputs[i], r.output_info[i]));
+      output = outs;
+    }
+  }
+  const auto& t = r.timings;
+  return py::make_tuple(r.frame_id, r.model, status_to_exception(r.status), output, transform_tuple(r.transform),
+                        py::make_tuple(t.queue, t.preprocess, t.invoke, t.decode, t.total));
+}
+
+class PySwapTicket {
+ public:
+  explicit PySwapTicket(std::shared_ptr<SwapTicket> t) : t_(std::move(t)) {}
+  bool wait(double timeout) {
+    py::gil_scoped_release release;
+    return t_->Wait(timeout);
+  }
+  bool done() const { return t_->done(); }
+  // (model generation or 0, exception or None, session handle or None); only
+  // meaningful once done.
+  py::tuple outcome() const {
+    edgerun::Status st = t_->status();
+    auto s = t_->session();
+    py::object handle = s ? py::cast(SessionHandle{s}) : py::none();
+    return py::make_tuple(t_->model(), status_to_exception(st), handle);
+  }
+
+ private:
+  std::shared_ptr<SwapTicket> t_;
+};
+
+class PyPipeline {
+ public:
+  PyPipeline(py::handle session, py::handle pre, py::object head, int depth, const std::string& drop,
+             size_t max_results) {
+    edgerun::PipelineOptions o;
+    o.depth = depth;
+    if (drop == "oldest") o.drop = edgerun::DropPolicy::kOldest;
+    else if (drop == "none") o.drop = edgerun::DropPolicy::kNone;
+    else throw_status(edgerun::InputError("drop: expected 'oldest' or 'none', got '" + drop + "'"));
+    o.max_results = max_results;
+    auto s = session_of(session);
+    auto p = preprocessor_of(pre);
+    format_ = p->spec().format;
+    std::shared_ptr<edgerun::postprocess::Head> h;
+    if (!head.is_none()) h = head.cast<std::shared_ptr<edgerun::postprocess::Head>>();
+    edgerun::Expected<std::unique_ptr<Pipeline>> r = edgerun::InternalError("unset");
+    {
+      py::gil_scoped_release release;
+      r = Pipeline::Create(std::move(s), std::move(p), std::move(h), o);
+    }
+    p_ = Check(std::move(r));
+  }
+
+  Pipeline& get() {
+    if (!p_ || p_->closed()) throw_status(edgerun::ClosedError("the pipeline is closed"));
+    return *p_;
+  }
+
+  py::tuple Process(py::handle frame) {
+    Pipeline& p = get();
+    edgerun::preprocess::Image img = image_from_numpy(format_, frame);
+    FrameResult r;
+    edgerun::Status st;
+    {
+      py::gil_scoped_release release;  // the caller's argument keeps the frame alive
+      st = p.Process(img, &r);
+    }
+    if (!st.ok()) throw_status(st);
+    return ResultTuple(r);
+  }
+
+  // (frame id, accepted?): a frame that cannot be described as an Image is
+  // queued as a failed frame (its error arrives with its result).
+  py::tuple Submit(py::handle frame) {
+    Pipeline& p = get();
+    edgerun::preprocess::Image img;
+    try {
+      img = image_from_numpy(format_, frame);
+    } catch (const py::error_already_set&) {
+      throw;
+    } catch (const std::exception& e) {
+      // throw_status(InputError) from the frame checks: deliver it in order.
+      return py::make_tuple(Check(p.SubmitError(edgerun::InputError(e.what()))), false);
+    }
+    edgerun::Expected<uint64_t> id = edgerun::InternalError("unset");
+    {
+      py::gil_scoped_release release;
+      id = p.Submit(img);
+    }
+    return py::make_tuple(Check(std::move(id)), true);
+  }
+
+  py::object Get(double timeout) {
+    if (!p_) throw_status(edgerun::ClosedError("the pipeline is closed"));
+    FrameResult r;
+    edgerun::Expected<bool> got = edgerun::InternalError("unset");
+    {
+      py::gil_scoped_release release;
+      got = p_->Get(timeout, &r);
+    }
+    if (!Check(std::move(got))) return py::none();
+    return ResultTuple(r);
+  }
+
+  py::list TakeReleased() {
+    py::list l;
+    if (!p_) return l;
+    for (const auto& e : p_->TakeReleased()) l.append(py::make_tuple(e.first, e.second));
+    return l;
+  }
+
+  PySwapTicket SwapModel(py::object model) {
+    Pipeline& p = get();
+    if (py::isinstance<py::str>(model)) {
+      std::string path = model.cast<std::string>();
+      edgerun::Expected<std::shared_ptr<edgerun::ModelBytes>> b = edgerun::InternalError("unset");
+      {
+        py::gil_scoped_release release;
+        b = edgerun::ModelBytes::MapFile(path);
+      }
+      auto bytes = Check(std::move(b));
+      return PySwapTicket(p.Swap(std::move(bytes)));
+    }
+    if (py::isinstance<py::bytes>(model) || py::isinstance<py::bytearray>(model) ||
+        py::isinstance<py::memoryview>(model)) {
+      py::buffer buf = model.cast<py::buffer>();
+      py::buffer_info info = buf.request();
+      auto bytes = Check(edgerun::ModelBytes::Copy(info.ptr, static_cast<size_t>(info.size * info.itemsize)));
+      return PySwapTicket(p.Swap(std::move(bytes)));
+    }
+    return PySwapTicket(p.Swap(session_of(model)));
+  }
+
+  py::dict Stats() {
+    if (!p_) throw_status(edgerun::ClosedError("the pipeline is closed"));
+    edgerun::PipelineStats s = p_->Stats();
+    py::dict d;
+    d["submitted"] = s.submitted;
+    d["completed"] = s.completed;
+    d["failed"] = s.failed;
+    d["dropped"] = s.dropped;
+    d["results_discarded"] = s.results_discarded;
+    d["swaps"] = s.swaps;
+    d["swap_failures"] = s.swap_failures;
+    d["model"] = s.model;
+    d["window"] = s.window;
+    d["latency_p50_ms"] = s.latency_p50;
+    d["latency_p90_ms"] = s.latency_p90;
+    d["latency_p99_ms"] = s.latency_p99;
+    d["preprocess_p50_ms"] = s.preprocess_p50;
+    d["invoke_p50_ms"] = s.invoke_p50;
+    d["decode_p50_ms"] = s.decode_p50;
+    d["fps"] = s.fps;
+    return d;
+  }
+
+  uint64_t Model() { return get().model(); }
+  SessionHandle CurrentSession() { return SessionHandle{get().session()}; }
+  size_t InFlight() { return p_ ? p_->InFlight() : 0; }
+
+  void Close() {
+    if (!p_) return;
+    py::gil_scoped_release release;
+    p_->Close();
+  }
+  bool closed() const { return !p_ || p_->closed(); }
+
+ private:
+  std::unique_ptr<Pipeline> p_;
+  edgerun::preprocess::PixelFormat format_ = edgerun::preprocess::PixelFormat::kRGB;
+};
+
+}  // namespace
+
+void bind_pipeline(py::module_& m) {
+  py::class_<PySwapTicket>(m, "_SwapTicket")
+      .def("wait", &PySwapTicket::wait, py::arg("timeout"))
+      .def("done", &PySwapTicket::done)
+      .def("outcome", &PySwapTicket::outcome);
+  py::class_<PyPipeline>(m, "_Pipeline")
+      .def(py::init<py::handle, py::handle, py::object, int, const std::string&, size_t>(), py::arg("session"),
+           py::arg("pre"), py::arg("head"), py::arg("depth"), py::arg("drop"), py::arg("max_results"))
+      .def("process", &PyPipeline::Process, py::arg("frame"))
+      .def("submit", &PyPipeline::Submit, py::arg("frame"))
+      .def("get", &PyPipeline::Get, py::arg("timeout"))
+      .def("take_released", &PyPipeline::TakeReleased)
+      .def("swap", &PyPipeline::SwapModel, py::arg("model"))
+      .def("stats", &PyPipeline::Stats)
+      .def("model", &PyPipeline::Model)
+      .def("session", &PyPipeline::CurrentSession)
+      .def("in_flight", &PyPipeline::InFlight)
+      .def("close", &PyPipeline::Close)
+      .def_property_readonly("closed", &PyPipeline::closed);
+}
+
+}  // namespace edgerun_py

@@ -1,0 +1,402 @@
+"""Pipeline: camera frame in, decoded result out; pipelined, with hot model swap.
+
+    pipe = edgerun.Pipeline(session, pre, edgerun.heads.BlazeFace(), depth=2, drop="oldest")
+    r = pipe(frame)                  # synchronous: frame in, result out
+    pipe.submit(frame, meta=None)    # asynchronous, non-blocking
+    for r in pipe.results(): ...     # or pipe.get(timeout=)
+    pipe.swap("new_model.tflite")    # hot swap between two frames
+
+Asynchronous mode runs two C++ threads with the GIL released: one runs the model
+back to back, the other preprocesses the next frame and decodes the previous one
+meanwhile. ``depth`` is how many submitted frames may wait for the engine; when
+the queue is full, ``drop="oldest"`` discards the oldest waiting frame (counted in
+``stats()["dropped"]``), ``drop="none"`` makes ``submit`` wait for room.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+import weakref
+from typing import Any, Dict, Iterator, List, Optional, Union
+
+import numpy as np
+
+from . import _core
+from .errors import ClosedError, Error, InputError
+from .preprocess import Preprocessor, Transform
+from .session import Session
+
+__all__ = ["Pipeline", "FrameResult", "FrameTimings", "SwapFuture", "ModelInfo", "model_info"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """Which model produced a result: content hash, size and embedded name/version."""
+
+    sha256: str
+    size: int
+    name: Optional[str] = None
+    version: Optional[str] = None
+    origin: Optional[str] = None  # path it was loaded from, or "<bytes>"
+
+    def __str__(self) -> str:
+        label = self.name or (os.path.basename(self.origin) if self.origin else "model")
+        ver = f" v{self.version}" if self.version else ""
+        return f"{label}{ver} ({self.sha256[:12]}, {self.size} bytes)"
+
+
+def _metadata_name_version(data: Any) -> tuple:
+    """(name, version) from the model's metadata entries, where it has them."""
+    try:
+        from . import modelinfo as _mi  # richer reader (model tools), when present
+
+        meta = _mi.read_metadata(bytes(data))
+        if meta:
+            return meta.get("name"), (None if meta.get("version") is None else str(meta.get("version")))
+    except ImportError:
+        pass
+    except Exception:  # metadata is informational: never fail a load over it
+        return None, None
+    try:
+        from ai_edge_litert import schema_py_generated as schema  # type: ignore
+
+        buf = bytes(data)
+        model = schema.Model.GetRootAs(buf, 0)
+        for i in range(model.MetadataLength()):
+            md = model.Metadata(i)
+            name = (md.Name() or b"").decode("utf-8", "replace")
+            if name in ("edgerun-builtin", "edgerun_preprocessing", "edgerun"):
+                b = model.Buffers(md.Buffer())
+                raw = b.DataAsNumpy()
+                if isinstance(raw, np.ndarray):
+                    info = json.loads(raw.tobytes().decode("utf-8"))
+                    v = info.get("version")
+                    return info.get("name"), (None if v is None else str(v))
+        desc = model.Description()
+        if desc:
+            return desc.decode("utf-8", "replace"), None
+    except Exception:
+        pass
+    return None, None
+
+
+def model_info(session: Session) -> ModelInfo:
+    """The :class:`ModelInfo` of a session's model (sha256 over its bytes)."""
+    cached = getattr(session, "_model_info_cache", None)
+    if cached is not None:
+        return cached
+    data = session._model_bytes
+    digest = hashlib.sha256(data).hexdigest()
+    name, version = _metadata_name_version(data)
+    info = ModelInfo(sha256=digest, size=int(data.size), name=name, version=version, origin=session._origin)
+    session._model_info_cache = info
+    return info
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameTimings:
+    """Per-frame timings in milliseconds. ``total`` runs from submit to result."""
+
+    queue: float
+    preprocess: float
+    invoke: float
+    decode: float
+    total: float
+
+
+class FrameResult:
+    """One frame's outcome.
+
+    ``output`` is what the head decoded (e.g. :class:`edgerun.heads.Detections`),
+    or the list of raw output arrays when the pipeline has no head. ``error`` is
+    the exception for a frame that failed (``output`` is then None); ``ok`` says
+    which. ``model`` is the :class:`ModelInfo` of the model that produced it.
+    """
+
+    __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "timings")
+
+    def __init__(self, frame_id: int, meta: Any, output: Any, error: Optional[BaseException], model: ModelInfo,
+                 model_generation: int, transform: Optional[Transform], timings: FrameTimings) -> None:
+        self.frame_id = frame_id
+        self.meta = meta
+        self.output = output
+        self.error = error
+        self.model = model
+        self.model_generation = model_generation
+        self.transform = transform
+        self.timings = timings
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> Any:
+        """The output, or raise this frame's error."""
+        if self.error is not None:
+            raise self.error
+        return self.output
+
+    def __repr__(self) -> str:
+        what = f"error={self.error!r}" if self.error is not None else f"output={type(self.output).__name__}"
+        return (f"<FrameResult frame_id={self.frame_id} {what} model={self.model.sha256[:12]} "
+                f"total={self.timings.total:.3f}ms>")
+
+
+class SwapFuture:
+    """The outcome of :meth:`Pipeline.swap`: ``result()`` gives the new model's
+    :class:`ModelInfo` once it is current, or raises why it was not swapped in."""
+
+    def __init__(self, pipe: "Pipeline", ticket: Any, session: Optional[Session]) -> None:
+        self._pipe = pipe
+        self._ticket = ticket
+        self._session = session  # the Session the caller passed, if any
+        self._outcome: Optional[tuple] = None
+
+    def done(self) -> bool:
+        return self._ticket.done()
+
+    def _finish(self, timeout: Optional[float]) -> tuple:
+        if self._outcome is None:
+            if not self._ticket.wait(-1.0 if timeout is None else max(0.0, float(timeout))):
+                raise TimeoutError("the new model is still loading")
+            generation, error, handle = self._ticket.outcome()
+            info = None
+            if error is None:
+                session = self._session if self._session is not None else Session._adopt(handle)
+                info = self._pipe._register(generation, session)
+            self._outcome = (info, error)
+        return self._outcome
+
+    def result(self, timeout: Optional[float] = None) -> ModelInfo:
+        info, error = self._finish(timeout)
+        if error is not None:
+            raise error
+        return info
+
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
+        return self._finish(timeout)[1]
+
+
+_live: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:  # interpreter shutdown with live pipelines: stop their threads first
+    for p in list(_live):
+        try:
+            p.close()
+        except Exception:
+            pass
+
+
+class Pipeline:
+    """Frame -> preprocess -> invoke -> decode, synchronously or pipelined.
+
+    Args:
+        session: the :class:`Session` to run (its input ``input_index`` is fed).
+        pre: the :class:`Preprocessor` that writes frames into the model input.
+        head: an ``edgerun.heads`` decoder, or None for the raw outputs.
+        depth: frames that may wait for the engine (>= 1).
+        drop: ``"oldest"`` (real-time cameras: the oldest waiting frame is
+            discarded when the queue is full) or ``"none"`` (``submit`` waits).
+        max_results: results kept until read; beyond this the oldest unread one
+            is discarded (``stats()["results_discarded"]``).
+    """
+
+    def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = 2,
+                 drop: str = "oldest", max_results: int = 256) -> None:
+        if not isinstance(session, Session):
+            raise InputError(f"session: expected an edgerun.Session, got {type(session).__name__}")
+        if not isinstance(pre, Preprocessor):
+            raise InputError(f"pre: expected an edgerun.Preprocessor, got {type(pre).__name__}")
+        impl = None
+        if head is not None:
+            impl = getattr(head, "_impl", None)
+            if not isinstance(impl, getattr(_core, "Head")):
+                raise InputError(f"head: expected an edgerun.heads decoder or None, got {type(head).__name__}")
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+            raise InputError(f"depth: expected an int >= 1, got {depth!r}")
+        if drop not in ("oldest", "none"):
+            raise InputError(f"drop: expected 'oldest' or 'none', got {drop!r}")
+        if isinstance(max_results, bool) or not isinstance(max_results, (int, np.integer)) or max_results < 1:
+            raise InputError(f"max_results: expected an int >= 1, got {max_results!r}")
+        self._head = head
+        self._pre = pre
+        self._impl = _core._Pipeline(session, pre, impl, int(depth), drop, int(max_results))
+        self._lock = threading.Lock()
+        self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
+        self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
+        self._sessions: Dict[int, Session] = {1: session}
+        self._models: Dict[int, ModelInfo] = {1: model_info(session)}
+        self._transforms: Dict[tuple, Transform] = {}
+        self._swaps: List[SwapFuture] = []
+        _live.add(self)
+
+    # -- helpers ---------------------------------------------------------------
+    def _release(self) -> None:
+        released = self._impl.take_released()
+        if released:
+            with self._lock:
+                for fid, dropped in released:
+                    self._frames.pop(fid, None)
+                    if dropped:
+                        self._meta.pop(fid, None)
+
+    def _transform(self, raw: tuple) -> Optional[Transform]:
+        if raw[1] == (0, 0):
+            return None
+        t = self._transforms.get(raw)
+        if t is None:
+            if len(self._transforms) > 64:
+                self._transforms.clear()
+            t = self._transforms[raw] = Transform(*raw)
+        return t
+
+    def _register(self, generation: int, session: Session) -> ModelInfo:
+        info = model_info(session)
+        with self._lock:
+            self._sessions[generation] = session
+            self._models[generation] = info
+            self._swaps = [f for f in self._swaps if not f.done()]
+        return info
+
+    def _model_for(self, generation: int) -> ModelInfo:
+        info = self._models.get(generation)
+        if info is None:
+            # A swap finished but nobody asked its future yet: settle them now.
+            for fut in list(self._swaps):
+                if fut.done():
+                    fut._finish(0)
+            info = self._models.get(generation)
+        return info if info is not None else ModelInfo(sha256="?" * 64, size=0)
+
+    def _wrap(self, raw: tuple, meta: Any) -> FrameResult:
+        fid, generation, error, output, traw, times = raw
+        if error is None and self._head is not None and output is not None:
+            output = self._head._finish(output)
+        return FrameResult(fid, meta, output, error, self._model_for(generation), generation,
+                           self._transform(traw), FrameTimings(*times))
+
+    # -- synchronous -------------------------------------------------------------
+    def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult:
+        """Preprocess, run and decode one frame on this thread; raises the frame's error."""
+        r = self._wrap(self._impl.process(frame), meta)
+        if r.error is not None:
+            raise r.error
+        return r
+
+    # -- asynchronous --------------------------------------------------------------
+    def submit(self, frame: np.ndarray, meta: Any = None) -> int:
+        """Queue a frame and return its id at once (``drop="none"``: waits while the queue is full).
+
+        The pipeline keeps a reference to ``frame`` until it has been read; do not
+        write into it before its result arrives. A frame that is not a valid image
+        for the Preprocessor's format is not raised here: its result carries the error.
+        """
+        self._release()
+        fid, accepted = self._impl.submit(frame)
+        with self._lock:
+            if accepted:
+                self._frames[fid] = frame
+            self._meta[fid] = meta
+        return fid
+
+    def get(self, timeout: Optional[float] = None) -> FrameResult:
+        """The next result in frame order; waits up to ``timeout`` seconds (None: forever).
+
+        Raises TimeoutError when none arrived in time, ClosedError when the
+        pipeline is closed and every result has been taken.
+        """
+        raw = self._impl.get(-1.0 if timeout is None else max(0.0, float(timeout)))
+        self._release()
+        if raw is None:
+            raise TimeoutError(f"no result within {timeout} s")
+        with self._lock:
+            meta = self._meta.pop(raw[0], None)
+        return self._wrap(raw, meta)
+
+    def results(self, timeout: Optional[float] = None) -> Iterator[FrameResult]:
+        """Yields results as they arrive until the pipeline is closed and drained
+        (or until none arrives within ``timeout`` seconds, when given)."""
+        while True:
+            try:
+                yield self.get(timeout)
+            except (ClosedError, TimeoutError):
+                return
+
+    # -- hot swap ------------------------------------------------------------------
+    def swap(self, model: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Session], *,
+             wait: bool = True, timeout: Optional[float] = None) -> Union[ModelInfo, SwapFuture]:
+        """Replace the model while frames keep flowing.
+
+        The new model (a path, its bytes, or a :class:`Session`) is verified,
+        compiled with the current session's options and warmed up in the
+        background, checked against the Preprocessor and the head, and becomes
+        current between two frames. If any step fails, the old model keeps running
+        and the error is raised here (``wait=True``) or by the returned
+        :class:`SwapFuture` (``wait=False``).
+        """
+        if isinstance(model, os.PathLike):
+            model = os.fsdecode(os.fspath(model))
+        if not isinstance(model, (str, bytes, bytearray, memoryview, Session)):
+            raise InputError(f"model: expected a path, bytes or an edgerun.Session, got {type(model).__name__}")
+        fut = SwapFuture(self, self._impl.swap(model), model if isinstance(model, Session) else None)
+        with self._lock:
+            self._swaps.append(fut)
+        if wait:
+            return fut.result(timeout)
+        return fut
+
+    # -- state -----------------------------------------------------------------------
+    @property
+    def session(self) -> Session:
+        """The session of the current model."""
+        generation = self._impl.model()
+        self._model_for(generation)
+        return self._sessions[generation]
+
+    @property
+    def model(self) -> ModelInfo:
+        """The :class:`ModelInfo` of the current model."""
+        return self._model_for(self._impl.model())
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters (submitted, completed, failed, dropped, swaps, ...) and, over the
+        last results, latency p50/p90/p99, per-stage medians (ms) and FPS."""
+        return self._impl.stats()
+
+    @property
+    def in_flight(self) -> int:
+        return self._impl.in_flight()
+
+    def close(self) -> None:
+        """Finish the queued frames, stop the worker threads and join them (idempotent)."""
+        self._impl.close()
+        self._release()
+        with self._lock:
+            self._frames.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._impl.closed
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self._impl.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"model={self.model}"
+        return f"<edgerun.Pipeline {state} head={self._head!r}>"

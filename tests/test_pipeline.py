@@ -1,0 +1,341 @@
+"""edgerun.Pipeline: synchronous and asynchronous camera loops, drop policy,
+per-frame errors, hot model swap, clean shutdown.
+
+References are independent of the pipeline: the same Preprocessor writing into
+a plain numpy array (itself checked against OpenCV in test_preprocess.py), and
+Session.run (checked against the LiteRT Interpreter in test_session.py).
+Identity models make the comparison exact: their output is their input.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import edgerun
+from edgerun import modelgen
+
+
+def _frames(n, h=48, w=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def _os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.fixture
+def ident():
+    """An identity model [1,16,16,3] float32: outputs exactly what the Preprocessor wrote."""
+    with edgerun.Session(modelgen.identity_model((1, 16, 16, 3)), threads=1) as s:
+        yield s
+
+
+def _expected(pre, frame, shape=(1, 16, 16, 3)):
+    out = np.zeros(shape, np.float32)
+    t = pre(frame, out)
+    return out, t
+
+
+def test_sync_equals_preprocess_then_run(ident):
+    pre = edgerun.Preprocessor("bgr", fit="letterbox")
+    with edgerun.Pipeline(ident, pre) as pipe:
+        for k, f in enumerate(_frames(3)):
+            r = pipe(f, meta=("cam", k))
+            want, t = _expected(pre, f)
+            assert r.ok and r.meta == ("cam", k)
+            assert len(r.output) == 1
+            np.testing.assert_array_equal(r.output[0], want)  # exact: identity model
+            assert r.transform == t
+            assert r.model == ident.model_info
+            assert r.timings.total >= r.timings.invoke >= 0
+        assert pipe.stats()["completed"] == 3
+
+
+def test_sync_result_matches_session_run_on_a_real_model(blazeface_model):
+    # BlazeFace: [1,128,128,3] in [-1,1] -> regressors, classificators.
+    s = edgerun.Session(blazeface_model, threads=1)
+    pre = edgerun.Preprocessor("nv12", mean=127.5, std=127.5)
+    frame = np.random.default_rng(1).integers(0, 256, (480 * 3 // 2, 640), dtype=np.uint8)
+    with edgerun.Pipeline(s, pre) as pipe:
+        r = pipe(frame)
+    x = np.zeros((1, 128, 128, 3), np.float32)
+    pre(frame, x)
+    want = s.run(x, copy=True)
+    assert [o.shape for o in r.output] == [w.shape for w in want]
+    for got, ref in zip(r.output, want):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)  # same kernels, same input
+
+
+def test_async_every_frame_accounted_in_order(ident):
+    pre = edgerun.Preprocessor("bgr")
+    frames = _frames(40, seed=2)
+    with edgerun.Pipeline(ident, pre, depth=2, drop="none") as pipe:
+        ids = [pipe.submit(f, meta=i) for i, f in enumerate(frames)]
+        got = [pipe.get(timeout=10) for _ in frames]
+        st = pipe.stats()
+    assert [r.frame_id for r in got] == ids  # frame order, nothing dropped with drop="none"
+    for r in got:
+        want, _ = _expected(pre, frames[r.meta])
+        np.testing.assert_array_equal(r.output[0], want)
+    assert st["submitted"] == 40 and st["completed"] == 40 and st["dropped"] == 0
+    assert st["latency_p50_ms"] > 0 and st["fps"] > 0
+
+
+def test_drop_oldest_counts_and_keeps_newest():
+    # A ~1-3 ms model: frames submitted in a tight loop pile up and the oldest waiting ones go.
+    s = edgerun.Session(modelgen.builtin_image_model(input_size=96), threads=1)
+    pre = edgerun.Preprocessor("rgb", mean=0.0, std=255.0)
+    with edgerun.Pipeline(s, pre, depth=1, drop="oldest") as pipe:
+        frames = _frames(12, 56, 56, seed=3)
+        ids = [pipe.submit(f, meta=i) for i, f in enumerate(frames)]
+        results = []
+        while True:
+            try:
+                results.append(pipe.get(timeout=5))
+            except TimeoutError:
+                break
+            if pipe.in_flight == 0:
+                break
+        st = pipe.stats()
+    got = [r.frame_id for r in results]
+    assert st["dropped"] > 0
+    assert len(got) + st["dropped"] == len(ids) == st["submitted"]
+    assert got == sorted(got) and got[-1] == ids[-1]  # the newest frame always survives
+    assert all(r.ok and r.meta == ids.index(r.frame_id) for r in results)
+
+
+def test_bad_frame_fails_alone(ident):
+    pre = edgerun.Preprocessor("bgr")
+    good = _frames(2, seed=4)
+    with edgerun.Pipeline(ident, pre, drop="none") as pipe:
+        a = pipe.submit(good[0])
+        b = pipe.submit(np.zeros((10, 10), np.uint8), meta="bad")  # wrong shape for bgr
+        c = pipe.submit(good[1])
+        rs = [pipe.get(timeout=10) for _ in range(3)]
+        assert [r.frame_id for r in rs] == [a, b, c]
+        assert rs[0].ok and rs[2].ok
+        assert isinstance(rs[1].error, edgerun.InputError) and rs[1].meta == "bad"
+        assert "(H, W, 3)" in str(rs[1].error) and rs[1].output is None
+        with pytest.raises(edgerun.InputError):
+            rs[1].unwrap()
+        with pytest.raises(edgerun.InputError, match="bgr"):
+            pipe(np.zeros((4, 4, 4), np.uint8))  # synchronous: raised
+        assert pipe(good[0]).ok  # and the pipeline goes on
+        assert pipe.stats()["failed"] == 1  # a synchronous frame rejected up front is raised, not counted
+
+
+def test_construction_errors(ident):
+    pre = edgerun.Preprocessor("bgr")
+    with pytest.raises(edgerun.InputError, match="depth"):
+        edgerun.Pipeline(ident, pre, depth=0)
+    with pytest.raises(edgerun.InputError, match="drop"):
+        edgerun.Pipeline(ident, pre, drop="newest")
+    with pytest.raises(edgerun.InputError, match="Preprocessor"):
+        edgerun.Pipeline(ident, "bgr")
+    gray = edgerun.Preprocessor("bgr", channels="gray")
+    with pytest.raises(edgerun.InputError, match=r"\(1, H, W, 1\).*\(1, 16, 16, 3\)"):
+        edgerun.Pipeline(ident, gray)
+    i32 = edgerun.Session(modelgen.identity_model((1, 8, 8, 3), "int32"))
+    with pytest.raises(edgerun.InputError, match="int32"):
+        edgerun.Pipeline(i32, pre)
+
+
+def test_closed_pipeline_raises_and_results_drain(ident):
+    pre = edgerun.Preprocessor("bgr")
+    pipe = edgerun.Pipeline(ident, pre, drop="none")
+    for f in _frames(5, seed=5):
+        pipe.submit(f)
+    pipe.close()  # finishes the queued frames
+    assert len(list(pipe.results(timeout=5))) == 5
+    with pytest.raises(edgerun.ClosedError):
+        pipe.submit(_frames(1)[0])
+    with pytest.raises(edgerun.ClosedError):
+        pipe(_frames(1)[0])
+    with pytest.raises(edgerun.ClosedError):
+        pipe.get(timeout=0.1)
+    pipe.close()  # idempotent
+
+
+def test_close_joins_every_thread(ident):
+    before = _os_threads()
+    pre = edgerun.Preprocessor("bgr")
+    for _ in range(5):
+        with edgerun.Pipeline(ident, pre) as pipe:
+            pipe.submit(_frames(1)[0])
+            pipe.swap(modelgen.identity_model((1, 16, 16, 3)))
+    assert _os_threads() == before
+
+
+def test_swap_under_running_loop():
+    pre = edgerun.Preprocessor("rgb", mean=0.0, std=1.0)
+    frame = _frames(1, 8, 8, seed=6)[0]
+    x = frame.astype(np.float32)[None]  # what the Preprocessor writes (same size, stretch)
+    # Model A: identity (output = input). Model B: the built-in classifier at 8x8,
+    # whose output on x is taken from a Session of its own.
+    model_a = modelgen.identity_model((1, 8, 8, 3))
+    model_b = modelgen.builtin_image_model(input_size=8)
+    ref_b = edgerun.Session(model_b, threads=1).run(x, copy=True)[0]
+    sa = edgerun.Session(model_a, threads=1)
+    rss0 = None
+    threads0 = _os_threads()
+    with edgerun.Pipeline(sa, pre, depth=3, drop="none") as pipe:
+        info_a = pipe.model
+        submitted = []
+        stop = threading.Event()
+
+        def feeder():
+            while not stop.is_set():
+                submitted.append(pipe.submit(frame))
+                time.sleep(0.0005)
+
+        th = threading.Thread(target=feeder)
+        th.start()
+        infos = []
+        try:
+            for k in range(6):
+                time.sleep(0.02)
+                infos.append(pipe.swap(model_b if k % 2 == 0 else model_a))
+                if k == 1:
+                    rss0 = _rss_kb()
+        finally:
+            stop.set()
+            th.join()
+        results = []
+        while len(results) < len(submitted):
+            results.append(pipe.get(timeout=10))
+        st = pipe.stats()
+    assert st["dropped"] == 0 and st["failed"] == 0 and st["swaps"] == 6 and st["swap_failures"] == 0
+    assert [r.frame_id for r in results] == submitted  # every frame exactly one result, in order
+    gens = [r.model_generation for r in results]
+    assert gens == sorted(gens)  # switches happen at frame boundaries, never back and forth
+    for r in results:
+        if r.model == info_a:
+            np.testing.assert_array_equal(r.output[0], x)
+        else:
+            assert r.model.sha256 == infos[0].sha256
+            np.testing.assert_allclose(r.output[0], ref_b, rtol=1e-5, atol=1e-6)
+    assert len(set(gens)) >= 2
+    assert _os_threads() == threads0
+    assert _rss_kb() - rss0 < 50_000  # no growth proportional to the swaps (loose: allocator noise)
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_failed_swaps_keep_the_old_model(ident, tmp_path):
+    pre = edgerun.Preprocessor("bgr")
+    frame = _frames(1, seed=7)[0]
+    want, _ = _expected(pre, frame)
+    good = modelgen.identity_model((1, 16, 16, 3))
+    with edgerun.Pipeline(ident, pre) as pipe:
+        before = pipe.model
+        corrupted = bytearray(good)
+        corrupted[len(corrupted) // 2:] = b"\xff" * (len(corrupted) - len(corrupted) // 2)
+        with pytest.raises(edgerun.ModelError):
+            pipe.swap(bytes(corrupted))
+        fut = pipe.swap(modelgen.identity_model((1, 16, 16, 1)), wait=False)  # 1 channel: rgb can't fill it
+        assert isinstance(fut.exception(timeout=30), edgerun.InputError)
+        with pytest.raises(edgerun.InputError, match=r"\(1, H, W, 3\)"):
+            fut.result()
+        with pytest.raises(edgerun.ModelError):
+            pipe.swap(str(tmp_path / "missing.tflite"))
+        with pytest.raises(edgerun.InputError, match="model"):
+            pipe.swap(42)
+        assert pipe.model == before
+        r = pipe(frame)
+        np.testing.assert_array_equal(r.output[0], want)
+        st = pipe.stats()
+        assert st["swap_failures"] == 2 and st["swaps"] == 0  # the missing file failed before loading
+        # A Session can be swapped in directly, and is the pipeline's session afterwards.
+        other = edgerun.Session(good, threads=1)
+        info = pipe.swap(other)
+        assert pipe.session is other and info == other.model_info
+        assert pipe(frame).model == info
+
+
+def test_model_info_reads_metadata():
+    s = edgerun.Session(modelgen.builtin_image_model(input_size=32))
+    info = s.model_info
+    import hashlib
+
+    assert info.sha256 == hashlib.sha256(modelgen.builtin_image_model(input_size=32)).hexdigest()
+    assert info.size == len(modelgen.builtin_image_model(input_size=32))
+    assert info.name == "edgerun-builtin" and info.version
+
+
+def test_interpreter_exit_with_live_pipeline():
+    code = textwrap.dedent("""
+        import numpy as np, edgerun
+        from edgerun import modelgen
+        s = edgerun.Session(modelgen.builtin_image_model(input_size=160), threads=1)
+        pipe = edgerun.Pipeline(s, edgerun.Preprocessor("rgb"), depth=4, drop="none")
+        for _ in range(8):
+            pipe.submit(np.zeros((56, 56, 3), np.uint8))
+        pipe.swap(modelgen.builtin_image_model(input_size=160), wait=False)
+        print("exiting", flush=True)
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "exiting" in p.stdout
+
+
+def test_blazeface_pipeline_equals_head_on_session_outputs(blazeface_model, face_photo):
+    """The pipeline's decoded faces equal the head applied to Session.run outputs,
+    for the synchronous and the asynchronous path, in source-frame pixels."""
+    import cv2
+
+    rgb = cv2.cvtColor(cv2.imread(str(face_photo)), cv2.COLOR_BGR2RGB)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[:, 80:560] = cv2.resize(rgb, (480, 480), interpolation=cv2.INTER_AREA)
+    s = edgerun.Session(blazeface_model, threads=1)
+    pre = edgerun.Preprocessor("rgb", fit="letterbox")
+    head = edgerun.heads.BlazeFace()
+    x = np.zeros((1, 128, 128, 3), np.float32)
+    t = pre(frame, x)
+    want = head(s.run(x, copy=True), t)
+    assert len(want) == 1  # one face in the photo
+    with edgerun.Pipeline(s, pre, head, drop="none") as pipe:
+        sync = pipe(frame).output
+        for _ in range(3):
+            pipe.submit(frame)
+        asyn = [pipe.get(timeout=10).output for _ in range(3)]
+    for got in [sync] + asyn:
+        assert isinstance(got, edgerun.heads.Detections) and len(got) == 1
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-4)
+        np.testing.assert_allclose(got.keypoints, want.keypoints, atol=1e-4)
+        np.testing.assert_allclose(got.scores, want.scores, atol=1e-6)
+    # Source pixels: the face lies inside the pasted photo region.
+    x1, y1, x2, y2 = sync.boxes[0]
+    assert 80 <= x1 < x2 <= 560 and 0 <= y1 < y2 <= 480
+
+
+def test_head_mismatch_rejected_at_construction_and_swap(ident):
+    pre = edgerun.Preprocessor("bgr")
+    with pytest.raises(edgerun.InputError, match="BlazeFace|SSD|head"):
+        edgerun.Pipeline(ident, pre, edgerun.heads.BlazeFace())
+    with pytest.raises(edgerun.InputError, match="not a score vector"):
+        edgerun.Pipeline(ident, pre, edgerun.heads.Classifier(top_k=3))
+    clf = edgerun.Session(modelgen.builtin_image_model(input_size=16), threads=1)
+    with edgerun.Pipeline(clf, pre, edgerun.heads.Classifier(top_k=3)) as pipe:
+        before = pipe(_frames(1)[0]).output
+        assert isinstance(before, edgerun.heads.Classifications) and len(before) == 3
+        # The identity model's image output is no score vector: the swap fails, the old model runs.
+        with pytest.raises(edgerun.InputError, match="not a score vector"):
+            pipe.swap(modelgen.identity_model((1, 16, 16, 3)))
+        assert pipe.stats()["swap_failures"] == 1
+        again = pipe(_frames(1)[0]).output
+        np.testing.assert_array_equal(again.classes, before.classes)
