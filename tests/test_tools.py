@@ -382,9 +382,10 @@ def test_preprocessor_from_model_int8_and_errors(tmp_path, resnet8_model):
     edgerun.write_metadata(resnet8_model, path, mean=127.5, std=127.5)
     with pytest.raises(edgerun.InputError, match="give the camera's pixel format"):
         edgerun.Preprocessor.from_model(path)
-    with edgerun.Session(path.read_bytes()) as s:
-        with pytest.raises(edgerun.InputError, match="opened from bytes"):
-            edgerun.Preprocessor.from_model(s, "rgb")
+    with edgerun.Session(path.read_bytes()) as s:  # a session opened from bytes works too
+        assert edgerun.Preprocessor.from_model(s, "rgb").options["mean"] == (127.5,) * 3
+    with pytest.raises(edgerun.ClosedError):
+        edgerun.Preprocessor.from_model(s, "rgb")
     with edgerun.Session(path) as s:
         frame = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
         edgerun.Preprocessor.from_model(s, "rgb")(frame, s.input(0))
@@ -867,3 +868,14 @@ def test_convert_two_outputs_matched_by_name(tf, tmp_path):
     assert {a.name: a.shape for a in rep.after.agreement} == {"output_0": (1, 5), "output_1": (1, 2)}
     assert all(a.max_abs <= 1e-5 for a in rep.after.agreement)
     assert [a.top1 is not None for a in rep.after.agreement] == [True, True]
+
+
+def test_session_model_info_uses_the_metadata(tmp_path, blazeface_model):
+    # The pipeline's result provenance (Session.model_info) reads name/version through
+    # edgerun.read_metadata: edgerun's entry and the TFLite Metadata standard.
+    path = tmp_path / "named.tflite"
+    edgerun.write_metadata(mg.builtin_image_model(input_size=32), path, name="door-cam", version="3.1")
+    with edgerun.Session(path) as s:
+        assert (s.model_info.name, s.model_info.version) == ("door-cam", "3.1")
+    with edgerun.Session(blazeface_model) as s:
+        assert s.model_info.name == "Short Range Face Detection" and s.model_info.version is None

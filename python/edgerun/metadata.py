@@ -100,12 +100,15 @@ def read_metadata(model: tflite_file.ModelSource) -> ModelMetadata:
     entries that cannot be parsed are skipped and named in ``problems``.
     """
     data, _ = tflite_file.read_source(model)
-    m = tflite_file.unpack(data)
-    return metadata_from(m, data)
+    return metadata_from_entries(tflite_file.read_metadata_entries(data), data)
 
 
 def metadata_from(m: Any, data: bytes) -> ModelMetadata:
-    entries = tflite_file.metadata_entries(m, data)
+    """The metadata of an unpacked model (``ModelT``) and its bytes."""
+    return metadata_from_entries(tflite_file.metadata_entries(m, data), data)
+
+
+def metadata_from_entries(entries: Dict[str, bytes], data: bytes) -> ModelMetadata:
     fields: Dict[str, Any] = {}
     sources: List[str] = []
     problems: List[str] = []

@@ -53,15 +53,13 @@ class ModelInfo:
 def _metadata_name_version(data: Any) -> tuple:
     """(name, version) from the model's metadata entries, where it has them."""
     try:
-        from . import modelinfo as _mi  # richer reader (model tools), when present
+        from .metadata import read_metadata  # edgerun_preprocessing and TFLite Metadata (M001)
 
-        meta = _mi.read_metadata(bytes(data))
-        if meta:
-            return meta.get("name"), (None if meta.get("version") is None else str(meta.get("version")))
-    except ImportError:
-        pass
+        meta = read_metadata(bytes(data))
+        if meta.name is not None:
+            return meta.name, meta.version
     except Exception:  # metadata is informational: never fail a load over it
-        return None, None
+        pass
     try:
         from ai_edge_litert import schema_py_generated as schema  # type: ignore
 

@@ -219,8 +219,7 @@ class Preprocessor:
     def from_model(cls, model: Any, format: Optional[str] = None, **overrides: Any) -> "Preprocessor":
         """A Preprocessor configured from a model's metadata.
 
-        ``model``: an :class:`edgerun.Session` opened from a file, a path, or the
-        model's bytes. Normalization (``mean``/``std``), ``channels``, ``fit`` and
+        ``model``: an :class:`edgerun.Session`, a path, or the model's bytes. Normalization (``mean``/``std``), ``channels``, ``fit`` and
         ``layout`` come from the model's metadata (edgerun's
         ``edgerun_preprocessing`` entry, written by ``edgerun convert``, or the
         TFLite Metadata standard's NormalizationOptions and colour space); the
@@ -229,7 +228,8 @@ class Preprocessor:
         ``overrides`` (any Preprocessor keyword) win over the metadata.
 
         Raises :class:`edgerun.ModelError` when the model records no normalization
-        and none is given, :class:`edgerun.InputError` when no format is known.
+        and none is given, :class:`edgerun.InputError` when no format is known,
+        :class:`edgerun.ClosedError` for a closed session.
         """
         from .errors import ModelError
         from .metadata import infer_layout, metadata_from
@@ -237,16 +237,19 @@ class Preprocessor:
 
         shape = None
         if hasattr(model, "inputs") and hasattr(model, "_origin"):  # a Session
-            origin = model._origin
             if model.closed:
                 from .errors import ClosedError
 
                 raise ClosedError("Preprocessor.from_model: the session is closed")
-            if not origin or origin.startswith("<"):
-                raise InputError("Preprocessor.from_model: this session was opened from bytes, so its "
-                                 "metadata cannot be read back; pass the model's path or bytes instead")
             shape = tuple(model.inputs[0].shape) if model.inputs else None
-            model = origin
+            held = getattr(model, "_model_bytes", None)  # the bytes the session runs
+            if held is not None:
+                model = np.asarray(held).tobytes()
+            elif model._origin and not model._origin.startswith("<"):
+                model = model._origin
+            else:  # pragma: no cover - every session holds its bytes
+                raise InputError("Preprocessor.from_model: cannot read this session's model; pass the "
+                                 "model's path or bytes instead")
         data, path = tflite_file.read_source(model)
         m = tflite_file.unpack(data, path or "model")
         meta = metadata_from(m, data)

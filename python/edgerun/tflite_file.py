@@ -118,6 +118,28 @@ def metadata_entries(model, data: bytes) -> Dict[str, bytes]:
     return out
 
 
+def read_metadata_entries(data: bytes) -> Dict[str, bytes]:
+    """Like :func:`metadata_entries`, straight from verified model bytes without
+    unpacking the whole model (cheap enough for every model load)."""
+    from .verify import verify
+
+    verify(data)
+    m = schema().Model.GetRootAs(data, 0)
+    out: Dict[str, bytes] = {}
+    for i in range(m.MetadataLength()):
+        md = m.Metadata(i)
+        name = _text(md.Name())
+        b = m.Buffers(md.Buffer()) if 0 < md.Buffer() < m.BuffersLength() else None
+        payload = b""
+        if b is not None:
+            if b.DataLength():
+                payload = b.DataAsNumpy().tobytes()
+            elif b.Offset() > 1 and b.Size():
+                payload = data[b.Offset():b.Offset() + b.Size()]
+        out[name] = payload
+    return out
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
