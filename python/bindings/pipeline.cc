@@ -71,13 +71,15 @@ class PySwapTicket {
 class PyPipeline {
  public:
   PyPipeline(py::handle session, py::handle pre, py::object head, int depth, const std::string& drop,
-             size_t max_results) {
+             size_t max_results, py::object overlap) {
     edgerun::PipelineOptions o;
     o.depth = depth;
     if (drop == "oldest") o.drop = edgerun::DropPolicy::kOldest;
     else if (drop == "none") o.drop = edgerun::DropPolicy::kNone;
     else throw_status(edgerun::InputError("drop: expected 'oldest' or 'none', got '" + drop + "'"));
     o.max_results = max_results;
+    if (!overlap.is_none())
+      o.overlap = overlap.cast<bool>() ? edgerun::PipelineOptions::Overlap::kOn : edgerun::PipelineOptions::Overlap::kOff;
     auto s = session_of(session);
     auto p = preprocessor_of(pre);
     format_ = p->spec().format;
@@ -218,8 +220,10 @@ void bind_pipeline(py::module_& m) {
       .def("done", &PySwapTicket::done)
       .def("outcome", &PySwapTicket::outcome);
   py::class_<PyPipeline>(m, "_Pipeline")
-      .def(py::init<py::handle, py::handle, py::object, int, const std::string&, size_t>(), py::arg("session"),
-           py::arg("pre"), py::arg("head"), py::arg("depth"), py::arg("drop"), py::arg("max_results"))
+      .def(py::init<py::handle, py::handle, py::object, int, const std::string&, size_t, py::object>(),
+           py::arg("session"), py::arg("pre"), py::arg("head"), py::arg("depth"), py::arg("drop"),
+           py::arg("max_results"), py::arg("overlap") = py::none())
+      .def_property_readonly("overlapped", [](PyPipeline& p) { return p.get().overlapped(); })
       .def("process", &PyPipeline::Process, py::arg("frame"))
       .def("submit", &PyPipeline::Submit, py::arg("frame"))
       .def("get", &PyPipeline::Get, py::arg("timeout"))

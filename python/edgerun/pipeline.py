@@ -204,10 +204,15 @@ class Pipeline:
             discarded when the queue is full) or ``"none"`` (``submit`` waits).
         max_results: results kept until read; beyond this the oldest unread one
             is discarded (``stats()["results_discarded"]``).
+        overlap: asynchronous mode overlaps preprocessing/decoding of one frame
+            with inference of another on two threads (True), or runs the stages in
+            turn on one worker thread (False). None (default): overlap only when the
+            session's threads leave a CPU core free; when inference already uses
+            every core, a third busy thread stalls it more than overlapping gains.
     """
 
     def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = 2,
-                 drop: str = "oldest", max_results: int = 256) -> None:
+                 drop: str = "oldest", max_results: int = 256, overlap: Optional[bool] = None) -> None:
         if not isinstance(session, Session):
             raise InputError(f"session: expected an edgerun.Session, got {type(session).__name__}")
         if not isinstance(pre, Preprocessor):
@@ -225,7 +230,9 @@ class Pipeline:
             raise InputError(f"max_results: expected an int >= 1, got {max_results!r}")
         self._head = head
         self._pre = pre
-        self._impl = _core._Pipeline(session, pre, impl, int(depth), drop, int(max_results))
+        if overlap is not None and not isinstance(overlap, bool):
+            raise InputError(f"overlap: expected True, False or None, got {overlap!r}")
+        self._impl = _core._Pipeline(session, pre, impl, int(depth), drop, int(max_results), overlap)
         self._lock = threading.Lock()
         self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
         self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
@@ -367,6 +374,11 @@ class Pipeline:
         """Counters (submitted, completed, failed, dropped, swaps, ...) and, over the
         last results, latency p50/p90/p99, per-stage medians (ms) and FPS."""
         return self._impl.stats()
+
+    @property
+    def overlapped(self) -> bool:
+        """Whether asynchronous frames overlap stages on two worker threads."""
+        return self._impl.overlapped
 
     @property
     def in_flight(self) -> int:

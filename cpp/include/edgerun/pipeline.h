@@ -46,6 +46,11 @@ struct PipelineOptions {
   // discarded (counted in PipelineStats::results_discarded).
   size_t max_results = 256;
   size_t input_index = 0;  // the model input the Preprocessor writes
+  // Asynchronous mode: kOn overlaps preprocessing/decoding (one thread) with
+  // inference (another); kOff runs the stages in turn on one worker; kAuto
+  // overlaps only when the session's threads leave a core free.
+  enum class Overlap : int { kAuto = 0, kOn, kOff };
+  Overlap overlap = Overlap::kAuto;
 };
 
 struct FrameTimings {  // milliseconds
@@ -141,6 +146,8 @@ class Pipeline {
   // thread (pending swaps finish loading but are not applied). Idempotent.
   void Close();
   bool closed() const { return closed_.load(); }
+  // Whether asynchronous frames overlap stages on two threads (see Overlap).
+  bool overlapped() const { return overlap_; }
 
   struct Model;  // a session bound to the preprocessor and the head
   struct Slot;
@@ -154,6 +161,7 @@ class Pipeline {
   void StartWorkers();
   void InvokeLoop();
   void AuxLoop();
+  void SerialLoop();
   void SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session,
                   std::shared_ptr<SwapTicket> ticket);
   // Stages shared by Process() and the workers.
@@ -184,6 +192,7 @@ class Pipeline {
   std::vector<std::pair<uint64_t, bool>> released_;
   size_t in_flight_ = 0;
   bool stopping_ = false;
+  bool overlap_ = true;
   std::atomic<bool> closed_{false};
   PipelineStats counters_;
   std::vector<double> lat_ring_, inv_ring_, pre_ring_, dec_ring_, done_ring_;
