@@ -262,7 +262,7 @@ def test_classifier_labels_file_and_mismatch(tmp_path):
     assert r[:1].labels == ["one"]  # slices keep the label table
     with pytest.raises(edgerun.InputError, match="4 classes"):
         head([np.zeros((1, 4), np.float32)])
-    with pytest.raises(edgerun.InputError, match="label file"):
+    with pytest.raises(edgerun.InputError, match="labels file"):
         heads.Classifier(labels=tmp_path / "missing.txt")
     with pytest.raises(edgerun.InputError, match="top_k"):
         heads.Classifier(top_k=0)

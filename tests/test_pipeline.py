@@ -336,3 +336,28 @@ def test_head_mismatch_rejected_at_construction_and_swap(ident):
         assert pipe.stats()["swap_failures"] == 1
         again = pipe(_frames(1)[0]).output
         np.testing.assert_array_equal(again.classes, before.classes)
+
+
+def test_classifier_and_preprocessor_configure_from_model_metadata():
+    """Labels and normalization written into the model (edgerun.write_metadata) reach
+    the Classifier head and the Preprocessor, and results through a pipeline carry them."""
+    labels = [f"class{i}" for i in range(1000)]
+    data = edgerun.write_metadata(modelgen.builtin_image_model(input_size=16), labels=labels,
+                                  mean=127.5, std=127.5, name="tiny", version="3")
+    s = edgerun.Session(data, threads=1)
+    head = edgerun.heads.Classifier.from_model(s, top_k=2)
+    pre = edgerun.Preprocessor.from_model(s, "bgr")
+    assert s.model_info.name == "tiny" and s.model_info.version == "3"
+    frame = _frames(1, seed=9)[0]
+    x = np.zeros((1, 16, 16, 3), np.float32)
+    pre(frame, x)
+    probs = s.run(x, copy=True)[0][0]
+    top = np.argsort(-probs, kind="stable")[:2]
+    with edgerun.Pipeline(s, pre, head) as pipe:
+        r = pipe(frame)
+    assert list(r.output.classes) == list(top)
+    assert r.output.labels == [labels[i] for i in top]
+    np.testing.assert_allclose(r.output.scores, probs[top], rtol=1e-6)
+    assert r.model.name == "tiny"
+    with pytest.raises(edgerun.InputError, match="no labels"):
+        edgerun.heads.Classifier.from_model(modelgen.builtin_image_model(input_size=16))

@@ -138,15 +138,9 @@ def _load_labels(labels: LabelsArg) -> Optional[Tuple[str, ...]]:
     if labels is None:
         return None
     if isinstance(labels, (str, os.PathLike)):
-        path = os.fspath(labels)
-        try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except OSError as e:
-            raise InputError(f"labels: cannot read the label file {path!r}: {e.strerror or e}") from None
-        while lines and not lines[-1].strip():
-            lines.pop()
-        return tuple(line.strip() for line in lines)
+        from .metadata import read_labels
+
+        return read_labels(labels)
     if isinstance(labels, (bytes, bytearray)) or not isinstance(labels, Sequence):
         raise InputError(f"labels: expected a list of strings or a path to a text file, got {type(labels).__name__}")
     out = []
@@ -365,6 +359,23 @@ class Classifier(Head):
         impl = _core.ClassifierHead(_int(top_k, "top_k", 1), bool(softmax), _output_key(output, "output"))
         super().__init__(impl, labels)
         self._output = output
+
+    @classmethod
+    def from_model(cls, model: Any, top_k: int = 5, softmax: bool = False, output: OutputKey = None) -> "Classifier":
+        """A Classifier with the labels embedded in the model's metadata (edgerun's
+        ``edgerun_preprocessing`` entry or the standard TFLite metadata, as written by
+        ``edgerun convert --labels``). ``model``: a Session, a path or the model's bytes.
+        Raises InputError when the model carries no labels."""
+        from .metadata import read_metadata
+
+        source = model
+        if hasattr(model, "_model_bytes") and hasattr(model, "_origin"):  # a Session
+            source = np.asarray(model._model_bytes).tobytes()
+        labels = read_metadata(source).labels
+        if not labels:
+            raise InputError("Classifier.from_model: the model's metadata holds no labels "
+                             "(write them with `edgerun convert --labels FILE` or edgerun.write_metadata)")
+        return cls(top_k=top_k, labels=list(labels), softmax=softmax, output=output)
 
     def _check_outputs(self, outs: list) -> None:
         if self._labels is None:
