@@ -17,6 +17,13 @@ namespace edgerun_py {
 
 // Raises the edgerun.Error subclass matching status.code() (errors.cc).
 [[noreturn]] void throw_status(const edgerun::Status& status);
+// The value of an Expected, or raise its error.
+template <class T>
+T check_value(edgerun::Expected<T> e) {
+  if (!e.ok()) throw_status(e.status());
+  return std::move(e.value());
+}
+
 // The edgerun.Error instance for a failed status (None for ok), not raised.
 py::object status_to_exception(const edgerun::Status& status);
 

@@ -18,12 +18,6 @@ namespace {
 
 [[noreturn]] void Fail(const std::string& msg) { edgerun_py::throw_status(edgerun::InputError(msg)); }
 
-template <class T>
-T Check(edgerun::Expected<T> e) {
-  if (!e.ok()) edgerun_py::throw_status(e.status());
-  return std::move(e.value());
-}
-
 std::string TypeName(py::handle o) { return py::str(py::type::of(o).attr("__name__")).cast<std::string>(); }
 
 // Structured dtypes of results, one per keypoint count (leaked on purpose,
@@ -279,7 +273,7 @@ std::shared_ptr<pp::Ssd> MakeSsd(const std::string& preset, py::object anchors, 
   Opt(background_class, &o.background_class);
   o.boxes_output = Ref(boxes_output, "boxes_output");
   o.scores_output = Ref(scores_output, "scores_output");
-  return Check(pp::Ssd::Create(o));
+  return edgerun_py::check_value(pp::Ssd::Create(o));
 }
 
 }  // namespace
@@ -340,7 +334,7 @@ void bind_heads(py::module_& m) {
              o.top_k = top_k;
              o.softmax = softmax;
              o.output = Ref(output, "output");
-             return Check(pp::Classifier::Create(o));
+             return edgerun_py::check_value(pp::Classifier::Create(o));
            }),
            py::arg("top_k") = 5, py::arg("softmax") = false, py::arg("output") = py::none());
 
@@ -378,7 +372,7 @@ void bind_heads(py::module_& m) {
              else if (coordinates == "pixels") o.coordinates = pp::YoloOptions::Coordinates::kPixels;
              else Fail("coordinates: expected 'auto', 'normalized' or 'pixels', got '" + coordinates + "'");
              o.output = Ref(output, "output");
-             return Check(pp::Yolo::Create(o));
+             return edgerun_py::check_value(pp::Yolo::Create(o));
            }),
            py::arg("version") = 8, py::arg("score_threshold") = 0.25f, py::arg("iou_threshold") = 0.45f,
            py::arg("max_detections") = 100, py::arg("class_agnostic") = false, py::arg("layout") = "auto",
@@ -398,7 +392,7 @@ void bind_heads(py::module_& m) {
              o.classes_output = Ref(classes_output, "classes_output");
              o.scores_output = Ref(scores_output, "scores_output");
              o.count_output = Ref(count_output, "count_output");
-             return Check(pp::DetectionPostProcess::Create(o));
+             return edgerun_py::check_value(pp::DetectionPostProcess::Create(o));
            }),
            py::arg("score_threshold") = py::none(), py::arg("max_detections") = 0,
            py::arg("boxes_output") = py::none(), py::arg("classes_output") = py::none(),
@@ -408,7 +402,7 @@ void bind_heads(py::module_& m) {
       "generate_ssd_anchors",
       [](py::dict options) {
         pp::SsdAnchorOptions o = AnchorOptionsFrom(options);
-        return AnchorsArray(Check(pp::GenerateSsdAnchors(o)));
+        return AnchorsArray(edgerun_py::check_value(pp::GenerateSsdAnchors(o)));
       },
       py::arg("options"), "MediaPipe SsdAnchorsCalculator anchors as an (N, 4) float32 array (y, x, h, w).");
 }

@@ -18,12 +18,6 @@ using edgerun::FrameResult;
 using edgerun::Pipeline;
 using edgerun::SwapTicket;
 
-template <class T>
-T Check(edgerun::Expected<T> e) {
-  if (!e.ok()) throw_status(e.status());
-  return std::move(e.value());
-}
-
 py::array OwnedView(const std::shared_ptr<edgerun::AlignedBlock>& block, const edgerun::TensorInfo& info) {
   auto* holder = new std::shared_ptr<edgerun::AlignedBlock>(block);
   py::capsule base(holder, [](void* p) { delete static_cast<std::shared_ptr<edgerun::AlignedBlock>*>(p); });
@@ -90,7 +84,7 @@ class PyPipeline {
       py::gil_scoped_release release;
       r = Pipeline::Create(std::move(s), std::move(p), std::move(h), o);
     }
-    p_ = Check(std::move(r));
+    p_ = check_value(std::move(r));
   }
 
   Pipeline& get() {
@@ -122,14 +116,14 @@ class PyPipeline {
       throw;
     } catch (const std::exception& e) {
       // throw_status(InputError) from the frame checks: deliver it in order.
-      return py::make_tuple(Check(p.SubmitError(edgerun::InputError(e.what()))), false);
+      return py::make_tuple(check_value(p.SubmitError(edgerun::InputError(e.what()))), false);
     }
     edgerun::Expected<uint64_t> id = edgerun::InternalError("unset");
     {
       py::gil_scoped_release release;
       id = p.Submit(img);
     }
-    return py::make_tuple(Check(std::move(id)), true);
+    return py::make_tuple(check_value(std::move(id)), true);
   }
 
   py::object Get(double timeout) {
@@ -140,7 +134,7 @@ class PyPipeline {
       py::gil_scoped_release release;
       got = p_->Get(timeout, &r);
     }
-    if (!Check(std::move(got))) return py::none();
+    if (!check_value(std::move(got))) return py::none();
     return ResultTuple(r);
   }
 
@@ -160,14 +154,14 @@ class PyPipeline {
         py::gil_scoped_release release;
         b = edgerun::ModelBytes::MapFile(path);
       }
-      auto bytes = Check(std::move(b));
+      auto bytes = check_value(std::move(b));
       return PySwapTicket(p.Swap(std::move(bytes)));
     }
     if (py::isinstance<py::bytes>(model) || py::isinstance<py::bytearray>(model) ||
         py::isinstance<py::memoryview>(model)) {
       py::buffer buf = model.cast<py::buffer>();
       py::buffer_info info = buf.request();
-      auto bytes = Check(edgerun::ModelBytes::Copy(info.ptr, static_cast<size_t>(info.size * info.itemsize)));
+      auto bytes = check_value(edgerun::ModelBytes::Copy(info.ptr, static_cast<size_t>(info.size * info.itemsize)));
       return PySwapTicket(p.Swap(std::move(bytes)));
     }
     return PySwapTicket(p.Swap(session_of(model)));

@@ -19,12 +19,6 @@ namespace {
 
 [[noreturn]] void Fail(const std::string& msg) { edgerun_py::throw_status(edgerun::InputError(msg)); }
 
-template <class T>
-T Check(edgerun::Expected<T> e) {
-  if (!e.ok()) edgerun_py::throw_status(e.status());
-  return std::move(e.value());
-}
-
 std::string ShapeStr(const py::array& a) {
   std::string s = "(";
   for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
@@ -102,7 +96,7 @@ pp::Image MakeImage(pp::PixelFormat f, const py::array& a) {
     Fail("frame: an i420 array with padded rows (row stride " + std::to_string(stride) + " for width " +
          std::to_string(W) + ") places its chroma rows at stride/2 beyond the array's memory; pass the whole buffer "
          "(shape (H*3/2, stride)) sliced as a view, or a contiguous array");
-  return Check(std::move(img));
+  return edgerun_py::check_value(std::move(img));
 }
 
 pp::Output MakeOutput(const pp::Spec& s, py::array& out) {
@@ -157,7 +151,7 @@ py::tuple TransformTuple(const pp::Transform& t) {
 
 template <class E>
 E Parse(edgerun::Expected<E> (*fn)(const std::string&), const std::string& s) {
-  return Check(fn(s));
+  return edgerun_py::check_value(fn(s));
 }
 
 class PyPreprocessor {
@@ -190,7 +184,7 @@ class PyPreprocessor {
       s.stddev[c] = std[c];
       s.pad_value[c] = pad_value[c];
     }
-    impl_ = std::shared_ptr<pp::Preprocessor>(Check(pp::Preprocessor::Create(s)));
+    impl_ = std::shared_ptr<pp::Preprocessor>(edgerun_py::check_value(pp::Preprocessor::Create(s)));
   }
 
   py::tuple Run(const py::array& frame, py::array& out, double scale, int zero_point) {
@@ -209,7 +203,7 @@ class PyPreprocessor {
   }
 
   py::tuple GetTransform(int sw, int sh, int ow, int oh) {
-    return TransformTuple(Check(impl_->GetTransform(sw, sh, ow, oh)));
+    return TransformTuple(edgerun_py::check_value(impl_->GetTransform(sw, sh, ow, oh)));
   }
 
   std::string kernel() const { return impl_->kernel_name(); }

@@ -209,16 +209,22 @@ def with_metadata(data: bytes, entries: Mapping[str, Optional[bytes]]) -> bytes:
     return out
 
 
-def write_atomic(path: Union[str, "os.PathLike[str]"], data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file in the same folder and a
-    rename: readers (and a session that has the old file mapped) never see a
-    partial file, and a failed write leaves nothing behind."""
-    path = os.fsdecode(os.fspath(path))
+def _check_target(path: str) -> str:
+    """The folder ``path`` would be written in; InputError if it is a directory or the folder is missing."""
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise InputError(f"cannot write {path!r}: it is a directory")
     if not os.path.isdir(folder):
         raise InputError(f"cannot write {path!r}: folder {folder!r} does not exist")
+    return folder
+
+
+def write_atomic(path: Union[str, "os.PathLike[str]"], data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary file in the same folder and a
+    rename: readers (and a session that has the old file mapped) never see a
+    partial file, and a failed write leaves nothing behind."""
+    path = os.fsdecode(os.fspath(path))
+    folder = _check_target(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     except OSError as e:
@@ -247,11 +253,7 @@ def write_atomic(path: Union[str, "os.PathLike[str]"], data: bytes) -> None:
 def check_writable(path: Union[str, "os.PathLike[str]"]) -> str:
     """Raises InputError now (before any long work) if ``path`` cannot be written."""
     path = os.fsdecode(os.fspath(path))
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise InputError(f"cannot write {path!r}: it is a directory")
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path!r}: folder {folder!r} does not exist")
+    folder = _check_target(path)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"cannot write {path!r}: no permission to create files in {folder!r}")
     if os.path.exists(path) and not os.access(path, os.W_OK):

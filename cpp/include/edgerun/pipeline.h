@@ -162,6 +162,7 @@ class Pipeline {
   void InvokeLoop();
   void AuxLoop();
   void SerialLoop();
+  std::shared_ptr<SwapTicket> StartSwap(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session);
   void SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session,
                   std::shared_ptr<SwapTicket> ticket);
   // Stages shared by Process() and the workers.

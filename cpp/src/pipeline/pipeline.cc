@@ -612,20 +612,15 @@ size_t Pipeline::InFlight() const {
 // Hot swap
 // ---------------------------------------------------------------------------
 std::shared_ptr<SwapTicket> Pipeline::Swap(std::shared_ptr<ModelBytes> model) {
-  auto ticket = std::make_shared<SwapTicket>();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) {
-      ticket->Finish(ClosedError("the pipeline is closed"), 0);
-      return ticket;
-    }
-  }
-  std::lock_guard<std::mutex> lock(swap_threads_mu_);
-  swap_threads_.emplace_back([this, model, ticket] { SwapWorker(model, nullptr, ticket); });
-  return ticket;
+  return StartSwap(std::move(model), nullptr);
 }
 
 std::shared_ptr<SwapTicket> Pipeline::Swap(std::shared_ptr<Session> session) {
+  return StartSwap(nullptr, std::move(session));
+}
+
+std::shared_ptr<SwapTicket> Pipeline::StartSwap(std::shared_ptr<ModelBytes> bytes,
+                                                std::shared_ptr<Session> session) {
   auto ticket = std::make_shared<SwapTicket>();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -635,7 +630,7 @@ std::shared_ptr<SwapTicket> Pipeline::Swap(std::shared_ptr<Session> session) {
     }
   }
   std::lock_guard<std::mutex> lock(swap_threads_mu_);
-  swap_threads_.emplace_back([this, session, ticket] { SwapWorker(nullptr, session, ticket); });
+  swap_threads_.emplace_back([this, bytes, session, ticket] { SwapWorker(bytes, session, ticket); });
   return ticket;
 }
 
