@@ -72,10 +72,12 @@ TEST(sync_and_async_equal_the_reference_in_order) {
   if (!s) return;
   Frame f1(1), f2(2);
   auto ref1 = Reference(*s, *pre, f1), ref2 = Reference(*s, *pre, f2);
+  for (auto mode : {PipelineOptions::Overlap::kOn, PipelineOptions::Overlap::kOff}) {
   PipelineOptions o;
   o.drop = DropPolicy::kNone;
+  o.overlap = mode;
   auto p = Pipeline::Create(s, pre, nullptr, o);
-  CHECK_MSG(p.ok(), "%s", p.status().message().c_str());
+  CHECK(p.ok() && (*p)->overlapped() == (mode == PipelineOptions::Overlap::kOn));
   if (!p.ok()) return;
   FrameResult r;
   CHECK((*p)->Process(f1.image, &r).ok());
@@ -94,6 +96,7 @@ TEST(sync_and_async_equal_the_reference_in_order) {
   CHECK((*p)->Submit(f1.image).status().code() == Code::kClosedError);
   auto after = (*p)->Get(0.0, &r);
   CHECK(!after.ok() && after.status().code() == Code::kClosedError);
+  }
 }
 
 TEST(drop_oldest_keeps_the_newest_and_counts) {

@@ -177,7 +177,9 @@ class Pipeline {
   std::shared_ptr<postprocess::Head> head_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;         // workers: new frames, slot state changes, stop
+  std::condition_variable room_cv_;    // Submit() waiting for room (drop none)
+  std::condition_variable result_cv_;  // Get() waiting for a result or the end
   std::shared_ptr<Model> current_;
   uint64_t next_frame_ = 1;
   uint64_t next_generation_ = 2;

@@ -260,7 +260,7 @@ void Pipeline::SerialLoop() {
     s->t_submit = p.t_submit;
     s->timings = FrameTimings();
     lock.unlock();
-    cv_.notify_all();  // room in the queue for a waiting Submit()
+    room_cv_.notify_one();  // room in the queue for a waiting Submit()
     const int64_t t0 = NowNs();
     s->timings.queue = Ms(t0 - p.t_submit);
     s->status = p.error.ok() ? Prepare(s, p.image) : p.error;
@@ -282,7 +282,6 @@ void Pipeline::SerialLoop() {
     Deliver(std::move(r));
     s->state = Slot::State::kFree;
     s->model.reset();
-    cv_.notify_all();
   }
 }
 
@@ -294,6 +293,8 @@ void Pipeline::Close() {
     stopping_ = true;
   }
   cv_.notify_all();
+  room_cv_.notify_all();
+  result_cv_.notify_all();
   if (invoke_thread_.joinable()) invoke_thread_.join();
   if (aux_thread_.joinable()) aux_thread_.join();
   std::vector<std::thread> swaps;
@@ -303,8 +304,11 @@ void Pipeline::Close() {
   }
   for (auto& t : swaps)
     if (t.joinable()) t.join();
-  closed_ = true;
-  cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  result_cv_.notify_all();
 }
 
 // ---------------------------------------------------------------------------
@@ -383,6 +387,7 @@ void Pipeline::Deliver(FrameResult&& r) {
     ++counters_.results_discarded;
   }
   results_.push_back(std::move(r));
+  result_cv_.notify_one();
 }
 
 void Pipeline::Record(FrameResult* r) {
@@ -457,7 +462,7 @@ Expected<uint64_t> Pipeline::Submit(const pp::Image& image) {
         if (in_flight_ > 0) --in_flight_;
       }
     } else {
-      cv_.wait(lock, [&] { return stopping_ || pending_.size() < depth; });
+      room_cv_.wait(lock, [&] { return stopping_ || pending_.size() < depth; });
       if (stopping_) return ClosedError("the pipeline was closed while the frame waited for room");
     }
   }
@@ -550,7 +555,7 @@ void Pipeline::AuxLoop() {
       s->t_submit = p.t_submit;
       s->timings = FrameTimings();
       lock.unlock();
-      cv_.notify_all();  // room in the queue for a waiting Submit()
+      room_cv_.notify_one();  // room in the queue for a waiting Submit()
       const int64_t t0 = NowNs();
       s->timings.queue = Ms(t0 - p.t_submit);
       s->status = p.error.ok() ? Prepare(s, p.image) : p.error;
@@ -572,9 +577,8 @@ void Pipeline::AuxLoop() {
       r.timings.total = Ms(invoked->t_submit);
       lock.lock();
       Deliver(std::move(r));
-      invoked->state = Slot::State::kFree;
+      invoked->state = Slot::State::kFree;  // only this thread waits for free slots
       invoked->model.reset();
-      cv_.notify_all();
       continue;
     }
     if (stopping_ && pending_.empty() && all_free) break;
@@ -586,8 +590,8 @@ Expected<bool> Pipeline::Get(double timeout_s, FrameResult* out) {
   std::unique_lock<std::mutex> lock(mu_);
   auto ready = [&] { return !results_.empty() || (stopping_ && in_flight_ == 0) || closed_.load(); };
   if (timeout_s < 0) {
-    cv_.wait(lock, ready);
-  } else if (!cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), ready)) {
+    result_cv_.wait(lock, ready);
+  } else if (!result_cv_.wait_for(lock, std::chrono::duration<double>(timeout_s), ready)) {
     return false;
   }
   if (results_.empty()) return ClosedError("the pipeline is closed and every result has been taken");
