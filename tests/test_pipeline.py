@@ -361,3 +361,29 @@ def test_classifier_and_preprocessor_configure_from_model_metadata():
     assert r.model.name == "tiny"
     with pytest.raises(edgerun.InputError, match="no labels"):
         edgerun.heads.Classifier.from_model(modelgen.builtin_image_model(input_size=16))
+
+
+def test_unread_results_bound(ident):
+    pre = edgerun.Preprocessor("bgr")
+    frames = _frames(8, seed=10)
+    with edgerun.Pipeline(ident, pre, depth=8, drop="none", max_results=4) as pipe:
+        ids = [pipe.submit(f) for f in frames[:4]]
+        with pytest.raises(edgerun.BusyError, match="max_results=4"):
+            pipe.submit(frames[4])  # never a silent loss with drop="none"
+        assert pipe.get(timeout=10).frame_id == ids[0]
+        deadline = time.time() + 10
+        while True:  # room again once a result was read and the rest are done
+            try:
+                ids.append(pipe.submit(frames[4]))
+                break
+            except edgerun.BusyError:
+                assert time.time() < deadline
+                time.sleep(0.001)
+        assert [pipe.get(timeout=10).frame_id for _ in range(4)] == ids[1:]
+    with edgerun.Pipeline(ident, pre, depth=8, drop="oldest", max_results=3) as pipe:
+        for f in frames:
+            pipe.submit(f)
+        pipe.close()
+        got = list(pipe.results(timeout=5))
+        st = pipe.stats()
+    assert len(got) == 3 and st["results_discarded"] + st["dropped"] + 3 == len(frames)

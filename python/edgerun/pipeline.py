@@ -202,8 +202,10 @@ class Pipeline:
         depth: frames that may wait for the engine (>= 1).
         drop: ``"oldest"`` (real-time cameras: the oldest waiting frame is
             discarded when the queue is full) or ``"none"`` (``submit`` waits).
-        max_results: results kept until read; beyond this the oldest unread one
-            is discarded (``stats()["results_discarded"]``).
+        max_results: results kept until read. With ``drop="oldest"`` the oldest
+            unread one is discarded beyond this (``stats()["results_discarded"]``);
+            with ``drop="none"`` no result is ever lost: ``submit`` raises
+            :class:`~edgerun.BusyError` while this many results are unread or in flight.
         overlap: asynchronous mode overlaps preprocessing/decoding of one frame
             with inference of another on two threads (True), or runs the stages in
             turn on one worker thread (False). None (default): overlap only when the

@@ -42,8 +42,9 @@ struct PipelineOptions {
   // frame (counted as dropped), kNone makes Submit() wait.
   int depth = 2;
   DropPolicy drop = DropPolicy::kOldest;
-  // Results kept for the caller; beyond this the oldest unread result is
-  // discarded (counted in PipelineStats::results_discarded).
+  // Results kept for the caller. kOldest: beyond this the oldest unread
+  // result is discarded (PipelineStats::results_discarded). kNone: Submit()
+  // fails with BusyError while unread results + frames in flight reach it.
   size_t max_results = 256;
   size_t input_index = 0;  // the model input the Preprocessor writes
   // Asynchronous mode: kOn overlaps preprocessing/decoding (one thread) with

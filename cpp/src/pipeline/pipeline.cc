@@ -382,7 +382,9 @@ void Pipeline::Decode(Slot* slot, FrameResult* out) {
 void Pipeline::Deliver(FrameResult&& r) {
   // mu_ held.
   Record(&r);
-  if (results_.size() >= options_.max_results) {
+  if (options_.drop == DropPolicy::kOldest && results_.size() >= options_.max_results) {
+    // Real-time policy: the oldest unread result goes. (With kNone, Submit()
+    // refuses new frames instead, so no result is ever lost.)
     results_.pop_front();
     ++counters_.results_discarded;
   }
@@ -452,6 +454,11 @@ Status Pipeline::Process(const pp::Image& image, FrameResult* out) {
 Expected<uint64_t> Pipeline::Submit(const pp::Image& image) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return ClosedError("the pipeline is closed");
+  if (options_.drop == DropPolicy::kNone && results_.size() + in_flight_ >= options_.max_results)
+    return BusyError(std::to_string(results_.size()) + " results wait unread and " + std::to_string(in_flight_) +
+                     " frames are in flight (max_results=" + std::to_string(options_.max_results) +
+                     "): read results with get()/results() (e.g. from another thread), or raise max_results; "
+                     "drop='none' never discards a result");
   const size_t depth = static_cast<size_t>(options_.depth);
   if (pending_.size() >= depth) {
     if (options_.drop == DropPolicy::kOldest) {
