@@ -381,9 +381,11 @@ def test_unread_results_bound(ident):
                 time.sleep(0.001)
         assert [pipe.get(timeout=10).frame_id for _ in range(4)] == ids[1:]
     with edgerun.Pipeline(ident, pre, depth=8, drop="oldest", max_results=3) as pipe:
-        for f in frames:
-            pipe.submit(f)
+        for i, f in enumerate(frames):
+            pipe.submit(f, meta=i)
         pipe.close()
         got = list(pipe.results(timeout=5))
         st = pipe.stats()
+        assert not pipe._meta and not pipe._frames  # nothing kept for frames that will never report
     assert len(got) == 3 and st["results_discarded"] + st["dropped"] + 3 == len(frames)
+    assert [r.meta for r in got] == [r.frame_id - 1 for r in got]

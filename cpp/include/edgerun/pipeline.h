@@ -128,7 +128,8 @@ class Pipeline {
   // The next result; waits up to timeout_s (< 0: forever). Returns false on
   // timeout. ClosedError once closed and every result has been taken.
   Expected<bool> Get(double timeout_s, FrameResult* out);
-  // Frames whose pixels are no longer needed: (frame id, dropped?).
+  // Frames whose pixels are no longer needed: (frame id, dropped?); dropped
+  // also covers results discarded unread (listed again with true).
   std::vector<std::pair<uint64_t, bool>> TakeReleased();
   // Frames submitted and not yet delivered as results (nor dropped).
   size_t InFlight() const;

@@ -385,6 +385,7 @@ void Pipeline::Deliver(FrameResult&& r) {
   if (options_.drop == DropPolicy::kOldest && results_.size() >= options_.max_results) {
     // Real-time policy: the oldest unread result goes. (With kNone, Submit()
     // refuses new frames instead, so no result is ever lost.)
+    released_.emplace_back(results_.front().frame_id, true);  // the caller forgets its meta
     results_.pop_front();
     ++counters_.results_discarded;
   }
