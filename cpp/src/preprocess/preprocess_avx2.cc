@@ -324,17 +324,24 @@ void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m
   constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
   const bool same = ra == rb;
   const int n8 = (npos + 7) / 8;
+  // Local copies: the output stores may alias anything, so fields read through
+  // references would be reloaded after every block.
+  KView lv;
+  lv.pwin = kv.pwin;
+  lv.pmask = kv.pmask;
+  lv.pw = kv.pw;
+  const DirectConsts lk = k;
   for (int b = 0; b < n8; ++b) {
     __m256 f[4];
-    PackedBlockFloats(kv, ra, rb, same, wyv, b, f);
+    PackedBlockFloats(lv, ra, rb, same, wyv, b, f);
     uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
     const int after = npos - (b + 1) * 8;  // positions after this block
     if (after >= 2) {
-      DirectStore8<T, false, LEAN>(f, k, d);  // spills at most 4 bytes / one element into block b + 1, written next
+      DirectStore8<T, false, LEAN>(f, lk, d);  // spills at most 4 bytes / one element into block b + 1, written next
     } else if (after >= 0) {
-      DirectStore8<T, true, LEAN>(f, k, d);  // full block, nothing of block b + 1 to overwrite
+      DirectStore8<T, true, LEAN>(f, lk, d);  // full block, nothing of block b + 1 to overwrite
     } else {
-      DirectStore8<T, true, LEAN>(f, k, tail);
+      DirectStore8<T, true, LEAN>(f, lk, tail);
       const int valid = npos - b * 8 < 8 ? npos - b * 8 : 8;
       std::memcpy(d, tail, static_cast<size_t>(valid) * 3 * es);
     }
