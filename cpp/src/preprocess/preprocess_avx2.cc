@@ -24,6 +24,8 @@ namespace preprocess {
 namespace internal {
 namespace {
 
+#define EDGERUN_INLINE inline __attribute__((always_inline))
+
 struct Consts {
   __m256 A[3], B[3];
   __m256 ymin, ky, crv, cgu, cgv, cbu, kr, kg, kb, vmax, zero;
@@ -208,7 +210,7 @@ inline __m256i LoadPix4(const uint8_t* row, const int32_t* w) {
   return _mm256_inserti128_si256(_mm256_castsi128_si256(l0), l1, 1);
 }
 
-inline void PackedBlockFloats(const KView& kv, const uint8_t* ra, const uint8_t* rb, bool same, __m256i wyv, int b,
+EDGERUN_INLINE void PackedBlockFloats(const KView& kv, const uint8_t* ra, const uint8_t* rb, bool same, __m256i wyv, int b,
                               __m256* f) {
   const int32_t* w = kv.pwin + static_cast<size_t>(b) * 8;
   const __m256i mA = LoadMask(kv.pmask + static_cast<size_t>(b) * 64);
@@ -258,7 +260,7 @@ struct DirectConsts {
 //   integer outputs: "+ B" (all B == 0: p*A + 0 == p*A up to the sign of zero,
 //   which rounding to an integer erases), "+ zp" (zp == 0) and the clamp (!qclamp).
 template <ElemType T, bool EXACT, bool LEAN>
-inline void DirectStore8(__m256* f, const DirectConsts& k, uint8_t* d) {
+EDGERUN_INLINE void DirectStore8(__m256* f, const DirectConsts& k, uint8_t* d) {
   constexpr bool kInt = T == ElemType::kUInt8 || T == ElemType::kInt8;
   if (kInt && LEAN) {
     for (int i = 0; i < 4; ++i) f[i] = _mm256_mul_ps(f[i], k.A);
@@ -318,6 +320,26 @@ inline void DirectStore8(__m256* f, const DirectConsts& k, uint8_t* d) {
   }
 }
 
+// Uniform packed mode (see plan.h): register r of an 8-block holds positions
+// r and r + 4 (as PackedBlockFloats), each lane a 16-byte window of row a /
+// row b; one constant shuffle per row puts the (a, b) tap pairs of slot sl at
+// words 2sl and 2sl + 1, a word blend takes row b's into the odd words, so
+// pmaddubsw gives [h0 h1] per slot and pmaddwd the sampled value.
+struct UniConsts {
+  __m256i mask, w;
+  ptrdiff_t off[8];  // window offset of position k of a block, relative to the block's first
+  ptrdiff_t step;    // bytes per block
+};
+EDGERUN_INLINE void UniformBlockFloats(const UniConsts& u, const uint8_t* ra, const uint8_t* rb, __m256i wyv,
+                                       __m256* f) {
+  for (int r = 0; r < 4; ++r) {
+    const __m256i A = Load2(ra + u.off[r], ra + u.off[r + 4]);
+    const __m256i B = Load2(rb + u.off[r], rb + u.off[r + 4]);
+    const __m256i x = _mm256_blend_epi16(_mm256_shuffle_epi8(A, u.mask), _mm256_shuffle_epi8(B, u.mask), 0xAA);
+    f[r] = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(x, u.w), wyv));
+  }
+}
+
 template <ElemType T, bool LEAN>
 void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m256i wyv, int npos,
                       const DirectConsts& k, uint8_t* dst, uint8_t* tail) {
@@ -331,7 +353,24 @@ void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m
   lv.pmask = kv.pmask;
   lv.pw = kv.pw;
   const DirectConsts lk = k;
-  for (int b = 0; b < n8; ++b) {
+  int b = 0;
+  if (kv.ustride > 0) {
+    UniConsts u;
+    u.mask = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kv.umask)));
+    u.w = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kv.uw)));
+    for (int i = 0; i < 8; ++i) u.off[i] = static_cast<ptrdiff_t>(i) * kv.ustride;
+    u.step = static_cast<ptrdiff_t>(kv.ustride) * 8;
+    const uint8_t* pa = ra + kv.ubase;
+    const uint8_t* pb = rb + kv.ubase;
+    for (; b < kv.ublocks; ++b, pa += u.step, pb += u.step) {
+      __m256 f[4];
+      UniformBlockFloats(u, pa, pb, wyv, f);
+      uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
+      if (npos - (b + 1) * 8 >= 2) DirectStore8<T, false, LEAN>(f, lk, d);
+      else DirectStore8<T, true, LEAN>(f, lk, d);
+    }
+  }
+  for (; b < n8; ++b) {
     __m256 f[4];
     PackedBlockFloats(lv, ra, rb, same, wyv, b, f);
     uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
