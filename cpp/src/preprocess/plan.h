@@ -65,9 +65,10 @@ struct KView {
   // The first ublocks 8-blocks then need no per-position tables: one 16-byte
   // window per position and row, constant shuffle mask and weights.
   int ustride = 0;       // 0: not uniform
-  int ublocks = 0;       // 8-blocks whose windows lie inside the row
+  int ublock0 = 0;       // uniform 8-blocks are [ublock0, ublocks): their windows (row b's
+  int ublocks = 0;       // loaded 8 bytes early) lie inside the row
   int ubase = 0;         // window start of position 0
-  uint8_t umask[16] = {};  // per 128-bit lane: slot sl's (a, b) tap bytes at 4sl and again at 4sl + 2
+  uint8_t umask[16] = {};  // per 128-bit lane: slot sl's (a, b) tap bytes, row a at 4sl, row b at 4sl + 2
   uint8_t uw[16] = {};     // the column weights in mask order
 };
 

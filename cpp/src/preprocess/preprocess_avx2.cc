@@ -321,10 +321,11 @@ EDGERUN_INLINE void DirectStore8(__m256* f, const DirectConsts& k, uint8_t* d) {
 }
 
 // Uniform packed mode (see plan.h): register r of an 8-block holds positions
-// r and r + 4 (as PackedBlockFloats), each lane a 16-byte window of row a /
-// row b; one constant shuffle per row puts the (a, b) tap pairs of slot sl at
-// words 2sl and 2sl + 1, a word blend takes row b's into the odd words, so
-// pmaddubsw gives [h0 h1] per slot and pmaddwd the sampled value.
+// r and r + 4 (as PackedBlockFloats). Per lane, row a's window is loaded at the
+// position's offset and row b's 8 bytes earlier, so a dword blend gives
+// [row a window 8 bytes | row b window 8 bytes]; one constant shuffle puts the
+// (a, b) tap pairs of slot sl for row a at word 2sl and for row b at 2sl + 1,
+// so pmaddubsw gives [h0 h1] per slot and pmaddwd the sampled value.
 struct UniConsts {
   __m256i mask, w;
   ptrdiff_t off[8];  // window offset of position k of a block, relative to the block's first
@@ -334,9 +335,31 @@ EDGERUN_INLINE void UniformBlockFloats(const UniConsts& u, const uint8_t* ra, co
                                        __m256* f) {
   for (int r = 0; r < 4; ++r) {
     const __m256i A = Load2(ra + u.off[r], ra + u.off[r + 4]);
-    const __m256i B = Load2(rb + u.off[r], rb + u.off[r + 4]);
-    const __m256i x = _mm256_blend_epi16(_mm256_shuffle_epi8(A, u.mask), _mm256_shuffle_epi8(B, u.mask), 0xAA);
+    const __m256i B = Load2(rb + u.off[r] - 8, rb + u.off[r + 4] - 8);
+    const __m256i x = _mm256_shuffle_epi8(_mm256_blend_epi32(A, B, 0xCC), u.mask);
     f[r] = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(x, u.w), wyv));
+  }
+}
+
+// Blocks [b0, b1) of a line through the per-position tables.
+template <ElemType T, bool LEAN>
+EDGERUN_INLINE void PackedBlocks(const KView& lv, const uint8_t* ra, const uint8_t* rb, bool same, __m256i wyv,
+                                 const DirectConsts& lk, uint8_t* dst, int npos, uint8_t* tail, int b0, int b1) {
+  constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
+  for (int b = b0; b < b1; ++b) {
+    __m256 f[4];
+    PackedBlockFloats(lv, ra, rb, same, wyv, b, f);
+    uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
+    const int after = npos - (b + 1) * 8;  // positions after this block
+    if (after >= 2) {
+      DirectStore8<T, false, LEAN>(f, lk, d);  // spills at most 4 bytes / one element into block b + 1, written next
+    } else if (after >= 0) {
+      DirectStore8<T, true, LEAN>(f, lk, d);  // full block, nothing of block b + 1 to overwrite
+    } else {
+      DirectStore8<T, true, LEAN>(f, lk, tail);
+      const int valid = npos - b * 8 < 8 ? npos - b * 8 : 8;
+      std::memcpy(d, tail, static_cast<size_t>(valid) * 3 * es);
+    }
   }
 }
 
@@ -355,14 +378,17 @@ void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m
   const DirectConsts lk = k;
   int b = 0;
   if (kv.ustride > 0) {
+    PackedBlocks<T, LEAN>(lv, ra, rb, same, wyv, lk, dst, npos, tail, b, kv.ublock0);  // row-b loads before the row
+    b = kv.ublock0;
     UniConsts u;
     u.mask = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kv.umask)));
     u.w = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kv.uw)));
     for (int i = 0; i < 8; ++i) u.off[i] = static_cast<ptrdiff_t>(i) * kv.ustride;
     u.step = static_cast<ptrdiff_t>(kv.ustride) * 8;
-    const uint8_t* pa = ra + kv.ubase;
-    const uint8_t* pb = rb + kv.ubase;
-    for (; b < kv.ublocks; ++b, pa += u.step, pb += u.step) {
+    const uint8_t* pa = ra + kv.ubase + b * u.step;
+    const uint8_t* pb = rb + kv.ubase + b * u.step;
+    const int ub1 = kv.ublocks;
+    for (; b < ub1; ++b, pa += u.step, pb += u.step) {
       __m256 f[4];
       UniformBlockFloats(u, pa, pb, wyv, f);
       uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
@@ -370,21 +396,7 @@ void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m
       else DirectStore8<T, true, LEAN>(f, lk, d);
     }
   }
-  for (; b < n8; ++b) {
-    __m256 f[4];
-    PackedBlockFloats(lv, ra, rb, same, wyv, b, f);
-    uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
-    const int after = npos - (b + 1) * 8;  // positions after this block
-    if (after >= 2) {
-      DirectStore8<T, false, LEAN>(f, lk, d);  // spills at most 4 bytes / one element into block b + 1, written next
-    } else if (after >= 0) {
-      DirectStore8<T, true, LEAN>(f, lk, d);  // full block, nothing of block b + 1 to overwrite
-    } else {
-      DirectStore8<T, true, LEAN>(f, lk, tail);
-      const int valid = npos - b * 8 < 8 ? npos - b * 8 : 8;
-      std::memcpy(d, tail, static_cast<size_t>(valid) * 3 * es);
-    }
-  }
+  PackedBlocks<T, LEAN>(lv, ra, rb, same, wyv, lk, dst, npos, tail, b, n8);
 }
 
 using DirectFn = void (*)(const KView&, const uint8_t*, const uint8_t*, __m256i, int, const DirectConsts&, uint8_t*,
