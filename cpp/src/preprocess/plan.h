@@ -59,10 +59,10 @@ struct KView {
   const int32_t* pwin = nullptr;   // [8-block][8] load offsets, position order 0,1,4,5,2,3,6,7
   const uint8_t* pmask = nullptr;  // [8-block][64]
   const uint8_t* pw = nullptr;     // [8-block][64] column weights in mask order
-  // AVX2 uniform packed mode (a sub-case of packed): position i's taps are at
-  // byte off_a[0] + i * ustride (+ udelta for tap b) with the same weights for
-  // every position (integer downscale factors: 1280 -> 320, 640 -> 128, ...).
-  // The first ublocks 8-blocks then need no per-position tables: one 16-byte
+  // AVX2 uniform packed mode (a sub-case of packed): position i's tap a is at
+  // byte off_a[0] + i * ustride, tap b a constant distance after it, with the
+  // same weights for every position (integer downscale factors: 1280 -> 320,
+  // 640 -> 128, ...). Those 8-blocks need no per-position tables: one 16-byte
   // window per position and row, constant shuffle mask and weights.
   int ustride = 0;       // 0: not uniform
   int ublock0 = 0;       // uniform 8-blocks are [ublock0, ublocks): their windows (row b's
