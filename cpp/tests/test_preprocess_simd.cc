@@ -173,7 +173,7 @@ TEST(simd_available) {
 TEST(simd_matches_reference_on_hot_paths) {
   if (SimdIsa() == Isa::kScalar) return;
   // The benchmark shapes (scaled down a little where the reference is slow under emulation).
-  Cfg cases[9];
+  Cfg cases[10];
   cases[0].f = PixelFormat::kNV12; cases[0].sw = 640; cases[0].sh = 480; cases[0].ow = 256; cases[0].oh = 256;
   cases[1].f = PixelFormat::kBGR; cases[1].sw = 640; cases[1].sh = 480; cases[1].ow = 128; cases[1].oh = 128;
   cases[2].f = PixelFormat::kBGR; cases[2].sw = 320; cases[2].sh = 180; cases[2].ow = 160; cases[2].oh = 160;
@@ -190,6 +190,9 @@ TEST(simd_matches_reference_on_hot_paths) {
   cases[7].t = ElemType::kUInt8; cases[7].scale = 1e-9f;
   cases[8].f = PixelFormat::kNV12; cases[8].sw = 200; cases[8].sh = 100; cases[8].ow = 70; cases[8].oh = 30;
   cases[8].t = ElemType::kInt8; cases[8].scale = 1e-9f; cases[8].zp = -5;
+  // Benchmark case 3 at full size: uint8 with mean 0, std 1, scale 1, zp 0 (the AVX2 LEAN direct path).
+  cases[9].f = PixelFormat::kBGR; cases[9].sw = 1280; cases[9].sh = 720; cases[9].ow = 320; cases[9].oh = 320;
+  cases[9].t = ElemType::kUInt8; cases[9].fit = Fit::kLetterbox; cases[9].scale = 1.f;
   Rng rng(1);
   for (const Cfg& c : cases) {
     double mx;

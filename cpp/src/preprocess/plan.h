@@ -59,6 +59,17 @@ struct KView {
   const int32_t* pwin = nullptr;   // [8-block][8] load offsets, position order 0,1,4,5,2,3,6,7
   const uint8_t* pmask = nullptr;  // [8-block][64]
   const uint8_t* pw = nullptr;     // [8-block][64] column weights in mask order
+  // AVX2 uniform packed mode (a sub-case of packed): position i's tap a is at
+  // byte off_a[0] + i * ustride, tap b a constant distance after it, with the
+  // same weights for every position (integer downscale factors: 1280 -> 320,
+  // 640 -> 128, ...). Those 8-blocks need no per-position tables: one 16-byte
+  // window per position and row, constant shuffle mask and weights.
+  int ustride = 0;       // 0: not uniform
+  int ublock0 = 0;       // uniform 8-blocks are [ublock0, ublocks): their windows (row b's
+  int ublocks = 0;       // loaded 8 bytes early) lie inside the row
+  int ubase = 0;         // window start of position 0
+  uint8_t umask[16] = {};  // per 128-bit lane: slot sl's (a, b) tap bytes, row a at 4sl, row b at 4sl + 2
+  uint8_t uw[16] = {};     // the column weights in mask order
 };
 
 struct KPlan {

@@ -24,6 +24,8 @@ namespace preprocess {
 namespace internal {
 namespace {
 
+#define EDGERUN_INLINE inline __attribute__((always_inline))
+
 struct Consts {
   __m256 A[3], B[3];
   __m256 ymin, ky, crv, cgu, cgv, cbu, kr, kg, kb, vmax, zero;
@@ -208,7 +210,7 @@ inline __m256i LoadPix4(const uint8_t* row, const int32_t* w) {
   return _mm256_inserti128_si256(_mm256_castsi128_si256(l0), l1, 1);
 }
 
-inline void PackedBlockFloats(const KView& kv, const uint8_t* ra, const uint8_t* rb, bool same, __m256i wyv, int b,
+EDGERUN_INLINE void PackedBlockFloats(const KView& kv, const uint8_t* ra, const uint8_t* rb, bool same, __m256i wyv, int b,
                               __m256* f) {
   const int32_t* w = kv.pwin + static_cast<size_t>(b) * 8;
   const __m256i mA = LoadMask(kv.pmask + static_cast<size_t>(b) * 64);
@@ -253,13 +255,22 @@ struct DirectConsts {
   bool qclamp;
 };
 // Writes 8 pixels (24 elements) at d, plus up to 4 bytes of spill after them
-// unless EXACT.
-template <ElemType T, bool EXACT>
-inline void DirectStore8(__m256* f, const DirectConsts& k, uint8_t* d) {
-  for (int i = 0; i < 4; ++i) f[i] = _mm256_add_ps(_mm256_mul_ps(f[i], k.A), k.B);
+// unless EXACT. LEAN drops ops that are identities for this plan:
+//   float outputs: the channel permutation (output order == slot order);
+//   integer outputs: "+ B" (all B == 0: p*A + 0 == p*A up to the sign of zero,
+//   which rounding to an integer erases), "+ zp" (zp == 0) and the clamp (!qclamp).
+template <ElemType T, bool EXACT, bool LEAN>
+EDGERUN_INLINE void DirectStore8(__m256* f, const DirectConsts& k, uint8_t* d) {
+  constexpr bool kInt = T == ElemType::kUInt8 || T == ElemType::kInt8;
+  if (kInt && LEAN) {
+    for (int i = 0; i < 4; ++i) f[i] = _mm256_mul_ps(f[i], k.A);
+  } else {
+    for (int i = 0; i < 4; ++i) f[i] = _mm256_add_ps(_mm256_mul_ps(f[i], k.A), k.B);
+  }
   if (T == ElemType::kFloat32 || T == ElemType::kFloat16) {
     // pixel order p0..p7 = f0.lo f1.lo f2.lo f3.lo f0.hi f1.hi f2.hi f3.hi; 16/8-byte stores overlap by one element
-    for (int i = 0; i < 4; ++i) f[i] = _mm256_permutevar8x32_ps(f[i], k.perm32);
+    if (!LEAN)
+      for (int i = 0; i < 4; ++i) f[i] = _mm256_permutevar8x32_ps(f[i], k.perm32);
     for (int h = 0; h < 2; ++h)
       for (int i = 0; i < 4; ++i) {
         const __m128 v = h ? _mm256_extractf128_ps(f[i], 1) : _mm256_castps256_ps128(f[i]);
@@ -286,11 +297,15 @@ inline void DirectStore8(__m256* f, const DirectConsts& k, uint8_t* d) {
       }
   } else {
     __m256i q[4];
-    if (k.qclamp)
+    if (!LEAN && k.qclamp)
       for (int i = 0; i < 4; ++i) f[i] = _mm256_min_ps(_mm256_max_ps(f[i], k.qlo), k.qhi);
     for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(f[i]);
-    const __m256i x = _mm256_adds_epi16(_mm256_packs_epi32(q[0], q[1]), k.zp16);  // [p0 p1 | p4 p5]
-    const __m256i y = _mm256_adds_epi16(_mm256_packs_epi32(q[2], q[3]), k.zp16);  // [p2 p3 | p6 p7]
+    __m256i x = _mm256_packs_epi32(q[0], q[1]);  // [p0 p1 | p4 p5]
+    __m256i y = _mm256_packs_epi32(q[2], q[3]);  // [p2 p3 | p6 p7]
+    if (!LEAN) {
+      x = _mm256_adds_epi16(x, k.zp16);
+      y = _mm256_adds_epi16(y, k.zp16);
+    }
     const __m256i bytes = T == ElemType::kInt8 ? _mm256_packs_epi16(x, y) : _mm256_packus_epi16(x, y);
     const __m256i c = _mm256_shuffle_epi8(bytes, k.pack8);  // 12 bytes per lane
     _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm256_castsi256_si128(c));  // spill overwritten next
@@ -305,27 +320,83 @@ inline void DirectStore8(__m256* f, const DirectConsts& k, uint8_t* d) {
   }
 }
 
-template <ElemType T>
+// Uniform packed mode (see plan.h): register r of an 8-block holds positions
+// r and r + 4 (as PackedBlockFloats). Per lane, row a's window is loaded at the
+// position's offset and row b's 8 bytes earlier, so a dword blend gives
+// [row a window 8 bytes | row b window 8 bytes]; one constant shuffle puts the
+// (a, b) tap pairs of slot sl for row a at word 2sl and for row b at 2sl + 1,
+// so pmaddubsw gives [h0 h1] per slot and pmaddwd the sampled value.
+struct UniConsts {
+  __m256i mask, w;
+  ptrdiff_t off[8];  // window offset of position k of a block, relative to the block's first
+  ptrdiff_t step;    // bytes per block
+};
+EDGERUN_INLINE void UniformBlockFloats(const UniConsts& u, const uint8_t* ra, const uint8_t* rb, __m256i wyv,
+                                       __m256* f) {
+  for (int r = 0; r < 4; ++r) {
+    const __m256i A = Load2(ra + u.off[r], ra + u.off[r + 4]);
+    const __m256i B = Load2(rb + u.off[r] - 8, rb + u.off[r + 4] - 8);
+    const __m256i x = _mm256_shuffle_epi8(_mm256_blend_epi32(A, B, 0xCC), u.mask);
+    f[r] = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(x, u.w), wyv));
+  }
+}
+
+// Blocks [b0, b1) of a line through the per-position tables.
+template <ElemType T, bool LEAN>
+EDGERUN_INLINE void PackedBlocks(const KView& lv, const uint8_t* ra, const uint8_t* rb, bool same, __m256i wyv,
+                                 const DirectConsts& lk, uint8_t* dst, int npos, uint8_t* tail, int b0, int b1) {
+  constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
+  for (int b = b0; b < b1; ++b) {
+    __m256 f[4];
+    PackedBlockFloats(lv, ra, rb, same, wyv, b, f);
+    uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
+    const int after = npos - (b + 1) * 8;  // positions after this block
+    if (after >= 2) {
+      DirectStore8<T, false, LEAN>(f, lk, d);  // spills at most 4 bytes / one element into block b + 1, written next
+    } else if (after >= 0) {
+      DirectStore8<T, true, LEAN>(f, lk, d);  // full block, nothing of block b + 1 to overwrite
+    } else {
+      DirectStore8<T, true, LEAN>(f, lk, tail);
+      const int valid = npos - b * 8 < 8 ? npos - b * 8 : 8;
+      std::memcpy(d, tail, static_cast<size_t>(valid) * 3 * es);
+    }
+  }
+}
+
+template <ElemType T, bool LEAN>
 void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m256i wyv, int npos,
                       const DirectConsts& k, uint8_t* dst, uint8_t* tail) {
   constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
   const bool same = ra == rb;
   const int n8 = (npos + 7) / 8;
-  for (int b = 0; b < n8; ++b) {
-    __m256 f[4];
-    PackedBlockFloats(kv, ra, rb, same, wyv, b, f);
-    uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
-    const int after = npos - (b + 1) * 8;  // positions after this block
-    if (after >= 2) {
-      DirectStore8<T, false>(f, k, d);  // spills at most 4 bytes / one element into block b + 1, written next
-    } else if (after >= 0) {
-      DirectStore8<T, true>(f, k, d);  // full block, nothing of block b + 1 to overwrite
-    } else {
-      DirectStore8<T, true>(f, k, tail);
-      const int valid = npos - b * 8 < 8 ? npos - b * 8 : 8;
-      std::memcpy(d, tail, static_cast<size_t>(valid) * 3 * es);
+  // Local copies: the output stores may alias anything, so fields read through
+  // references would be reloaded after every block.
+  KView lv;
+  lv.pwin = kv.pwin;
+  lv.pmask = kv.pmask;
+  lv.pw = kv.pw;
+  const DirectConsts lk = k;
+  int b = 0;
+  if (kv.ustride > 0) {
+    PackedBlocks<T, LEAN>(lv, ra, rb, same, wyv, lk, dst, npos, tail, b, kv.ublock0);  // row-b loads before the row
+    b = kv.ublock0;
+    UniConsts u;
+    u.mask = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kv.umask)));
+    u.w = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kv.uw)));
+    for (int i = 0; i < 8; ++i) u.off[i] = static_cast<ptrdiff_t>(i) * kv.ustride;
+    u.step = static_cast<ptrdiff_t>(kv.ustride) * 8;
+    const uint8_t* pa = ra + kv.ubase + b * u.step;
+    const uint8_t* pb = rb + kv.ubase + b * u.step;
+    const int ub1 = kv.ublocks;
+    for (; b < ub1; ++b, pa += u.step, pb += u.step) {
+      __m256 f[4];
+      UniformBlockFloats(u, pa, pb, wyv, f);
+      uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
+      if (npos - (b + 1) * 8 >= 2) DirectStore8<T, false, LEAN>(f, lk, d);
+      else DirectStore8<T, true, LEAN>(f, lk, d);
     }
   }
+  PackedBlocks<T, LEAN>(lv, ra, rb, same, wyv, lk, dst, npos, tail, b, n8);
 }
 
 using DirectFn = void (*)(const KView&, const uint8_t*, const uint8_t*, __m256i, int, const DirectConsts&, uint8_t*,
@@ -617,11 +688,23 @@ void KernelAvx2(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1, 
       for (int i = 0; i < 16; ++i) m8[L * 16 + i] = i < 12 ? static_cast<int8_t>((i / 3) * 4 + p.perm[i % 3]) : -1;
     dk.pack8 = _mm256_load_si256(reinterpret_cast<const __m256i*>(m8));
     dk.perm32 = _mm256_setr_epi32(p.perm[0], p.perm[1], p.perm[2], 3, 4 + p.perm[0], 4 + p.perm[1], 4 + p.perm[2], 7);
+    // LEAN variants (see DirectStore8): identity permutation for float outputs;
+    // B == 0, zp == 0 and no float clamp for integer outputs.
+    const bool ident = p.perm[0] == 0 && p.perm[1] == 1 && p.perm[2] == 2;
+    const bool int_lean = p.B[0] == 0.f && p.B[1] == 0.f && p.B[2] == 0.f && p.zp == 0 && !p.qclamp;
     switch (p.type) {
-      case ElemType::kFloat32: direct = DirectPackedLine<ElemType::kFloat32>; break;
-      case ElemType::kFloat16: direct = DirectPackedLine<ElemType::kFloat16>; break;
-      case ElemType::kUInt8: direct = DirectPackedLine<ElemType::kUInt8>; break;
-      case ElemType::kInt8: direct = DirectPackedLine<ElemType::kInt8>; break;
+      case ElemType::kFloat32:
+        direct = ident ? DirectPackedLine<ElemType::kFloat32, true> : DirectPackedLine<ElemType::kFloat32, false>;
+        break;
+      case ElemType::kFloat16:
+        direct = ident ? DirectPackedLine<ElemType::kFloat16, true> : DirectPackedLine<ElemType::kFloat16, false>;
+        break;
+      case ElemType::kUInt8:
+        direct = int_lean ? DirectPackedLine<ElemType::kUInt8, true> : DirectPackedLine<ElemType::kUInt8, false>;
+        break;
+      case ElemType::kInt8:
+        direct = int_lean ? DirectPackedLine<ElemType::kInt8, true> : DirectPackedLine<ElemType::kInt8, false>;
+        break;
     }
   }
 

@@ -206,6 +206,7 @@ struct Plan {
   KPlan ksimd;  // k + SIMD tables
   SimdTables tables;
   std::vector<uint8_t> pad_row;  // one output row of padding (NHWC: W*C elems; NCHW: C rows of W)
+  int pad_byte = -1;             // the byte every pad_row byte equals, or -1 (then copy rows)
   // cache key
   int src_w = 0, src_h = 0, out_w = 0, out_h = 0, out_c = 0;
   ElemType type = ElemType::kFloat32;
@@ -599,6 +600,9 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
     pk.out_w = out_w;
     pk.out_h = 1;
     for (int x = 0; x < out_w; ++x) StorePixelRef(pk, P.pad_row.data(), x, o);
+    P.pad_byte = P.pad_row.empty() ? -1 : P.pad_row[0];
+    for (uint8_t b : P.pad_row)
+      if (b != P.pad_row[0]) P.pad_byte = -1;
   }
 
   // SIMD tables.
@@ -852,7 +856,20 @@ Expected<Transform> Preprocessor::Run(const Image& img, const Output& out) {
   const internal::KPlan& k = P.k;
   if (k.cw != out.width || k.ch != out.height) {
     const size_t plane_b = static_cast<size_t>(out.width) * out.height * es;
-    for (int y = 0; y < out.height; ++y) {
+    // Bands of whole pad rows are contiguous (per plane): one memset each when
+    // the pad pattern is a single repeated byte (e.g. uint8 outputs, 0.0f).
+    const bool bands = P.pad_byte >= 0;
+    if (bands) {
+      const bool nhwc = s.layout == Layout::kNHWC;
+      const size_t row_b = static_cast<size_t>(out.width) * (nhwc ? oc : 1) * es;
+      for (int c = 0; c < (nhwc ? 1 : oc); ++c) {
+        uint8_t* pl = o + c * plane_b;
+        std::memset(pl, P.pad_byte, static_cast<size_t>(k.cy) * row_b);
+        const int y1 = k.cy + k.ch;
+        std::memset(pl + static_cast<size_t>(y1) * row_b, P.pad_byte, static_cast<size_t>(out.height - y1) * row_b);
+      }
+    }
+    for (int y = bands ? k.cy : 0; y < (bands ? k.cy + k.ch : out.height); ++y) {
       const bool full = y < k.cy || y >= k.cy + k.ch;
       auto fill = [&](int x0, int x1) {
         if (x1 <= x0) return;

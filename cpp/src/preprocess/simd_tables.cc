@@ -144,6 +144,40 @@ bool BuildSimdTables(KPlan& p, SimdLayout layout, SimdTables* t) {
       kv.pwin = t->pwin[v].data();
       kv.pmask = t->pmask[v].data();
       kv.pw = t->pw[v].data();
+
+      // Uniform sub-case (see plan.h): constant tap stride, tap distance and weights.
+      kv.ustride = 0;
+      kv.ublock0 = 0;
+      kv.ublocks = 0;
+      if (p.npos >= 16) {
+        const int S = kv.off_a[1] - kv.off_a[0], D = kv.off_b[0] - kv.off_a[0];
+        bool uni = S > 0 && D >= 0 && D + (cmax - cmin) + 1 <= 8;
+        for (int i = 0; i < p.npos && uni; ++i)
+          uni = kv.off_a[i] == kv.off_a[0] + i * S && kv.off_b[i] - kv.off_a[i] == D &&
+                p.col_wa[i] == p.col_wa[0] && p.col_wb[i] == p.col_wb[0];
+        const int base = kv.off_a[0] + cmin;
+        int ub0 = 0;  // row b's window starts 8 bytes before the position's
+        while (uni && base + ub0 * 8 * S - 8 < 0) ++ub0;  // S > 0 when uni
+        int ub = ub0;
+        while (uni && (ub + 1) * 8 <= p.npos && base + ((ub + 1) * 8 - 1) * S + 16 <= kv.row_bytes) ++ub;
+        if (uni && ub > ub0) {
+          kv.ustride = S;
+          kv.ublock0 = ub0;
+          kv.ublocks = ub;
+          kv.ubase = base;
+          std::memset(kv.umask, 0x80, sizeof kv.umask);
+          std::memset(kv.uw, 0, sizeof kv.uw);
+          for (int c = 0; c < 3; ++c) {
+            const int sl = kv.slot[c], ta = kv.ch_off[c] - cmin, tb = D + kv.ch_off[c] - cmin;
+            kv.umask[4 * sl] = static_cast<uint8_t>(ta);
+            kv.umask[4 * sl + 1] = static_cast<uint8_t>(tb);
+            kv.umask[4 * sl + 2] = static_cast<uint8_t>(8 + ta);
+            kv.umask[4 * sl + 3] = static_cast<uint8_t>(8 + tb);
+            kv.uw[4 * sl] = kv.uw[4 * sl + 2] = p.col_wa[0];
+            kv.uw[4 * sl + 1] = kv.uw[4 * sl + 3] = p.col_wb[0];
+          }
+        }
+      }
     }
   }
   return true;
