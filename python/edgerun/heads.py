@@ -64,7 +64,31 @@ def _label_list(table: Optional[Tuple[str, ...]], ids: np.ndarray) -> Optional[l
     return [table[c] if 0 <= c < n else str(int(c)) for c in ids.tolist()]
 
 
-class Detections(np.ndarray):
+class _ResultArray(np.ndarray):
+    """Shared part of the per-frame results: a structured array with ``score`` and
+    ``class_id`` fields and an optional label table that slices keep."""
+
+    _label_table: Optional[Tuple[str, ...]] = None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        if obj is not None:
+            self._label_table = getattr(obj, "_label_table", None)
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.view(np.ndarray)["score"]
+
+    @property
+    def classes(self) -> np.ndarray:
+        return self.view(np.ndarray)["class_id"]
+
+    @property
+    def labels(self) -> Optional[list]:
+        """Class names per entry (None when the head has no labels)."""
+        return _label_list(self._label_table, self.classes)
+
+
+class Detections(_ResultArray):
     """Detections of one frame: a structured array, best first.
 
     Fields ``x1, y1, x2, y2, score`` (float32), ``class_id`` (int32) and, for
@@ -74,26 +98,12 @@ class Detections(np.ndarray):
     has labels).
     """
 
-    _label_table: Optional[Tuple[str, ...]] = None
-
-    def __array_finalize__(self, obj: Any) -> None:
-        if obj is not None:
-            self._label_table = getattr(obj, "_label_table", None)
-
     @property
     def boxes(self) -> np.ndarray:
         """(N, 4) float32 view of (x1, y1, x2, y2)."""
         base = self.view(np.ndarray)
         x1 = base["x1"]
         return np.lib.stride_tricks.as_strided(x1, shape=(base.shape[0], 4), strides=(x1.strides[0], 4))
-
-    @property
-    def scores(self) -> np.ndarray:
-        return self.view(np.ndarray)["score"]
-
-    @property
-    def classes(self) -> np.ndarray:
-        return self.view(np.ndarray)["class_id"]
 
     @property
     def keypoints(self) -> np.ndarray:
@@ -103,37 +113,13 @@ class Detections(np.ndarray):
             return base["keypoints"]
         return np.zeros((base.shape[0], 0, 2), np.float32)
 
-    @property
-    def labels(self) -> Optional[list]:
-        """Class names per detection (None when the head has no labels)."""
-        return _label_list(self._label_table, self.classes)
 
-
-class Classifications(np.ndarray):
+class Classifications(_ResultArray):
     """Top-k classes of one frame: a structured array (``class_id`` int32,
     ``score`` float32), best first, plus :attr:`classes`, :attr:`scores` and
     :attr:`labels` (names, when the head has labels)."""
 
-    _label_table: Optional[Tuple[str, ...]] = None
 
-    def __array_finalize__(self, obj: Any) -> None:
-        if obj is not None:
-            self._label_table = getattr(obj, "_label_table", None)
-
-    @property
-    def scores(self) -> np.ndarray:
-        return self.view(np.ndarray)["score"]
-
-    @property
-    def classes(self) -> np.ndarray:
-        return self.view(np.ndarray)["class_id"]
-
-    @property
-    def labels(self) -> Optional[list]:
-        return _label_list(self._label_table, self.classes)
-
-
-# ----------------------------------------------------------------------------- helpers
 def _load_labels(labels: LabelsArg) -> Optional[Tuple[str, ...]]:
     if labels is None:
         return None

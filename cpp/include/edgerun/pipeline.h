@@ -164,6 +164,7 @@ class Pipeline {
   void InvokeLoop();
   void AuxLoop();
   void SerialLoop();
+  void TakeAndPrepare(Slot* slot, std::unique_lock<std::mutex>* lock);
   std::shared_ptr<SwapTicket> StartSwap(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session);
   void SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session,
                   std::shared_ptr<SwapTicket> ticket);

@@ -243,6 +243,25 @@ void Pipeline::StartWorkers() {
   }
 }
 
+void Pipeline::TakeAndPrepare(Slot* s, std::unique_lock<std::mutex>* lock) {
+  // Called with mu_ held and a frame pending; returns with mu_ held again.
+  Pending p = std::move(pending_.front());
+  pending_.pop_front();
+  s->state = Slot::State::kPreparing;
+  s->model = current_;
+  s->frame_id = p.id;
+  s->t_submit = p.t_submit;
+  s->timings = FrameTimings();
+  lock->unlock();
+  room_cv_.notify_one();  // room in the queue for a waiting Submit()
+  const int64_t t0 = NowNs();
+  s->timings.queue = Ms(t0 - p.t_submit);
+  s->status = p.error.ok() ? Prepare(s, p.image) : p.error;
+  s->timings.preprocess = Ms(NowNs() - t0);
+  lock->lock();
+  if (p.error.ok()) released_.emplace_back(p.id, false);
+}
+
 void Pipeline::SerialLoop() {
   Slot* s = slots_[0].get();
   std::unique_lock<std::mutex> lock(mu_);
@@ -252,24 +271,9 @@ void Pipeline::SerialLoop() {
       cv_.wait(lock);
       continue;
     }
-    Pending p = std::move(pending_.front());
-    pending_.pop_front();
-    s->state = Slot::State::kPreparing;
-    s->model = current_;
-    s->frame_id = p.id;
-    s->t_submit = p.t_submit;
-    s->timings = FrameTimings();
+    TakeAndPrepare(s, &lock);
     lock.unlock();
-    room_cv_.notify_one();  // room in the queue for a waiting Submit()
-    const int64_t t0 = NowNs();
-    s->timings.queue = Ms(t0 - p.t_submit);
-    s->status = p.error.ok() ? Prepare(s, p.image) : p.error;
     const int64_t t1 = NowNs();
-    s->timings.preprocess = Ms(t1 - t0);
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (p.error.ok()) released_.emplace_back(p.id, false);
-    }
     if (s->status.ok()) s->status = Invoke(s);
     const int64_t t2 = NowNs();
     s->timings.invoke = Ms(t2 - t1);
@@ -554,22 +558,8 @@ void Pipeline::AuxLoop() {
     // Keep the invoke thread fed first (one prepared frame ahead), then decode.
     const bool can_prepare = free_slot && !pending_.empty() && !have_prepared;
     if (can_prepare) {
-      Pending p = std::move(pending_.front());
-      pending_.pop_front();
       Slot* s = free_slot;
-      s->state = Slot::State::kPreparing;
-      s->model = current_;
-      s->frame_id = p.id;
-      s->t_submit = p.t_submit;
-      s->timings = FrameTimings();
-      lock.unlock();
-      room_cv_.notify_one();  // room in the queue for a waiting Submit()
-      const int64_t t0 = NowNs();
-      s->timings.queue = Ms(t0 - p.t_submit);
-      s->status = p.error.ok() ? Prepare(s, p.image) : p.error;
-      s->timings.preprocess = Ms(NowNs() - t0);
-      lock.lock();
-      if (p.error.ok()) released_.emplace_back(p.id, false);
+      TakeAndPrepare(s, &lock);
       s->state = Slot::State::kPrepared;
       cv_.notify_all();
       continue;
