@@ -65,13 +65,13 @@ struct Pipeline::Slot {
   Status status;  // a failure of this frame (delivered with its result)
   std::shared_ptr<AlignedBlock> in;
   std::vector<std::shared_ptr<AlignedBlock>> outs;
-  const Model* buffers_for = nullptr;  // the model the buffers are sized for
   pp::Transform transform;
   FrameTimings timings;
   int64_t t_submit = 0;
 
+  // Buffers at least as large as model `m` needs, decided by size alone (a
+  // model's address says nothing once models come and go with hot swaps).
   Status EnsureBuffers(const Model& m) {
-    if (buffers_for == &m && in) return Status::Ok();
     if (!in || in->size() < m.input.nbytes) {
       in = AlignedBlock::Allocate(m.input.nbytes);
       if (!in) return InternalError("out of memory for a " + std::to_string(m.input.nbytes) + "-byte input buffer");
@@ -84,7 +84,6 @@ struct Pipeline::Slot {
         if (!outs[i]) return InternalError("out of memory for output buffers");
       }
     }
-    buffers_for = &m;
     return Status::Ok();
   }
 };
@@ -379,7 +378,6 @@ void Pipeline::Decode(Slot* slot, FrameResult* out) {
     out->outputs = slot->outs;
     out->output_info = m.outputs;
     slot->outs.clear();
-    slot->buffers_for = nullptr;
   }
 }
 
