@@ -171,9 +171,12 @@ class Pipeline {
   // Stages shared by Process() and the workers.
   Status Prepare(Slot* slot, const preprocess::Image& image);
   Status Invoke(Slot* slot);
+  void InvokeAndDecode(Slot* slot, FrameResult* out);  // the serial stages after Prepare
   void Decode(Slot* slot, FrameResult* out);
   void Deliver(FrameResult&& r);  // under mu_: record + queue
   void Record(FrameResult* r);    // under mu_: counters and stats rings
+  struct Pending;
+  uint64_t Enqueue(Pending&& p, std::unique_lock<std::mutex>* lock);  // assigns the id
 
   PipelineOptions options_;
   std::shared_ptr<preprocess::Preprocessor> pre_;

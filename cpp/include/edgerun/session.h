@@ -35,6 +35,7 @@ enum class DType : int {
 };
 size_t DTypeSize(DType dtype);
 const char* DTypeName(DType dtype);  // numpy spelling: "float32", "int8", ...
+std::string ShapeString(const std::vector<int64_t>& shape);  // "[1, 224, 224, 3]"
 
 // 64-byte aligned heap memory, shared between a session and the zero-copy
 // views handed out of it (a view keeps its block alive after the session).

@@ -50,6 +50,7 @@ struct Pipeline::Model {
   size_t input_index = 0;
   size_t num_inputs = 0;
   TensorInfo input;
+  HostArray input_array;  // dense description of `input`; data set per slot
   std::vector<TensorInfo> outputs;
   pp::ElemType elem = pp::ElemType::kFloat32;
   int width = 0, height = 0, channels = 3;
@@ -173,6 +174,15 @@ Expected<std::shared_ptr<Pipeline::Model>> Pipeline::Bind(std::shared_ptr<Sessio
   m->width = static_cast<int>(w);
   m->height = static_cast<int>(h);
   m->channels = static_cast<int>(c);
+  HostArray& a = m->input_array;
+  a.dtype = t.dtype;
+  a.shape = t.shape;
+  a.byte_strides.assign(a.shape.size(), 0);
+  int64_t stride = static_cast<int64_t>(DTypeSize(a.dtype));
+  for (size_t d = a.shape.size(); d-- > 0;) {
+    a.byte_strides[d] = stride;
+    stride *= a.shape[d];
+  }
   switch (t.dtype) {
     case DType::kFloat32: m->elem = pp::ElemType::kFloat32; break;
     case DType::kFloat16: m->elem = pp::ElemType::kFloat16; break;
@@ -272,15 +282,8 @@ void Pipeline::SerialLoop() {
     }
     TakeAndPrepare(s, &lock);
     lock.unlock();
-    const int64_t t1 = NowNs();
-    if (s->status.ok()) s->status = Invoke(s);
-    const int64_t t2 = NowNs();
-    s->timings.invoke = Ms(t2 - t1);
     FrameResult r;
-    Decode(s, &r);
-    r.timings = s->timings;
-    r.timings.decode = Ms(NowNs() - t2);
-    r.timings.total = Ms(s->t_submit);
+    InvokeAndDecode(s, &r);
     lock.lock();
     Deliver(std::move(r));
     s->state = Slot::State::kFree;
@@ -337,20 +340,25 @@ Status Pipeline::Prepare(Slot* slot, const pp::Image& image) {
 
 Status Pipeline::Invoke(Slot* slot) {
   const Model& m = *slot->model;
-  std::vector<HostArray> arrays(m.num_inputs);
-  HostArray& a = arrays[m.input_index];
-  a.data = slot->in->data();
-  a.dtype = m.input.dtype;
-  a.shape = m.input.shape;
-  a.byte_strides.assign(a.shape.size(), 0);
-  int64_t stride = static_cast<int64_t>(DTypeSize(a.dtype));
-  for (size_t d = a.shape.size(); d-- > 0;) {
-    a.byte_strides[d] = stride;
-    stride *= a.shape[d];
-  }
+  std::vector<HostArray> arrays(m.num_inputs);  // other inputs: the session's own buffers
+  arrays[m.input_index] = m.input_array;
+  arrays[m.input_index].data = slot->in->data();
   std::vector<void*> dst(m.outputs.size());
   for (size_t i = 0; i < dst.size(); ++i) dst[i] = slot->outs[i]->data();
   return m.session->Run(arrays, &dst);
+}
+
+void Pipeline::InvokeAndDecode(Slot* slot, FrameResult* out) {
+  // slot->timings holds queue and preprocess; invoke, decode and (as the
+  // submit time, for Record) total are filled in here.
+  const int64_t t1 = NowNs();
+  if (slot->status.ok()) slot->status = Invoke(slot);
+  const int64_t t2 = NowNs();
+  slot->timings.invoke = Ms(t2 - t1);
+  Decode(slot, out);
+  out->timings = slot->timings;
+  out->timings.decode = Ms(NowNs() - t2);
+  out->timings.total = Ms(slot->t_submit);
 }
 
 void Pipeline::Decode(Slot* slot, FrameResult* out) {
@@ -432,16 +440,8 @@ Status Pipeline::Process(const pp::Image& image, FrameResult* out) {
   slot->t_submit = t0;
   slot->timings = FrameTimings();
   slot->status = Prepare(slot, image);
-  const int64_t t1 = NowNs();
-  if (slot->status.ok()) slot->status = Invoke(slot);
-  const int64_t t2 = NowNs();
-  Decode(slot, out);
-  const int64_t t3 = NowNs();
-  out->timings.queue = 0;
-  out->timings.preprocess = Ms(t1 - t0);
-  out->timings.invoke = Ms(t2 - t1);
-  out->timings.decode = Ms(t3 - t2);
-  out->timings.total = Ms(t0);
+  slot->timings.preprocess = Ms(NowNs() - t0);
+  InvokeAndDecode(slot, out);
   {
     // The synchronous caller gets its result directly: statistics only.
     std::lock_guard<std::mutex> lock(mu_);
@@ -477,15 +477,21 @@ Expected<uint64_t> Pipeline::Submit(const pp::Image& image) {
     }
   }
   Pending p;
-  p.id = next_frame_++;
   p.image = image;
+  return Enqueue(std::move(p), &lock);
+}
+
+uint64_t Pipeline::Enqueue(Pending&& p, std::unique_lock<std::mutex>* lock) {
+  // mu_ held on entry, released on return.
+  p.id = next_frame_++;
   p.t_submit = NowNs();
-  pending_.push_back(p);
+  const uint64_t id = p.id;
+  pending_.push_back(std::move(p));
   ++counters_.submitted;
   ++in_flight_;
-  lock.unlock();
+  lock->unlock();
   cv_.notify_all();
-  return p.id;
+  return id;
 }
 
 Expected<uint64_t> Pipeline::SubmitError(Status error) {
@@ -493,16 +499,8 @@ Expected<uint64_t> Pipeline::SubmitError(Status error) {
   if (stopping_) return ClosedError("the pipeline is closed");
   // Error frames are never dropped and never wait: they cost nothing.
   Pending p;
-  p.id = next_frame_++;
   p.error = error.ok() ? InternalError("SubmitError without an error") : std::move(error);
-  p.t_submit = NowNs();
-  const uint64_t id = p.id;
-  pending_.push_back(std::move(p));
-  ++counters_.submitted;
-  ++in_flight_;
-  lock.unlock();
-  cv_.notify_all();
-  return id;
+  return Enqueue(std::move(p), &lock);
 }
 
 void Pipeline::InvokeLoop() {

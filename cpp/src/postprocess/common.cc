@@ -251,15 +251,9 @@ void InputSize(const std::vector<TensorInfo>& inputs, int* width, int* height) {
   }
 }
 
-std::string ShapeStr(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::string OutputStr(const std::vector<TensorInfo>& outputs, size_t i) {
   const TensorInfo& t = outputs[i];
-  return "output " + std::to_string(i) + " ('" + t.name + "', " + DTypeName(t.dtype) + ShapeStr(t.shape) + ")";
+  return "output " + std::to_string(i) + " ('" + t.name + "', " + DTypeName(t.dtype) + ShapeString(t.shape) + ")";
 }
 
 Expected<size_t> Resolve(const OutputRef& ref, const std::vector<TensorInfo>& outputs, const char* what) {

@@ -144,8 +144,6 @@ void EmitDetections(const std::vector<Candidate>& dets, const std::vector<double
 // NHWC ([1, H, W, C] with C in 1..4) or NCHW ([1, C, H, W]). 0, 0 if none.
 void InputSize(const std::vector<TensorInfo>& inputs, int* width, int* height);
 
-// "[1, 896, 16]"
-std::string ShapeStr(const std::vector<int64_t>& shape);
 // "output 1 ('regressors', float32[1, 896, 16])"
 std::string OutputStr(const std::vector<TensorInfo>& outputs, size_t i);
 

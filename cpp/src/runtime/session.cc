@@ -91,12 +91,6 @@ const char* ElementTypeName(LiteRtElementType t) {
   }
 }
 
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::string Describe(const char* kind, size_t i, const TensorInfo& t) {
   return std::string(kind) + " " + std::to_string(i) + " ('" + t.name + "')";
 }
@@ -119,6 +113,13 @@ constexpr int kOpVarHandle = 142;
 constexpr int kOpAssignVariable = 144;
 
 }  // namespace
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 
 // ---------------------------------------------------------------------------
 // AlignedBlock / ModelBytes
