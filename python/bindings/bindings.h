@@ -24,6 +24,9 @@ T check_value(edgerun::Expected<T> e) {
   return std::move(e.value());
 }
 
+// InputError with `message` (bad arguments found by the bindings).
+[[noreturn]] inline void fail_input(const std::string& message) { throw_status(edgerun::InputError(message)); }
+
 // The edgerun.Error instance for a failed status (None for ok), not raised.
 py::object status_to_exception(const edgerun::Status& status);
 
@@ -46,6 +49,13 @@ struct SessionHandle {
 // The C++ session behind an edgerun.Session (InputError for anything else,
 // ClosedError for a closed one).
 std::shared_ptr<edgerun::Session> session_of(py::handle obj);
+
+// session.cc: a numpy array over a session-owned block (its base keeps the
+// block alive); model bytes from a path (mapped) or a buffer (copied), GIL
+// released while reading.
+py::array BlockView(const std::shared_ptr<edgerun::AlignedBlock>& block, const edgerun::TensorInfo& info,
+                    bool writable);
+std::shared_ptr<edgerun::ModelBytes> model_bytes_from(py::handle model);
 
 // preprocess.cc: the C++ Preprocessor behind an edgerun.Preprocessor; a numpy
 // frame checked and described as an Image (InputError naming what is wrong);

@@ -16,7 +16,6 @@ namespace pp = edgerun::postprocess;
 
 namespace {
 
-[[noreturn]] void Fail(const std::string& msg) { edgerun_py::throw_status(edgerun::InputError(msg)); }
 
 std::string TypeName(py::handle o) { return py::str(py::type::of(o).attr("__name__")).cast<std::string>(); }
 
@@ -51,13 +50,13 @@ pp::OutputRef Ref(py::handle o, const char* what) {
   if (o.is_none()) return r;
   if (py::isinstance<py::str>(o)) {
     r.name = o.cast<std::string>();
-    if (r.name.empty()) Fail(std::string(what) + ": expected an output index or a non-empty name, got ''");
+    if (r.name.empty()) edgerun_py::fail_input(std::string(what) + ": expected an output index or a non-empty name, got ''");
     return r;
   }
   if (py::isinstance<py::bool_>(o) || !py::isinstance<py::int_>(o))
-    Fail(std::string(what) + ": expected an output index (int) or name (str), got " + TypeName(o));
+    edgerun_py::fail_input(std::string(what) + ": expected an output index (int) or name (str), got " + TypeName(o));
   const long long v = o.cast<long long>();
-  if (v < 0) Fail(std::string(what) + ": expected an output index >= 0, got " + std::to_string(v));
+  if (v < 0) edgerun_py::fail_input(std::string(what) + ": expected an output index >= 0, got " + std::to_string(v));
   r.index = static_cast<int>(v);
   return r;
 }
@@ -65,14 +64,14 @@ pp::OutputRef Ref(py::handle o, const char* what) {
 edgerun::TensorInfo InfoFromTuple(py::handle h, const char* role, size_t i) {
   const std::string where = std::string(role) + " " + std::to_string(i);
   if (!py::isinstance<py::sequence>(h) || py::len(h) < 3)
-    Fail(where + ": expected a spec (name, shape, dtype[, scale, zero_point]), got " + TypeName(h));
+    edgerun_py::fail_input(where + ": expected a spec (name, shape, dtype[, scale, zero_point]), got " + TypeName(h));
   py::sequence s = py::reinterpret_borrow<py::sequence>(h);
   edgerun::TensorInfo t;
   t.name = py::str(s[0]).cast<std::string>();
   for (py::handle d : py::reinterpret_borrow<py::sequence>(s[1])) t.shape.push_back(d.cast<int64_t>());
   t.dtype = edgerun_py::dtype_from_numpy(py::dtype::from_args(s[2]));
   if (t.dtype == edgerun::DType::kUnknown)
-    Fail(where + ": unsupported dtype " + py::str(s[2]).cast<std::string>());
+    edgerun_py::fail_input(where + ": unsupported dtype " + py::str(s[2]).cast<std::string>());
   if (py::len(s) >= 5) {
     t.scale = s[3].cast<float>();
     t.zero_point = s[4].cast<int64_t>();
@@ -100,7 +99,7 @@ class PyDecoder {
   py::object Decode(py::sequence outputs, py::object transform) {
     const size_t n = outs_.size();
     if (py::len(outputs) != n)
-      Fail("decode: the head was bound to " + std::to_string(n) + " output(s), got " +
+      edgerun_py::fail_input("decode: the head was bound to " + std::to_string(n) + " output(s), got " +
            std::to_string(py::len(outputs)) + " array(s)");
     std::vector<py::array> keep(n);
     std::vector<const void*> ptrs(n);
@@ -108,10 +107,10 @@ class PyDecoder {
       py::handle o = outputs[i];
       const edgerun::TensorInfo& t = outs_[i];
       if (!py::isinstance<py::array>(o))
-        Fail("output " + std::to_string(i) + ": expected a numpy array, got " + TypeName(o));
+        edgerun_py::fail_input("output " + std::to_string(i) + ": expected a numpy array, got " + TypeName(o));
       py::array a = py::reinterpret_borrow<py::array>(o);
       if (edgerun_py::dtype_from_numpy(a.dtype()) != t.dtype)
-        Fail("output " + std::to_string(i) + ": expected " + edgerun::DTypeName(t.dtype) + ", got " +
+        edgerun_py::fail_input("output " + std::to_string(i) + ": expected " + edgerun::DTypeName(t.dtype) + ", got " +
              py::str(a.dtype()).cast<std::string>());
       bool same = static_cast<size_t>(a.ndim()) == t.shape.size();
       for (size_t k = 0; same && k < t.shape.size(); ++k) same = a.shape(k) == t.shape[k];
@@ -120,7 +119,7 @@ class PyDecoder {
         for (py::ssize_t k = 0; k < a.ndim(); ++k) got += (k ? ", " : "") + std::to_string(a.shape(k));
         std::string want = "(";
         for (size_t k = 0; k < t.shape.size(); ++k) want += (k ? ", " : "") + std::to_string(t.shape[k]);
-        Fail("output " + std::to_string(i) + ": expected shape " + want + "), got " + got + ")");
+        edgerun_py::fail_input("output " + std::to_string(i) + ": expected shape " + want + "), got " + got + ")");
       }
       if (!(a.flags() & py::array::c_style)) a = py::array::ensure(a, py::array::c_style);
       keep[i] = a;
@@ -145,13 +144,13 @@ class PyDecoder {
   // (matrix6, (input_w, input_h)[, content, source_roi]) as edgerun.Transform carries it.
   static edgerun::preprocess::Transform TransformFrom(py::handle h) {
     edgerun::preprocess::Transform t;
-    if (!py::isinstance<py::sequence>(h) || py::len(h) < 2) Fail("transform: expected (matrix, input_size)");
+    if (!py::isinstance<py::sequence>(h) || py::len(h) < 2) edgerun_py::fail_input("transform: expected (matrix, input_size)");
     py::sequence s = py::reinterpret_borrow<py::sequence>(h);
     py::sequence m = s[0].cast<py::sequence>();
-    if (py::len(m) != 6) Fail("transform: expected a 2x3 matrix (6 values)");
+    if (py::len(m) != 6) edgerun_py::fail_input("transform: expected a 2x3 matrix (6 values)");
     for (int k = 0; k < 6; ++k) t.m[k] = m[k].cast<double>();
     py::sequence size = s[1].cast<py::sequence>();
-    if (py::len(size) != 2) Fail("transform: expected input_size (width, height)");
+    if (py::len(size) != 2) edgerun_py::fail_input("transform: expected input_size (width, height)");
     t.input_width = size[0].cast<int>();
     t.input_height = size[1].cast<int>();
     return t;
@@ -173,7 +172,7 @@ bool Opt(py::handle o, T* out) {
 pp::NmsMode ParseNms(const std::string& s) {
   if (s == "hard") return pp::NmsMode::kHard;
   if (s == "weighted") return pp::NmsMode::kWeighted;
-  Fail("nms: expected 'hard' or 'weighted', got '" + s + "'");
+  edgerun_py::fail_input("nms: expected 'hard' or 'weighted', got '" + s + "'");
 }
 
 pp::SsdAnchorOptions AnchorOptionsFrom(py::dict d) {
@@ -197,9 +196,9 @@ pp::SsdAnchorOptions AnchorOptionsFrom(py::dict d) {
       else if (k == "reduce_boxes_in_lowest_layer") a.reduce_boxes_in_lowest_layer = v.cast<bool>();
       else if (k == "interpolated_scale_aspect_ratio") a.interpolated_scale_aspect_ratio = v.cast<float>();
       else if (k == "fixed_anchor_size") a.fixed_anchor_size = v.cast<bool>();
-      else Fail("anchors: unknown option '" + k + "'");
+      else edgerun_py::fail_input("anchors: unknown option '" + k + "'");
     } catch (const py::cast_error&) {
-      Fail("anchors: option '" + k + "' has the wrong type (" + TypeName(v) + ")");
+      edgerun_py::fail_input("anchors: option '" + k + "' has the wrong type (" + TypeName(v) + ")");
     }
   }
   return a;
@@ -225,16 +224,16 @@ std::shared_ptr<pp::Ssd> MakeSsd(const std::string& preset, py::object anchors, 
                                  py::object scores_output) {
   pp::SsdOptions o;
   if (preset == "blazeface") o = pp::BlazeFaceOptions();
-  else if (!preset.empty()) Fail("SSD: unknown preset '" + preset + "'");
+  else if (!preset.empty()) edgerun_py::fail_input("SSD: unknown preset '" + preset + "'");
   if (!anchors.is_none()) {
     py::array_t<float, py::array::c_style | py::array::forcecast> a;
     try {
       a = anchors.cast<py::array_t<float, py::array::c_style | py::array::forcecast>>();
     } catch (const py::cast_error&) {
-      Fail("anchors: expected an (N, 4) array of (y_center, x_center, h, w), got " + TypeName(anchors));
+      edgerun_py::fail_input("anchors: expected an (N, 4) array of (y_center, x_center, h, w), got " + TypeName(anchors));
     }
     if (a.ndim() != 2 || a.shape(1) != 4 || a.shape(0) < 1)
-      Fail("anchors: expected an (N, 4) array of (y_center, x_center, h, w), got " + std::to_string(a.ndim()) +
+      edgerun_py::fail_input("anchors: expected an (N, 4) array of (y_center, x_center, h, w), got " + std::to_string(a.ndim()) +
            "-D shape");
     o.anchors.resize(static_cast<size_t>(a.shape(0)));
     const float* p = a.data();
@@ -242,17 +241,17 @@ std::shared_ptr<pp::Ssd> MakeSsd(const std::string& preset, py::object anchors, 
   } else if (!anchor_options.is_none()) {
     o.anchor_options = AnchorOptionsFrom(anchor_options.cast<py::dict>());
   } else if (preset.empty()) {
-    Fail("SSD: anchors are required: an (N, 4) array or SsdAnchors(...) options");
+    edgerun_py::fail_input("SSD: anchors are required: an (N, 4) array or SsdAnchors(...) options");
   }
   std::string coder;
   if (Opt(box_coder, &coder)) {
     if (coder == "tf") o.box_coder = pp::BoxCoder::kTfObjectDetection;
     else if (coder == "mediapipe") o.box_coder = pp::BoxCoder::kMediaPipe;
-    else Fail("box_coder: expected 'tf' or 'mediapipe', got '" + coder + "'");
+    else edgerun_py::fail_input("box_coder: expected 'tf' or 'mediapipe', got '" + coder + "'");
   }
   if (!scales.is_none()) {
     auto v = scales.cast<std::vector<float>>();
-    if (v.size() != 4) Fail("scales: expected 4 values (y_scale, x_scale, h_scale, w_scale), got " + std::to_string(v.size()));
+    if (v.size() != 4) edgerun_py::fail_input("scales: expected 4 values (y_scale, x_scale, h_scale, w_scale), got " + std::to_string(v.size()));
     for (int k = 0; k < 4; ++k) o.scales[k] = v[k];
   }
   Opt(num_keypoints, &o.num_keypoints);
@@ -261,7 +260,7 @@ std::shared_ptr<pp::Ssd> MakeSsd(const std::string& preset, py::object anchors, 
     if (act == "sigmoid") o.activation = pp::ScoreActivation::kSigmoid;
     else if (act == "softmax") o.activation = pp::ScoreActivation::kSoftmax;
     else if (act == "none") o.activation = pp::ScoreActivation::kNone;
-    else Fail("score_activation: expected 'sigmoid', 'softmax' or 'none', got '" + act + "'");
+    else edgerun_py::fail_input("score_activation: expected 'sigmoid', 'softmax' or 'none', got '" + act + "'");
   }
   Opt(score_clipping, &o.score_clipping);
   Opt(score_threshold, &o.score_threshold);
@@ -365,12 +364,12 @@ void bind_heads(py::module_& m) {
              if (layout == "auto") o.layout = pp::YoloOptions::Layout::kAuto;
              else if (layout == "features_first") o.layout = pp::YoloOptions::Layout::kFeaturesFirst;
              else if (layout == "boxes_first") o.layout = pp::YoloOptions::Layout::kBoxesFirst;
-             else Fail("layout: expected 'auto', 'features_first' ([1, 4 + C, N]) or 'boxes_first' ([1, N, 4 + C]), "
+             else edgerun_py::fail_input("layout: expected 'auto', 'features_first' ([1, 4 + C, N]) or 'boxes_first' ([1, N, 4 + C]), "
                        "got '" + layout + "'");
              if (coordinates == "auto") o.coordinates = pp::YoloOptions::Coordinates::kAuto;
              else if (coordinates == "normalized") o.coordinates = pp::YoloOptions::Coordinates::kNormalized;
              else if (coordinates == "pixels") o.coordinates = pp::YoloOptions::Coordinates::kPixels;
-             else Fail("coordinates: expected 'auto', 'normalized' or 'pixels', got '" + coordinates + "'");
+             else edgerun_py::fail_input("coordinates: expected 'auto', 'normalized' or 'pixels', got '" + coordinates + "'");
              o.output = Ref(output, "output");
              return edgerun_py::check_value(pp::Yolo::Create(o));
            }),

@@ -18,13 +18,6 @@ using edgerun::FrameResult;
 using edgerun::Pipeline;
 using edgerun::SwapTicket;
 
-py::array OwnedView(const std::shared_ptr<edgerun::AlignedBlock>& block, const edgerun::TensorInfo& info) {
-  auto* holder = new std::shared_ptr<edgerun::AlignedBlock>(block);
-  py::capsule base(holder, [](void* p) { delete static_cast<std::shared_ptr<edgerun::AlignedBlock>*>(p); });
-  std::vector<py::ssize_t> shape(info.shape.begin(), info.shape.end());
-  return py::array(dtype_to_numpy(info.dtype), shape, block->data(), base);
-}
-
 py::tuple ResultTuple(FrameResult& r) {
   py::object output = py::none();
   if (r.status.ok()) {
@@ -32,7 +25,7 @@ py::tuple ResultTuple(FrameResult& r) {
       output = ::result_to_numpy(r.result);
     } else {
       py::list outs;
-      for (size_t i = 0; i < r.outputs.size(); ++i) outs.append(OwnedView(r.outputs[i], r.output_info[i]));
+      for (size_t i = 0; i < r.outputs.size(); ++i) outs.append(BlockView(r.outputs[i], r.output_info[i], /*writable=*/true));
       output = outs;
     }
   }
@@ -147,23 +140,9 @@ class PyPipeline {
 
   PySwapTicket SwapModel(py::object model) {
     Pipeline& p = get();
-    if (py::isinstance<py::str>(model)) {
-      std::string path = model.cast<std::string>();
-      edgerun::Expected<std::shared_ptr<edgerun::ModelBytes>> b = edgerun::InternalError("unset");
-      {
-        py::gil_scoped_release release;
-        b = edgerun::ModelBytes::MapFile(path);
-      }
-      auto bytes = check_value(std::move(b));
-      return PySwapTicket(p.Swap(std::move(bytes)));
-    }
-    if (py::isinstance<py::bytes>(model) || py::isinstance<py::bytearray>(model) ||
-        py::isinstance<py::memoryview>(model)) {
-      py::buffer buf = model.cast<py::buffer>();
-      py::buffer_info info = buf.request();
-      auto bytes = check_value(edgerun::ModelBytes::Copy(info.ptr, static_cast<size_t>(info.size * info.itemsize)));
-      return PySwapTicket(p.Swap(std::move(bytes)));
-    }
+    if (py::isinstance<py::str>(model) || py::isinstance<py::bytes>(model) ||
+        py::isinstance<py::bytearray>(model) || py::isinstance<py::memoryview>(model))
+      return PySwapTicket(p.Swap(model_bytes_from(model)));
     return PySwapTicket(p.Swap(session_of(model)));
   }
 

@@ -17,7 +17,6 @@ namespace pp = edgerun::preprocess;
 
 namespace {
 
-[[noreturn]] void Fail(const std::string& msg) { edgerun_py::throw_status(edgerun::InputError(msg)); }
 
 std::string ShapeStr(const py::array& a) {
   std::string s = "(";
@@ -50,7 +49,7 @@ size_t ReadableBytes(const py::array& a, size_t own_extent) {
 pp::Image MakeImage(pp::PixelFormat f, const py::array& a) {
   const char* fname = pp::Name(f);
   if (a.dtype().kind() != 'u' || a.itemsize() != 1)
-    Fail(std::string("frame: expected a uint8 array for format '") + fname + "', got " + DtypeStr(a));
+    edgerun_py::fail_input(std::string("frame: expected a uint8 array for format '") + fname + "', got " + DtypeStr(a));
   const int C = pp::PackedChannels(f);
   const bool yuv420 = pp::IsYuv420(f);
   py::ssize_t rows, W;
@@ -65,24 +64,24 @@ pp::Image MakeImage(pp::PixelFormat f, const py::array& a) {
   if (!ok || a.shape(0) <= 0 || a.shape(1) <= 0) {
     std::string want = yuv420 ? "(H*3/2, W)" : f == pp::PixelFormat::kGray ? "(H, W) or (H, W, 1)"
                                                                             : "(H, W, " + std::to_string(C) + ")";
-    Fail(std::string("frame: format '") + fname + "' expects a uint8 array of shape " + want + ", got " + ShapeStr(a));
+    edgerun_py::fail_input(std::string("frame: format '") + fname + "' expects a uint8 array of shape " + want + ", got " + ShapeStr(a));
   }
   rows = a.shape(0);
   W = a.shape(1);
   // Pixels of a row must be contiguous; rows may be padded (positive stride).
   const py::ssize_t inner = a.ndim() == 3 ? a.shape(2) : 1;
   if ((a.ndim() == 3 && a.strides(2) != 1 && a.shape(2) > 1) || (W > 1 && a.strides(1) != inner))
-    Fail(std::string("frame: the pixels of a row must be contiguous (strides ") + "(row, " + std::to_string(a.strides(1)) +
+    edgerun_py::fail_input(std::string("frame: the pixels of a row must be contiguous (strides ") + "(row, " + std::to_string(a.strides(1)) +
          ", ...) were given, expected a column stride of " + std::to_string(inner) +
          " bytes); a row stride larger than the row is fine");
   const py::ssize_t S = a.strides(0);
   if (rows > 1 && S < W * inner)
-    Fail("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
+    edgerun_py::fail_input("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
          " bytes, got a row stride of " + std::to_string(S));
   int H;
   if (yuv420) {
     if (rows % 3 != 0 || (W & 1))
-      Fail(std::string("frame: format '") + fname + "' expects shape (H*3/2, W) with even H and W, got " + ShapeStr(a));
+      edgerun_py::fail_input(std::string("frame: format '") + fname + "' expects shape (H*3/2, W) with even H and W, got " + ShapeStr(a));
     H = static_cast<int>(rows / 3 * 2);
   } else {
     H = static_cast<int>(rows);
@@ -93,7 +92,7 @@ pp::Image MakeImage(pp::PixelFormat f, const py::array& a) {
   if (f == pp::PixelFormat::kI420 && stride != W) readable = ReadableBytes(a, extent);
   auto img = pp::ImageFromBuffer(f, static_cast<const uint8_t*>(a.data()), static_cast<int>(W), H, stride, readable);
   if (!img.ok() && f == pp::PixelFormat::kI420 && stride != W)
-    Fail("frame: an i420 array with padded rows (row stride " + std::to_string(stride) + " for width " +
+    edgerun_py::fail_input("frame: an i420 array with padded rows (row stride " + std::to_string(stride) + " for width " +
          std::to_string(W) + ") places its chroma rows at stride/2 beyond the array's memory; pass the whole buffer "
          "(shape (H*3/2, stride)) sliced as a view, or a contiguous array");
   return edgerun_py::check_value(std::move(img));
@@ -103,20 +102,20 @@ pp::Output MakeOutput(const pp::Spec& s, py::array& out) {
   pp::Output o;
   const char kind = out.dtype().kind();
   const auto size = out.itemsize();
-  if (out.dtype().byteorder() == '>') Fail("out: expected a native byte order array, got " + DtypeStr(out));
+  if (out.dtype().byteorder() == '>') edgerun_py::fail_input("out: expected a native byte order array, got " + DtypeStr(out));
   if (kind == 'f' && size == 4) o.type = pp::ElemType::kFloat32;
   else if (kind == 'f' && size == 2) o.type = pp::ElemType::kFloat16;
   else if (kind == 'u' && size == 1) o.type = pp::ElemType::kUInt8;
   else if (kind == 'i' && size == 1) o.type = pp::ElemType::kInt8;
-  else Fail("out: expected a float32, float16, uint8 or int8 array, got " + DtypeStr(out));
-  if (!out.writeable()) Fail("out: the array is read-only");
-  if (!(out.flags() & py::array::c_style)) Fail("out: expected a C-contiguous array (a dense tensor), got strides that are not");
+  else edgerun_py::fail_input("out: expected a float32, float16, uint8 or int8 array, got " + DtypeStr(out));
+  if (!out.writeable()) edgerun_py::fail_input("out: the array is read-only");
+  if (!(out.flags() & py::array::c_style)) edgerun_py::fail_input("out: expected a C-contiguous array (a dense tensor), got strides that are not");
   const bool gray = s.channels == pp::Channels::kGray;
   const int C = gray ? 1 : 3;
   const bool nchw = s.layout == pp::Layout::kNCHW;
   std::vector<py::ssize_t> sh(out.shape(), out.shape() + out.ndim());
   if (sh.size() == 4) {
-    if (sh[0] != 1) Fail("out: a 4-D input must have batch 1, got shape " + ShapeStr(out));
+    if (sh[0] != 1) edgerun_py::fail_input("out: a 4-D input must have batch 1, got shape " + ShapeStr(out));
     sh.erase(sh.begin());
   }
   int H = -1, W = -1;
@@ -131,7 +130,7 @@ pp::Output MakeOutput(const pp::Spec& s, py::array& out) {
     const std::string c = std::to_string(C);
     std::string want = nchw ? "(" + c + ", H, W) or (1, " + c + ", H, W)" : "(H, W, " + c + ") or (1, H, W, " + c + ")";
     if (gray) want += " or (H, W)";
-    Fail("out: channels='" + std::string(pp::Name(s.channels)) + "' with layout='" + pp::Name(s.layout) +
+    edgerun_py::fail_input("out: channels='" + std::string(pp::Name(s.channels)) + "' with layout='" + pp::Name(s.layout) +
          "' expects shape " + want + ", got " + ShapeStr(out));
   }
   o.data = out.mutable_data();
@@ -242,7 +241,7 @@ std::shared_ptr<pp::Preprocessor> preprocessor_of(py::handle obj) {
 
 pp::Image image_from_numpy(pp::PixelFormat format, py::handle frame) {
   if (!py::isinstance<py::array>(frame))
-    Fail(std::string("frame: expected a numpy uint8 array, got ") +
+    edgerun_py::fail_input(std::string("frame: expected a numpy uint8 array, got ") +
          std::string(py::str(py::type::of(frame).attr("__name__"))));
   return MakeImage(format, py::reinterpret_borrow<py::array>(frame));
 }

@@ -53,8 +53,6 @@ py::dtype dtype_to_numpy(DType dt) {
   return py::reinterpret_borrow<py::dtype>(cache[k]);
 }
 
-namespace {
-
 // A numpy array over a session block; its base owns a reference to the block,
 // so the memory outlives the session if the view does.
 py::array BlockView(const std::shared_ptr<AlignedBlock>& block, const TensorInfo& info,
@@ -68,6 +66,24 @@ py::array BlockView(const std::shared_ptr<AlignedBlock>& block, const TensorInfo
   }
   return arr;
 }
+
+std::shared_ptr<ModelBytes> model_bytes_from(py::handle model) {
+  edgerun::Expected<std::shared_ptr<ModelBytes>> bytes = edgerun::InternalError("unset");
+  if (py::isinstance<py::str>(model)) {
+    std::string path = model.cast<std::string>();
+    py::gil_scoped_release release;
+    bytes = ModelBytes::MapFile(path);
+  } else {
+    py::buffer buf = model.cast<py::buffer>();
+    py::buffer_info info = buf.request();
+    const size_t size = static_cast<size_t>(info.size * info.itemsize);
+    py::gil_scoped_release release;
+    bytes = ModelBytes::Copy(info.ptr, size);
+  }
+  return check_value(std::move(bytes));
+}
+
+namespace {
 
 py::tuple SpecTuple(const TensorInfo& t) {
   py::tuple shape(t.shape.size());
@@ -94,23 +110,11 @@ class PySession {
     } else if (!signature.is_none()) {
       opts.signature_index = signature.cast<int>();
     }
-    edgerun::Expected<std::shared_ptr<ModelBytes>> bytes = edgerun::InternalError("unset");
-    if (py::isinstance<py::str>(model)) {
-      std::string path = model.cast<std::string>();
-      py::gil_scoped_release release;
-      bytes = ModelBytes::MapFile(path);
-    } else {
-      py::buffer buf = model.cast<py::buffer>();
-      py::buffer_info info = buf.request();
-      const size_t size = static_cast<size_t>(info.size * info.itemsize);
-      py::gil_scoped_release release;
-      bytes = ModelBytes::Copy(info.ptr, size);
-    }
-    if (!bytes.ok()) throw_status(bytes.status());
+    std::shared_ptr<ModelBytes> bytes = model_bytes_from(model);
     edgerun::Expected<std::unique_ptr<Session>> s = edgerun::InternalError("unset");
     {
       py::gil_scoped_release release;
-      s = Session::Create(std::move(bytes).value(), opts);
+      s = Session::Create(std::move(bytes), opts);
     }
     if (!s.ok()) throw_status(s.status());
     session_ = std::shared_ptr<Session>(std::move(s).value());

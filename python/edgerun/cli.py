@@ -69,9 +69,10 @@ def _tensor_rows(specs, kind: str) -> list:
 
 
 def _print_table(rows: list, header: Sequence[str]) -> None:
-    widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header))]
-    for r in [header, *rows]:
-        print("  " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+    from .modelinfo import table_lines
+
+    for line in table_lines([tuple(header), *rows]):
+        print(line)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -120,7 +120,7 @@ class ConvertReport:
 
     def table(self) -> str:
         """The table ``edgerun convert`` prints."""
-        from .modelinfo import human_bytes
+        from .modelinfo import human_bytes, table_lines
 
         b, a = self.before, self.after
         lines = [f"{self.source} -> {self.output}  ({_MODE_LABEL.get(self.quantize, self.quantize)}"
@@ -150,8 +150,7 @@ class ConvertReport:
             rows.append((f"max abs error {tag}", f"{ob.max_abs:.3g}", f"{oa.max_abs:.3g}"))
             rows.append((f"mean abs error {tag}", f"{ob.mean_abs:.3g}", f"{oa.mean_abs:.3g}"))
             rows.append((f"SNR {tag}", _snr_text(ob.snr_db), _snr_text(oa.snr_db)))
-        widths = [max(len(r[c]) for r in rows) for c in range(3)]
-        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+        lines += table_lines(rows)
         return "\n".join(lines)
 
 

@@ -406,11 +406,13 @@ def _shape_text(t: TensorInfo) -> str:
     return "x".join(dims) or "scalar"
 
 
-def _table(rows: List[Tuple[str, ...]], indent: str = "  ") -> List[str]:
+def table_lines(rows: List[Tuple[Any, ...]], indent: str = "  ") -> List[str]:
+    """Rows as left-aligned columns two spaces apart (the tables edgerun's CLI prints)."""
     if not rows:
         return []
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    return [(indent + "  ".join(v.ljust(w) for v, w in zip(r, widths))).rstrip() for r in rows]
+    cells = [tuple(str(v) for v in r) for r in rows]
+    widths = [max(len(r[c]) for r in cells) for c in range(len(cells[0]))]
+    return [(indent + "  ".join(v.ljust(w) for v, w in zip(r, widths))).rstrip() for r in cells]
 
 
 def format_info(info: ModelDetails) -> str:
@@ -476,7 +478,7 @@ def format_info(info: ModelDetails) -> str:
     for kind, ts in (("in", info.inputs), ("out", info.outputs)):
         for i, t in enumerate(ts):
             rows.append((f"{kind}[{i}]", t.name, t.dtype, _shape_text(t), _quant_text(t)))
-    lines += _table(rows)
+    lines += table_lines(rows)
     lines.append(f"operators ({info.operator_count})")
-    lines += _table([(name, str(n)) for name, n in info.operators.items()])
+    lines += table_lines([(name, str(n)) for name, n in info.operators.items()])
     return "\n".join(lines)

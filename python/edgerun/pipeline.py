@@ -51,34 +51,26 @@ class ModelInfo:
 
 
 def _metadata_name_version(data: Any) -> tuple:
-    """(name, version) from the model's metadata entries, where it has them."""
-    try:
-        from .metadata import read_metadata  # edgerun_preprocessing and TFLite Metadata (M001)
+    """(name, version) from the model's metadata entries (edgerun's entry, the TFLite
+    standard metadata, the generated built-in model's entry), else its description."""
+    from .metadata import metadata_from_entries
+    from .modelgen import BUILTIN_MODEL_NAME
+    from .tflite_file import read_metadata_entries, schema
 
-        meta = read_metadata(bytes(data))
+    try:
+        buf = bytes(data)
+        entries = read_metadata_entries(buf)  # one walk over the metadata
+        meta = metadata_from_entries(entries, buf)
         if meta.name is not None:
             return meta.name, meta.version
-    except Exception:  # metadata is informational: never fail a load over it
-        pass
-    try:
-        from ai_edge_litert import schema_py_generated as schema  # type: ignore
-
-        buf = bytes(data)
-        model = schema.Model.GetRootAs(buf, 0)
-        for i in range(model.MetadataLength()):
-            md = model.Metadata(i)
-            name = (md.Name() or b"").decode("utf-8", "replace")
-            if name in ("edgerun-builtin", "edgerun_preprocessing", "edgerun"):
-                b = model.Buffers(md.Buffer())
-                raw = b.DataAsNumpy()
-                if isinstance(raw, np.ndarray):
-                    info = json.loads(raw.tobytes().decode("utf-8"))
-                    v = info.get("version")
-                    return info.get("name"), (None if v is None else str(v))
-        desc = model.Description()
+        if entries.get(BUILTIN_MODEL_NAME):
+            info = json.loads(entries[BUILTIN_MODEL_NAME].decode("utf-8"))
+            v = info.get("version")
+            return info.get("name"), (None if v is None else str(v))
+        desc = schema().Model.GetRootAs(buf, 0).Description()
         if desc:
             return desc.decode("utf-8", "replace"), None
-    except Exception:
+    except Exception:  # metadata is informational: never fail a load over it
         pass
     return None, None
 
