@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings.h"
+#include "edgerun/cpu.h"
 #include "edgerun/preprocess.h"
 
 namespace pp = edgerun::preprocess;
@@ -267,4 +268,6 @@ void bind_preprocess(pybind11::module_& m) {
       .def_property_readonly("kernel", &PyPreprocessor::kernel);
   m.def("_preprocess_active_isa", [] { return std::string(pp::ActiveIsa()); },
         "Kernel ISA preprocessing uses on this machine ('avx2', 'neon' or 'scalar').");
+  m.def("_cpu_features", [] { return edgerun::CpuFeatureString(); },
+        "CPU features detected at run time, space separated ('sse4.1 avx avx2 fma f16c', 'neon dotprod').");
 }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "edgerun/cpu.h"
 #include "edgerun/preprocess.h"
 #include "preprocess/plan.h"
 
@@ -166,13 +167,13 @@ bool IsaAvailable(Isa isa) {
       return true;
     case Isa::kAVX2:
 #if defined(EDGERUN_ARCH_X86)
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return DetectCpu().avx2 && DetectCpu().fma && DetectCpu().f16c;
 #else
       return false;
 #endif
     case Isa::kNEON:
 #if defined(EDGERUN_ARCH_ARM64)
-      return true;  // Advanced SIMD is mandatory on AArch64
+      return DetectCpu().neon;
 #else
       return false;
 #endif

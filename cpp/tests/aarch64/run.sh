@@ -36,7 +36,7 @@ objs=()
 pids=()
 # (the heads use DType names from the runtime's session.cc: link the runtime
 # sources too; they only dlopen libLiteRt, which these tests never load).
-for src in "$ROOT"/cpp/src/preprocess/*.cc "$ROOT"/cpp/src/postprocess/*.cc "$ROOT"/cpp/src/runtime/*.cc \
+for src in "$ROOT"/cpp/src/preprocess/*.cc "$ROOT"/cpp/src/postprocess/*.cc "$ROOT"/cpp/src/runtime/*.cc "$ROOT"/cpp/src/platform/*.cc \
            "$ROOT"/cpp/src/model/*.cc; do
   case "$src" in *_avx2.cc|*_sse41.cc) continue ;; esac
   obj="$OUT/$(basename "${src%.cc}").o"
