@@ -30,7 +30,17 @@ from .metadata import ModelMetadata, read_metadata, write_metadata
 from .modelinfo import ModelDetails, inspect
 from .converter import ConvertReport, convert
 
-__version__ = "0.1.0"
+def _version() -> str:
+    # The version is written once, in pyproject.toml; the installed metadata carries it.
+    from importlib import metadata
+
+    try:
+        return metadata.version("edgerun")
+    except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "heads",
