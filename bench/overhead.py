@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 import edgerun
-from edgerun import modelgen
+from edgerun.model import builder
 
 
 def _frames(specs, n, seed=0):
@@ -126,8 +126,8 @@ def main(argv=None):
         with open(path, "rb") as f:
             models.append((os.path.basename(path), f.read()))
     if not models:
-        models.append(("built-in int8 96x96", modelgen.builtin_image_model(dtype="int8")))
-        models.append(("built-in float32 96x96", modelgen.builtin_image_model()))
+        models.append(("built-in int8 96x96", builder.builtin_image_model(dtype="int8")))
+        models.append(("built-in float32 96x96", builder.builtin_image_model()))
         cache = os.environ.get("EDGERUN_TEST_CACHE", os.path.expanduser("~/.cache/edgerun/test-models"))
         if os.path.isdir(cache):
             for name in sorted(os.listdir(cache)):

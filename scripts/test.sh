@@ -42,7 +42,7 @@ LITERT_LIB=$(python -c "import edgerun._runtime as r; print(r.find_litert()[0])"
 cmake -S . -B build/cpp-tests -DEDGERUN_BUILD_TESTS=ON -DEDGERUN_BUILD_PYTHON=OFF \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/cpp-tests -j "$JOBS"
-python -c "from edgerun import modelgen; open('build/cpp-tests/builtin.tflite','wb').write(modelgen.builtin_image_model())"
+python -c "from edgerun.model import builder; open('build/cpp-tests/builtin.tflite','wb').write(builder.builtin_image_model())"
 EDGERUN_LITERT_LIB="$LITERT_LIB" EDGERUN_TEST_MODEL="$ROOT/build/cpp-tests/builtin.tflite" ctest --test-dir build/cpp-tests --output-on-failure
 
 if [ "${EDGERUN_SKIP_AARCH64:-0}" != 1 ] && [ -x cpp/tests/aarch64/run.sh ]; then

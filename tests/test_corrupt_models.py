@@ -18,7 +18,7 @@ import tempfile
 
 import pytest
 
-from edgerun import modelgen as mg
+import models as mg
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "tools"))
 from corrupt_corpus import labeled_variants  # noqa: E402

@@ -4,7 +4,7 @@ No Edge TPU exists here: the suite builds a stand-in plugin (tests/plugins/
 standin_delegate.cc) exporting the classic plugin entry points plus the parts of
 libedgetpu's C API edgerun uses. It computes the custom ops "EdgerunStandinAdd"
 and "edgetpu-custom-op" as ADD; the models are real ones whose ADD operators
-were rewritten into those custom ops (modelgen.builtin_ops_to_custom).
+were rewritten into those custom ops (tests/models.py: builtin_ops_to_custom).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import edgerun
-from edgerun import modelgen as mg
+import models as mg
 
 INCOMPATIBLE_VERSION = "BuildLabel(COMPILER=6.3.0 20170516,DATE=redacted,TIME=redacted), RuntimeVersion(14)"
 
@@ -325,7 +325,7 @@ def test_gpu_without_vulkan_is_a_clear_error(residual):
 
 # --------------------------------------------------------------------------- CLI
 def test_cli_edgetpu_and_bench_with_a_delegate(edgetpu_lib, tmp_path, capsys, residual):
-    from edgerun.cli import main
+    from edgerun.tools.cli import main
 
     assert main(["edgetpu"]) == 0
     out = capsys.readouterr().out

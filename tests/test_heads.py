@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 import edgerun
-from edgerun import heads, modelgen
+from edgerun import heads
+
+import models as modelgen
 
 BOX_TOL = 1e-4
 SCORE_TOL = 1e-6

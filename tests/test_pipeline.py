@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import edgerun
-from edgerun import modelgen
+import models as modelgen
 
 
 def _frames(n, h=48, w=64, seed=0):
@@ -274,10 +274,39 @@ def test_model_info_reads_metadata():
     assert info.name == "edgerun-builtin" and info.version
 
 
+def test_pipeline_reuses_what_the_session_verified_and_hashed(monkeypatch):
+    """A Pipeline takes the ModelInfo its Session computed once (one sha256 pass, no second
+    verification of bytes the session verified), also for models swapped in by path or bytes."""
+    import hashlib
+
+    from edgerun import _core
+
+    data = modelgen.builtin_image_model(input_size=16)
+    other = modelgen.builtin_image_model(input_size=24)
+    s = edgerun.Session(data, threads=1)
+    verified, hashed = [], []
+    real_verify, real_sha256 = _core.verify_model, hashlib.sha256
+    monkeypatch.setattr(_core, "verify_model", lambda d: (verified.append(len(d)), real_verify(d))[1])
+    monkeypatch.setattr(hashlib, "sha256", lambda *a: (hashed.append(1), real_sha256(*a))[1])
+    with edgerun.Pipeline(s, edgerun.Preprocessor("rgb")) as pipe:
+        r = pipe(np.zeros((16, 16, 3), np.uint8))
+        assert r.model is s.model_info is pipe.model and r.model.name == "edgerun-builtin"
+        assert r.model.sha256 == real_sha256(data).hexdigest()
+        assert verified == [] and len(hashed) == 1
+        info = pipe.swap(other)  # the C++ side verifies the new bytes (the session's options)
+        assert info.sha256 == real_sha256(other).hexdigest() and info.name == "edgerun-builtin"
+        assert pipe(np.zeros((16, 16, 3), np.uint8)).model is info is pipe.session.model_info
+        assert verified == [] and len(hashed) == 2
+    # a session that skipped verification gets its metadata read only after the check
+    unchecked = edgerun.Session(data, threads=1, verify=False)
+    with edgerun.Pipeline(unchecked, edgerun.Preprocessor("rgb")) as pipe:
+        assert pipe.model.name == "edgerun-builtin" and verified == [len(data)]
+
+
 def test_interpreter_exit_with_live_pipeline():
     code = textwrap.dedent("""
         import numpy as np, edgerun
-        from edgerun import modelgen
+        from edgerun.model import builder as modelgen
         s = edgerun.Session(modelgen.builtin_image_model(input_size=160), threads=1)
         pipe = edgerun.Pipeline(s, edgerun.Preprocessor("rgb"), depth=4, drop="none")
         for _ in range(8):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import edgerun
-from edgerun import modelgen as mg
+import models as mg
 
 from reference import assert_close, interpreter_run, random_inputs, reference_for
 
@@ -358,6 +358,9 @@ def test_closed_session():
 
 
 # --------------------------------------------------------------------------- runtime loading
+_TESTS = os.path.dirname(os.path.abspath(__file__))  # for `import models` in a child interpreter
+
+
 def _run_py(code: str, env_extra: dict) -> subprocess.CompletedProcess:
     env = dict(os.environ, **env_extra)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -365,7 +368,7 @@ def _run_py(code: str, env_extra: dict) -> subprocess.CompletedProcess:
 
 
 def test_runtime_override_to_missing_library_is_a_clear_error(tmp_path):
-    code = ("import edgerun\nfrom edgerun import modelgen\n"
+    code = (f"import sys\nsys.path.insert(0, {_TESTS!r})\nimport edgerun\nimport models as modelgen\n"
             "try:\n    edgerun.Session(modelgen.add_model())\n"
             "except edgerun.RuntimeLoadError as e:\n    print('ERR', e)\n")
     r = _run_py(code, {"EDGERUN_LITERT_LIB": str(tmp_path / "nope.so")})
@@ -375,7 +378,7 @@ def test_runtime_override_to_missing_library_is_a_clear_error(tmp_path):
 
 def test_runtime_without_symbols_lists_them():
     libm = "libm.so.6"
-    code = ("import edgerun\nfrom edgerun import modelgen\n"
+    code = (f"import sys\nsys.path.insert(0, {_TESTS!r})\nimport edgerun\nimport models as modelgen\n"
             "try:\n    edgerun.Session(modelgen.add_model())\n"
             "except edgerun.RuntimeLoadError as e:\n    print('ERR', e)\n")
     r = _run_py(code, {"EDGERUN_LITERT_LIB": libm})

@@ -22,9 +22,11 @@ import numpy as np
 import pytest
 
 import edgerun
-from edgerun import cli, modelgen as mg
-from edgerun import metadata as md_mod
-from edgerun.converter import rgb_to_format
+from edgerun.model import metadata as md_mod
+from edgerun.tools import cli
+from edgerun.tools.convert import rgb_to_format
+
+import models as mg
 
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter

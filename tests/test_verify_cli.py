@@ -10,7 +10,7 @@ import flatbuffers
 import pytest
 
 import edgerun
-from edgerun import modelgen as mg
+import models as mg
 
 
 def _mutate(fn) -> bytes:

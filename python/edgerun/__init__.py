@@ -21,26 +21,16 @@ from .errors import (
 from . import _core
 from . import heads
 from ._runtime import runtime_info
+from ._version import __version__
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
 from .preprocess import Preprocessor, Transform
 from .session import Session, TensorSpec
-from .pipeline import FrameResult, FrameTimings, ModelInfo, Pipeline, SwapFuture
+from .pipeline import FrameResult, FrameTimings, Pipeline, SwapFuture
 from .verify import verify
-from .metadata import ModelMetadata, read_metadata, write_metadata
-from .modelinfo import ModelDetails, inspect
-from .converter import ConvertReport, convert
-
-def _version() -> str:
-    # The version is written once, in pyproject.toml; the installed metadata carries it.
-    from importlib import metadata
-
-    try:
-        return metadata.version("edgerun")
-    except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
-        return "0+unknown"
-
-
-__version__ = _version()
+from .model.info import ModelDetails, ModelInfo
+from .model.inspect import inspect
+from .model.metadata import ModelMetadata, read_metadata, write_metadata
+from .tools.convert import ConvertReport, convert
 
 __all__ = [
     "heads",

@@ -18,6 +18,7 @@ from typing import Mapping, Union
 
 from . import _core
 from .errors import InputError
+from .model.tflite_file import op_name  # noqa: F401  (its old home; Session.placement names ops with it)
 
 __all__ = [
     "Delegate",
@@ -101,21 +102,6 @@ class OpPlacement:
     op: str
     #: "cpu", "edgetpu", "delegate:<library file name>", or "gpu|cpu"
     accelerator: str
-
-
-_BUILTIN_NAMES: dict[int, str] = {}
-
-
-def op_name(code: int, custom: str) -> str:
-    if custom:
-        return custom
-    if not _BUILTIN_NAMES:
-        from ai_edge_litert import schema_py_generated as schema
-
-        for name, value in vars(schema.BuiltinOperator).items():
-            if isinstance(value, int) and not name.startswith("_"):
-                _BUILTIN_NAMES.setdefault(value, name)
-    return _BUILTIN_NAMES.get(code, f"BUILTIN_{code}")
 
 
 def edgetpu_devices() -> list[dict]:

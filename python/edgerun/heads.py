@@ -124,7 +124,7 @@ def _load_labels(labels: LabelsArg) -> Optional[Tuple[str, ...]]:
     if labels is None:
         return None
     if isinstance(labels, (str, os.PathLike)):
-        from .metadata import read_labels
+        from .model.metadata import read_labels
 
         return read_labels(labels)
     if isinstance(labels, (bytes, bytearray)) or not isinstance(labels, Sequence):
@@ -352,12 +352,15 @@ class Classifier(Head):
         ``edgerun_preprocessing`` entry or the standard TFLite metadata, as written by
         ``edgerun convert --labels``). ``model``: a Session, a path or the model's bytes.
         Raises InputError when the model carries no labels."""
-        from .metadata import read_metadata
+        from .model.metadata import metadata_from_entries, read_metadata
+        from .model.tflite_file import read_metadata_entries
+        from .session import Session
 
-        source = model
-        if hasattr(model, "_model_bytes") and hasattr(model, "_origin"):  # a Session
-            source = np.asarray(model._model_bytes).tobytes()
-        labels = read_metadata(source).labels
+        if isinstance(model, Session):  # the bytes it runs, verified already if the session verified them
+            data = np.asarray(model._model_bytes).tobytes()
+            labels = metadata_from_entries(read_metadata_entries(data, verified=model._verified), data).labels
+        else:
+            labels = read_metadata(model).labels
         if not labels:
             raise InputError("Classifier.from_model: the model's metadata holds no labels "
                              "(write them with `edgerun convert --labels FILE` or edgerun.write_metadata)")

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import hashlib
-import json
 import os
 import threading
 import weakref
@@ -28,64 +26,16 @@ import numpy as np
 
 from . import _core
 from .errors import ClosedError, Error, InputError
+from .model.info import ModelInfo
 from .preprocess import Preprocessor, Transform
 from .session import Session
 
 __all__ = ["Pipeline", "FrameResult", "FrameTimings", "SwapFuture", "ModelInfo", "model_info"]
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    """Which model produced a result: content hash, size and embedded name/version."""
-
-    sha256: str
-    size: int
-    name: Optional[str] = None
-    version: Optional[str] = None
-    origin: Optional[str] = None  # path it was loaded from, or "<bytes>"
-
-    def __str__(self) -> str:
-        label = self.name or (os.path.basename(self.origin) if self.origin else "model")
-        ver = f" v{self.version}" if self.version else ""
-        return f"{label}{ver} ({self.sha256[:12]}, {self.size} bytes)"
-
-
-def _metadata_name_version(data: Any) -> tuple:
-    """(name, version) from the model's metadata entries (edgerun's entry, the TFLite
-    standard metadata, the generated built-in model's entry), else its description."""
-    from .metadata import metadata_from_entries
-    from .modelgen import BUILTIN_MODEL_NAME
-    from .tflite_file import read_metadata_entries, schema
-
-    try:
-        buf = bytes(data)
-        entries = read_metadata_entries(buf)  # one walk over the metadata
-        meta = metadata_from_entries(entries, buf)
-        if meta.name is not None:
-            return meta.name, meta.version
-        if entries.get(BUILTIN_MODEL_NAME):
-            info = json.loads(entries[BUILTIN_MODEL_NAME].decode("utf-8"))
-            v = info.get("version")
-            return info.get("name"), (None if v is None else str(v))
-        desc = schema().Model.GetRootAs(buf, 0).Description()
-        if desc:
-            return desc.decode("utf-8", "replace"), None
-    except Exception:  # metadata is informational: never fail a load over it
-        pass
-    return None, None
-
-
 def model_info(session: Session) -> ModelInfo:
-    """The :class:`ModelInfo` of a session's model (sha256 over its bytes)."""
-    cached = getattr(session, "_model_info_cache", None)
-    if cached is not None:
-        return cached
-    data = session._model_bytes
-    digest = hashlib.sha256(data).hexdigest()
-    name, version = _metadata_name_version(data)
-    info = ModelInfo(sha256=digest, size=int(data.size), name=name, version=version, origin=session._origin)
-    session._model_info_cache = info
-    return info
+    """The :class:`ModelInfo` of a session's model (``session.model_info``, computed once per session)."""
+    return session.model_info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,10 +91,11 @@ class SwapFuture:
     """The outcome of :meth:`Pipeline.swap`: ``result()`` gives the new model's
     :class:`ModelInfo` once it is current, or raises why it was not swapped in."""
 
-    def __init__(self, pipe: "Pipeline", ticket: Any, session: Optional[Session]) -> None:
+    def __init__(self, pipe: "Pipeline", ticket: Any, session: Optional[Session], verified: bool) -> None:
         self._pipe = pipe
         self._ticket = ticket
         self._session = session  # the Session the caller passed, if any
+        self._verified = verified  # whether a session made from a path/bytes verifies them (current options)
         self._outcome: Optional[tuple] = None
 
     def done(self) -> bool:
@@ -157,7 +108,7 @@ class SwapFuture:
             generation, error, handle = self._ticket.outcome()
             info = None
             if error is None:
-                session = self._session if self._session is not None else Session._adopt(handle)
+                session = self._session if self._session is not None else Session._adopt(handle, self._verified)
                 info = self._pipe._register(generation, session)
             self._outcome = (info, error)
         return self._outcome
@@ -231,7 +182,7 @@ class Pipeline:
         self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
         self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
         self._sessions: Dict[int, Session] = {1: session}
-        self._models: Dict[int, ModelInfo] = {1: model_info(session)}
+        self._models: Dict[int, ModelInfo] = {1: session.model_info}  # computed once, by the session
         self._transforms: Dict[tuple, Transform] = {}
         self._swaps: List[SwapFuture] = []
         _live.add(self)
@@ -257,7 +208,7 @@ class Pipeline:
         return t
 
     def _register(self, generation: int, session: Session) -> ModelInfo:
-        info = model_info(session)
+        info = session.model_info
         with self._lock:
             self._sessions[generation] = session
             self._models[generation] = info
@@ -344,7 +295,8 @@ class Pipeline:
             model = os.fsdecode(os.fspath(model))
         if not isinstance(model, (str, bytes, bytearray, memoryview, Session)):
             raise InputError(f"model: expected a path, bytes or an edgerun.Session, got {type(model).__name__}")
-        fut = SwapFuture(self, self._impl.swap(model), model if isinstance(model, Session) else None)
+        verified = self.session._verified  # a new session from a path or bytes gets the current one's options
+        fut = SwapFuture(self, self._impl.swap(model), model if isinstance(model, Session) else None, verified)
         with self._lock:
             self._swaps.append(fut)
         if wait:

@@ -232,11 +232,13 @@ class Preprocessor:
         :class:`edgerun.ClosedError` for a closed session.
         """
         from .errors import ModelError
-        from .metadata import infer_layout, metadata_from
-        from . import tflite_file
+        from .model import tflite_file
+        from .model.metadata import infer_layout, metadata_from
+        from .session import Session
 
         shape = None
-        if hasattr(model, "inputs") and hasattr(model, "_origin"):  # a Session
+        verified = False
+        if isinstance(model, Session):
             if model.closed:
                 from .errors import ClosedError
 
@@ -244,6 +246,7 @@ class Preprocessor:
             shape = tuple(model.inputs[0].shape) if model.inputs else None
             held = getattr(model, "_model_bytes", None)  # the bytes the session runs
             if held is not None:
+                verified = model._verified  # the session checked these bytes already
                 model = np.asarray(held).tobytes()
             elif model._origin and not model._origin.startswith("<"):
                 model = model._origin
@@ -251,7 +254,7 @@ class Preprocessor:
                 raise InputError("Preprocessor.from_model: cannot read this session's model; pass the "
                                  "model's path or bytes instead")
         data, path = tflite_file.read_source(model)
-        m = tflite_file.unpack(data, path or "model")
+        m = tflite_file.unpack(data, path or "model", verified=verified)
         meta = metadata_from(m, data)
         if shape is None and m.subgraphs and m.subgraphs[0].inputs is not None and len(m.subgraphs[0].inputs):
             t = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]]

@@ -11,8 +11,10 @@ import numpy as np
 
 from . import _core
 from ._runtime import ensure_runtime
-from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, op_name, options_pairs
+from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, options_pairs
 from .errors import InputError
+from .model.info import ModelInfo
+from .model.tflite_file import op_name
 
 __all__ = ["Session", "TensorSpec", "InputView"]
 
@@ -153,24 +155,30 @@ class Session(_core.Session):
         super().__init__(source, nthreads, accelerator, signature, bool(verify), accel_opts,
                          [d._core_spec() for d in delegates], fallback or "")
         self._spec_cache: Optional[tuple] = None
+        self._model_info_cache: Optional[ModelInfo] = None
+        self._verified = bool(verify)  # the bytes passed edgerun's verifier (no second check needed)
         if self._fallback_reason:
             warnings.warn(f"edgerun: running on the CPU instead: {self._fallback_reason}",
                           AcceleratorFallbackWarning, stacklevel=2)
 
     @classmethod
-    def _adopt(cls, handle: Any) -> "Session":
-        """Wrap a session created in C++ (a pipeline's hot swap)."""
+    def _adopt(cls, handle: Any, verified: bool) -> "Session":
+        """Wrap a session created in C++ (a pipeline's hot swap); ``verified``: whether
+        its options had ``verify`` on."""
         obj = cls.__new__(cls)
         _core.Session.__init__(obj, handle)
         obj._spec_cache = None
+        obj._model_info_cache = None
+        obj._verified = bool(verified)
         return obj
 
     @property
-    def model_info(self) -> Any:
-        """sha256, size and the embedded name/version of the model (:class:`edgerun.ModelInfo`)."""
-        from .pipeline import model_info
-
-        return model_info(self)
+    def model_info(self) -> ModelInfo:
+        """sha256, size and the embedded name/version of the model (:class:`edgerun.ModelInfo`);
+        computed once per session, from the bytes the session runs."""
+        if self._model_info_cache is None:
+            self._model_info_cache = ModelInfo.from_bytes(self._model_bytes, self._origin, verified=self._verified)
+        return self._model_info_cache
 
     # -- descriptions ---------------------------------------------------------
     def _specs_cached(self) -> tuple:

@@ -3,7 +3,7 @@
 # compiles edgerun's runtime core, cpp/tests/test_delegates.cc and the stand-in
 # plugin (tests/plugins/standin_delegate.cc), fetches libLiteRt.so from the
 # aarch64 ai-edge-litert wheel (pip download, cached), writes the test models
-# with the host's edgerun.modelgen, and runs the test with qemu-aarch64.
+# with the repository's tests/models.py, and runs the test with qemu-aarch64.
 #
 #   cpp/tests/aarch64/delegates.sh              # aarch64 under qemu
 #   ARCH=native cpp/tests/aarch64/delegates.sh  # the same test on the host
@@ -60,9 +60,10 @@ EOF
 fi
 
 echo "== models"
-"$PY" - "$OUT/models" <<'EOF'
+"$PY" - "$OUT/models" "$ROOT/tests" <<'EOF'
 import sys
-from edgerun import modelgen as mg
+sys.path.insert(0, sys.argv[2])  # tests/models.py
+import models as mg
 out = sys.argv[1]
 ref = mg.residual_model()
 for name, data in {"reference": ref, "rewritten": mg.builtin_ops_to_custom(ref),

@@ -1,4 +1,4 @@
-"""edgerun.modelgen: every generated model loads in both LiteRT Python APIs
+"""tests/models.py and edgerun.model.builder: every generated model loads in both LiteRT Python APIs
 (classic Interpreter and CompiledModel, the runtime our engine drives) and
 computes what its docstring says, checked against NumPy."""
 
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from edgerun import modelgen as mg
+import models as mg
 
 interpreter_mod = pytest.importorskip("ai_edge_litert.interpreter")
 from ai_edge_litert import schema_py_generated as schema  # noqa: E402

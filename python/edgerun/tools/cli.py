@@ -1,0 +1,344 @@
+"""The ``edgerun`` command line.
+
+    edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
+          [--accelerator cpu|edgetpu|gpu] [--device D] [--delegate LIB[:KEY=VALUE,...]]
+    edgerun verify MODEL [MODEL ...]                   structural + cross-reference check
+    edgerun inspect MODEL [--json]                     tensors, operators, weights, memory, XNNPACK, metadata
+    edgerun convert SRC -o OUT.tflite [--quantize M]   Keras/SavedModel -> .tflite with a report
+    edgerun edgetpu                                    the Edge TPU runtime and devices found
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import Error
+
+
+def _synthetic_inputs(session, count: int, seed: int = 0) -> list:
+    """`count` sets of random inputs matching the session's tensors (camera-like
+    values for image inputs: uint8-range pixels mapped into the tensor's domain)."""
+    rng = np.random.default_rng(seed)
+    sets = []
+    for _ in range(count):
+        arrays = []
+        for spec in session.inputs:
+            dt = spec.dtype
+            if dt.kind == "f":
+                a = rng.uniform(-1.0, 1.0, size=spec.shape).astype(dt)
+            elif dt.kind in "iu":
+                info = np.iinfo(dt)
+                lo, hi = max(int(info.min), -128), min(int(info.max), 255)
+                a = rng.integers(lo, hi + 1, size=spec.shape, dtype=np.int64).astype(dt)
+            elif dt.kind == "b":
+                a = rng.integers(0, 2, size=spec.shape).astype(dt)
+            else:
+                a = np.zeros(spec.shape, dt)
+            arrays.append(a)
+        sets.append(arrays)
+    return sets
+
+
+def _percentiles(samples_us: np.ndarray) -> dict:
+    p50, p90, p99 = np.percentile(samples_us, [50, 90, 99])
+    return {
+        "p50_us": float(p50),
+        "p90_us": float(p90),
+        "p99_us": float(p99),
+        "mean_us": float(samples_us.mean()),
+        "min_us": float(samples_us.min()),
+        "fps": float(1e6 / samples_us.mean()),
+    }
+
+
+def _tensor_rows(specs, kind: str) -> list:
+    rows = []
+    for i, t in enumerate(specs):
+        q = f"scale={t.scale:.6g} zp={t.zero_point}" if t.scale else "-"
+        rows.append((f"{kind}[{i}]", t.name, str(t.dtype), "x".join(map(str, t.shape)), q))
+    return rows
+
+
+def _print_table(rows: list, header: Sequence[str]) -> None:
+    from ..model.inspect import table_lines
+
+    for line in table_lines([tuple(header), *rows]):
+        print(line)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..session import Session
+    from .. import _runtime
+
+    if args.model:
+        source, label = args.model, args.model
+    else:
+        from ..model import builder
+
+        source = builder.builtin_image_model(dtype=args.builtin_dtype)
+        label = f"built-in {builder.BUILTIN_MODEL_NAME} ({args.builtin_dtype}, generated, no download)"
+    from ..delegates import Delegate
+
+    delegates = []
+    for spec in args.delegate or []:
+        lib, _, opts = spec.partition(":")
+        options = dict(kv.split("=", 1) for kv in opts.split(",") if "=" in kv) if opts else {}
+        delegates.append(Delegate(lib, options))
+    accel_opts = {"device": args.device} if args.device is not None else None
+    t0 = time.perf_counter()
+    session = Session(source, threads=args.threads, accelerator=args.accelerator,
+                      accelerator_options=accel_opts, delegates=delegates)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    placement: dict = {}
+    for p in session.placement():
+        placement[p.accelerator] = placement.get(p.accelerator, 0) + 1
+    frames = _synthetic_inputs(session, 8)
+    for i in range(args.warmup):
+        session.run(*frames[i % len(frames)])
+    samples = np.empty(args.frames, dtype=np.float64)
+    clock = time.perf_counter_ns
+    for i in range(args.frames):
+        f = frames[i % len(frames)]
+        t = clock()
+        session.run(*f)
+        samples[i] = (clock() - t) / 1e3
+    stats = _percentiles(samples)
+    info = _runtime.runtime_info()
+    result = {
+        "model": label,
+        "signature": session.signature,
+        "threads": session.threads,
+        "frames": args.frames,
+        "load_ms": load_ms,
+        "accelerator": session.accelerator,
+        "placement": placement,
+        "inputs": [dict(name=t.name, shape=list(t.shape), dtype=str(t.dtype),
+                        scale=t.scale, zero_point=t.zero_point) for t in session.inputs],
+        "outputs": [dict(name=t.name, shape=list(t.shape), dtype=str(t.dtype),
+                         scale=t.scale, zero_point=t.zero_point) for t in session.outputs],
+        "latency": stats,
+        "edgerun": __version__,
+        "litert": info["version"],
+        "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"edgerun {__version__} | ai-edge-litert {info['version']} | {result['machine']}")
+    print(f"model:   {label}")
+    print(f"load:    {load_ms:.1f} ms (verify + compile + warm-up), signature "
+          f"'{session.signature}', {session.threads} thread(s)")
+    if session.accelerator != "cpu" or delegates:
+        ops = ", ".join(f"{n} on {a}" for a, n in placement.items())
+        print(f"ops:     {ops}")
+    print("tensors:")
+    _print_table(_tensor_rows(session.inputs, "in") + _tensor_rows(session.outputs, "out"),
+                 ("", "name", "dtype", "shape", "quantization"))
+    print(f"latency over {args.frames} frames (session.run with a fresh frame each call):")
+    print(f"  p50 {stats['p50_us']:.1f} us   p90 {stats['p90_us']:.1f} us   "
+          f"p99 {stats['p99_us']:.1f} us   mean {stats['mean_us']:.1f} us")
+    print(f"  {stats['fps']:.1f} FPS")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ..verify import verify
+
+    status = 0
+    for path in args.models:
+        t0 = time.perf_counter()
+        try:
+            verify(path)
+        except Error as e:
+            print(f"{path}: INVALID: {e}")
+            status = 1
+            continue
+        except OSError as e:
+            print(f"{path}: cannot read: {e}")
+            status = 1
+            continue
+        dt = (time.perf_counter() - t0) * 1e3
+        print(f"{path}: ok ({os.path.getsize(path)} bytes, verified in {dt:.2f} ms)")
+    return status
+
+
+def cmd_edgetpu(args: argparse.Namespace) -> int:
+    from ..delegates import edgetpu_devices, edgetpu_runtime
+
+    info = edgetpu_runtime()
+    print(f"runtime: {info['library']}")
+    print(f"version: {info['version'] or '(not reported)'}")
+    devices = edgetpu_devices()
+    if not devices:
+        print("devices: none found (see docs/edgetpu.md: lsusb, udev rules, /dev/apex_0)")
+        return 1
+    counts: dict = {}
+    for d in devices:
+        i = counts.get(d["type"], 0)
+        counts[d["type"]] = i + 1
+        print(f"device:  {d['type']}:{i}  {d['path']}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from ..model.inspect import format_info, inspect
+
+    info = inspect(args.model, xnnpack=not args.no_xnnpack)
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        print(format_info(info))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert
+
+    preprocess = {k: getattr(args, k) for k in ("format", "mean", "std", "fit", "channels")
+                  if getattr(args, k) is not None}
+    metadata = {"name": args.name, "version": args.model_version, "description": args.description,
+                "labels": args.labels}
+    report = convert(
+        args.source, args.output, args.quantize, io_type=args.io_type, calibration=args.calibration,
+        samples=args.samples, validation=args.validation, preprocess=preprocess,
+        metadata={k: v for k, v in metadata.items() if v is not None}, prune=args.prune,
+        cluster=args.cluster, threads=args.threads, runs=args.runs, report=args.report,
+        progress=not args.json, quiet=not args.verbose,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.table())
+        if args.report:
+            print(f"report: {args.report}")
+    return 0
+
+
+def _sparsity(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a sparsity between 0 and 1, got {text!r}") from None
+    if not 0.0 < v < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a sparsity between 0 and 1 (e.g. 0.5), got {v}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgerun", description="Run TFLite/LiteRT models on edge devices.")
+    p.add_argument("--version", action="version", version=f"edgerun {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("bench", help="per-frame latency (p50/p90/p99), FPS and the model's tensors")
+    b.add_argument("model", nargs="?", help=".tflite file (default: a built-in image model)")
+    b.add_argument("--frames", type=_positive_int, default=500, help="timed frames (default 500)")
+    b.add_argument("--warmup", type=int, default=20, help="untimed frames first (default 20)")
+    b.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads (default: one per physical core)")
+    b.add_argument("--builtin-dtype", choices=("float32", "int8"), default="float32",
+                   help="variant of the built-in model when no MODEL is given")
+    b.add_argument("--accelerator", choices=("cpu", "edgetpu", "gpu"), default="cpu",
+                   help="where to run (default cpu); edgetpu needs libedgetpu.so.1")
+    b.add_argument("--device", default=None,
+                   help="Edge TPU device for --accelerator edgetpu: usb, usb:N, pci:N, :N")
+    b.add_argument("--delegate", action="append", metavar="LIB[:KEY=VALUE,...]",
+                   help="attach a TFLite delegate plugin (repeatable)")
+    b.add_argument("--json", action="store_true", help="machine-readable output")
+    b.set_defaults(func=cmd_bench)
+
+    v = sub.add_parser("verify", help="check model files (exit 0 if all are valid, 1 otherwise)")
+    v.add_argument("models", nargs="+")
+    v.set_defaults(func=cmd_verify)
+
+    i = sub.add_parser("inspect", help="what is inside a model: tensors, operators, weights, memory, "
+                                       "XNNPACK coverage, metadata")
+    i.add_argument("model")
+    i.add_argument("--json", action="store_true", help="machine-readable output (docs/tools.md)")
+    i.add_argument("--no-xnnpack", action="store_true",
+                   help="skip compiling the model to find the operators XNNPACK does not take")
+    i.set_defaults(func=cmd_inspect)
+
+    c = sub.add_parser("convert", help="convert a Keras model or SavedModel to .tflite, optionally quantized, "
+                                       "with a report (needs edgerun[convert])")
+    c.add_argument("source", metavar="SRC", help="Keras model file (.keras, .h5) or SavedModel directory")
+    c.add_argument("-o", "--output", required=True, metavar="OUT.tflite", help="where to write the model")
+    c.add_argument("--quantize", default="none", choices=("none", "dynamic", "float16", "int8", "int8-io"),
+                   help="none (float32), dynamic (int8 weights), float16 (float16 weights), int8 (full "
+                        "integer, float I/O), int8-io (full integer, integer I/O); default none")
+    c.add_argument("--io-type", choices=("int8", "uint8"), default=None,
+                   help="input/output type for --quantize int8-io (default int8)")
+    c.add_argument("--calibration", metavar="DIR|FILE.npy",
+                   help="representative data for int8: a directory of images, or model inputs in a "
+                        ".npy [N, ...] / .npz (one array per input)")
+    c.add_argument("--samples", type=_positive_int, default=100,
+                   help="use at most N calibration / validation samples (default 100)")
+    c.add_argument("--validation", metavar="DIR|FILE.npy",
+                   help="data to measure agreement on (default: the calibration data, else random inputs)")
+    c.add_argument("--format", help="camera pixel format the deployment uses (rgb, bgr, nv12, ...): "
+                                    "images are fed through edgerun's Preprocessor in this format; "
+                                    "recorded in the metadata")
+    c.add_argument("--mean", help="normalization mean, 0..255 pixel units: one value or R,G,B")
+    c.add_argument("--std", help="normalization std, 0..255 pixel units: one value or R,G,B")
+    c.add_argument("--fit", choices=("stretch", "letterbox", "crop"), help="how frames are fitted to the input")
+    c.add_argument("--channels", choices=("rgb", "bgr", "gray"), help="channel order the model expects")
+    c.add_argument("--labels", metavar="FILE", help="class labels, one per line (written into the metadata)")
+    c.add_argument("--name", help="model name for the metadata")
+    c.add_argument("--model-version", help="model version for the metadata")
+    c.add_argument("--description", help="model description for the metadata")
+    c.add_argument("--prune", type=_sparsity, metavar="SPARSITY",
+                   help="magnitude pruning to this sparsity (needs tensorflow-model-optimization)")
+    c.add_argument("--cluster", type=_positive_int, metavar="N",
+                   help="weight clustering into N clusters (needs tensorflow-model-optimization)")
+    c.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads for the latency measurement (default: one per physical core)")
+    c.add_argument("--runs", type=_positive_int, default=50, help="timed runs per model (default 50)")
+    c.add_argument("--report", metavar="REPORT.json", help="also write the report as JSON")
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.add_argument("--verbose", action="store_true", help="show TensorFlow's own output")
+    c.set_defaults(func=cmd_convert)
+
+    e = sub.add_parser("edgetpu", help="show the Edge TPU runtime (libedgetpu) and the devices it sees")
+    e.set_defaults(func=cmd_edgetpu)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except Error as e:
+        print(f"edgerun: error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        if args.command != "convert" or getattr(args, "verbose", False):
+            raise
+        # TensorFlow can fail in many ways; one line, not a traceback wall (--verbose shows it).
+        msg = " ".join(str(e).split())[:500]
+        print(f"edgerun: error: convert failed: {type(e).__name__}: {msg} (--verbose shows the traceback)",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
