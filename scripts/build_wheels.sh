@@ -38,13 +38,16 @@ DIST=${DIST:-$ROOT/dist}
 WORK=${EDGERUN_WHEEL_WORK:-$ROOT/build/wheels}
 PY=${PYTHON:-python3}
 
+# shellcheck source=scripts/lib/debian_arm64.sh
+. "$ROOT/scripts/lib/debian_arm64.sh"
+
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'build_wheels: %s\n' "$*" >&2; exit 1; }
 
 if [ "${1:-}" = --ci ]; then
   v=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  X86_PYTHONS=${X86_PYTHONS:-$v}
-  ARM_PYTHONS=${ARM_PYTHONS:-$v}
+  X86_PYTHONS=${X86_PYTHONS-$v}
+  ARM_PYTHONS=${ARM_PYTHONS-$v}
 elif [ -n "${1:-}" ]; then
   sed -n '2,11p' "$0"; exit 2
 fi
@@ -107,21 +110,12 @@ arm_suite() {
   esac
 }
 arm_headers() {
-  local v=$1 suite dir apt
+  local v=$1 suite dir
   suite=$(arm_suite "$v") || die "no Debian arm64 headers known for CPython $v (3.11: bookworm, 3.13: trixie)"
   dir=$WORK/aarch64-headers/$v
   if [ ! -f "$dir/include/Python.h" ]; then
-    apt=$WORK/apt-$suite
-    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
-    echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" \
-      > "$apt/sources.list"
-    local opts=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-                -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache"
-                -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Debug::NoLocking=1)
-    apt-get "${opts[@]}" update -qq
-    (cd "$apt/debs" && apt-get "${opts[@]}" download -qq "libpython$v-dev:arm64" 2>/dev/null)
-    rm -rf "$dir" && mkdir -p "$dir/root"
-    dpkg -x "$(ls "$apt"/debs/libpython"$v"-dev_*_arm64.deb)" "$dir/root"
+    rm -rf "$dir"
+    debian_arm64_extract "$WORK" "$suite" "$dir/root" "libpython$v-dev:arm64" >&2
     cp -r "$dir/root/usr/include/python$v" "$dir/include"
     cp "$dir/root/usr/include/aarch64-linux-gnu/python$v/pyconfig.h" "$dir/include/pyconfig.h"
   fi

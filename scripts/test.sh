@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh checkout: installs what it needs, builds the
-# package and the C++ tests, runs ctest, the aarch64 (NEON) tests under qemu, and
-# pytest. Used by newcomers (README) and by CI (.ci/run).
+# The whole test suite, from a fresh checkout: installs what it needs, builds the sdist
+# and from it the x86_64 + aarch64 manylinux wheels (scripts/build_wheels.sh --ci), installs
+# the x86_64 wheel, builds and runs the C++ tests (ctest), the aarch64 (NEON) tests under
+# qemu, pytest, and the wheel checks (scripts/test_wheels.sh: clean venv without a compiler,
+# aarch64 wheel under qemu compared with x86_64). Used by newcomers (README) and by CI
+# (.ci/run).
 #
 #   scripts/test.sh            # everything
 #   EDGERUN_SKIP_AARCH64=1 scripts/test.sh   # skip the cross-compiled aarch64 tests
@@ -26,16 +29,26 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
+# Wheels first: the sdist, and from it the manylinux wheels for this Python (x86_64, and
+# aarch64 unless skipped). The suite below runs against the installed x86_64 wheel, so
+# what is tested is what ships.
+PY=${PYTHON:-python3}
+if [ "${EDGERUN_SKIP_AARCH64:-0}" = 1 ]; then export ARM_PYTHONS=""; fi
+say "building the sdist and the wheels (scripts/build_wheels.sh --ci)"
+PYTHON=$PY scripts/build_wheels.sh --ci
+V=$("$PY" -c 'import sys; print("%d%d" % sys.version_info[:2])')
+WHEEL=$(ls dist/edgerun-*-cp$V-cp$V-manylinux_*_x86_64.whl | head -1)
+
 # Python environment: a venv of our own unless one is active.
 if [ -z "${VIRTUAL_ENV:-}" ]; then
-  PY=${PYTHON:-python3}
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   # shellcheck disable=SC1091
   . .venv/bin/activate
 fi
-say "installing edgerun[dev,convert] (builds the C++ extension; convert = TensorFlow for the model tools)"
+say "installing $(basename "$WHEEL")[dev,convert] (convert = TensorFlow for the model tools)"
 python -m pip install -q --upgrade pip
-python -m pip install -q ".[dev,convert]"
+python -m pip uninstall -q -y edgerun 2>/dev/null || true
+python -m pip install -q "$WHEEL[dev,convert]"
 
 say "C++ tests (ctest)"
 LITERT_LIB=$(python -c "import edgerun._runtime as r; print(r.find_litert()[0])")
@@ -54,5 +67,7 @@ fi
 
 say "pytest"
 export EDGERUN_REQUIRE_REAL_MODELS=${EDGERUN_REQUIRE_REAL_MODELS:-${CI:+1}}
-cd "$ROOT/tests"  # import the installed package, not the source tree
-python -m pytest -q "$@"
+(cd "$ROOT/tests" && python -m pytest -q "$@")  # imports the installed wheel, not the source tree
+
+say "the wheels in clean Pythons without a compiler; aarch64 under qemu (scripts/test_wheels.sh)"
+PYTHON=$PY scripts/test_wheels.sh

@@ -189,6 +189,12 @@ def cmd_edgetpu(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    return doctor.main(json_output=args.json)
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from ..model.inspect import format_info, inspect
 
@@ -318,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("edgetpu", help="show the Edge TPU runtime (libedgetpu) and the devices it sees")
     e.set_defaults(func=cmd_edgetpu)
+
+    d = sub.add_parser("doctor", help="check this machine: glibc/libstdc++ against the runtime's needs, "
+                       "libLiteRt.so, CPU features and SIMD path, cores, Edge TPU, one inference "
+                       "(exit 1 if something blocks inference)")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.set_defaults(func=cmd_doctor)
     return p
 
 
