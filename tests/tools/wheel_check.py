@@ -102,6 +102,8 @@ def compare(a_path: str, b_path: str) -> int:
             problems.append(f"{key}: {x.dtype}{x.shape} vs {y.dtype}{y.shape}")
             continue
         checked += 1
+        diff = float(np.max(np.abs(x.astype(np.float64) - y), initial=0.0))
+        print(f"  {key:<14} {str(x.dtype):<8} {str(x.shape):<16} max |diff| {diff:.3g}")
         if key.startswith("pre"):
             if not np.array_equal(x, y):
                 n = int(np.count_nonzero(x != y))
