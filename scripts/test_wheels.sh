@@ -99,20 +99,10 @@ FB_VERSION=$("$VX/python" -c 'import importlib.metadata as m; print(m.version("f
   | grep -v '^WARNING: Location' || true
 for w in "$T"/pip-aarch64/*.whl "$ARM_WHEEL"; do "$VX/python" -m zipfile -e "$w" "$SITE"; done
 ls "$SITE"/edgerun/_core.*aarch64*.so >/dev/null || die "the aarch64 wheel holds no aarch64 extension"
-cat > "$T/cpuinfo" <<'EOF'
-processor	: 0
-BogoMIPS	: 50.00
-Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp
-CPU implementer	: 0x41
-CPU architecture: 8
-CPU variant	: 0x4
-CPU part	: 0xd0b
-CPU revision	: 1
-
-EOF
 arm_python() {
   local SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -E"
-  $SUDO unshare --mount bash -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' "$T/cpuinfo" \
+  $SUDO unshare --mount bash -c 'mount --bind "$0" /proc/cpuinfo && exec "$@"' \
+    "$ROOT/cpp/tests/aarch64/cpuinfo" \
     env PYTHONPATH="$SITE" PYTHONNOUSERSITE=1 GLIBC_TUNABLES=glibc.pthread.rseq=0 \
     qemu-aarch64 -cpu cortex-a76 -L "$SYSROOT" "$SYSROOT/usr/bin/python$V" "$@"
 }

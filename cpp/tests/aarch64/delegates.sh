@@ -12,7 +12,8 @@
 # aarch64 g++-aarch64-linux-gnu and qemu-user (installed with apt-get when
 # missing). XNNPACK's CPU detection crashes under qemu-user on an x86 host's
 # /proc/cpuinfo, so the test runs in a private mount namespace (unshare, needs
-# root or user namespaces) with an ARM cpuinfo bind-mounted over it.
+# root or user namespaces) with an ARM cpuinfo (cpp/tests/aarch64/cpuinfo, a
+# Cortex-A76 as Linux prints it) bind-mounted over it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -45,17 +46,6 @@ else
       --python-version 3.11 --implementation cp -d "$OUT/wheel"
     "$PY" -m zipfile -e "$(ls "$OUT"/wheel/ai_edge_litert-*aarch64*.whl | head -1)" "$OUT/litert"
   fi
-  cat > "$OUT/cpuinfo" <<'EOF'
-processor	: 0
-BogoMIPS	: 50.00
-Features	: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp
-CPU implementer	: 0x41
-CPU architecture: 8
-CPU variant	: 0x4
-CPU part	: 0xd0b
-CPU revision	: 1
-
-EOF
   RUN=(qemu-aarch64 -cpu cortex-a76 -L "$SYSROOT")
 fi
 
@@ -96,4 +86,4 @@ fi
 export GLIBC_TUNABLES=glibc.pthread.rseq=0
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -E"
 exec $SUDO unshare --mount bash -c 'mount --bind "$0" /proc/cpuinfo && exec "${@}"' \
-  "$OUT/cpuinfo" "${RUN[@]}" "$OUT/test_delegates"
+  "$ROOT/cpp/tests/aarch64/cpuinfo" "${RUN[@]}" "$OUT/test_delegates"
