@@ -29,6 +29,7 @@
 #   (auditwheel repair only knows the host's architecture, and there is nothing to graft:
 #   the extension needs only libc/libm/libdl/libpthread, and libLiteRt.so is dlopened.)
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=${JOBS:-2}
@@ -115,7 +116,8 @@ arm_headers() {
   dir=$WORK/aarch64-headers/$v
   if [ ! -f "$dir/include/Python.h" ]; then
     rm -rf "$dir"
-    debian_arm64_extract "$WORK" "$suite" "$dir/root" "libpython$v-dev:arm64" >&2
+    debian_arm64_extract "$WORK" "$suite" "$dir/root" "libpython$v-dev:arm64" >&2 \
+      || die "could not fetch Debian $suite's libpython$v-dev:arm64"
     cp -r "$dir/root/usr/include/python$v" "$dir/include"
     cp "$dir/root/usr/include/aarch64-linux-gnu/python$v/pyconfig.h" "$dir/include/pyconfig.h"
   fi

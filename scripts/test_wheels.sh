@@ -17,6 +17,7 @@
 #   wheel_check.py run, whose recording must match the x86_64 one (preprocessing bytes
 #   exact, model outputs within 1 LSB / 1e-5).
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DIST=${DIST:-$ROOT/dist}

@@ -13,10 +13,19 @@ _debian_arm64_apt() {  # _debian_arm64_apt WORK SUITE apt-get|apt-cache ARGS...
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
     echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $2 main" \
       > "$apt/sources.list.new"
-    "$tool" -o Dir::Etc::SourceList="$apt/sources.list.new" -o Dir::Etc::SourceParts=/dev/null \
-      -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Debug::NoLocking=1 \
-      -o APT::Architecture=arm64 -o APT::Architectures::=arm64 update -qq
-    mv "$apt/sources.list.new" "$apt/sources.list"
+    local try
+    for try in 1 2 3; do
+      if apt-get -o Dir::Etc::SourceList="$apt/sources.list.new" -o Dir::Etc::SourceParts=/dev/null \
+          -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Debug::NoLocking=1 \
+          -o APT::Architecture=arm64 -o APT::Architectures::=arm64 update -qq \
+          && ls "$apt"/lists/*_Packages* >/dev/null 2>&1; then
+        mv "$apt/sources.list.new" "$apt/sources.list"
+        break
+      fi
+      echo "debian_arm64: apt-get update for $2 failed (try $try of 3)" >&2
+      sleep $((try * 5))
+    done
+    [ -f "$apt/sources.list" ] || return 1
   fi
   "$tool" -o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null \
     -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Debug::NoLocking=1 \
@@ -29,15 +38,16 @@ debian_arm64_extract() {
   local pkgs=("$@")
   if [ "${pkgs[0]:-}" = --deps ]; then
     pkgs=("${pkgs[@]:1}")
-    # apt-get is fine with apt-cache here: _debian_arm64_apt only needs the tool's -o options.
-    _debian_arm64_apt "$work" "$suite" apt-get --version >/dev/null
+    _debian_arm64_apt "$work" "$suite" apt-get --version >/dev/null || return 1
     mapfile -t pkgs < <(_debian_arm64_apt "$work" "$suite" apt-cache depends --recurse --no-recommends \
       --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "${pkgs[@]}" \
       | grep -v '^ ' | grep -v '<' | sort -u)
   fi
   local debs=$work/apt-$suite/debs
   mkdir -p "$debs" "$dest"
-  (cd "$debs" && _debian_arm64_apt "$work" "$suite" apt-get download -qq "${pkgs[@]}" 2>/dev/null)
+  # (apt-get warns that root downloads unsandboxed: that line is dropped, errors are not)
+  (cd "$debs" && _debian_arm64_apt "$work" "$suite" apt-get download -qq "${pkgs[@]}" 2>&1 \
+    | grep -v 'unsandboxed as root' >&2) || true
   local p f
   for p in "${pkgs[@]}"; do
     f=$(ls "$debs/${p%%:*}"_*.deb 2>/dev/null | head -1)
