@@ -22,8 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "model/flatbuffer_reader.h"
-#include "model/schema_tables.inc"
+#include "model/schema.h"
 
 namespace edgerun {
 namespace {

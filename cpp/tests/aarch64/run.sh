@@ -37,7 +37,7 @@ objs=()
 pids=()
 for src in "$ROOT"/cpp/src/*.cc "$ROOT"/cpp/src/preprocess/*.cc "$ROOT"/cpp/src/postprocess/*.cc \
            "$ROOT"/cpp/src/platform/*.cc; do
-  case "$src" in *_avx2.cc|*_sse41.cc) continue ;; esac
+  case "$src" in *_avx2.cc) continue ;; esac
   obj="$OUT/$(basename "${src%.cc}").o"
   objs+=("$obj")
   "$CXX" "${FLAGS[@]}" -c "$src" -o "$obj" &
