@@ -19,7 +19,6 @@ namespace {
 // TfLiteRegistration is 64 bytes, the runtime reads 88 and crashes.
 constexpr const char* kIncompatibleEdgeTpuBuild = "COMPILER=6.3.0 20170516";
 
-
 std::mutex g_lib_mu;
 std::map<std::string, PluginLibrary*>* g_libs = new std::map<std::string, PluginLibrary*>();
 
