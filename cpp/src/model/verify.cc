@@ -145,7 +145,7 @@ struct BufferInfo {
   uint64_t size = 0;  // number of bytes (0 = no data)
 };
 
-struct TensorInfo {
+struct VerifiedTensor {
   VecRef shape;               // verified int32 vector (may be absent)
   uint32_t buffer = 0;        // buffer index (valid when has_data)
   int8_t type = 0;
@@ -161,7 +161,9 @@ struct SubgraphInfo {
   std::vector<int32_t> callees;  // subgraphs referenced by its operators
 };
 
-std::string ShapeString(fb::Reader& w, const VecRef& shape) {
+// A shape vector inside the file (verified int32 vector), shortened after 12
+// dims: "[1,224,224,3]". (edgerun::ShapeString formats runtime shapes.)
+std::string FlatShapeString(fb::Reader& w, const VecRef& shape) {
   std::string s = "[";
   uint32_t n = shape.len < 12 ? shape.len : 12;
   for (uint32_t i = 0; i < n; ++i) {
@@ -184,25 +186,25 @@ class ModelVerifier {
   Status VerifyBuffers(const TableRef& model);
   Status VerifyOperatorCodes(const TableRef& model);
   Status VerifySubgraph(uint32_t si, const TableRef& sg);
-  Status VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, uint32_t ntensors, TensorInfo* info);
+  Status VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, uint32_t ntensors, VerifiedTensor* info);
   Status VerifyQuantization(const TableRef& q, const VecRef& shape, uint32_t ntensors);
   Status VerifySparsity(const TableRef& sp, const VecRef& shape, uint64_t* stored);
   Status VerifyIndexVector(const TableRef& dm, fb::ScalarField<uint8_t> type_field, fb::TableField value_field,
                            const char* what, VecRef* v,
                            uint32_t* elem_size);
   Status VerifyStringBuffer(const BufferInfo& b, uint64_t elements);
-  Status VerifyOperator(uint32_t si, uint32_t oi, const TableRef& op, const std::vector<TensorInfo>& tensors,
+  Status VerifyOperator(uint32_t si, uint32_t oi, const TableRef& op, const std::vector<VerifiedTensor>& tensors,
                         std::vector<uint8_t>* produced, const std::vector<uint8_t>& is_input,
                         SubgraphInfo* sginfo);
   Status CheckSubgraphRef(int64_t index, const char* what, SubgraphInfo* sginfo);
   template <class Where>
   Status CheckShapeRule(uint8_t rule, const VecRef& inputs, const VecRef& outputs,
-                        const std::vector<TensorInfo>& tensors, const Where& where) {
+                        const std::vector<VerifiedTensor>& tensors, const Where& where) {
     if (rule == kRulePad || rule == kRuleResize) return CheckConstShapeRule(rule, inputs, outputs, tensors, where);
     const uint32_t nin = rule == kRuleBroadcast ? 2 : 1;
     if (inputs.len < nin || outputs.len < 1) return Status();  // the kernel reports it
     int32_t idx[3] = {w_.VI32(inputs, 0), nin > 1 ? w_.VI32(inputs, 1) : 0, w_.VI32(outputs, 0)};
-    const TensorInfo* t[3];
+    const VerifiedTensor* t[3];
     for (uint32_t k = 0; k < 3; ++k) {
       if (k == 1 && nin < 2) {
         t[k] = nullptr;
@@ -222,7 +224,7 @@ class ModelVerifier {
       for (uint32_t i = 0; same && i < in.len; ++i) same = w_.VI32(in, i) == w_.VI32(out, i);
       if (!same) {
         return ModelError(where() + Fmt(": output tensor %d has shape %s, but input tensor %d has shape %s", idx[2],
-                                        ShapeString(w_, out).c_str(), idx[0], ShapeString(w_, in).c_str()));
+                                        FlatShapeString(w_, out).c_str(), idx[0], FlatShapeString(w_, in).c_str()));
       }
       return Status();
     }
@@ -233,8 +235,8 @@ class ModelVerifier {
     for (uint32_t i = 0; i < rank; ++i) {
       int32_t x = dim(a, i), y = dim(b, i);
       if (x != y && x != 1 && y != 1) {
-        return ModelError(where() + Fmt(": input shapes %s and %s do not broadcast", ShapeString(w_, a).c_str(),
-                                        ShapeString(w_, b).c_str()));
+        return ModelError(where() + Fmt(": input shapes %s and %s do not broadcast", FlatShapeString(w_, a).c_str(),
+                                        FlatShapeString(w_, b).c_str()));
       }
       int32_t z = x == 1 ? y : x;
       if (ok && dim(out, i) != z) ok = false;
@@ -246,8 +248,8 @@ class ModelVerifier {
         expected += std::to_string(x == 1 ? y : x) + (i ? "," : "]");
       }
       return ModelError(where() + Fmt(": output tensor %d has shape %s, but inputs %s and %s broadcast to %s",
-                                      idx[2], ShapeString(w_, out).c_str(), ShapeString(w_, a).c_str(),
-                                      ShapeString(w_, b).c_str(), expected.c_str()));
+                                      idx[2], FlatShapeString(w_, out).c_str(), FlatShapeString(w_, a).c_str(),
+                                      FlatShapeString(w_, b).c_str(), expected.c_str()));
     }
     return Status();
   }
@@ -256,13 +258,13 @@ class ModelVerifier {
   // [rank, 2]) and RESIZE family (size [2] of an NHWC input).
   template <class Where>
   Status CheckConstShapeRule(uint8_t rule, const VecRef& inputs, const VecRef& outputs,
-                             const std::vector<TensorInfo>& tensors, const Where& where) {
+                             const std::vector<VerifiedTensor>& tensors, const Where& where) {
     if (inputs.len < 2 || outputs.len < 1) return Status();
     const int32_t in = w_.VI32(inputs, 0), param = w_.VI32(inputs, 1), out = w_.VI32(outputs, 0);
     if (in < 0 || param < 0) return Status();
-    const TensorInfo& ti = tensors[in];
-    const TensorInfo& tp = tensors[param];
-    const TensorInfo& to = tensors[out];
+    const VerifiedTensor& ti = tensors[in];
+    const VerifiedTensor& tp = tensors[param];
+    const VerifiedTensor& to = tensors[out];
     if (ti.dynamic || to.dynamic || !tp.has_data || tp.sparse || ti.shape.len == 0) return Status();
     const int psize = tp.type == sc::TensorType_INT32 ? 4 : tp.type == sc::TensorType_INT64 ? 8 : 0;
     if (psize == 0) return Status();
@@ -295,7 +297,7 @@ class ModelVerifier {
       for (uint32_t i = 0; i < rank; ++i) e += std::to_string(expected[i]) + (i + 1 < rank ? "," : "]");
       return ModelError(where() + Fmt(": output tensor %d has shape %s, but input %s with constant %s tensor %d "
                                       "gives %s",
-                                      out, ShapeString(w_, to.shape).c_str(), ShapeString(w_, ti.shape).c_str(),
+                                      out, FlatShapeString(w_, to.shape).c_str(), FlatShapeString(w_, ti.shape).c_str(),
                                       rule == kRulePad ? "paddings" : "size", param, e.c_str()));
     }
     return Status();
@@ -465,7 +467,7 @@ Status ModelVerifier::VerifySubgraph(uint32_t si, const TableRef& sg) {
   info.ntensors = nt;
 
   VRET(w_.Spend(uint64_t(nt) + inputs.len + outputs.len));
-  std::vector<TensorInfo> tinfo(nt);
+  std::vector<VerifiedTensor> tinfo(nt);
   for (uint32_t ti = 0; ti < nt; ++ti) {
     TableRef t;
     VTRY(w_.VecTable(tensors, ti, &t), "subgraph %u tensor %u", si, ti);
@@ -505,7 +507,7 @@ Status ModelVerifier::VerifySubgraph(uint32_t si, const TableRef& sg) {
 // Tensor
 // ---------------------------------------------------------------------------
 Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, uint32_t ntensors,
-                                   TensorInfo* info) {
+                                   VerifiedTensor* info) {
   // Name first, so that later messages can show it.
   VecRef name;
   VTRY(w_.String(t, sc::Tensor::Name, &name, "name"), "subgraph %u tensor %u", si, ti);
@@ -543,7 +545,7 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
   // Shape: dims >= 0, or -1 where the shape signature marks the dim dynamic.
   if (signature.present && signature.len != shape.len && shape.len != 0) {
     return ModelError(where() + Fmt(": shape %s and shape_signature have different ranks (%u vs %u)",
-                                    ShapeString(w_, shape).c_str(), shape.len, signature.len));
+                                    FlatShapeString(w_, shape).c_str(), shape.len, signature.len));
   }
   bool dynamic = false;
   bool has_zero = false;
@@ -554,7 +556,7 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
       bool allowed = dim == -1 && signature.present && i < signature.len && w_.VI32(signature, i) == -1;
       if (!allowed) {
         return ModelError(where() + Fmt(": shape %s has invalid dimension %d at index %u",
-                                        ShapeString(w_, shape).c_str(), dim, i));
+                                        FlatShapeString(w_, shape).c_str(), dim, i));
       }
       dynamic = true;
       continue;
@@ -564,7 +566,7 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
       continue;
     }
     if (elements > uint64_t(o_.max_tensor_elements) / uint64_t(dim)) {
-      return ModelError(where() + Fmt(": shape %s has more than %llu elements", ShapeString(w_, shape).c_str(),
+      return ModelError(where() + Fmt(": shape %s has more than %llu elements", FlatShapeString(w_, shape).c_str(),
                                       ull(o_.max_tensor_elements)));
     }
     elements *= uint64_t(dim);
@@ -643,7 +645,7 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
   if (b.size > 0) {
     if (dynamic) {
       return ModelError(where() + Fmt(": constant tensor (buffer %u) has a dynamic shape %s", buffer,
-                                      ShapeString(w_, shape).c_str()));
+                                      FlatShapeString(w_, shape).c_str()));
     }
     if (type == sc::TensorType_STRING) {
       if (has_sp) return ModelError(where() + ": sparse string tensor");
@@ -655,7 +657,7 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
       if (type == sc::TensorType_INT2) packed = (stored + 3) / 4;
       if (b.size != need && b.size != packed) {
         return ModelError(where() + Fmt(": buffer %u holds %llu bytes, but %s%s %s needs %llu bytes", buffer,
-                                        ull(b.size), has_sp ? "sparse " : "", ShapeString(w_, shape).c_str(),
+                                        ull(b.size), has_sp ? "sparse " : "", FlatShapeString(w_, shape).c_str(),
                                         TypeName(type), ull(packed)));
       }
     }
@@ -929,7 +931,7 @@ Status ModelVerifier::CheckSubgraphRef(int64_t index, const char* what, Subgraph
 }
 
 Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& op,
-                                     const std::vector<TensorInfo>& tensors, std::vector<uint8_t>* produced,
+                                     const std::vector<VerifiedTensor>& tensors, std::vector<uint8_t>* produced,
                                      const std::vector<uint8_t>& is_input, SubgraphInfo* sginfo) {
   uint32_t opcode_index;
   VTRY(w_.Read(op, sc::Operator::OpcodeIndex, &opcode_index, "opcode_index"), "subgraph %u operator %u", si, oi);
@@ -1145,7 +1147,7 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
       if (!same) {
         return ModelError(where() + Fmt(": output tensor %d has shape %s, but the constant input tensor %d has shape "
                                         "%s",
-                                        out, ShapeString(w_, b).c_str(), in, ShapeString(w_, a).c_str()));
+                                        out, FlatShapeString(w_, b).c_str(), in, FlatShapeString(w_, a).c_str()));
       }
     }
   }
@@ -1222,7 +1224,7 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
     for (uint32_t i = 0; i < inputs.len; ++i) {
       int32_t v = w_.VI32(inputs, i);
       if (v == -1) continue;
-      const TensorInfo& ti = tensors[v];
+      const VerifiedTensor& ti = tensors[v];
       if (!(ti.has_data || ti.zero_elements || ti.is_variable || is_input[v] || (*produced)[v])) {
         return ModelError(where() + Fmt(": input tensor %d is neither a constant, a variable, a subgraph input "
                                         "nor the output of an earlier operator",
