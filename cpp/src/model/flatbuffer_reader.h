@@ -110,7 +110,10 @@ class Reader {
     const uint64_t at = t.pos + fo;
     if (fo < 4 || fo + sizeof(T) > t.tsize || at % sizeof(T) != 0) return ScalarError(t, fo, sizeof(T), field);
     const uint8_t* p = d_ + at;
-    *out = FromBits<T>(sizeof(T) == 1 ? p[0] : sizeof(T) == 2 ? LoadU16(p) : sizeof(T) == 4 ? LoadU32(p) : LoadU64(p));
+    *out = FromBits<T>(sizeof(T) == 1   ? p[0]
+                       : sizeof(T) == 2 ? LoadU16(p)
+                       : sizeof(T) == 4 ? LoadU32(p)
+                                        : LoadU64(p));
     return Status();
   }
 

@@ -417,7 +417,8 @@ Status ModelVerifier::VerifyOperatorCodes(const TableRef& model) {
     int8_t deprecated_code;
     int32_t code, version;
     VecRef custom;
-    VTRY(w_.Read(c, sc::OperatorCode::DeprecatedBuiltinCode, &deprecated_code, "deprecated_builtin_code"), "operator code %u", ci);
+    VTRY(w_.Read(c, sc::OperatorCode::DeprecatedBuiltinCode, &deprecated_code, "deprecated_builtin_code"),
+         "operator code %u", ci);
     VTRY(w_.String(c, sc::OperatorCode::CustomCode, &custom, "custom_code"), "operator code %u", ci);
     VTRY(w_.Read(c, sc::OperatorCode::Version, &version, "version"), "operator code %u", ci);
     VTRY(w_.Read(c, sc::OperatorCode::BuiltinCode, &code, "builtin_code"), "operator code %u", ci);
@@ -875,10 +876,11 @@ Status ModelVerifier::VerifySparsity(const TableRef& sp, const VecRef& shape, ui
     } else if (format == sc::DimensionType_SPARSE_CSR) {
       VecRef seg, idx;
       uint32_t seg_size, idx_size;
-      VTRY(VerifyIndexVector(meta[j], sc::DimensionMetadata::ArraySegmentsType,
-                                    sc::DimensionMetadata::ArraySegments, "array_segments", &seg, &seg_size), "sparsity dim_metadata %u", j);
-      VTRY(VerifyIndexVector(meta[j], sc::DimensionMetadata::ArrayIndicesType,
-                                    sc::DimensionMetadata::ArrayIndices, "array_indices", &idx, &idx_size), "sparsity dim_metadata %u", j);
+      using DM = sc::DimensionMetadata;
+      VTRY(VerifyIndexVector(meta[j], DM::ArraySegmentsType, DM::ArraySegments, "array_segments", &seg, &seg_size),
+           "sparsity dim_metadata %u", j);
+      VTRY(VerifyIndexVector(meta[j], DM::ArrayIndicesType, DM::ArrayIndices, "array_indices", &idx, &idx_size),
+           "sparsity dim_metadata %u", j);
       if (uint64_t(seg.len) != count + 1) {
         return ModelError(Fmt("sparsity dim_metadata %u: %u array_segments, expected %llu", j, seg.len,
                               ull(count + 1)));
@@ -1137,7 +1139,8 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
 
   // DEQUANTIZE / DENSIFY of a constant: accelerators (XNNPACK) unpack these
   // ahead of time using the declared output shape, so it must be the input's.
-  if ((code == sc::BuiltinOperator_DEQUANTIZE || code == sc::BuiltinOperator_DENSIFY) && inputs.len >= 1 && outputs.len >= 1) {
+  if ((code == sc::BuiltinOperator_DEQUANTIZE || code == sc::BuiltinOperator_DENSIFY) && inputs.len >= 1 &&
+      outputs.len >= 1) {
     int32_t in = w_.VI32(inputs, 0), out = w_.VI32(outputs, 0);
     if (in >= 0 && (tensors[in].has_data || tensors[in].sparse)) {
       const VecRef& a = tensors[in].shape;
@@ -1275,8 +1278,9 @@ Status ModelVerifier::VerifySignatures(const TableRef& model) {
         VecRef name;
         uint32_t index;
         VTRY(w_.VecTable(maps, m, &tm), "signature %u %s %u", i, side ? "output" : "input", m);
-        VTRY(w_.String(tm, sc::TensorMap::Name, &name, "name"), "signature %u %s %u", i, side ? "output" : "input", m);
-        VTRY(w_.Read(tm, sc::TensorMap::TensorIndex, &index, "tensor_index"), "signature %u %s %u", i, side ? "output" : "input", m);
+        const char* dir = side ? "output" : "input";
+        VTRY(w_.String(tm, sc::TensorMap::Name, &name, "name"), "signature %u %s %u", i, dir, m);
+        VTRY(w_.Read(tm, sc::TensorMap::TensorIndex, &index, "tensor_index"), "signature %u %s %u", i, dir, m);
         if (index >= nt) {
           return ModelError(Fmt("signature %u ('%s') %s '%s': tensor index %u out of range (subgraph %u has %u "
                                 "tensors)",

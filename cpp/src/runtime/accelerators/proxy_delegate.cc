@@ -218,9 +218,11 @@ LiteRtStatus SlotCreateDelegate(LiteRtRuntimeContext*, LiteRtEnvironment, LiteRt
   return s;
 }
 
-Status Register(const LiteRtApi* api, LiteRtEnvironment env, LiteRtAcceleratorGetNameFn name, LiteRtAcceleratorGetVersionFn version,
-                        LiteRtAcceleratorGetHardwareSupportFn hw, LiteRtAcceleratorIsJitFn jit,
-                        LiteRtAcceleratorCreateDelegateFn create, Slot* slot) {
+// One accelerator of `env` with these callbacks; `slot` (owned from here on)
+// is null for LiteRT's own CPU accelerator.
+Status Register(const LiteRtApi* api, LiteRtEnvironment env, LiteRtAcceleratorGetNameFn name,
+                LiteRtAcceleratorGetVersionFn version, LiteRtAcceleratorGetHardwareSupportFn hw,
+                LiteRtAcceleratorIsJitFn jit, LiteRtAcceleratorCreateDelegateFn create, Slot* slot) {
   LiteRtAccelerator a = nullptr;
   LiteRtStatus s = api->LiteRtCreateAccelerator(&a);
   if (s != kLiteRtStatusOk || !a) {
@@ -261,7 +263,8 @@ Status RegisterPluginAccelerator(const LiteRtApi* api, LiteRtEnvironment env, si
     slot->keys.push_back(kv.first);
     slot->values.push_back(kv.second);
   }
-  return Register(api, env, SlotGetName, SlotGetVersion, SlotGetHardware, nullptr, SlotCreateDelegate, slot);
+  return Register(api, env, SlotGetName, SlotGetVersion, SlotGetHardware, nullptr, SlotCreateDelegate,
+                  slot);
 }
 
 Status RegisterCpuAccelerator(const LiteRtApi* api, LiteRtEnvironment env,
