@@ -238,7 +238,6 @@ def _wrap(items, indent, width=110):
 def generate():
     mod = importlib.import_module(SCHEMA_MODULE)
     litert_version = importlib.metadata.version("ai-edge-litert")
-    fb_version = importlib.metadata.version("flatbuffers")
 
     objs = [(name, obj) for name, obj in vars(mod).items() if inspect.isclass(obj) and obj.__module__ == mod.__name__]
     enums = [(name, obj) for name, obj in objs if _is_enum(obj)]
@@ -249,8 +248,8 @@ def generate():
     w = L.append
     w("// GENERATED FILE, DO NOT EDIT. Regenerate with:")
     w("//   python tools/gen_schema_tables.py -o cpp/src/model/schema_tables.inc")
-    w(f"// Source: {SCHEMA_MODULE} (ai-edge-litert {litert_version}, flatbuffers {fb_version}),")
-    w("// the flatc-generated Python module of the TFLite schema; see the script for how it is read.")
+    w(f"// Source: {SCHEMA_MODULE} of ai-edge-litert {litert_version}, the flatc-generated")
+    w("// Python module of the TFLite schema; see the script for how it is read.")
     w("// tests/test_schema_tables.py fails when this file and the installed schema disagree.")
     w("//")
     w("// Included by verify.cc after model/flatbuffer_reader.h, which defines the fb:: descriptor types.")
