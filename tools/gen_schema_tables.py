@@ -252,7 +252,7 @@ def generate():
     w("// Python module of the TFLite schema; see the script for how it is read.")
     w("// tests/test_schema_tables.py fails when this file and the installed schema disagree.")
     w("//")
-    w("// Included by verify.cc after model/flatbuffer_reader.h, which defines the fb:: descriptor types.")
+    w("// Include it through model/schema.h (flatbuffer_reader.h first: the fb:: descriptor types).")
     w("")
     w("namespace edgerun {")
     w("namespace schema {")
