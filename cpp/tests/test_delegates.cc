@@ -1,4 +1,4 @@
-// C++ tests of the delegate-plugin route (accelerators.cc) against the real
+// C++ tests of the delegate-plugin route (cpp/src/runtime/accelerators/) against the real
 // runtime and the stand-in plugin (tests/plugins/standin_delegate.cc). Used on
 // x86_64 and, cross-compiled, on aarch64 under qemu (cpp/tests/aarch64/delegates.sh).
 //

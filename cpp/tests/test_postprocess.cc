@@ -41,13 +41,13 @@ internal::Candidate Cand(float score, int cls, int index, double x1, double y1, 
 }  // namespace
 
 TEST(HalfToFloatExact) {
-  CHECK(internal::HalfToFloat(0x3c00) == 1.0f);
-  CHECK(internal::HalfToFloat(0xc000) == -2.0f);
-  CHECK(internal::HalfToFloat(0x3555) == 0.333251953125f);
-  CHECK(internal::HalfToFloat(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
-  CHECK(internal::HalfToFloat(0x7bff) == 65504.0f);
-  CHECK(std::isinf(internal::HalfToFloat(0x7c00)));
-  CHECK(std::isnan(internal::HalfToFloat(0x7e00)));
+  CHECK(edgerun::HalfToFloat(0x3c00) == 1.0f);
+  CHECK(edgerun::HalfToFloat(0xc000) == -2.0f);
+  CHECK(edgerun::HalfToFloat(0x3555) == 0.333251953125f);
+  CHECK(edgerun::HalfToFloat(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
+  CHECK(edgerun::HalfToFloat(0x7bff) == 65504.0f);
+  CHECK(std::isinf(edgerun::HalfToFloat(0x7c00)));
+  CHECK(std::isnan(edgerun::HalfToFloat(0x7e00)));
 }
 
 TEST(BlazeFaceAnchors) {

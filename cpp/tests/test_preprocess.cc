@@ -336,8 +336,8 @@ TEST(quantization_rounding_and_clamping) {
 }
 
 TEST(float16_output_and_conversion) {
-  using edgerun::preprocess::internal::FloatToHalf;
-  using edgerun::preprocess::internal::HalfToFloat;
+  using edgerun::FloatToHalf;
+  using edgerun::HalfToFloat;
   CHECK(FloatToHalf(1.0f) == 0x3c00);
   CHECK(FloatToHalf(-2.0f) == 0xc000);
   CHECK(FloatToHalf(65504.f) == 0x7bff);

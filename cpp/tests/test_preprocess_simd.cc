@@ -145,8 +145,8 @@ int Compare(const Cfg& c, Rng& rng, double* max_lsb, bool* ran_simd) {
         uint16_t ha, hb;
         std::memcpy(&ha, &out[0][i * 2], 2);
         std::memcpy(&hb, &out[1][i * 2], 2);
-        a = edgerun::preprocess::internal::HalfToFloat(ha);
-        b = edgerun::preprocess::internal::HalfToFloat(hb);
+        a = edgerun::HalfToFloat(ha);
+        b = edgerun::HalfToFloat(hb);
         lsb = 1.0 / 57.0;
         break;
       }

@@ -1,7 +1,8 @@
 // verify_tool: run edgerun::VerifyModel on model files (a development tool used by
 // tests/tools/corrupt_corpus.py; not built by CMake, which builds only test_*.cc).
 //
-//   g++ -std=c++17 -O2 -Icpp/include cpp/tests/verify_tool.cc cpp/src/model/verify.cc -o /tmp/verify_tool
+//   g++ -std=c++17 -O2 -Icpp/include -Icpp/src cpp/tests/verify_tool.cc cpp/src/model/verify.cc
+//       cpp/src/model/flatbuffer_reader.cc -o /tmp/verify_tool
 //   /tmp/verify_tool [--time N] FILE...
 //
 // One line per file: "OK<TAB>microseconds<TAB>path" or

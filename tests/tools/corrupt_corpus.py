@@ -129,9 +129,10 @@ def corrupt_variants(data: bytes, n: int, seed: int) -> list[bytes]:
 # --------------------------------------------------------------------------- verifier
 def build_verifier(out_dir: str) -> str:
     exe = os.path.join(out_dir, "verify_tool")
-    cmd = ["g++", "-std=c++17", "-O2", "-I", os.path.join(REPO, "cpp", "include"),
-           os.path.join(REPO, "cpp", "tests", "verify_tool.cc"),
-           os.path.join(REPO, "cpp", "src", "model", "verify.cc"), "-o", exe]
+    model_src = os.path.join(REPO, "cpp", "src", "model")
+    cmd = ["g++", "-std=c++17", "-O2", "-I", os.path.join(REPO, "cpp", "include"), "-I", os.path.join(REPO, "cpp", "src"),
+           os.path.join(REPO, "cpp", "tests", "verify_tool.cc"), os.path.join(model_src, "verify.cc"),
+           os.path.join(model_src, "flatbuffer_reader.cc"), "-o", exe]
     subprocess.run(cmd, check=True)
     return exe
 

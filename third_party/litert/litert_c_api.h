@@ -315,7 +315,7 @@ typedef void (*LiteRtDelegateDeleter)(void* delegate);
     (LiteRtAccelerator accelerator, LiteRtHwAcceleratorSet * hardware))
 
 // The CPU (XNNPACK) accelerator's definition, a data symbol, resolved
-// separately and optionally (accelerators.cc re-registers the CPU accelerator
+// separately and optionally (runtime/accelerators/ re-registers the CPU accelerator
 // after delegate plugins through it, so plugins see the graph first). 2.3.0
 // layout: a header word, then get_name, get_version, get_hardware_support,
 // is_jit, create_delegate, ... function pointers (8 bytes each on LP64).

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "edgerun/preprocess.h"
-#include "edgerun/session.h"
 #include "edgerun/status.h"
+#include "edgerun/tensor.h"
 
 namespace edgerun {
 namespace postprocess {

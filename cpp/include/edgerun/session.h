@@ -14,28 +14,9 @@
 
 #include "edgerun/accelerators.h"
 #include "edgerun/status.h"
+#include "edgerun/tensor.h"
 
 namespace edgerun {
-
-enum class DType : int {
-  kUnknown = 0,
-  kFloat32,
-  kFloat16,
-  kFloat64,
-  kInt8,
-  kUInt8,
-  kInt16,
-  kUInt16,
-  kInt32,
-  kUInt32,
-  kInt64,
-  kUInt64,
-  kBool,
-  kComplex64,
-};
-size_t DTypeSize(DType dtype);
-const char* DTypeName(DType dtype);  // numpy spelling: "float32", "int8", ...
-std::string ShapeString(const std::vector<int64_t>& shape);  // "[1, 224, 224, 3]"
 
 // 64-byte aligned heap memory, shared between a session and the zero-copy
 // views handed out of it (a view keeps its block alive after the session).
@@ -79,20 +60,6 @@ class ModelBytes {
   bool mapped_ = false;
   std::shared_ptr<AlignedBlock> owned_;
   std::string origin_;
-};
-
-struct TensorInfo {
-  std::string name;
-  std::vector<int64_t> shape;  // current shape (after any resize)
-  DType dtype = DType::kUnknown;
-  size_t nbytes = 0;           // product(shape) * itemsize
-  // Per-tensor quantization; scale 0 and zero_point 0 when not quantized.
-  float scale = 0.0f;
-  int64_t zero_point = 0;
-  // Per-channel quantization (empty unless the tensor is per-channel quantized).
-  std::vector<float> scales;
-  std::vector<int64_t> zero_points;
-  int quantized_dimension = -1;
 };
 
 struct SessionOptions {

@@ -20,13 +20,6 @@ int64_t NowNs() {
 
 double Ms(int64_t ns) { return static_cast<double>(ns) * 1e-6; }
 
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  if (shape.size() == 1) s += ",";
-  return s + ")";
-}
-
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());
@@ -169,7 +162,7 @@ Expected<std::shared_ptr<Pipeline::Model>> Pipeline::Bind(std::shared_ptr<Sessio
     return InputError(which + ": the Preprocessor (channels='" + pp::Name(spec.channels) + "', layout='" +
                       pp::Name(spec.layout) + "') writes an image of shape " +
                       (nchw ? "(1, " + cs + ", H, W)" : "(1, H, W, " + cs + ")") + ", the model's input has shape " +
-                      ShapeText(t.shape));
+                      ShapeTupleString(t.shape));
   }
   m->width = static_cast<int>(w);
   m->height = static_cast<int>(h);

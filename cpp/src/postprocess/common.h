@@ -12,13 +12,11 @@
 #include <vector>
 
 #include "edgerun/postprocess.h"
+#include "edgerun/tensor.h"
 
 namespace edgerun {
 namespace postprocess {
 namespace internal {
-
-// IEEE half -> float (no F16C needed; exact for every half, NaN/Inf kept).
-float HalfToFloat(uint16_t h);
 
 // Dequantization parameters of one output. Integer tensors with scale 0 (not
 // quantized) read as their integer values.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "edgerun/preprocess.h"
+#include "edgerun/tensor.h"
 
 namespace edgerun {
 namespace preprocess {
@@ -182,9 +183,8 @@ void KernelNeon(const KPlan& p, const Image& img, uint8_t* out, int line_begin, 
                 uint8_t* scratch);
 #endif
 
-// Scalar helpers shared by the reference and the SIMD tails (preprocess_ref.cc).
-uint16_t FloatToHalf(float f);  // round to nearest even, like F16C / NEON fcvtn
-float HalfToFloat(uint16_t h);
+// Scalar helpers shared by the reference and the SIMD tails (preprocess_ref.cc);
+// half conversion: FloatToHalf / HalfToFloat of edgerun/tensor.h.
 // Writes one pixel (out channels, already normalized floats) at element index
 // `elem` (NHWC) / plane offset (NCHW) -- used for padding and the reference.
 void StorePixelRef(const KPlan& p, uint8_t* out, size_t pixel_index, const float* o);

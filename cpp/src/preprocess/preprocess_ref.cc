@@ -28,52 +28,6 @@ size_t ScratchBytes(const KPlan& p) {
   return 256 + npad * 3 * 4 + kTile * npad * 3 * 4 + 4096;
 }
 
-// float -> IEEE half, round to nearest even (F. Giesen's float_to_half_fast3_rtne).
-uint16_t FloatToHalf(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t sign = u & 0x80000000u;
-  u ^= sign;
-  uint32_t o;
-  if (u >= (127u + 16u) << 23) {
-    o = (u > (255u << 23)) ? 0x7e00u : 0x7c00u;
-  } else if (u < (113u << 23)) {
-    const uint32_t magic_u = ((127u - 15u) + (23u - 10u) + 1u) << 23;
-    float magic, ff;
-    std::memcpy(&magic, &magic_u, 4);
-    std::memcpy(&ff, &u, 4);
-    ff += magic;
-    uint32_t r;
-    std::memcpy(&r, &ff, 4);
-    o = r - magic_u;
-  } else {
-    const uint32_t mant_odd = (u >> 13) & 1u;
-    u += (static_cast<uint32_t>(15 - 127) << 23) + 0xfffu;
-    u += mant_odd;
-    o = u >> 13;
-  }
-  return static_cast<uint16_t>(o | (sign >> 16));
-}
-
-float HalfToFloat(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t mant = h & 0x3ffu;
-  uint32_t u;
-  if (exp == 0) {
-    float f = std::ldexp(static_cast<float>(mant), -24);
-    std::memcpy(&u, &f, 4);
-    u |= sign;
-  } else if (exp == 31) {
-    u = sign | 0x7f800000u | (mant << 13);
-  } else {
-    u = sign | ((exp + 112u) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 // Colour stage + normalization of one pixel: slots (value units) -> o[c].
 void NormalizePixelRef(const KPlan& p, const float* s, float* o) {
   float px[3];

@@ -17,7 +17,9 @@
 #include <utility>
 
 #include "edgerun/verify.h"
-#include "runtime/accelerators.h"
+#include "model/schema.h"
+#include "runtime/accelerators/accelerator_env.h"
+#include "runtime/environment.h"
 #include "runtime/litert_api.h"
 
 namespace edgerun {
@@ -28,35 +30,6 @@ using runtime::LiteRtStatusName;
 // ---------------------------------------------------------------------------
 // dtypes
 // ---------------------------------------------------------------------------
-size_t DTypeSize(DType d) {
-  switch (d) {
-    case DType::kInt8: case DType::kUInt8: case DType::kBool: return 1;
-    case DType::kFloat16: case DType::kInt16: case DType::kUInt16: return 2;
-    case DType::kFloat32: case DType::kInt32: case DType::kUInt32: return 4;
-    case DType::kFloat64: case DType::kInt64: case DType::kUInt64: case DType::kComplex64: return 8;
-    default: return 0;
-  }
-}
-
-const char* DTypeName(DType d) {
-  switch (d) {
-    case DType::kFloat32: return "float32";
-    case DType::kFloat16: return "float16";
-    case DType::kFloat64: return "float64";
-    case DType::kInt8: return "int8";
-    case DType::kUInt8: return "uint8";
-    case DType::kInt16: return "int16";
-    case DType::kUInt16: return "uint16";
-    case DType::kInt32: return "int32";
-    case DType::kUInt32: return "uint32";
-    case DType::kInt64: return "int64";
-    case DType::kUInt64: return "uint64";
-    case DType::kBool: return "bool";
-    case DType::kComplex64: return "complex64";
-    default: return "unknown";
-  }
-}
-
 namespace {
 
 DType FromElementType(LiteRtElementType t) {
@@ -109,16 +82,7 @@ Status AsLoadError(const Status& s) {
   return ModelError("the model cannot run on this runtime: " + s.message());
 }
 
-constexpr int kOpVarHandle = 142;
-constexpr int kOpAssignVariable = 144;
-
 }  // namespace
-
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // ---------------------------------------------------------------------------
 // AlignedBlock / ModelBytes
@@ -239,7 +203,7 @@ struct Session::Impl {
   std::vector<const void*> ext_addrs;           // nin * kExtSlots
   std::vector<size_t> ext_next;                 // nin: next entry to replace
   std::vector<LiteRtRankedTensorType> in_types, out_types;
-  // Accelerator sessions only (accelerators.h): what the delegate plugins did
+  // Accelerator sessions only (runtime/accelerators/): what the delegate plugins did
   // in the final compilation, and the environment (released after ~Impl's body
   // has Reset() everything created in it).
   runtime::CompileReport report;
@@ -276,33 +240,6 @@ struct Session::Impl {
 };
 
 namespace {
-
-// The process-wide LiteRT environment: created once, never destroyed (the
-// runtime may keep threads and accelerator state tied to it until exit).
-Expected<LiteRtEnvironment> SharedEnvironment(const LiteRtApi* api) {
-  static std::mutex mu;
-  static LiteRtEnvironment env = nullptr;
-  static Status status;
-  static bool done = false;
-  std::lock_guard<std::mutex> lock(mu);
-  if (!done) {
-    done = true;
-    const int severity = runtime::LogSeverityFromEnv();
-    LiteRtEnvOption opts[2];
-    std::memset(opts, 0, sizeof(opts));
-    opts[0].tag = kLiteRtEnvOptionTagAutoRegisterAccelerators;
-    opts[0].value.type = kLiteRtAnyTypeInt;
-    opts[0].value.int_value = kLiteRtHwAcceleratorCpu;  // probe no GPU/NPU plugins
-    opts[1].tag = kLiteRtEnvOptionTagMinLoggerSeverity;
-    opts[1].value.type = kLiteRtAnyTypeInt;
-    opts[1].value.int_value = severity;
-    LiteRtStatus s = api->LiteRtCreateEnvironment(2, opts, &env);
-    if (s != kLiteRtStatusOk || env == nullptr)
-      status = RuntimeError("LiteRtCreateEnvironment failed: " + LiteRtStatusName(s));
-  }
-  if (!status.ok()) return status;
-  return env;
-}
 
 Status AddTomlOptions(const LiteRtApi* api, LiteRtOptions options, const char* identifier,
                       const std::string& toml) {
@@ -492,7 +429,7 @@ Status Session::Build() {
     im.accel = std::move(accel).value();
     env = im.accel->env();
   } else {
-    auto env_or = SharedEnvironment(api);
+    auto env_or = runtime::SharedEnvironment(api);
     if (!env_or.ok()) return env_or.status();
     env = *env_or;
   }
@@ -532,24 +469,10 @@ Status Session::Build() {
   }
 
   // Stateful models: resource variables persist across runs.
-  LiteRtParamIndex nsub = 0;
-  api->LiteRtGetNumModelSubgraphs(im.model, &nsub);
-  for (LiteRtParamIndex g = 0; g < nsub && !stateful_; ++g) {
-    LiteRtSubgraph sg = nullptr;
-    LiteRtParamIndex nops = 0;
-    if (api->LiteRtGetModelSubgraph(im.model, g, &sg) != kLiteRtStatusOk) continue;
-    api->LiteRtGetNumSubgraphOps(sg, &nops);
-    for (LiteRtParamIndex o = 0; o < nops; ++o) {
-      LiteRtOp op = nullptr;
-      int code = -1;
-      if (api->LiteRtGetSubgraphOp(sg, o, &op) == kLiteRtStatusOk &&
-          api->LiteRtGetOpCode(op, &code) == kLiteRtStatusOk &&
-          (code == kOpVarHandle || code == kOpAssignVariable)) {
-        stateful_ = true;
-        break;
-      }
-    }
-  }
+  const std::vector<runtime::ModelOp> ops = runtime::ListModelOps(api, im.model);
+  stateful_ = std::any_of(ops.begin(), ops.end(), [](const runtime::ModelOp& op) {
+    return op.code == schema::BuiltinOperator_VAR_HANDLE || op.code == schema::BuiltinOperator_ASSIGN_VARIABLE;
+  });
 
   // Tensor descriptions.
   LiteRtSignature sig = nullptr;
@@ -580,7 +503,6 @@ Status Session::Build() {
   }
 
   // A model compiled for the Edge TPU fails clearly here, not at run time.
-  const std::vector<runtime::ModelOp> ops = runtime::ListModelOps(api, im.model);
   if (!im.accel || im.accel->plugins().empty())
     EDGERUN_RETURN_IF_ERROR(runtime::CheckModelNeedsNoDelegate(ops, bytes_->origin()));
 

@@ -68,7 +68,8 @@ FLAGS=(-O2 -std=c++17 -Wall -Wno-unused-parameter -I"$ROOT/cpp/include" -I"$ROOT
   -o "$OUT/models/libstandin.so"
 objs=()
 pids=()
-for src in "$ROOT"/cpp/src/runtime/*.cc "$ROOT"/cpp/src/model/*.cc; do
+for src in "$ROOT"/cpp/src/*.cc "$ROOT"/cpp/src/runtime/*.cc "$ROOT"/cpp/src/runtime/accelerators/*.cc \
+           "$ROOT"/cpp/src/model/*.cc; do
   obj="$OUT/$(basename "${src%.cc}").o"
   objs+=("$obj")
   "$CXX" "${FLAGS[@]}" -c "$src" -o "$obj" &

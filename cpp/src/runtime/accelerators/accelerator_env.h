@@ -1,23 +1,14 @@
 // Accelerator environments: LiteRT environments with delegate plugins
 // (Edge TPU, any classic external-delegate plugin) registered as custom
-// accelerators, or with the GPU accelerator loaded.
+// accelerators (proxy_delegate.h), or with the GPU accelerator loaded.
 //
 // Why environments: in LiteRT 2.3 an accelerator is registered into an
 // environment and is applied to every model compiled in it, and its callbacks
 // get no user data. So each distinct configuration (accelerator kind, plugin
 // paths and options) gets its own environment, shared by the sessions that use
 // that configuration and destroyed with the last of them. Plain CPU sessions
-// never come here: they keep the process-wide CPU-only environment.
-//
-// How a plugin is attached (facts probed against ai-edge-litert 2.3.0, see
-// third_party/litert/README.md): a custom accelerator advertising the CPU bit
-// whose create-delegate callback calls the plugin's tflite_plugin_create_delegate
-// and hands the runtime a proxy TfLiteDelegate (LiteRtWrapDelegate with our
-// deleter, which calls tflite_plugin_destroy_delegate). The proxy's Prepare
-// calls the plugin's Prepare with a copy of the runtime's TfLiteContext in
-// which ReplaceNodeSubsetsWithDelegateKernels and ReportError are interposed,
-// so edgerun learns which nodes the plugin claimed (placement()) and what it
-// reported when it fails. Plugins are registered before the CPU accelerator,
+// never come here: they keep the process-wide CPU-only environment
+// (runtime/environment.h). Plugins are registered before the CPU accelerator,
 // so they see the whole graph before XNNPACK takes what it supports.
 #pragma once
 
@@ -28,49 +19,26 @@
 #include "edgerun/accelerators.h"
 #include "edgerun/session.h"
 #include "edgerun/status.h"
+#include "runtime/accelerators/proxy_delegate.h"
 #include "runtime/litert_api.h"
 
 namespace edgerun {
 namespace runtime {
 
-// Minimum log severity for LiteRT environments ($EDGERUN_LITERT_LOG).
-int LogSeverityFromEnv();
-
-// What the accelerator callbacks observed during one compilation. They run on
-// the compiling thread, which ReportScope points at its report.
-struct CompileReport {
-  struct Claim {
-    size_t plugin = 0;     // index into AcceleratorEnv::plugins()
-    int prepare_call = 0;  // n-th Prepare of that plugin's delegate (one per subgraph)
-    std::vector<int> nodes;
-  };
-  // What plugins reported while creating their delegate or in Prepare:
-  // (plugin index, text).
-  std::vector<std::pair<size_t, std::string>> messages;
-  std::vector<int> created;           // per plugin: delegates created
-  std::vector<int> refused;           // per plugin: create calls that returned null
-  std::vector<int> prepares;          // per plugin: Prepare calls
-  std::vector<int> prepare_failures;  // per plugin: Prepare calls that failed
-  std::vector<Claim> claims;
-};
-
-class ReportScope {
- public:
-  explicit ReportScope(CompileReport* report);
-  ~ReportScope();
-  ReportScope(const ReportScope&) = delete;
-  ReportScope& operator=(const ReportScope&) = delete;
-
- private:
-  CompileReport* previous_;
-};
+// SessionOptions::accelerator, parsed.
+enum class AcceleratorKind { kCpu, kEdgeTpu, kGpu };
+// False for a name that is not "cpu", "edgetpu" or "gpu".
+bool ParseAccelerator(const std::string& name, AcceleratorKind* kind);
+// The kind of validated options (ValidateAcceleratorOptions).
+AcceleratorKind KindOf(const SessionOptions& options);
 
 struct PluginInfo {
   std::string label;    // "edgetpu" or "delegate:<file name>"
+  bool edgetpu = false;  // Coral's Edge TPU runtime (accelerator "edgetpu")
   std::string library;  // the path that was loaded
   std::string version;  // libedgetpu's edgetpu_version(), else ""
   KeyValues options;
-  const void* lib = nullptr;  // the loaded library (internal to accelerators.cc)
+  const PluginLibrary* lib = nullptr;
 };
 
 struct ModelOp {
@@ -89,7 +57,8 @@ class AcceleratorEnv {
   LiteRtEnvironment env() const { return env_; }
   // Hardware bits to request in the compilation options.
   int hardware() const { return hardware_; }
-  const std::string& kind() const { return kind_; }  // "edgetpu", "gpu" or "delegates"
+  // kEdgeTpu, kGpu, or kCpu (the CPU with delegate plugins).
+  AcceleratorKind kind() const { return kind_; }
   const std::vector<PluginInfo>& plugins() const { return plugins_; }
   // e.g. "the Edge TPU (libedgetpu /usr/lib/.../libedgetpu.so.1, device 'usb:0')"
   std::string Describe() const;
@@ -103,8 +72,6 @@ class AcceleratorEnv {
   Status CheckClaims(const CompileReport& report, const std::vector<ModelOp>& ops,
                      const std::string& origin) const;
 
-  struct Impl;
-
  private:
   friend Expected<std::shared_ptr<AcceleratorEnv>> AcquireAcceleratorEnv(const LiteRtApi*,
                                                                          const SessionOptions&);
@@ -112,7 +79,7 @@ class AcceleratorEnv {
   const LiteRtApi* api_ = nullptr;
   LiteRtEnvironment env_ = nullptr;
   int hardware_ = kLiteRtHwAcceleratorCpu;
-  std::string kind_;
+  AcceleratorKind kind_ = AcceleratorKind::kCpu;
   std::vector<PluginInfo> plugins_;
   std::string key_;
 };
