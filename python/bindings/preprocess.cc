@@ -12,6 +12,7 @@
 
 #include "bindings.h"
 #include "edgerun/cpu.h"
+#include "options.h"
 #include "edgerun/preprocess.h"
 
 namespace pp = edgerun::preprocess;
@@ -149,43 +150,85 @@ py::tuple TransformTuple(const pp::Transform& t) {
                         py::make_tuple(t.source_roi[0], t.source_roi[1], t.source_roi[2], t.source_roi[3]));
 }
 
-template <class E>
-E Parse(edgerun::Expected<E> (*fn)(const std::string&), const std::string& s) {
-  return edgerun_py::check_value(fn(s));
+// mean / std / pad_value: a number or 1 or 3 numbers (one per output channel).
+void SetTriple(float (&dst)[3], py::handle v, const char* name) {
+  const std::string n = name;
+  if (!PyBool_Check(v.ptr()) && (PyFloat_Check(v.ptr()) || PyIndex_Check(v.ptr()) ||
+                                 (!py::isinstance<py::iterable>(v) && PyNumber_Check(v.ptr())))) {
+    dst[0] = dst[1] = dst[2] = edgerun_py::OptionValue<float>::from(v, n);
+    return;
+  }
+  if (PyUnicode_Check(v.ptr()) || !py::isinstance<py::iterable>(v))
+    edgerun_py::fail_option(n, "a number or a sequence of 1 or 3 numbers", v);
+  std::vector<float> vals = edgerun_py::OptionValue<std::vector<float>>::from(v, n);
+  if (vals.size() != 1 && vals.size() != 3)
+    edgerun_py::fail_option(n, "1 or 3 values (one per output channel)", v);
+  for (int c = 0; c < 3; ++c) dst[c] = vals[vals.size() == 1 ? 0 : c];
+}
+
+py::object GetTriple(const float (&v)[3]) {
+  return py::make_tuple(edgerun_py::short_float(v[0]), edgerun_py::short_float(v[1]), edgerun_py::short_float(v[2]));
+}
+
+void BindSpec(py::module_& m) {
+  using S = pp::Spec;
+  edgerun_py::OptionsClass<S>(m, "PreprocessSpec",
+                              "preprocess::Spec: the options of an edgerun.Preprocessor (defaults and names from C++).")
+      .choice("format", &S::format)
+      .choice("fit", &S::fit)
+      .property(
+          "roi",
+          [](const S& s) -> py::object {
+            if (!s.has_roi) return py::none();
+            return py::make_tuple(s.roi.x, s.roi.y, s.roi.width, s.roi.height);
+          },
+          [](S& s, py::handle v) {
+            if (v.is_none()) {
+              s.has_roi = false;
+              s.roi = pp::Roi();
+              return;
+            }
+            std::vector<int> r;  // int() of each value, as the Python API always did
+            if (!PyUnicode_Check(v.ptr()) && py::isinstance<py::iterable>(v)) {
+              for (py::handle x : v) {
+                PyObject* i = PyBool_Check(x.ptr()) ? nullptr : PyNumber_Long(x.ptr());
+                if (!i) {
+                  PyErr_Clear();
+                  r.clear();
+                  break;
+                }
+                r.push_back(static_cast<int>(py::reinterpret_steal<py::int_>(i).cast<long long>()));
+              }
+            }
+            if (r.size() != 4) edgerun_py::fail_option("roi", "(x, y, w, h) integers or None", v);
+            s.has_roi = true;
+            s.roi = pp::Roi{r[0], r[1], r[2], r[3]};
+          })
+      .field("rotate", &S::rotate)
+      .field("flip", &S::flip)
+      .choice("interpolation", &S::interpolation)
+      .property(
+          "mean", [](const S& s) { return GetTriple(s.mean); }, [](S& s, py::handle v) { SetTriple(s.mean, v, "mean"); })
+      .property(
+          "std", [](const S& s) { return GetTriple(s.stddev); },
+          [](S& s, py::handle v) { SetTriple(s.stddev, v, "std"); })
+      .choice("channels", &S::channels)
+      .choice("layout", &S::layout)
+      .choice("color", &S::yuv_matrix)
+      .choice("yuv_range", &S::yuv_range)
+      .choice("yuv_sampling", &S::yuv_sampling)
+      .property(
+          "pad_value", [](const S& s) { return GetTriple(s.pad_value); },
+          [](S& s, py::handle v) { SetTriple(s.pad_value, v, "pad_value"); })
+      .field("threads", &S::threads)
+      .choice("isa", &S::isa)
+      .done();
 }
 
 class PyPreprocessor {
  public:
-  PyPreprocessor(const std::string& format, const std::string& fit, py::object roi, int rotate, bool flip,
-                 const std::string& interpolation, std::array<float, 3> mean, std::array<float, 3> std,
-                 const std::string& channels, const std::string& layout, const std::string& color,
-                 const std::string& yuv_range, const std::string& yuv_sampling, std::array<float, 3> pad_value,
-                 int threads, const std::string& isa) {
-    pp::Spec s;
-    s.format = Parse(pp::ParsePixelFormat, format);
-    s.fit = Parse(pp::ParseFit, fit);
-    s.interpolation = Parse(pp::ParseInterpolation, interpolation);
-    s.channels = Parse(pp::ParseChannels, channels);
-    s.layout = Parse(pp::ParseLayout, layout);
-    s.yuv_matrix = Parse(pp::ParseYuvMatrix, color);
-    s.yuv_range = Parse(pp::ParseYuvRange, yuv_range);
-    s.yuv_sampling = Parse(pp::ParseYuvSampling, yuv_sampling);
-    s.isa = Parse(pp::ParseIsa, isa);
-    s.rotate = rotate;
-    s.flip = flip;
-    s.threads = threads;
-    if (!roi.is_none()) {
-      auto r = roi.cast<std::array<int, 4>>();
-      s.has_roi = true;
-      s.roi = pp::Roi{r[0], r[1], r[2], r[3]};
-    }
-    for (int c = 0; c < 3; ++c) {
-      s.mean[c] = mean[c];
-      s.stddev[c] = std[c];
-      s.pad_value[c] = pad_value[c];
-    }
-    impl_ = std::shared_ptr<pp::Preprocessor>(edgerun_py::check_value(pp::Preprocessor::Create(s)));
-  }
+  explicit PyPreprocessor(const pp::Spec& spec)
+      : impl_(edgerun_py::check_value(pp::Preprocessor::Create(spec))) {}
 
   py::tuple Run(const py::array& frame, py::array& out, double scale, int zero_point) {
     const pp::Spec& s = impl_->spec();
@@ -207,6 +250,7 @@ class PyPreprocessor {
   }
 
   std::string kernel() const { return impl_->kernel_name(); }
+  pp::Spec spec() const { return impl_->spec(); }
   const std::shared_ptr<pp::Preprocessor>& shared() const { return impl_; }
 
  private:
@@ -252,20 +296,15 @@ py::tuple transform_tuple(const pp::Transform& t) { return TransformTuple(t); }
 }  // namespace edgerun_py
 
 void bind_preprocess(pybind11::module_& m) {
+  BindSpec(m);
   py::class_<PyPreprocessor>(m, "_Preprocessor")
-      .def(py::init<const std::string&, const std::string&, py::object, int, bool, const std::string&,
-                    std::array<float, 3>, std::array<float, 3>, const std::string&, const std::string&,
-                    const std::string&, const std::string&, const std::string&, std::array<float, 3>, int,
-                    const std::string&>(),
-           py::arg("format"), py::arg("fit"), py::arg("roi"), py::arg("rotate"), py::arg("flip"),
-           py::arg("interpolation"), py::arg("mean"), py::arg("std"), py::arg("channels"), py::arg("layout"),
-           py::arg("color"), py::arg("yuv_range"), py::arg("yuv_sampling"), py::arg("pad_value"), py::arg("threads"),
-           py::arg("isa"))
+      .def(py::init<const pp::Spec&>(), py::arg("spec"), "Validates the spec (InputError naming the option).")
       .def("run", &PyPreprocessor::Run, py::arg("frame"), py::arg("out"), py::arg("scale"), py::arg("zero_point"),
            "Convert `frame` into `out` (GIL released); returns (matrix, input_size, content, source_roi).")
       .def("transform", &PyPreprocessor::GetTransform, py::arg("src_width"), py::arg("src_height"),
            py::arg("out_width"), py::arg("out_height"))
-      .def_property_readonly("kernel", &PyPreprocessor::kernel);
+      .def_property_readonly("kernel", &PyPreprocessor::kernel)
+      .def_property_readonly("spec", &PyPreprocessor::spec, "A copy of the validated spec.");
   m.def("_preprocess_active_isa", [] { return std::string(pp::ActiveIsa()); },
         "Kernel ISA preprocessing uses on this machine ('avx2', 'neon' or 'scalar').");
   m.def("_cpu_features", [] { return edgerun::CpuFeatureString(); },

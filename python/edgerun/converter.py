@@ -25,12 +25,17 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Seque
 
 import numpy as np
 
-from . import tflite_file
+from . import _core, tflite_file
 from .errors import DependencyError, Error, InputError, ModelError
-from .metadata import _FITS, _FORMATS, _CHANNELS, infer_layout, metadata_json, read_labels
+from .metadata import infer_layout, metadata_json, read_labels
 from .metadata import EDGERUN_METADATA
 
 __all__ = ["convert", "ConvertReport", "QUANTIZE_MODES", "CONVERT_SCHEMA"]
+
+# The preprocessing vocabularies, from the core's name tables (edgerun::preprocess).
+_FORMATS = _core.PreprocessSpec.choices("format")
+_FITS = _core.PreprocessSpec.choices("fit")
+_CHANNELS = _core.PreprocessSpec.choices("channels")
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8", "int8-io")
 IO_TYPES = ("int8", "uint8")

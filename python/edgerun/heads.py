@@ -31,7 +31,6 @@ highest score first, ties broken by the lower anchor/row index.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import os
 from typing import Any, Optional, Sequence, Tuple, Union
 
@@ -54,6 +53,16 @@ __all__ = [
 
 OutputKey = Union[int, str, None]
 LabelsArg = Union[Sequence[str], str, "os.PathLike[str]", None]
+
+# The heads' options, defaults, vocabularies and checks live in C++
+# (edgerun::postprocess::*Options and the heads' Create()); the classes below
+# pass their keywords through unchanged and read their defaults from these.
+_CLASSIFIER = _core.ClassifierOptions()
+_SSD = _core.SsdOptions()
+_BLAZEFACE = _core.SsdOptions.blazeface()
+_ANCHORS = _core.SsdAnchorOptions()
+_YOLO = _core.YoloOptions()
+_DPP = _core.DetectionPostProcessOptions()
 
 
 # ----------------------------------------------------------------------------- results
@@ -135,36 +144,6 @@ def _load_labels(labels: LabelsArg) -> Optional[Tuple[str, ...]]:
             raise InputError(f"labels: expected strings, item {i} is {type(v).__name__}")
         out.append(v)
     return tuple(out)
-
-
-def _int(value: Any, name: str, lo: Optional[int] = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputError(f"{name}: expected an int, got {value!r}")
-    if lo is not None and value < lo:
-        raise InputError(f"{name}: expected an int >= {lo}, got {value}")
-    return int(value)
-
-
-def _float(value: Any, name: str, lo: Optional[float] = None, hi: Optional[float] = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
-        raise InputError(f"{name}: expected a finite number, got {value!r}")
-    v = float(value)
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise InputError(f"{name}: expected a number in [{lo if lo is not None else '-inf'}, "
-                         f"{hi if hi is not None else 'inf'}], got {v:g}")
-    return v
-
-
-def _output_key(value: Any, name: str) -> OutputKey:
-    if value is None or isinstance(value, str):
-        return value
-    return _int(value, name, 0)
-
-
-def _choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise InputError(f"{name}: expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
-    return value
 
 
 def _size(value: Any, name: str) -> Tuple[int, int]:
@@ -340,14 +319,15 @@ class Classifier(Head):
         output: which output holds the scores (index or name); default: the only one.
     """
 
-    def __init__(self, top_k: int = 5, labels: LabelsArg = None, softmax: bool = False,
-                 output: OutputKey = None) -> None:
-        impl = _core.ClassifierHead(_int(top_k, "top_k", 1), bool(softmax), _output_key(output, "output"))
+    def __init__(self, top_k: int = _CLASSIFIER.top_k, labels: LabelsArg = None, softmax: bool = _CLASSIFIER.softmax,
+                 output: OutputKey = _CLASSIFIER.output) -> None:
+        impl = _core.ClassifierHead(_core.ClassifierOptions(top_k=top_k, softmax=softmax, output=output))
         super().__init__(impl, labels)
-        self._output = output
+        self._output = impl.options.output
 
     @classmethod
-    def from_model(cls, model: Any, top_k: int = 5, softmax: bool = False, output: OutputKey = None) -> "Classifier":
+    def from_model(cls, model: Any, top_k: int = _CLASSIFIER.top_k, softmax: bool = _CLASSIFIER.softmax,
+                   output: OutputKey = _CLASSIFIER.output) -> "Classifier":
         """A Classifier with the labels embedded in the model's metadata (edgerun's
         ``edgerun_preprocessing`` entry or the standard TFLite metadata, as written by
         ``edgerun convert --labels``). ``model``: a Session, a path or the model's bytes.
@@ -396,34 +376,23 @@ class SsdAnchors:
     num_layers: int
     min_scale: float
     max_scale: float
-    strides: Sequence[int] = ()
-    input_size: Optional[Tuple[int, int]] = None
-    feature_map_width: Sequence[int] = ()
-    feature_map_height: Sequence[int] = ()
-    aspect_ratios: Sequence[float] = (1.0,)
-    anchor_offset_x: float = 0.5
-    anchor_offset_y: float = 0.5
-    reduce_boxes_in_lowest_layer: bool = False
-    interpolated_scale_aspect_ratio: float = 1.0
-    fixed_anchor_size: bool = False
+    strides: Sequence[int] = _ANCHORS.strides
+    input_size: Optional[Tuple[int, int]] = _ANCHORS.input_size
+    feature_map_width: Sequence[int] = _ANCHORS.feature_map_width
+    feature_map_height: Sequence[int] = _ANCHORS.feature_map_height
+    aspect_ratios: Sequence[float] = _ANCHORS.aspect_ratios
+    anchor_offset_x: float = _ANCHORS.anchor_offset_x
+    anchor_offset_y: float = _ANCHORS.anchor_offset_y
+    reduce_boxes_in_lowest_layer: bool = _ANCHORS.reduce_boxes_in_lowest_layer
+    interpolated_scale_aspect_ratio: float = _ANCHORS.interpolated_scale_aspect_ratio
+    fixed_anchor_size: bool = _ANCHORS.fixed_anchor_size
 
-    def _options(self, input_size: Optional[Tuple[int, int]] = None) -> dict:
-        size = input_size if input_size is not None else self.input_size
-        d = dict(num_layers=_int(self.num_layers, "num_layers", 1),
-                 min_scale=_float(self.min_scale, "min_scale"), max_scale=_float(self.max_scale, "max_scale"),
-                 strides=[_int(s, "strides", 1) for s in self.strides],
-                 feature_map_width=[_int(s, "feature_map_width", 1) for s in self.feature_map_width],
-                 feature_map_height=[_int(s, "feature_map_height", 1) for s in self.feature_map_height],
-                 aspect_ratios=[_float(a, "aspect_ratios") for a in self.aspect_ratios],
-                 anchor_offset_x=_float(self.anchor_offset_x, "anchor_offset_x"),
-                 anchor_offset_y=_float(self.anchor_offset_y, "anchor_offset_y"),
-                 reduce_boxes_in_lowest_layer=bool(self.reduce_boxes_in_lowest_layer),
-                 interpolated_scale_aspect_ratio=_float(self.interpolated_scale_aspect_ratio,
-                                                        "interpolated_scale_aspect_ratio"),
-                 fixed_anchor_size=bool(self.fixed_anchor_size))
-        if size is not None:
-            d["input_width"], d["input_height"] = _size(size, "input_size")
-        return d
+    def _options(self, input_size: Optional[Tuple[int, int]] = None) -> Any:
+        """The C++ options (edgerun._core.SsdAnchorOptions), field by field."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if input_size is not None:
+            fields["input_size"] = input_size
+        return _core.SsdAnchorOptions(**fields)
 
     def generate(self, input_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
         """The anchors as an (N, 4) float32 array of (y_center, x_center, h, w), normalized."""
@@ -455,46 +424,24 @@ class SSD(Head):
         boxes_output, scores_output: which outputs (index or name); default: by shape.
     """
 
-    def __init__(self, anchors: Any, box_coder: str = "tf", score_threshold: float = 0.5,
-                 iou_threshold: float = 0.5, max_detections: int = 100, nms: str = "hard",
-                 class_agnostic: bool = False, *, scales: Optional[Sequence[float]] = None,
-                 num_keypoints: Optional[int] = None, score_activation: str = "sigmoid",
-                 score_clipping: Optional[float] = None, background_class: bool = False,
-                 boxes_output: OutputKey = None, scores_output: OutputKey = None,
-                 labels: LabelsArg = None, _preset: str = "") -> None:
-        arr, opts = None, None
+    def __init__(self, anchors: Any, box_coder: str = _SSD.box_coder, score_threshold: float = _SSD.score_threshold,
+                 iou_threshold: float = _SSD.iou_threshold, max_detections: Optional[int] = _SSD.max_detections,
+                 nms: str = _SSD.nms, class_agnostic: bool = _SSD.class_agnostic, *,
+                 scales: Optional[Sequence[float]] = _SSD.scales, num_keypoints: Optional[int] = _SSD.num_keypoints,
+                 score_activation: str = _SSD.score_activation, score_clipping: Optional[float] = _SSD.score_clipping,
+                 background_class: bool = _SSD.background_class, boxes_output: OutputKey = _SSD.boxes_output,
+                 scores_output: OutputKey = _SSD.scores_output, labels: LabelsArg = None,
+                 _base: Any = None) -> None:
+        options = (_base if _base is not None else _SSD).replace(
+            box_coder=box_coder, scales=scales, num_keypoints=num_keypoints, score_activation=score_activation,
+            score_clipping=score_clipping, score_threshold=score_threshold, iou_threshold=iou_threshold,
+            max_detections=max_detections, nms=nms, class_agnostic=class_agnostic,
+            background_class=background_class, boxes_output=boxes_output, scores_output=scores_output)
         if isinstance(anchors, SsdAnchors):
-            opts = anchors._options()
+            options.anchor_options = anchors._options()
         elif anchors is not None:
-            try:
-                arr = np.ascontiguousarray(anchors, dtype=np.float32)
-            except (TypeError, ValueError):
-                raise InputError(f"anchors: expected an (N, 4) array or SsdAnchors, got {type(anchors).__name__}") \
-                    from None
-            if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] < 1:
-                raise InputError(f"anchors: expected an (N, 4) array of (y_center, x_center, h, w), "
-                                 f"got shape {arr.shape}")
-        elif not _preset:
-            raise InputError("anchors: expected an (N, 4) array or SsdAnchors(...) options, got None")
-        if scales is not None:
-            try:
-                scales = [_float(s, "scales", 0.0) for s in scales]
-            except TypeError:
-                raise InputError(f"scales: expected 4 numbers, got {scales!r}") from None
-        impl = _core.SsdHead(
-            _preset, arr, opts,
-            _choice(box_coder, "box_coder", ("tf", "mediapipe")),
-            scales,
-            None if num_keypoints is None else _int(num_keypoints, "num_keypoints", 0),
-            _choice(score_activation, "score_activation", ("sigmoid", "softmax", "none")),
-            None if score_clipping is None else _float(score_clipping, "score_clipping", 0.0),
-            _float(score_threshold, "score_threshold"),
-            _float(iou_threshold, "iou_threshold", 0.0, 1.0),
-            0 if max_detections is None else _int(max_detections, "max_detections", 0),
-            _choice(nms, "nms", ("hard", "weighted")),
-            bool(class_agnostic), bool(background_class),
-            _output_key(boxes_output, "boxes_output"), _output_key(scores_output, "scores_output"))
-        super().__init__(impl, labels)
+            options.anchors = anchors  # an (N, 4) array (InputError otherwise)
+        super().__init__(_core.SsdHead(options), labels)
 
     @property
     def anchors(self) -> Optional[np.ndarray]:
@@ -513,11 +460,15 @@ class BlazeFace(SSD):
     graph runs it (``nms="hard"`` for greedy NMS).
     """
 
-    def __init__(self, score_threshold: float = 0.5, iou_threshold: float = 0.3, max_detections: int = 100,
-                 nms: str = "weighted", labels: LabelsArg = None) -> None:
-        super().__init__(None, "mediapipe", score_threshold, iou_threshold, max_detections, nms,
-                         class_agnostic=True, num_keypoints=6, score_clipping=100.0, labels=labels,
-                         _preset="blazeface")
+    def __init__(self, score_threshold: float = _BLAZEFACE.score_threshold,
+                 iou_threshold: float = _BLAZEFACE.iou_threshold,
+                 max_detections: Optional[int] = _BLAZEFACE.max_detections, nms: str = _BLAZEFACE.nms,
+                 labels: LabelsArg = None) -> None:
+        b = _BLAZEFACE
+        super().__init__(None, b.box_coder, score_threshold, iou_threshold, max_detections, nms, b.class_agnostic,
+                         scales=b.scales, num_keypoints=b.num_keypoints, score_activation=b.score_activation,
+                         score_clipping=b.score_clipping, background_class=b.background_class, labels=labels,
+                         _base=b)
 
 
 class YOLO(Head):
@@ -536,18 +487,15 @@ class YOLO(Head):
         class_agnostic: NMS across classes (default: per class).
     """
 
-    def __init__(self, version: int = 8, score_threshold: float = 0.25, iou_threshold: float = 0.45,
-                 max_detections: int = 100, class_agnostic: bool = False, *, normalized: Optional[bool] = None,
-                 layout: str = "auto", output: OutputKey = None, labels: LabelsArg = None) -> None:
-        v = _int(version, "version")
-        if v not in (5, 8):
-            raise InputError(f"version: expected 5 or 8, got {version!r}")
+    def __init__(self, version: int = _YOLO.version, score_threshold: float = _YOLO.score_threshold,
+                 iou_threshold: float = _YOLO.iou_threshold, max_detections: Optional[int] = _YOLO.max_detections,
+                 class_agnostic: bool = _YOLO.class_agnostic, *, normalized: Optional[bool] = None,
+                 layout: str = _YOLO.layout, output: OutputKey = _YOLO.output, labels: LabelsArg = None) -> None:
         coords = "auto" if normalized is None else ("normalized" if normalized else "pixels")
-        impl = _core.YoloHead(v, _float(score_threshold, "score_threshold"),
-                              _float(iou_threshold, "iou_threshold", 0.0, 1.0),
-                              0 if max_detections is None else _int(max_detections, "max_detections", 0),
-                              bool(class_agnostic), _choice(layout, "layout", ("auto", "features_first", "boxes_first")),
-                              coords, _output_key(output, "output"))
+        impl = _core.YoloHead(_core.YoloOptions(
+            version=version, score_threshold=score_threshold, iou_threshold=iou_threshold,
+            max_detections=max_detections, class_agnostic=class_agnostic, layout=layout, coordinates=coords,
+            output=output))
         super().__init__(impl, labels)
 
 
@@ -561,13 +509,12 @@ class DetectionPostProcess(Head):
     ``*_output`` override that with an index or name.
     """
 
-    def __init__(self, score_threshold: Optional[float] = None, max_detections: Optional[int] = None, *,
-                 boxes_output: OutputKey = None, classes_output: OutputKey = None,
-                 scores_output: OutputKey = None, count_output: OutputKey = None,
+    def __init__(self, score_threshold: Optional[float] = _DPP.score_threshold,
+                 max_detections: Optional[int] = _DPP.max_detections, *,
+                 boxes_output: OutputKey = _DPP.boxes_output, classes_output: OutputKey = _DPP.classes_output,
+                 scores_output: OutputKey = _DPP.scores_output, count_output: OutputKey = _DPP.count_output,
                  labels: LabelsArg = None) -> None:
-        impl = _core.DetectionPostProcessHead(
-            None if score_threshold is None else _float(score_threshold, "score_threshold"),
-            0 if max_detections is None else _int(max_detections, "max_detections", 0),
-            _output_key(boxes_output, "boxes_output"), _output_key(classes_output, "classes_output"),
-            _output_key(scores_output, "scores_output"), _output_key(count_output, "count_output"))
+        impl = _core.DetectionPostProcessHead(_core.DetectionPostProcessOptions(
+            score_threshold=score_threshold, max_detections=max_detections, boxes_output=boxes_output,
+            classes_output=classes_output, scores_output=scores_output, count_output=count_output))
         super().__init__(impl, labels)

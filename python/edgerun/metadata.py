@@ -30,7 +30,7 @@ import numbers
 import struct
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from . import tflite_file
+from . import _core, tflite_file
 from .errors import InputError
 
 __all__ = ["ModelMetadata", "read_metadata", "write_metadata", "EDGERUN_METADATA", "METADATA_SCHEMA"]
@@ -40,10 +40,11 @@ EDGERUN_METADATA = "edgerun_preprocessing"
 #: version of the JSON held by that entry
 METADATA_SCHEMA = 1
 
-_FORMATS = ("rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy")
-_FITS = ("stretch", "letterbox", "crop")
-_CHANNELS = ("rgb", "bgr", "gray")
-_LAYOUTS = ("nhwc", "nchw")
+# The preprocessing vocabularies, from the core's name tables (edgerun::preprocess).
+_FORMATS = _core.PreprocessSpec.choices("format")
+_FITS = _core.PreprocessSpec.choices("fit")
+_CHANNELS = _core.PreprocessSpec.choices("channels")
+_LAYOUTS = _core.PreprocessSpec.choices("layout")
 _TEXT_FIELDS = ("name", "version", "description", "author", "license")
 
 

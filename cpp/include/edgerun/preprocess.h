@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "edgerun/options.h"
 #include "edgerun/status.h"
 
 namespace edgerun {
@@ -44,7 +45,8 @@ enum class YuvSampling : int { kYuv = 0, kRgb };
 // when it is not available on this machine.
 enum class Isa : int { kAuto = 0, kScalar, kAVX2, kNEON };
 
-// Names as the Python API spells them ("nv12", "letterbox", "float32", ...).
+// Names as the Python API spells them ("nv12", "letterbox", "float32", ...),
+// from the one name table of each enum (NamesOf<E>(), see options.h).
 const char* Name(PixelFormat v);
 const char* Name(Fit v);
 const char* Name(Interpolation v);
@@ -75,7 +77,9 @@ struct Roi {
   int x = 0, y = 0, width = 0, height = 0;
 };
 
-// The one options object of preprocessing (DESIGN principle 7).
+// The one options object of preprocessing (DESIGN principle 7). These
+// defaults are the only ones: edgerun.Preprocessor's signature reads them
+// through the bindings. Preprocessor::Create validates every field.
 struct Spec {
   PixelFormat format = PixelFormat::kRGB;
   Fit fit = Fit::kStretch;
@@ -92,7 +96,7 @@ struct Spec {
   YuvRange yuv_range = YuvRange::kLimited;
   YuvSampling yuv_sampling = YuvSampling::kYuv;
   float pad_value[3] = {0.f, 0.f, 0.f};  // letterbox border, RGB pixel units 0..255
-  int threads = 1;                       // >1: rows split across a small pool
+  int threads = 1;                       // 1..64; >1: rows split across a small pool
   Isa isa = Isa::kAuto;
 };
 
@@ -178,4 +182,18 @@ const char* ActiveIsa();
 bool IsaAvailable(Isa isa);
 
 }  // namespace preprocess
+
+// The vocabularies (option keyword as the Python API spells it: the YUV matrix
+// is `color`, the output element type `dtype`, the kernel choice `isa`).
+template <> const NameTable& NamesOf<preprocess::PixelFormat>();
+template <> const NameTable& NamesOf<preprocess::Fit>();
+template <> const NameTable& NamesOf<preprocess::Interpolation>();
+template <> const NameTable& NamesOf<preprocess::Channels>();
+template <> const NameTable& NamesOf<preprocess::Layout>();
+template <> const NameTable& NamesOf<preprocess::ElemType>();
+template <> const NameTable& NamesOf<preprocess::YuvMatrix>();
+template <> const NameTable& NamesOf<preprocess::YuvRange>();
+template <> const NameTable& NamesOf<preprocess::YuvSampling>();
+template <> const NameTable& NamesOf<preprocess::Isa>();
+
 }  // namespace edgerun

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -33,42 +34,54 @@ const char* const kMatrixNames[] = {"bt601", "bt709"};
 const char* const kRangeNames[] = {"limited", "full"};
 const char* const kSamplingNames[] = {"yuv", "rgb"};
 const char* const kIsaNames[] = {"auto", "scalar", "avx2", "neon"};
-
-template <class E, size_t N>
-Expected<E> ParseName(const std::string& s, const char* const (&names)[N], const char* what) {
-  std::string low = s;
-  for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  for (size_t i = 0; i < N; ++i)
-    if (low == names[i]) return static_cast<E>(i);
-  std::string msg = std::string(what) + ": expected one of ";
-  for (size_t i = 0; i < N; ++i) msg += std::string(i ? ", " : "") + "'" + names[i] + "'";
-  msg += "; got '" + s + "'";
-  return InputError(msg);
+template <size_t N>
+constexpr NameTable Table(const char* option, const char* const (&names)[N]) {
+  return NameTable{option, names, static_cast<int>(N)};
 }
 }  // namespace
 
-const char* Name(PixelFormat v) { return kFormatNames[static_cast<int>(v)]; }
-const char* Name(Fit v) { return kFitNames[static_cast<int>(v)]; }
-const char* Name(Interpolation v) { return kInterpNames[static_cast<int>(v)]; }
-const char* Name(Channels v) { return kChannelNames[static_cast<int>(v)]; }
-const char* Name(Layout v) { return kLayoutNames[static_cast<int>(v)]; }
-const char* Name(ElemType v) { return kElemNames[static_cast<int>(v)]; }
-const char* Name(YuvMatrix v) { return kMatrixNames[static_cast<int>(v)]; }
-const char* Name(YuvRange v) { return kRangeNames[static_cast<int>(v)]; }
-const char* Name(YuvSampling v) { return kSamplingNames[static_cast<int>(v)]; }
-const char* Name(Isa v) { return kIsaNames[static_cast<int>(v)]; }
-Expected<PixelFormat> ParsePixelFormat(const std::string& s) { return ParseName<PixelFormat>(s, kFormatNames, "format"); }
-Expected<Fit> ParseFit(const std::string& s) { return ParseName<Fit>(s, kFitNames, "fit"); }
-Expected<Interpolation> ParseInterpolation(const std::string& s) { return ParseName<Interpolation>(s, kInterpNames, "interpolation"); }
-Expected<Channels> ParseChannels(const std::string& s) { return ParseName<Channels>(s, kChannelNames, "channels"); }
-Expected<Layout> ParseLayout(const std::string& s) { return ParseName<Layout>(s, kLayoutNames, "layout"); }
-Expected<ElemType> ParseElemType(const std::string& s) { return ParseName<ElemType>(s, kElemNames, "output dtype"); }
-Expected<YuvMatrix> ParseYuvMatrix(const std::string& s) { return ParseName<YuvMatrix>(s, kMatrixNames, "color"); }
-Expected<YuvRange> ParseYuvRange(const std::string& s) { return ParseName<YuvRange>(s, kRangeNames, "yuv_range"); }
-Expected<YuvSampling> ParseYuvSampling(const std::string& s) {
-  return ParseName<YuvSampling>(s, kSamplingNames, "yuv_sampling");
-}
-Expected<Isa> ParseIsa(const std::string& s) { return ParseName<Isa>(s, kIsaNames, "isa"); }
+const char* Name(PixelFormat v) { return OptionName(v); }
+const char* Name(Fit v) { return OptionName(v); }
+const char* Name(Interpolation v) { return OptionName(v); }
+const char* Name(Channels v) { return OptionName(v); }
+const char* Name(Layout v) { return OptionName(v); }
+const char* Name(ElemType v) { return OptionName(v); }
+const char* Name(YuvMatrix v) { return OptionName(v); }
+const char* Name(YuvRange v) { return OptionName(v); }
+const char* Name(YuvSampling v) { return OptionName(v); }
+const char* Name(Isa v) { return OptionName(v); }
+Expected<PixelFormat> ParsePixelFormat(const std::string& s) { return ParseOption<PixelFormat>(s); }
+Expected<Fit> ParseFit(const std::string& s) { return ParseOption<Fit>(s); }
+Expected<Interpolation> ParseInterpolation(const std::string& s) { return ParseOption<Interpolation>(s); }
+Expected<Channels> ParseChannels(const std::string& s) { return ParseOption<Channels>(s); }
+Expected<Layout> ParseLayout(const std::string& s) { return ParseOption<Layout>(s); }
+Expected<ElemType> ParseElemType(const std::string& s) { return ParseOption<ElemType>(s); }
+Expected<YuvMatrix> ParseYuvMatrix(const std::string& s) { return ParseOption<YuvMatrix>(s); }
+Expected<YuvRange> ParseYuvRange(const std::string& s) { return ParseOption<YuvRange>(s); }
+Expected<YuvSampling> ParseYuvSampling(const std::string& s) { return ParseOption<YuvSampling>(s); }
+Expected<Isa> ParseIsa(const std::string& s) { return ParseOption<Isa>(s); }
+
+}  // namespace preprocess
+
+#define EDGERUN_NAMES(E, option, names)           \
+  template <>                                     \
+  const NameTable& NamesOf<preprocess::E>() {     \
+    static constexpr NameTable t = preprocess::Table(option, preprocess::names); \
+    return t;                                     \
+  }
+EDGERUN_NAMES(PixelFormat, "format", kFormatNames)
+EDGERUN_NAMES(Fit, "fit", kFitNames)
+EDGERUN_NAMES(Interpolation, "interpolation", kInterpNames)
+EDGERUN_NAMES(Channels, "channels", kChannelNames)
+EDGERUN_NAMES(Layout, "layout", kLayoutNames)
+EDGERUN_NAMES(ElemType, "dtype", kElemNames)
+EDGERUN_NAMES(YuvMatrix, "color", kMatrixNames)
+EDGERUN_NAMES(YuvRange, "yuv_range", kRangeNames)
+EDGERUN_NAMES(YuvSampling, "yuv_sampling", kSamplingNames)
+EDGERUN_NAMES(Isa, "isa", kIsaNames)
+#undef EDGERUN_NAMES
+
+namespace preprocess {
 
 // ---------------------------------------------------------------------------
 // Formats
@@ -705,18 +718,39 @@ struct Pool {
 // ---------------------------------------------------------------------------
 using internal::Plan;
 
+namespace {
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+std::string Triple(const float (&v)[3]) { return "(" + Num(v[0]) + ", " + Num(v[1]) + ", " + Num(v[2]) + ")"; }
+}  // namespace
+
+// The one place a preprocessing option is checked (the Python API passes its
+// keywords through unchanged): messages name the option, the value received
+// and what is allowed.
 static Status ValidateSpec(const Spec& s) {
-  if (static_cast<unsigned>(s.format) > static_cast<unsigned>(PixelFormat::kUYVY)) return InputError("format: unknown value");
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.format));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.fit));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.interpolation));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.channels));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.layout));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.yuv_matrix));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.yuv_range));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.yuv_sampling));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.isa));
   if (s.rotate != 0 && s.rotate != 90 && s.rotate != 180 && s.rotate != 270)
     return InputError("rotate: expected 0, 90, 180 or 270 (degrees clockwise), got " + std::to_string(s.rotate));
   if (s.has_roi && (s.roi.x < 0 || s.roi.y < 0 || s.roi.width <= 0 || s.roi.height <= 0))
     return InputError("roi: expected (x, y, w, h) with x, y >= 0 and w, h > 0, got (" + std::to_string(s.roi.x) + ", " +
                       std::to_string(s.roi.y) + ", " + std::to_string(s.roi.width) + ", " + std::to_string(s.roi.height) + ")");
   for (int c = 0; c < 3; ++c) {
-    if (!std::isfinite(s.mean[c])) return InputError("mean: expected finite values");
-    if (!std::isfinite(s.stddev[c]) || s.stddev[c] == 0.f) return InputError("std: expected finite, non-zero values, got " + std::to_string(s.stddev[c]));
+    if (!std::isfinite(s.mean[c])) return InputError("mean: expected finite values, got " + Triple(s.mean));
+    if (!std::isfinite(s.stddev[c]) || s.stddev[c] == 0.f)
+      return InputError("std: expected finite, non-zero values, got " + Triple(s.stddev));
     if (!(s.pad_value[c] >= 0.f && s.pad_value[c] <= 255.f))
-      return InputError("pad_value: expected pixel values in 0..255, got " + std::to_string(s.pad_value[c]));
+      return InputError("pad_value: expected pixel values in 0..255, got " + Triple(s.pad_value));
   }
   if (s.threads < 1 || s.threads > 64) return InputError("threads: expected 1..64, got " + std::to_string(s.threads));
   if (!IsaAvailable(s.isa)) return InputError(std::string("isa: '") + Name(s.isa) + "' kernels are not available on this machine");
