@@ -154,3 +154,59 @@ def test_head_defaults_and_vocabularies_come_from_the_core():
             assert p.default == yolo[name], name
     assert edgerun.heads.SSD(_ANCHORS, nms="WEIGHTED", boxes_output="box")._impl.options.nms == "weighted"
     assert edgerun.heads.YOLO(max_detections=None)._impl.options.max_detections is None  # None: no limit
+
+
+# ----------------------------------------------------------------------------- pipeline, session
+@pytest.fixture(scope="module")
+def session():
+    from edgerun import modelgen
+
+    with edgerun.Session(modelgen.builtin_image_model(), threads=1) as s:
+        yield s
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(drop="newest"), r"^drop: expected 'oldest' or 'none'; got 'newest'$"),
+    (dict(drop=None), r"^drop: expected 'oldest' or 'none'; got None$"),
+    (dict(depth=0), r"^depth: expected an int >= 1, got 0$"),
+    (dict(depth=1.5), r"^depth: expected an int, got 1\.5$"),
+    (dict(max_results=0), r"^max_results: expected an int >= 1, got 0$"),
+    (dict(max_results=-1), r"^max_results: expected an int >= 1, got -1$"),
+    (dict(overlap="yes"), r"^overlap: expected True, False or None, got 'yes'$"),
+])
+def test_pipeline_option_errors(session, kw, match):
+    _raises(match, edgerun.Pipeline, session, edgerun.Preprocessor("bgr"), **kw)
+
+
+def test_pipeline_defaults_and_vocabulary_come_from_the_core(session):
+    assert _core.PipelineOptions.choices("drop") == ("oldest", "none")
+    defaults = _core.PipelineOptions().to_dict()
+    for name, p in inspect.signature(edgerun.Pipeline).parameters.items():
+        if name in defaults:
+            assert p.default == defaults[name], name
+    with edgerun.Pipeline(session, edgerun.Preprocessor("bgr"), drop="NONE", overlap=False) as pipe:
+        assert not pipe.overlapped
+
+
+# One rule for thread counts: an int >= 1; None (Session only) = one per physical core.
+@pytest.mark.parametrize("threads,match", [
+    (0, r"^threads: expected an int >= 1, or None for one per physical core; got 0$"),
+    (-1, r"^threads: expected an int >= 1, or None for one per physical core; got -1$"),
+    (True, r"^threads: expected an int, got True$"),
+    (1.5, r"^threads: expected an int, got 1\.5$"),
+    ("2", r"^threads: expected an int, got '2'$"),
+])
+def test_session_threads_errors(threads, match):
+    from edgerun import modelgen
+
+    _raises(match, edgerun.Session, modelgen.builtin_image_model(), threads=threads)
+
+
+def test_session_threads_none_and_numpy_ints():
+    from edgerun import modelgen
+
+    model = modelgen.builtin_image_model()
+    with edgerun.Session(model) as s:
+        assert s.threads == _core.default_threads()
+    with edgerun.Session(model, threads=np.int64(1)) as s:
+        assert s.threads == 1

@@ -10,6 +10,7 @@
 
 #include "bindings.h"
 #include "edgerun/pipeline.h"
+#include "options.h"
 
 namespace edgerun_py {
 namespace {
@@ -57,16 +58,7 @@ class PySwapTicket {
 
 class PyPipeline {
  public:
-  PyPipeline(py::handle session, py::handle pre, py::object head, int depth, const std::string& drop,
-             size_t max_results, py::object overlap) {
-    edgerun::PipelineOptions o;
-    o.depth = depth;
-    if (drop == "oldest") o.drop = edgerun::DropPolicy::kOldest;
-    else if (drop == "none") o.drop = edgerun::DropPolicy::kNone;
-    else throw_status(edgerun::InputError("drop: expected 'oldest' or 'none', got '" + drop + "'"));
-    o.max_results = max_results;
-    if (!overlap.is_none())
-      o.overlap = overlap.cast<bool>() ? edgerun::PipelineOptions::Overlap::kOn : edgerun::PipelineOptions::Overlap::kOff;
+  PyPipeline(py::handle session, py::handle pre, py::object head, const edgerun::PipelineOptions& o) {
     auto s = session_of(session);
     auto p = preprocessor_of(pre);
     format_ = p->spec().format;
@@ -188,14 +180,32 @@ class PyPipeline {
 }  // namespace
 
 void bind_pipeline(py::module_& m) {
+  {
+    using S = edgerun::PipelineOptions;
+    using Overlap = S::Overlap;
+    OptionsClass<S> c(m, "PipelineOptions", "PipelineOptions (defaults from C++; Pipeline::Create validates).");
+    c.field("depth", &S::depth).choice("drop", &S::drop).field("max_results", &S::max_results);
+    c.property(
+        "overlap",
+        [](const S& s) -> py::object {
+          if (s.overlap == Overlap::kAuto) return py::none();
+          return py::bool_(s.overlap == Overlap::kOn);
+        },
+        [](S& s, py::handle v) {
+          if (v.is_none()) s.overlap = Overlap::kAuto;
+          else if (PyBool_Check(v.ptr())) s.overlap = v.ptr() == Py_True ? Overlap::kOn : Overlap::kOff;
+          else fail_option("overlap", "True, False or None", v);
+        });
+    c.field("input_index", &S::input_index);
+    c.done();
+  }
   py::class_<PySwapTicket>(m, "_SwapTicket")
       .def("wait", &PySwapTicket::wait, py::arg("timeout"))
       .def("done", &PySwapTicket::done)
       .def("outcome", &PySwapTicket::outcome);
   py::class_<PyPipeline>(m, "_Pipeline")
-      .def(py::init<py::handle, py::handle, py::object, int, const std::string&, size_t, py::object>(),
-           py::arg("session"), py::arg("pre"), py::arg("head"), py::arg("depth"), py::arg("drop"),
-           py::arg("max_results"), py::arg("overlap") = py::none())
+      .def(py::init<py::handle, py::handle, py::object, const edgerun::PipelineOptions&>(), py::arg("session"),
+           py::arg("pre"), py::arg("head"), py::arg("options"))
       .def_property_readonly("overlapped", [](PyPipeline& p) { return p.get().overlapped(); })
       .def("process", &PyPipeline::Process, py::arg("frame"))
       .def("submit", &PyPipeline::Submit, py::arg("frame"))

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bindings.h"
+#include "options.h"
 #include "edgerun/verify.h"
 #include "edgerun/runtime.h"
 
@@ -94,12 +95,12 @@ py::tuple SpecTuple(const TensorInfo& t) {
 
 class PySession {
  public:
-  PySession(py::object model, int threads, const std::string& accelerator, py::object signature,
+  PySession(py::object model, py::object threads, const std::string& accelerator, py::object signature,
             bool verify, const edgerun::KeyValues& accelerator_options,
             const std::vector<std::pair<std::string, edgerun::KeyValues>>& delegates,
             const std::string& fallback) {
     SessionOptions opts;
-    opts.threads = threads;
+    if (!threads.is_none()) opts.threads = OptionValue<int>::from(threads, "threads");  // Session::Create checks it
     opts.accelerator = accelerator;
     opts.verify = verify;
     opts.accelerator_options = accelerator_options;
@@ -353,10 +354,10 @@ void bind_session(py::module_& m) {
 
   py::class_<PySession>(m, "Session", py::dynamic_attr())
       .def(py::init<const SessionHandle&>(), py::arg("handle"))
-      .def(py::init<py::object, int, const std::string&, py::object, bool, const edgerun::KeyValues&,
+      .def(py::init<py::object, py::object, const std::string&, py::object, bool, const edgerun::KeyValues&,
                     const std::vector<std::pair<std::string, edgerun::KeyValues>>&,
                     const std::string&>(),
-           py::arg("model"), py::arg("threads") = 0, py::arg("accelerator") = "cpu",
+           py::arg("model"), py::arg("threads") = py::none(), py::arg("accelerator") = "cpu",
            py::arg("signature") = py::none(), py::arg("verify") = true,
            py::arg("accelerator_options") = edgerun::KeyValues(),
            py::arg("delegates") = std::vector<std::pair<std::string, edgerun::KeyValues>>(),

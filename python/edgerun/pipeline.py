@@ -174,6 +174,10 @@ class SwapFuture:
 
 _live: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
 
+# The options' defaults, names and checks live in C++ (edgerun::PipelineOptions,
+# Pipeline::Create); Pipeline passes its keywords through unchanged.
+_DEFAULTS = _core.PipelineOptions()
+
 
 @atexit.register
 def _close_all() -> None:  # interpreter shutdown with live pipelines: stop their threads first
@@ -205,8 +209,9 @@ class Pipeline:
             every core, a third busy thread stalls it more than overlapping gains.
     """
 
-    def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = 2,
-                 drop: str = "oldest", max_results: int = 256, overlap: Optional[bool] = None) -> None:
+    def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = _DEFAULTS.depth,
+                 drop: str = _DEFAULTS.drop, max_results: int = _DEFAULTS.max_results,
+                 overlap: Optional[bool] = _DEFAULTS.overlap) -> None:
         if not isinstance(session, Session):
             raise InputError(f"session: expected an edgerun.Session, got {type(session).__name__}")
         if not isinstance(pre, Preprocessor):
@@ -216,17 +221,10 @@ class Pipeline:
             impl = getattr(head, "_impl", None)
             if not isinstance(impl, getattr(_core, "Head")):
                 raise InputError(f"head: expected an edgerun.heads decoder or None, got {type(head).__name__}")
-        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-            raise InputError(f"depth: expected an int >= 1, got {depth!r}")
-        if drop not in ("oldest", "none"):
-            raise InputError(f"drop: expected 'oldest' or 'none', got {drop!r}")
-        if isinstance(max_results, bool) or not isinstance(max_results, (int, np.integer)) or max_results < 1:
-            raise InputError(f"max_results: expected an int >= 1, got {max_results!r}")
         self._head = head
         self._pre = pre
-        if overlap is not None and not isinstance(overlap, bool):
-            raise InputError(f"overlap: expected True, False or None, got {overlap!r}")
-        self._impl = _core._Pipeline(session, pre, impl, int(depth), drop, int(max_results), overlap)
+        options = _core.PipelineOptions(depth=depth, drop=drop, max_results=max_results, overlap=overlap)
+        self._impl = _core._Pipeline(session, pre, impl, options)  # validates the options
         self._lock = threading.Lock()
         self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
         self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)

@@ -128,12 +128,6 @@ class Session(_core.Session):
                 "model must be a path (str or os.PathLike) or the model's bytes, got "
                 f"{type(model).__name__}"
             )
-        if threads is None:
-            nthreads = 0
-        elif isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-            raise InputError(f"threads must be a positive int or None, got {threads!r}")
-        else:
-            nthreads = int(threads)
         if not isinstance(accelerator, str):
             raise InputError(f"accelerator must be a str, got {type(accelerator).__name__}")
         if signature is not None and (isinstance(signature, bool)
@@ -150,7 +144,7 @@ class Session(_core.Session):
         if fallback is not None and not isinstance(fallback, str):
             raise InputError(f"fallback must be 'cpu' or None, got {fallback!r}")
         ensure_runtime()
-        super().__init__(source, nthreads, accelerator, signature, bool(verify), accel_opts,
+        super().__init__(source, threads, accelerator, signature, bool(verify), accel_opts,
                          [d._core_spec() for d in delegates], fallback or "")
         self._spec_cache: Optional[tuple] = None
         if self._fallback_reason:
