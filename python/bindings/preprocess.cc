@@ -1,6 +1,7 @@
-// Bindings of edgerun::preprocess::Preprocessor: numpy arrays -> Image/Output
-// (checked: dtype, shape, strides, extent), GIL released around the kernel,
-// Status -> edgerun.InputError via throw_status. The Python API lives in
+// Bindings of edgerun::preprocess::Preprocessor: the Spec bound once
+// (PreprocessSpec), numpy arrays described as ArrayDesc (interpreted and
+// checked by the core: FrameFromArray / OutputFromArray), GIL released around
+// the kernel, Status -> edgerun.InputError via throw_status. The Python API lives in
 // python/edgerun/preprocess.py.
 #include <pybind11/stl.h>
 
@@ -20,18 +21,10 @@ namespace pp = edgerun::preprocess;
 namespace {
 
 
-std::string ShapeStr(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  if (a.ndim() == 1) s += ",";
-  return s + ")";
-}
-
-std::string DtypeStr(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
-
 // Bytes readable from `a`'s first element: its own extent, or (when `a` is a
 // view of a contiguous numpy array) up to the end of that array's memory.
-size_t ReadableBytes(const py::array& a, size_t own_extent) {
+size_t ReadableBytes(const void* ctx, size_t own_extent) {
+  const py::array& a = *static_cast<const py::array*>(ctx);
   const auto* base_ptr = static_cast<const uint8_t*>(a.data());
   py::object cur = a.attr("base");
   py::object root;
@@ -48,99 +41,31 @@ size_t ReadableBytes(const py::array& a, size_t own_extent) {
   return std::max(own_extent, static_cast<size_t>(rp + rn - base_ptr));
 }
 
-pp::Image MakeImage(pp::PixelFormat f, const py::array& a) {
-  const char* fname = pp::Name(f);
-  if (a.dtype().kind() != 'u' || a.itemsize() != 1)
-    edgerun_py::fail_input(std::string("frame: expected a uint8 array for format '") + fname + "', got " + DtypeStr(a));
-  const int C = pp::PackedChannels(f);
-  const bool yuv420 = pp::IsYuv420(f);
-  py::ssize_t rows, W;
-  bool ok;
-  if (yuv420) {
-    ok = a.ndim() == 2;
-  } else if (f == pp::PixelFormat::kGray) {
-    ok = a.ndim() == 2 || (a.ndim() == 3 && a.shape(2) == 1);
-  } else {
-    ok = a.ndim() == 3 && a.shape(2) == C;
+// numpy's description of `a` (no interpretation: the core does that).
+pp::ArrayDesc Desc(const py::array& a) {
+  pp::ArrayDesc d;
+  d.data = const_cast<void*>(a.data());
+  const py::dtype dt = a.dtype();
+  const char k = dt.kind();
+  d.kind = (k == 'u' || k == 'i' || k == 'f' || k == 'b' || k == 'c') ? k : '?';
+  d.itemsize = static_cast<int>(dt.itemsize());
+  const char bo = dt.byteorder();
+  static const bool little = [] {
+    const uint16_t one = 1;
+    return *reinterpret_cast<const uint8_t*>(&one) == 1;
+  }();
+  d.native_order = bo == '=' || bo == '|' || bo == (little ? '<' : '>');
+  d.writable = a.writeable();
+  d.c_contiguous = (a.flags() & py::array::c_style) != 0;
+  d.ndim = static_cast<int>(a.ndim());
+  for (int i = 0; i < d.ndim && i < pp::ArrayDesc::kMaxDims; ++i) {
+    d.shape[i] = a.shape(i);
+    d.strides[i] = a.strides(i);
   }
-  if (!ok || a.shape(0) <= 0 || a.shape(1) <= 0) {
-    std::string want = yuv420 ? "(H*3/2, W)" : f == pp::PixelFormat::kGray ? "(H, W) or (H, W, 1)"
-                                                                            : "(H, W, " + std::to_string(C) + ")";
-    edgerun_py::fail_input(std::string("frame: format '") + fname + "' expects a uint8 array of shape " + want + ", got " + ShapeStr(a));
-  }
-  rows = a.shape(0);
-  W = a.shape(1);
-  // Pixels of a row must be contiguous; rows may be padded (positive stride).
-  const py::ssize_t inner = a.ndim() == 3 ? a.shape(2) : 1;
-  if ((a.ndim() == 3 && a.strides(2) != 1 && a.shape(2) > 1) || (W > 1 && a.strides(1) != inner))
-    edgerun_py::fail_input(std::string("frame: the pixels of a row must be contiguous (strides ") + "(row, " + std::to_string(a.strides(1)) +
-         ", ...) were given, expected a column stride of " + std::to_string(inner) +
-         " bytes); a row stride larger than the row is fine");
-  const py::ssize_t S = a.strides(0);
-  if (rows > 1 && S < W * inner)
-    edgerun_py::fail_input("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
-         " bytes, got a row stride of " + std::to_string(S));
-  int H;
-  if (yuv420) {
-    if (rows % 3 != 0 || (W & 1))
-      edgerun_py::fail_input(std::string("frame: format '") + fname + "' expects shape (H*3/2, W) with even H and W, got " + ShapeStr(a));
-    H = static_cast<int>(rows / 3 * 2);
-  } else {
-    H = static_cast<int>(rows);
-  }
-  const py::ssize_t stride = rows > 1 ? S : W * inner;
-  const size_t extent = static_cast<size_t>((rows - 1) * stride + W * inner);
-  size_t readable = extent;
-  if (f == pp::PixelFormat::kI420 && stride != W) readable = ReadableBytes(a, extent);
-  auto img = pp::ImageFromBuffer(f, static_cast<const uint8_t*>(a.data()), static_cast<int>(W), H, stride, readable);
-  if (!img.ok() && f == pp::PixelFormat::kI420 && stride != W)
-    edgerun_py::fail_input("frame: an i420 array with padded rows (row stride " + std::to_string(stride) + " for width " +
-         std::to_string(W) + ") places its chroma rows at stride/2 beyond the array's memory; pass the whole buffer "
-         "(shape (H*3/2, stride)) sliced as a view, or a contiguous array");
-  return edgerun_py::check_value(std::move(img));
-}
-
-pp::Output MakeOutput(const pp::Spec& s, py::array& out) {
-  pp::Output o;
-  const char kind = out.dtype().kind();
-  const auto size = out.itemsize();
-  if (out.dtype().byteorder() == '>') edgerun_py::fail_input("out: expected a native byte order array, got " + DtypeStr(out));
-  if (kind == 'f' && size == 4) o.type = pp::ElemType::kFloat32;
-  else if (kind == 'f' && size == 2) o.type = pp::ElemType::kFloat16;
-  else if (kind == 'u' && size == 1) o.type = pp::ElemType::kUInt8;
-  else if (kind == 'i' && size == 1) o.type = pp::ElemType::kInt8;
-  else edgerun_py::fail_input("out: expected a float32, float16, uint8 or int8 array, got " + DtypeStr(out));
-  if (!out.writeable()) edgerun_py::fail_input("out: the array is read-only");
-  if (!(out.flags() & py::array::c_style)) edgerun_py::fail_input("out: expected a C-contiguous array (a dense tensor), got strides that are not");
-  const bool gray = s.channels == pp::Channels::kGray;
-  const int C = gray ? 1 : 3;
-  const bool nchw = s.layout == pp::Layout::kNCHW;
-  std::vector<py::ssize_t> sh(out.shape(), out.shape() + out.ndim());
-  if (sh.size() == 4) {
-    if (sh[0] != 1) edgerun_py::fail_input("out: a 4-D input must have batch 1, got shape " + ShapeStr(out));
-    sh.erase(sh.begin());
-  }
-  int H = -1, W = -1;
-  if (sh.size() == 3) {
-    if (!nchw && sh[2] == C) { H = static_cast<int>(sh[0]); W = static_cast<int>(sh[1]); }
-    if (nchw && sh[0] == C) { H = static_cast<int>(sh[1]); W = static_cast<int>(sh[2]); }
-  } else if (sh.size() == 2 && gray && out.ndim() == 2) {
-    H = static_cast<int>(sh[0]);
-    W = static_cast<int>(sh[1]);
-  }
-  if (H <= 0 || W <= 0) {
-    const std::string c = std::to_string(C);
-    std::string want = nchw ? "(" + c + ", H, W) or (1, " + c + ", H, W)" : "(H, W, " + c + ") or (1, H, W, " + c + ")";
-    if (gray) want += " or (H, W)";
-    edgerun_py::fail_input("out: channels='" + std::string(pp::Name(s.channels)) + "' with layout='" + pp::Name(s.layout) +
-         "' expects shape " + want + ", got " + ShapeStr(out));
-  }
-  o.data = out.mutable_data();
-  o.width = W;
-  o.height = H;
-  o.channels = C;
-  o.bytes = static_cast<size_t>(out.nbytes());
-  return o;
+  d.nbytes = static_cast<size_t>(a.nbytes());
+  d.readable = &ReadableBytes;
+  d.readable_ctx = &a;
+  return d;
 }
 
 py::tuple TransformTuple(const pp::Transform& t) {
@@ -232,8 +157,8 @@ class PyPreprocessor {
 
   py::tuple Run(const py::array& frame, py::array& out, double scale, int zero_point) {
     const pp::Spec& s = impl_->spec();
-    pp::Image img = MakeImage(s.format, frame);
-    pp::Output o = MakeOutput(s, out);
+    pp::Image img = edgerun_py::check_value(pp::FrameFromArray(s.format, Desc(frame)));
+    pp::Output o = edgerun_py::check_value(pp::OutputFromArray(s, Desc(out)));
     o.scale = static_cast<float>(scale);
     o.zero_point = zero_point;
     edgerun::Expected<pp::Transform> r = edgerun::InputError("not run");
@@ -288,7 +213,8 @@ pp::Image image_from_numpy(pp::PixelFormat format, py::handle frame) {
   if (!py::isinstance<py::array>(frame))
     edgerun_py::fail_input(std::string("frame: expected a numpy uint8 array, got ") +
          std::string(py::str(py::type::of(frame).attr("__name__"))));
-  return MakeImage(format, py::reinterpret_borrow<py::array>(frame));
+  const auto a = py::reinterpret_borrow<py::array>(frame);
+  return check_value(pp::FrameFromArray(format, Desc(a)));
 }
 
 py::tuple transform_tuple(const pp::Transform& t) { return TransformTuple(t); }

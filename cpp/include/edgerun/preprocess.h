@@ -135,6 +135,39 @@ struct Output {
   int zero_point = 0;
 };
 
+// An array as the caller's array library describes it (numpy: data pointer,
+// element kind and size, shape and byte strides, flags). FrameFromArray and
+// OutputFromArray interpret it (which shapes a format takes, which layouts an
+// output takes) with messages naming what arrived, so the bindings only copy
+// numpy's fields here.
+struct ArrayDesc {
+  static constexpr int kMaxDims = 4;
+  void* data = nullptr;
+  char kind = '?';            // 'u' unsigned, 'i' signed, 'f' float, 'b' bool, 'c' complex, other: '?'
+  int itemsize = 0;
+  bool native_order = true;   // false: byte-swapped elements
+  bool writable = true;
+  bool c_contiguous = true;
+  int ndim = 0;               // > kMaxDims: only ndim is meaningful (rejected)
+  int64_t shape[kMaxDims] = {0, 0, 0, 0};
+  int64_t strides[kMaxDims] = {0, 0, 0, 0};  // bytes
+  size_t nbytes = 0;
+  // Bytes readable from `data` when a frame extends past the array's own
+  // extent (an i420 view with padded rows whose chroma lies beyond the view, in
+  // the buffer it was sliced from). Called only then; null: the own extent.
+  size_t (*readable)(const void* ctx, size_t own_extent) = nullptr;
+  const void* readable_ctx = nullptr;
+};
+
+// The frame a uint8 array holds for `format`: (H, W, C) for packed formats
+// (C = 3, 3, 4, 4, 2, 2; gray (H, W) or (H, W, 1)), (H*3/2, W) for 4:2:0; rows
+// may be padded (positive row stride), pixels of a row contiguous.
+Expected<Image> FrameFromArray(PixelFormat format, const ArrayDesc& a);
+// The Output a dense array gives for `spec` (channels, layout): (H, W, C) /
+// (1, H, W, C), (C, H, W) / (1, C, H, W) for nchw, also (H, W) for gray;
+// float32/float16/uint8/int8, writable, C-contiguous. scale/zero_point stay 1/0.
+Expected<Output> OutputFromArray(const Spec& spec, const ArrayDesc& a);
+
 // Maps between model-input coordinates and source-frame coordinates (through
 // roi, crop, flip, rotation, scaling and letterbox). Continuous pixel
 // coordinates: pixel i covers [i, i+1), so its centre is i + 0.5.

@@ -152,6 +152,124 @@ Expected<Image> ImageFromBuffer(PixelFormat f, const uint8_t* data, int width, i
 }
 
 // ---------------------------------------------------------------------------
+// Arrays (numpy) -> Image / Output
+// ---------------------------------------------------------------------------
+namespace {
+std::string ShapeStr(const ArrayDesc& a) {
+  std::string s = "(";
+  for (int i = 0; i < a.ndim && i < ArrayDesc::kMaxDims; ++i) s += (i ? ", " : "") + std::to_string(a.shape[i]);
+  if (a.ndim > ArrayDesc::kMaxDims) s += ", ...";
+  if (a.ndim == 1) s += ",";
+  return s + ")";
+}
+
+// numpy's name of the element type ("float64", "int32", "bool").
+std::string DtypeStr(const ArrayDesc& a) {
+  std::string base;
+  switch (a.kind) {
+    case 'f': base = "float"; break;
+    case 'i': base = "int"; break;
+    case 'u': base = "uint"; break;
+    case 'c': base = "complex"; break;
+    case 'b': return "bool";
+    default: return "a non-numeric dtype";
+  }
+  return (a.native_order || a.itemsize == 1 ? "" : "byte-swapped ") + base + std::to_string(a.itemsize * 8);
+}
+}  // namespace
+
+Expected<Image> FrameFromArray(PixelFormat f, const ArrayDesc& a) {
+  const char* fname = Name(f);
+  if (a.kind != 'u' || a.itemsize != 1)
+    return InputError(std::string("frame: expected a uint8 array for format '") + fname + "', got " + DtypeStr(a));
+  const int C = PackedChannels(f);
+  const bool yuv420 = IsYuv420(f);
+  bool ok;
+  if (yuv420) ok = a.ndim == 2;
+  else if (f == PixelFormat::kGray) ok = a.ndim == 2 || (a.ndim == 3 && a.shape[2] == 1);
+  else ok = a.ndim == 3 && a.shape[2] == C;
+  if (!ok || a.shape[0] <= 0 || a.shape[1] <= 0) {
+    const std::string want = yuv420 ? "(H*3/2, W)" : f == PixelFormat::kGray ? "(H, W) or (H, W, 1)"
+                                                                              : "(H, W, " + std::to_string(C) + ")";
+    return InputError(std::string("frame: format '") + fname + "' expects a uint8 array of shape " + want + ", got " +
+                      ShapeStr(a));
+  }
+  const int64_t rows = a.shape[0], W = a.shape[1];
+  // Pixels of a row must be contiguous; rows may be padded (positive stride).
+  const int64_t inner = a.ndim == 3 ? a.shape[2] : 1;
+  if ((a.ndim == 3 && a.strides[2] != 1 && a.shape[2] > 1) || (W > 1 && a.strides[1] != inner))
+    return InputError("frame: the pixels of a row must be contiguous (strides (row, " + std::to_string(a.strides[1]) +
+                      ", ...) were given, expected a column stride of " + std::to_string(inner) +
+                      " bytes); a row stride larger than the row is fine");
+  const int64_t S = a.strides[0];
+  if (rows > 1 && S < W * inner)
+    return InputError("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
+                      " bytes, got a row stride of " + std::to_string(S));
+  int H;
+  if (yuv420) {
+    if (rows % 3 != 0 || (W & 1))
+      return InputError(std::string("frame: format '") + fname + "' expects shape (H*3/2, W) with even H and W, got " +
+                        ShapeStr(a));
+    H = static_cast<int>(rows / 3 * 2);
+  } else {
+    H = static_cast<int>(rows);
+  }
+  const int64_t stride = rows > 1 ? S : W * inner;
+  const size_t extent = static_cast<size_t>((rows - 1) * stride + W * inner);
+  const bool padded_i420 = f == PixelFormat::kI420 && stride != W;
+  const size_t readable = padded_i420 && a.readable ? a.readable(a.readable_ctx, extent) : extent;
+  auto img = ImageFromBuffer(f, static_cast<const uint8_t*>(a.data), static_cast<int>(W), H, stride, readable);
+  if (!img.ok() && padded_i420)
+    return InputError("frame: an i420 array with padded rows (row stride " + std::to_string(stride) + " for width " +
+                      std::to_string(W) + ") places its chroma rows at stride/2 beyond the array's memory; pass the "
+                      "whole buffer (shape (H*3/2, stride)) sliced as a view, or a contiguous array");
+  return img;
+}
+
+Expected<Output> OutputFromArray(const Spec& s, const ArrayDesc& a) {
+  Output o;
+  if (!a.native_order && a.itemsize > 1) return InputError("out: expected a native byte order array, got " + DtypeStr(a));
+  if (a.kind == 'f' && a.itemsize == 4) o.type = ElemType::kFloat32;
+  else if (a.kind == 'f' && a.itemsize == 2) o.type = ElemType::kFloat16;
+  else if (a.kind == 'u' && a.itemsize == 1) o.type = ElemType::kUInt8;
+  else if (a.kind == 'i' && a.itemsize == 1) o.type = ElemType::kInt8;
+  else return InputError("out: expected a float32, float16, uint8 or int8 array, got " + DtypeStr(a));
+  if (!a.writable) return InputError("out: the array is read-only");
+  if (!a.c_contiguous) return InputError("out: expected a C-contiguous array (a dense tensor), got strides that are not");
+  const bool gray = s.channels == Channels::kGray;
+  const int C = gray ? 1 : 3;
+  const bool nchw = s.layout == Layout::kNCHW;
+  const int64_t* sh = a.shape;
+  int n = a.ndim;
+  if (n == 4) {
+    if (sh[0] != 1) return InputError("out: a 4-D input must have batch 1, got shape " + ShapeStr(a));
+    ++sh;
+    --n;
+  }
+  int H = -1, W = -1;
+  if (n == 3) {
+    if (!nchw && sh[2] == C) { H = static_cast<int>(sh[0]); W = static_cast<int>(sh[1]); }
+    if (nchw && sh[0] == C) { H = static_cast<int>(sh[1]); W = static_cast<int>(sh[2]); }
+  } else if (n == 2 && gray && a.ndim == 2) {
+    H = static_cast<int>(sh[0]);
+    W = static_cast<int>(sh[1]);
+  }
+  if (H <= 0 || W <= 0) {
+    const std::string c = std::to_string(C);
+    std::string want = nchw ? "(" + c + ", H, W) or (1, " + c + ", H, W)" : "(H, W, " + c + ") or (1, H, W, " + c + ")";
+    if (gray) want += " or (H, W)";
+    return InputError("out: channels='" + std::string(Name(s.channels)) + "' with layout='" + Name(s.layout) +
+                      "' expects shape " + want + ", got " + ShapeStr(a));
+  }
+  o.data = a.data;
+  o.width = W;
+  o.height = H;
+  o.channels = C;
+  o.bytes = a.nbytes;
+  return o;
+}
+
+// ---------------------------------------------------------------------------
 // Transform
 // ---------------------------------------------------------------------------
 void Transform::ToSource(double x, double y, double* sx, double* sy) const {
