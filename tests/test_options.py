@@ -210,3 +210,20 @@ def test_session_threads_none_and_numpy_ints():
         assert s.threads == _core.default_threads()
     with edgerun.Session(model, threads=np.int64(1)) as s:
         assert s.threads == 1
+
+
+# ----------------------------------------------------------------------------- named structs across the boundary
+def test_transform_crosses_as_a_named_struct():
+    import pickle
+
+    pre = edgerun.Preprocessor("bgr", fit="letterbox")
+    frame = np.zeros((48, 64, 3), np.uint8)
+    out = np.empty((32, 32, 3), np.float32)
+    t1, t2 = pre(frame, out), pre(frame, out)
+    assert t1 is t2  # same geometry: the same Transform, not rebuilt per frame
+    assert isinstance(t1._t, _core.Transform) and t1._t.input_size == (32, 32) and t1.content == (0, 4, 32, 24)
+    assert pickle.loads(pickle.dumps(t1)) == t1
+    user = edgerun.Transform(t1._m, t1.input_size, t1.content, t1.source_roi)  # public constructor
+    assert user == t1 and user._t.matrix == t1._t.matrix
+    with pytest.raises(InputError, match=r"^transform: expected an edgerun.Transform"):
+        edgerun.heads.Classifier()(np.zeros((1, 10), np.float32), transform=(t1._m, (32, 32)))

@@ -102,7 +102,7 @@ class PyDecoder {
   PyDecoder(std::shared_ptr<const pp::Decoder> d, std::vector<edgerun::TensorInfo> outs)
       : d_(std::move(d)), outs_(std::move(outs)) {}
 
-  py::object Decode(py::sequence outputs, py::object transform) {
+  py::object Decode(py::sequence outputs, const edgerun::preprocess::Transform* transform) {
     const size_t n = outs_.size();
     if (py::len(outputs) != n)
       edgerun_py::fail_input("decode: the head was bound to " + std::to_string(n) + " output(s), got " +
@@ -133,34 +133,15 @@ class PyDecoder {
     }
     pp::Result r;
     edgerun::Status st;
-    if (transform.is_none()) {
-      py::gil_scoped_release release;
-      st = d_->Decode(ptrs, nullptr, &r);
-    } else {
-      edgerun::preprocess::Transform tr = TransformFrom(transform);
-      py::gil_scoped_release release;
-      st = d_->Decode(ptrs, &tr, &r);
+    {
+      py::gil_scoped_release release;  // `transform` is a copy-free view of a Python-held object kept by the call
+      st = d_->Decode(ptrs, transform, &r);
     }
     if (!st.ok()) edgerun_py::throw_status(st);
     return result_to_numpy(r);
   }
 
   size_t num_outputs() const { return outs_.size(); }
-
-  // (matrix6, (input_w, input_h)[, content, source_roi]) as edgerun.Transform carries it.
-  static edgerun::preprocess::Transform TransformFrom(py::handle h) {
-    edgerun::preprocess::Transform t;
-    if (!py::isinstance<py::sequence>(h) || py::len(h) < 2) edgerun_py::fail_input("transform: expected (matrix, input_size)");
-    py::sequence s = py::reinterpret_borrow<py::sequence>(h);
-    py::sequence m = s[0].cast<py::sequence>();
-    if (py::len(m) != 6) edgerun_py::fail_input("transform: expected a 2x3 matrix (6 values)");
-    for (int k = 0; k < 6; ++k) t.m[k] = m[k].cast<double>();
-    py::sequence size = s[1].cast<py::sequence>();
-    if (py::len(size) != 2) edgerun_py::fail_input("transform: expected input_size (width, height)");
-    t.input_width = size[0].cast<int>();
-    t.input_height = size[1].cast<int>();
-    return t;
-  }
 
  private:
   std::shared_ptr<const pp::Decoder> d_;

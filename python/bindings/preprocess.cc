@@ -68,11 +68,36 @@ pp::ArrayDesc Desc(const py::array& a) {
   return d;
 }
 
-py::tuple TransformTuple(const pp::Transform& t) {
-  return py::make_tuple(py::make_tuple(t.m[0], t.m[1], t.m[2], t.m[3], t.m[4], t.m[5]),
-                        py::make_tuple(t.input_width, t.input_height),
-                        py::make_tuple(t.content[0], t.content[1], t.content[2], t.content[3]),
-                        py::make_tuple(t.source_roi[0], t.source_roi[1], t.source_roi[2], t.source_roi[3]));
+bool SameTransform(const pp::Transform& a, const pp::Transform& b) {
+  return std::memcmp(a.m, b.m, sizeof a.m) == 0 && a.input_width == b.input_width &&
+         a.input_height == b.input_height && std::memcmp(a.content, b.content, sizeof a.content) == 0 &&
+         std::memcmp(a.source_roi, b.source_roi, sizeof a.source_roi) == 0;
+}
+
+void BindTransform(py::module_& m) {
+  using T = pp::Transform;
+  py::class_<T>(m, "Transform", "preprocess::Transform: model input <-> source frame (edgerun.Transform wraps it).")
+      .def(py::init([](const std::array<double, 6>& matrix, const std::array<int, 2>& input_size,
+                       const std::array<int, 4>& content, const std::array<int, 4>& source_roi) {
+             T t;
+             for (int k = 0; k < 6; ++k) t.m[k] = matrix[k];
+             t.input_width = input_size[0];
+             t.input_height = input_size[1];
+             for (int k = 0; k < 4; ++k) {
+               t.content[k] = content[k];
+               t.source_roi[k] = source_roi[k];
+             }
+             return t;
+           }),
+           py::arg("matrix"), py::arg("input_size"), py::arg("content"), py::arg("source_roi"))
+      .def_property_readonly("matrix",
+                             [](const T& t) { return py::make_tuple(t.m[0], t.m[1], t.m[2], t.m[3], t.m[4], t.m[5]); })
+      .def_property_readonly("input_size", [](const T& t) { return py::make_tuple(t.input_width, t.input_height); })
+      .def_property_readonly(
+          "content", [](const T& t) { return py::make_tuple(t.content[0], t.content[1], t.content[2], t.content[3]); })
+      .def_property_readonly("source_roi", [](const T& t) {
+        return py::make_tuple(t.source_roi[0], t.source_roi[1], t.source_roi[2], t.source_roi[3]);
+      });
 }
 
 // mean / std / pad_value: a number or 1 or 3 numbers (one per output channel).
@@ -155,7 +180,7 @@ class PyPreprocessor {
   explicit PyPreprocessor(const pp::Spec& spec)
       : impl_(edgerun_py::check_value(pp::Preprocessor::Create(spec))) {}
 
-  py::tuple Run(const py::array& frame, py::array& out, double scale, int zero_point) {
+  py::object Run(const py::array& frame, py::array& out, double scale, int zero_point) {
     const pp::Spec& s = impl_->spec();
     pp::Image img = edgerun_py::check_value(pp::FrameFromArray(s.format, Desc(frame)));
     pp::Output o = edgerun_py::check_value(pp::OutputFromArray(s, Desc(out)));
@@ -167,11 +192,11 @@ class PyPreprocessor {
       r = impl_->Run(img, o);
     }
     if (!r.ok()) edgerun_py::throw_status(r.status());
-    return Cached(r.value());
+    return last_.get(r.value());
   }
 
-  py::tuple GetTransform(int sw, int sh, int ow, int oh) {
-    return TransformTuple(edgerun_py::check_value(impl_->GetTransform(sw, sh, ow, oh)));
+  pp::Transform GetTransform(int sw, int sh, int ow, int oh) {
+    return edgerun_py::check_value(impl_->GetTransform(sw, sh, ow, oh));
   }
 
   std::string kernel() const { return impl_->kernel_name(); }
@@ -179,22 +204,8 @@ class PyPreprocessor {
   const std::shared_ptr<pp::Preprocessor>& shared() const { return impl_; }
 
  private:
-  // The same tuple object while the geometry does not change, so Python can
-  // reuse its Transform (identity check) instead of rebuilding it per frame.
-  py::tuple Cached(const pp::Transform& t) {
-    const bool same = last_ && std::memcmp(last_t_.m, t.m, sizeof t.m) == 0 && last_t_.input_width == t.input_width &&
-                      last_t_.input_height == t.input_height &&
-                      std::memcmp(last_t_.content, t.content, sizeof t.content) == 0 &&
-                      std::memcmp(last_t_.source_roi, t.source_roi, sizeof t.source_roi) == 0;
-    if (!same) {
-      last_ = TransformTuple(t);
-      last_t_ = t;
-    }
-    return last_;
-  }
   std::shared_ptr<pp::Preprocessor> impl_;
-  py::tuple last_;
-  pp::Transform last_t_;
+  edgerun_py::TransformCache last_;
 };
 
 }  // namespace
@@ -217,16 +228,24 @@ pp::Image image_from_numpy(pp::PixelFormat format, py::handle frame) {
   return check_value(pp::FrameFromArray(format, Desc(a)));
 }
 
-py::tuple transform_tuple(const pp::Transform& t) { return TransformTuple(t); }
+py::object TransformCache::get(const pp::Transform& t) {
+  if (!obj_ || !SameTransform(t, last_)) {
+    obj_ = py::cast(t);
+    last_ = t;
+  }
+  return obj_;
+}
 
 }  // namespace edgerun_py
 
 void bind_preprocess(pybind11::module_& m) {
   BindSpec(m);
+  BindTransform(m);
   py::class_<PyPreprocessor>(m, "_Preprocessor")
       .def(py::init<const pp::Spec&>(), py::arg("spec"), "Validates the spec (InputError naming the option).")
       .def("run", &PyPreprocessor::Run, py::arg("frame"), py::arg("out"), py::arg("scale"), py::arg("zero_point"),
-           "Convert `frame` into `out` (GIL released); returns (matrix, input_size, content, source_roi).")
+           "Convert `frame` into `out` (GIL released); returns the Transform (the same object while the geometry "
+           "does not change).")
       .def("transform", &PyPreprocessor::GetTransform, py::arg("src_width"), py::arg("src_height"),
            py::arg("out_width"), py::arg("out_height"))
       .def_property_readonly("kernel", &PyPreprocessor::kernel)

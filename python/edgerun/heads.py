@@ -168,15 +168,15 @@ def _spec_tuple(spec: Any, role: str, i: int) -> tuple:
                          f"got {type(spec).__name__}") from None
 
 
-def _transform_tuple(transform: Any) -> Optional[tuple]:
+def _core_transform(transform: Any) -> Any:
+    """The C++ struct (``_core.Transform``) of an edgerun.Transform, or None."""
     if transform is None:
         return None
-    m = getattr(transform, "_m", None)
-    size = getattr(transform, "input_size", None)
-    if m is None or size is None:
+    t = getattr(transform, "_t", None)
+    if not isinstance(t, _core.Transform):
         raise InputError(f"transform: expected an edgerun.Transform (from a Preprocessor) or None, "
                          f"got {type(transform).__name__}")
-    return (m, tuple(size))
+    return t
 
 
 # ----------------------------------------------------------------------------- heads
@@ -228,7 +228,7 @@ class Head:
     def _check_outputs(self, outs: list) -> None:
         """Python-side checks of a binding (labels vs classes)."""
 
-    def _decoder_for(self, arrays: list, transform: Optional[tuple], input_size: Any, quantization: Any) -> Any:
+    def _decoder_for(self, arrays: list, transform: Any, input_size: Any, quantization: Any) -> Any:
         sig = tuple((a.shape, a.dtype) for a in arrays)
         if self._bound is not None and quantization is None and input_size is None and self._bound[0] == sig:
             return self._bound[1]
@@ -255,7 +255,7 @@ class Head:
         if input_size is not None:
             size = _size(input_size, "input_size")
         elif transform is not None:
-            size = transform[1]
+            size = transform.input_size
         else:
             size = None
         key = (sig, tuple(quant), size)
@@ -295,7 +295,7 @@ class Head:
         for i, a in enumerate(arrays):
             if not isinstance(a, np.ndarray):
                 raise InputError(f"outputs[{i}]: expected a numpy array, got {type(a).__name__}")
-        t = _transform_tuple(transform)
+        t = _core_transform(transform)
         dec = self._decoder_for(arrays, t, input_size, quantization)
         return self._finish(dec.decode(arrays, t))
 

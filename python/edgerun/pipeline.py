@@ -154,10 +154,11 @@ class SwapFuture:
         if self._outcome is None:
             if not self._ticket.wait(-1.0 if timeout is None else max(0.0, float(timeout))):
                 raise TimeoutError("the new model is still loading")
-            generation, error, handle = self._ticket.outcome()
+            ticket = self._ticket
+            generation, error = ticket.model, ticket.error
             info = None
             if error is None:
-                session = self._session if self._session is not None else Session._adopt(handle)
+                session = self._session if self._session is not None else Session._adopt(ticket.session)
                 info = self._pipe._register(generation, session)
             self._outcome = (info, error)
         return self._outcome
@@ -230,7 +231,7 @@ class Pipeline:
         self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
         self._sessions: Dict[int, Session] = {1: session}
         self._models: Dict[int, ModelInfo] = {1: model_info(session)}
-        self._transforms: Dict[tuple, Transform] = {}
+        self._last_transform: tuple = (None, None)  # (_core.Transform, Transform)
         self._swaps: List[SwapFuture] = []
         _live.add(self)
 
@@ -244,14 +245,14 @@ class Pipeline:
                     if dropped:
                         self._meta.pop(fid, None)
 
-    def _transform(self, raw: tuple) -> Optional[Transform]:
-        if raw[1] == (0, 0):
+    def _transform(self, raw: Any) -> Optional[Transform]:
+        if raw is None:  # the frame was not preprocessed
             return None
-        t = self._transforms.get(raw)
-        if t is None:
-            if len(self._transforms) > 64:
-                self._transforms.clear()
-            t = self._transforms[raw] = Transform(*raw)
+        last = self._last_transform  # one read: consistent across threads
+        if last[0] is raw:  # same geometry -> the binding hands back the same _core.Transform
+            return last[1]
+        t = Transform._wrap(raw)
+        self._last_transform = (raw, t)
         return t
 
     def _register(self, generation: int, session: Session) -> ModelInfo:
@@ -272,12 +273,14 @@ class Pipeline:
             info = self._models.get(generation)
         return info if info is not None else ModelInfo(sha256="?" * 64, size=0)
 
-    def _wrap(self, raw: tuple, meta: Any) -> FrameResult:
-        fid, generation, error, output, traw, times = raw
+    def _wrap(self, raw: Any, meta: Any) -> FrameResult:
+        """A FrameResult from the binding's _core._FrameResult."""
+        error, output, generation, t = raw.error, raw.output, raw.model, raw.timings
         if error is None and self._head is not None and output is not None:
             output = self._head._finish(output)
-        return FrameResult(fid, meta, output, error, self._model_for(generation), generation,
-                           self._transform(traw), FrameTimings(*times))
+        return FrameResult(raw.frame_id, meta, output, error, self._model_for(generation), generation,
+                           self._transform(raw.transform),
+                           FrameTimings(t.queue, t.preprocess, t.invoke, t.decode, t.total))
 
     # -- synchronous -------------------------------------------------------------
     def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult:
@@ -314,7 +317,7 @@ class Pipeline:
         if raw is None:
             raise TimeoutError(f"no result within {timeout} s")
         with self._lock:
-            meta = self._meta.pop(raw[0], None)
+            meta = self._meta.pop(raw.frame_id, None)
         return self._wrap(raw, meta)
 
     def results(self, timeout: Optional[float] = None) -> Iterator[FrameResult]:

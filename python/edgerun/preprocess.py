@@ -39,14 +39,26 @@ class Transform:
         source_roi: (x, y, w, h) of the frame region that was sampled.
     """
 
-    __slots__ = ("_m", "input_size", "content", "source_roi", "_mat", "_inv")
+    __slots__ = ("_t", "_m", "input_size", "content", "source_roi", "_mat", "_inv")
 
     def __init__(self, matrix: Sequence[float], input_size: Tuple[int, int], content: Tuple[int, int, int, int],
                  source_roi: Tuple[int, int, int, int]):
-        self._m = tuple(float(v) for v in matrix)
-        self.input_size = tuple(input_size)
-        self.content = tuple(content)
-        self.source_roi = tuple(source_roi)
+        self._init(_core.Transform(matrix=[float(v) for v in matrix], input_size=tuple(input_size),
+                                   content=tuple(content), source_roi=tuple(source_roi)))
+
+    @classmethod
+    def _wrap(cls, t: Any) -> "Transform":
+        """The Transform of a ``_core.Transform`` (what the C++ core returned)."""
+        obj = cls.__new__(cls)
+        obj._init(t)
+        return obj
+
+    def _init(self, t: Any) -> None:
+        self._t = t  # the C++ struct, handed back to the core (heads) without conversion
+        self._m = t.matrix
+        self.input_size = t.input_size
+        self.content = t.content
+        self.source_roi = t.source_roi
         self._mat = None
         self._inv = None
 
@@ -124,6 +136,9 @@ class Transform:
     def __hash__(self) -> int:
         return hash((self._m, self.input_size, self.content, self.source_roi))
 
+    def __reduce__(self) -> tuple:  # pickles by value (the C++ struct is rebuilt)
+        return (Transform, (self._m, self.input_size, self.content, self.source_roi))
+
     def __repr__(self) -> str:
         m = self._m
         return (f"Transform(input={self.input_size[0]}x{self.input_size[1]}, content={self.content}, "
@@ -175,7 +190,7 @@ class Preprocessor:
                                     layout=layout, color=color, yuv_range=yuv_range, yuv_sampling=yuv_sampling,
                                     pad_value=pad_value, threads=threads, isa=_isa)
         self._impl = _core._Preprocessor(spec)  # validates every option (InputError naming it)
-        self._last: Tuple[Any, Optional[Transform]] = (None, None)  # (raw tuple, Transform), swapped atomically
+        self._last: Tuple[Any, Optional[Transform]] = (None, None)  # (_core.Transform, Transform), swapped atomically
 
     @classmethod
     def from_model(cls, model: Any, format: Optional[str] = None, **overrides: Any) -> "Preprocessor":
@@ -270,17 +285,17 @@ class Preprocessor:
             zp = int(zero_point) if zero_point is not None else 0
         raw = self._impl.run(frame, out, s, zp)
         last = self._last  # one read: consistent even when threads share this Preprocessor
-        if last[0] is raw:  # same geometry -> the binding hands back the same tuple object
+        if last[0] is raw:  # same geometry -> the binding hands back the same _core.Transform object
             return last[1]
-        t = Transform(*raw)
+        t = Transform._wrap(raw)
         self._last = (raw, t)
         return t
 
     def transform(self, frame_size: Tuple[int, int], input_size: Tuple[int, int]) -> Transform:
         """The Transform for a (width, height) frame and (width, height) model input,
         without converting any pixels."""
-        return Transform(*self._impl.transform(int(frame_size[0]), int(frame_size[1]), int(input_size[0]),
-                                               int(input_size[1])))
+        return Transform._wrap(self._impl.transform(int(frame_size[0]), int(frame_size[1]), int(input_size[0]),
+                                                    int(input_size[1])))
 
     @property
     def options(self) -> dict:
