@@ -227,3 +227,16 @@ def test_transform_crosses_as_a_named_struct():
     assert user == t1 and user._t.matrix == t1._t.matrix
     with pytest.raises(InputError, match=r"^transform: expected an edgerun.Transform"):
         edgerun.heads.Classifier()(np.zeros((1, 10), np.float32), transform=(t1._m, (32, 32)))
+
+
+def test_heads_bind_to_named_specs():
+    from edgerun.session import TensorSpec
+
+    scores = np.zeros((1, 10), np.float32)
+    scores[0, 3] = 1.0
+    for spec in (TensorSpec("scores", (1, 10), np.dtype(np.float32)), ("scores", (1, 10), np.float32)):
+        head = edgerun.heads.Classifier(top_k=1).bind(outputs=[spec])
+        assert head(scores).classes.tolist() == [3]
+    with pytest.raises(InputError, match=r"^output 0: expected a TensorSpec \(name, shape, dtype, scale, zero_point\), "
+                                         r"got object$"):
+        edgerun.heads.Classifier().bind(outputs=[object()])

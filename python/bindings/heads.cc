@@ -67,21 +67,26 @@ py::object RefObject(const pp::OutputRef& r) {
   return py::none();
 }
 
-edgerun::TensorInfo InfoFromTuple(py::handle h, const char* role, size_t i) {
+// A TensorSpec-like object (attributes name, shape, dtype, scale, zero_point)
+// as the core's TensorInfo.
+edgerun::TensorInfo InfoFromSpec(py::handle h, const char* role, size_t i) {
   const std::string where = std::string(role) + " " + std::to_string(i);
-  if (!py::isinstance<py::sequence>(h) || py::len(h) < 3)
-    edgerun_py::fail_input(where + ": expected a spec (name, shape, dtype[, scale, zero_point]), got " + TypeName(h));
-  py::sequence s = py::reinterpret_borrow<py::sequence>(h);
   edgerun::TensorInfo t;
-  t.name = py::str(s[0]).cast<std::string>();
-  for (py::handle d : py::reinterpret_borrow<py::sequence>(s[1])) t.shape.push_back(d.cast<int64_t>());
-  t.dtype = edgerun_py::dtype_from_numpy(py::dtype::from_args(s[2]));
-  if (t.dtype == edgerun::DType::kUnknown)
-    edgerun_py::fail_input(where + ": unsupported dtype " + py::str(s[2]).cast<std::string>());
-  if (py::len(s) >= 5) {
-    t.scale = s[3].cast<float>();
-    t.zero_point = s[4].cast<int64_t>();
+  py::object dtype;
+  try {
+    t.name = py::str(h.attr("name")).cast<std::string>();
+    for (py::handle d : h.attr("shape")) t.shape.push_back(d.cast<int64_t>());
+    dtype = h.attr("dtype");
+    t.dtype = edgerun_py::dtype_from_numpy(py::dtype::from_args(dtype));
+    t.scale = py::getattr(h, "scale", py::float_(0.0)).cast<float>();
+    t.zero_point = py::getattr(h, "zero_point", py::int_(0)).cast<int64_t>();
+  } catch (const py::error_already_set&) {
+    edgerun_py::fail_input(where + ": expected a TensorSpec (name, shape, dtype, scale, zero_point), got " + TypeName(h));
+  } catch (const py::cast_error&) {
+    edgerun_py::fail_input(where + ": expected a TensorSpec (name, shape, dtype, scale, zero_point), got " + TypeName(h));
   }
+  if (t.dtype == edgerun::DType::kUnknown)
+    edgerun_py::fail_input(where + ": unsupported dtype " + py::str(dtype).cast<std::string>());
   size_t n = 1;
   for (int64_t d : t.shape) n *= static_cast<size_t>(d < 0 ? 0 : d);
   t.nbytes = n * edgerun::DTypeSize(t.dtype);
@@ -92,7 +97,7 @@ std::vector<edgerun::TensorInfo> Infos(py::handle list, const char* role) {
   std::vector<edgerun::TensorInfo> v;
   if (list.is_none()) return v;
   size_t i = 0;
-  for (py::handle h : list) v.push_back(InfoFromTuple(h, role, i++));
+  for (py::handle h : list) v.push_back(InfoFromSpec(h, role, i++));
   return v;
 }
 
@@ -392,7 +397,7 @@ void bind_heads(py::module_& m) {
             return PyDecoder(std::move(d).value(), std::move(outs));
           },
           py::arg("inputs"), py::arg("outputs"),
-          "Bind to tensors given as (name, shape, dtype[, scale, zero_point]) specs.");
+          "Bind to tensors given as TensorSpec-like objects (name, shape, dtype, scale, zero_point attributes).");
 
   BindOptions(m);
   py::class_<pp::Classifier, pp::Head, std::shared_ptr<pp::Classifier>>(m, "ClassifierHead")

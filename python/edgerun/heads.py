@@ -38,6 +38,7 @@ import numpy as np
 
 from . import _core
 from .errors import InputError
+from .session import TensorSpec
 
 __all__ = [
     "Head",
@@ -156,14 +157,21 @@ def _size(value: Any, name: str) -> Tuple[int, int]:
     return w, h
 
 
-def _spec_tuple(spec: Any, role: str, i: int) -> tuple:
-    """(name, shape, dtype, scale, zero_point) from a TensorSpec-like object or a tuple."""
-    if isinstance(spec, tuple):
+def _spec(spec: Any, role: str, i: int) -> TensorSpec:
+    """A TensorSpec from a TensorSpec-like object (name, shape, dtype[, scale,
+    zero_point] attributes) or a (name, shape, dtype[, scale, zero_point]) tuple."""
+    if isinstance(spec, TensorSpec):
         return spec
     try:
-        return (str(spec.name), tuple(int(d) for d in spec.shape), np.dtype(spec.dtype),
-                float(getattr(spec, "scale", 0.0) or 0.0), int(getattr(spec, "zero_point", 0) or 0))
-    except AttributeError:
+        if isinstance(spec, tuple):
+            name, shape, dtype = spec[:3]
+            scale, zero_point = (spec[3], spec[4]) if len(spec) >= 5 else (0.0, 0)
+        else:
+            name, shape, dtype = spec.name, spec.shape, spec.dtype
+            scale, zero_point = getattr(spec, "scale", 0.0), getattr(spec, "zero_point", 0)
+        return TensorSpec(str(name), tuple(int(d) for d in shape), np.dtype(dtype), float(scale or 0.0),
+                          int(zero_point or 0))
+    except (AttributeError, TypeError, ValueError):
         raise InputError(f"{role} {i}: expected a TensorSpec (name, shape, dtype, scale, zero_point), "
                          f"got {type(spec).__name__}") from None
 
@@ -214,15 +222,15 @@ class Head:
             inputs, outputs = session.inputs, session.outputs
         if outputs is None:
             raise InputError("bind: expected a Session or outputs=[TensorSpec, ...]")
-        outs = [_spec_tuple(s, "output", i) for i, s in enumerate(outputs)]
+        outs = [_spec(s, "output", i) for i, s in enumerate(outputs)]
         if input_size is not None:
             w, h = _size(input_size, "input_size")
-            ins = [("input", (1, h, w, 3), np.dtype(np.float32))]
+            ins = [TensorSpec("input", (1, h, w, 3), np.dtype(np.float32))]
         else:
-            ins = [_spec_tuple(s, "input", i) for i, s in enumerate(inputs or [])]
+            ins = [_spec(s, "input", i) for i, s in enumerate(inputs or [])]
         self._check_outputs(outs)
         decoder = self._impl._bind(ins, outs)
-        self._bound = (tuple((tuple(o[1]), np.dtype(o[2])) for o in outs), decoder)
+        self._bound = (tuple((o.shape, o.dtype) for o in outs), decoder)
         return self
 
     def _check_outputs(self, outs: list) -> None:
@@ -261,8 +269,8 @@ class Head:
         key = (sig, tuple(quant), size)
         dec = self._cache.get(key)
         if dec is None:
-            outs = [(f"output_{i}", a.shape, a.dtype, q[0], q[1]) for i, (a, q) in enumerate(zip(arrays, quant))]
-            ins = [("input", (1, size[1], size[0], 3), np.dtype(np.float32))] if size else []
+            outs = [TensorSpec(f"output_{i}", a.shape, a.dtype, q[0], q[1]) for i, (a, q) in enumerate(zip(arrays, quant))]
+            ins = [TensorSpec("input", (1, size[1], size[0], 3), np.dtype(np.float32))] if size else []
             self._check_outputs(outs)
             dec = self._impl._bind(ins, outs)
             if len(self._cache) > 16:
@@ -352,7 +360,7 @@ class Classifier(Head):
             cand = outs
         else:
             return
-        c = int(np.prod(cand[0][1]))
+        c = int(np.prod(cand[0].shape))
         if len(self._labels) < c:
             raise InputError(f"labels: {len(self._labels)} given, but the model has {c} classes")
 
