@@ -108,10 +108,10 @@ class FrameResult:
     which. ``model`` is the :class:`ModelInfo` of the model that produced it.
     """
 
-    __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "timings")
+    __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "_timings")
 
     def __init__(self, frame_id: int, meta: Any, output: Any, error: Optional[BaseException], model: ModelInfo,
-                 model_generation: int, transform: Optional[Transform], timings: FrameTimings) -> None:
+                 model_generation: int, transform: Optional[Transform], timings: Any) -> None:
         self.frame_id = frame_id
         self.meta = meta
         self.output = output
@@ -119,7 +119,15 @@ class FrameResult:
         self.model = model
         self.model_generation = model_generation
         self.transform = transform
-        self.timings = timings
+        self._timings = timings  # FrameTimings, or the binding's result (converted when first read)
+
+    @property
+    def timings(self) -> FrameTimings:
+        t = self._timings
+        if not isinstance(t, FrameTimings):
+            c = t.timings  # _core.FrameTimings of the binding's _FrameResult
+            t = self._timings = FrameTimings(c.queue, c.preprocess, c.invoke, c.decode, c.total)
+        return t
 
     @property
     def ok(self) -> bool:
@@ -275,12 +283,11 @@ class Pipeline:
 
     def _wrap(self, raw: Any, meta: Any) -> FrameResult:
         """A FrameResult from the binding's _core._FrameResult."""
-        error, output, generation, t = raw.error, raw.output, raw.model, raw.timings
+        error, output, generation = raw.error, raw.output, raw.model
         if error is None and self._head is not None and output is not None:
             output = self._head._finish(output)
         return FrameResult(raw.frame_id, meta, output, error, self._model_for(generation), generation,
-                           self._transform(raw.transform),
-                           FrameTimings(t.queue, t.preprocess, t.invoke, t.decode, t.total))
+                           self._transform(raw.transform), raw)
 
     # -- synchronous -------------------------------------------------------------
     def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult:
