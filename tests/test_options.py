@@ -202,6 +202,18 @@ def test_session_threads_errors(threads, match):
     _raises(match, edgerun.Session, modelgen.builtin_image_model(), threads=threads)
 
 
+@pytest.mark.parametrize("kw,match", [
+    (dict(accelerator=3), r"^accelerator: expected a str, got 3$"),
+    (dict(signature=True), r"^signature: expected a str \(key\), an int \(index\) or None, got True$"),
+    (dict(fallback=3), r"^fallback: expected 'cpu' or None, got 3$"),
+    (dict(fallback="gpu"), r"^fallback must be 'cpu' or empty/None, got 'gpu'$"),
+])
+def test_session_option_type_errors(kw, match):
+    from edgerun import modelgen
+
+    _raises(match, edgerun.Session, modelgen.builtin_image_model(), **kw)
+
+
 def test_session_threads_none_and_numpy_ints():
     from edgerun import modelgen
 

@@ -128,11 +128,6 @@ class Session(_core.Session):
                 "model must be a path (str or os.PathLike) or the model's bytes, got "
                 f"{type(model).__name__}"
             )
-        if not isinstance(accelerator, str):
-            raise InputError(f"accelerator must be a str, got {type(accelerator).__name__}")
-        if signature is not None and (isinstance(signature, bool)
-                                      or not isinstance(signature, (str, int))):
-            raise InputError(f"signature must be a str, an int or None, got {signature!r}")
         accel_opts = options_pairs(accelerator_options, "accelerator_options")
         if isinstance(delegates, (Delegate, str, bytes)) or not isinstance(delegates, Sequence):
             raise InputError("delegates must be a list of edgerun.Delegate, got "
@@ -141,11 +136,11 @@ class Session(_core.Session):
             if not isinstance(d, Delegate):
                 raise InputError("delegates must be a list of edgerun.Delegate, got an item of type "
                                  f"{type(d).__name__}")
-        if fallback is not None and not isinstance(fallback, str):
-            raise InputError(f"fallback must be 'cpu' or None, got {fallback!r}")
         ensure_runtime()
-        super().__init__(source, threads, accelerator, signature, bool(verify), accel_opts,
-                         [d._core_spec() for d in delegates], fallback or "")
+        # threads, accelerator, signature, verify and fallback are converted and
+        # checked by the core (Session::Create), nowhere else.
+        super().__init__(source, threads, accelerator, signature, verify, accel_opts,
+                         [d._core_spec() for d in delegates], fallback)
         self._spec_cache: Optional[tuple] = None
         if self._fallback_reason:
             warnings.warn(f"edgerun: running on the CPU instead: {self._fallback_reason}",
