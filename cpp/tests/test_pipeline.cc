@@ -151,6 +151,28 @@ TEST(swap_applies_and_bad_model_keeps_old) {
   CHECK(st.swaps == 1 && st.swap_failures == 1);
 }
 
+// Options are checked by Create() before anything is bound (no model needed).
+TEST(create_checks_the_options) {
+  CHECK(std::string(OptionName(DropPolicy::kNone)) == "none");
+  auto drop = ParseOption<DropPolicy>("newest");
+  CHECK(!drop.ok() && drop.status().message() == "drop: expected 'oldest' or 'none'; got 'newest'");
+  auto pre = preprocess::Preprocessor::Create(preprocess::Spec());
+  CHECK(pre.ok());
+  std::shared_ptr<preprocess::Preprocessor> p(std::move(pre).value());
+  PipelineOptions o;
+  o.depth = 0;
+  auto r = Pipeline::Create(nullptr, p, nullptr, o);
+  CHECK(!r.ok() && r.status().message() == "depth: expected an int >= 1, got 0");
+  o = PipelineOptions();
+  o.max_results = -1;
+  r = Pipeline::Create(nullptr, p, nullptr, o);
+  CHECK(!r.ok() && r.status().message() == "max_results: expected an int >= 1, got -1");
+  o = PipelineOptions();
+  o.drop = static_cast<DropPolicy>(5);
+  r = Pipeline::Create(nullptr, p, nullptr, o);
+  CHECK(!r.ok() && r.status().message() == "drop: expected 'oldest' or 'none'; got 5");
+}
+
 int main() {
   const char* lib = std::getenv("EDGERUN_LITERT_LIB");
   if (!lib || !std::getenv("EDGERUN_TEST_MODEL")) {

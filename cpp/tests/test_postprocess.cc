@@ -234,4 +234,39 @@ TEST(DecodersAreSharedAcrossThreads) {
   CHECK(mismatches == 0);
 }
 
+// Each head's options are checked once, in its Create(), with the option's
+// name, the value received and what is allowed; vocabularies come from one table.
+TEST(CreateChecksEveryOption) {
+  CHECK(std::string(OptionName(BoxCoder::kMediaPipe)) == "mediapipe");
+  auto nms = ParseOption<NmsMode>("soft");
+  CHECK(!nms.ok() && nms.status().message() == "nms: expected 'hard' or 'weighted'; got 'soft'");
+  SsdOptions o;
+  auto none = Ssd::Create(o);
+  CHECK(!none.ok() && none.status().message().find("anchors: expected an (N, 4) array") == 0);
+  o.anchors.assign(4, Anchor{0.5f, 0.5f, 0.1f, 0.1f});
+  CHECK(Ssd::Create(o).ok());
+  SsdOptions bad = o;
+  bad.box_coder = static_cast<BoxCoder>(7);
+  auto r = Ssd::Create(bad);
+  CHECK(!r.ok() && r.status().message() == "box_coder: expected 'tf' or 'mediapipe'; got 7");
+  bad = o;
+  bad.nms.max_detections = -1;
+  r = Ssd::Create(bad);
+  CHECK(!r.ok() && r.status().message() == "SSD: max_detections must be >= 0 (0: no limit), got -1");
+  bad = o;
+  bad.score_threshold = INFINITY;
+  CHECK(!Ssd::Create(bad).ok());
+  bad = o;
+  bad.boxes_output.index = -3;
+  CHECK(!Ssd::Create(bad).ok());
+  YoloOptions y;
+  y.layout = static_cast<YoloOptions::Layout>(9);
+  auto yr = Yolo::Create(y);
+  CHECK(!yr.ok() && yr.status().message().find("layout: expected one of 'auto'") == 0);
+  DetectionPostProcessOptions d;
+  d.max_detections = -2;
+  CHECK(!DetectionPostProcess::Create(d).ok());
+  CHECK(Ssd::Create(BlazeFaceOptions()).ok());
+}
+
 TEST_MAIN()

@@ -504,4 +504,46 @@ TEST(errors_name_what_was_expected) {
   CHECK(ParsePixelFormat("NV12").ok() && ParsePixelFormat("NV12").value() == PixelFormat::kNV12);
 }
 
+// Options are spelled by one name table each; arrays are interpreted by the core
+// (the bindings only describe numpy's fields).
+TEST(option_names_and_array_interpretation) {
+  CHECK(std::string(Name(Fit::kLetterbox)) == "letterbox");
+  auto bad = ParseFit("zoom");
+  CHECK(!bad.ok() && bad.status().message() == "fit: expected one of 'stretch', 'letterbox' or 'crop'; got 'zoom'");
+  Spec s;
+  s.format = static_cast<PixelFormat>(42);
+  auto p = Preprocessor::Create(s);
+  CHECK(!p.ok() && p.status().message().find("format: expected one of 'rgb'") == 0);
+  s = Spec();
+  s.threads = 0;
+  p = Preprocessor::Create(s);
+  CHECK(!p.ok() && p.status().message() == "threads: expected 1..64, got 0");
+
+  std::vector<uint8_t> px(6 * 4 * 3);
+  ArrayDesc a;
+  a.data = px.data();
+  a.kind = 'u';
+  a.itemsize = 1;
+  a.ndim = 3;
+  const int64_t shape[3] = {6, 4, 3}, strides[3] = {12, 3, 1};
+  for (int i = 0; i < 3; ++i) { a.shape[i] = shape[i]; a.strides[i] = strides[i]; }
+  a.nbytes = px.size();
+  auto img = FrameFromArray(PixelFormat::kBGR, a);
+  CHECK(img.ok() && img->width == 4 && img->height == 6 && img->stride[0] == 12);
+  auto nv = FrameFromArray(PixelFormat::kNV12, a);
+  CHECK(!nv.ok() && nv.status().message() == "frame: format 'nv12' expects a uint8 array of shape (H*3/2, W), got (6, 4, 3)");
+  a.kind = 'f';
+  a.itemsize = 4;
+  CHECK(!FrameFromArray(PixelFormat::kBGR, a).ok());
+  auto out = OutputFromArray(Spec(), a);  // float32 (6, 4, 3): H=6, W=4
+  CHECK(out.ok() && out->width == 4 && out->height == 6 && out->type == ElemType::kFloat32);
+  a.writable = false;
+  CHECK(!OutputFromArray(Spec(), a).ok());
+  a.writable = true;
+  a.kind = 'f';
+  a.itemsize = 8;
+  auto f64 = OutputFromArray(Spec(), a);
+  CHECK(!f64.ok() && f64.status().message() == "out: expected a float32, float16, uint8 or int8 array, got float64");
+}
+
 TEST_MAIN()

@@ -58,11 +58,20 @@ py::array BlockView(const std::shared_ptr<edgerun::AlignedBlock>& block, const e
 std::shared_ptr<edgerun::ModelBytes> model_bytes_from(py::handle model);
 
 // preprocess.cc: the C++ Preprocessor behind an edgerun.Preprocessor; a numpy
-// frame checked and described as an Image (InputError naming what is wrong);
-// a Transform as the tuple edgerun.Transform(*t) takes.
+// frame described as an Image (the core checks it: InputError naming what is
+// wrong). Transforms cross as _core.Transform objects; TransformCache hands
+// back the same object while the geometry does not change, so Python can
+// reuse its edgerun.Transform (identity check) instead of rebuilding it per frame.
 std::shared_ptr<edgerun::preprocess::Preprocessor> preprocessor_of(py::handle obj);
 edgerun::preprocess::Image image_from_numpy(edgerun::preprocess::PixelFormat format, py::handle frame);
-py::tuple transform_tuple(const edgerun::preprocess::Transform& t);
+class TransformCache {
+ public:
+  py::object get(const edgerun::preprocess::Transform& t);  // call with the GIL held
+
+ private:
+  py::object obj_;
+  edgerun::preprocess::Transform last_;
+};
 
 // pipeline.cc
 void bind_pipeline(py::module_& m);

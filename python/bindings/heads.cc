@@ -11,6 +11,7 @@
 
 #include "bindings.h"
 #include "edgerun/postprocess.h"
+#include "options.h"
 
 namespace pp = edgerun::postprocess;
 
@@ -45,37 +46,47 @@ py::dtype ClassificationDtype() {
   return py::reinterpret_borrow<py::dtype>(cached);
 }
 
-pp::OutputRef Ref(py::handle o, const char* what) {
+// An output chosen by index (int >= 0) or name (str); None: chosen by the head.
+pp::OutputRef Ref(py::handle o, const std::string& what) {
   pp::OutputRef r;
   if (o.is_none()) return r;
   if (py::isinstance<py::str>(o)) {
     r.name = o.cast<std::string>();
-    if (r.name.empty()) edgerun_py::fail_input(std::string(what) + ": expected an output index or a non-empty name, got ''");
+    if (r.name.empty()) edgerun_py::fail_option(what, "an output index or a non-empty name", o);
     return r;
   }
-  if (py::isinstance<py::bool_>(o) || !py::isinstance<py::int_>(o))
-    edgerun_py::fail_input(std::string(what) + ": expected an output index (int) or name (str), got " + TypeName(o));
-  const long long v = o.cast<long long>();
-  if (v < 0) edgerun_py::fail_input(std::string(what) + ": expected an output index >= 0, got " + std::to_string(v));
+  const long long v = edgerun_py::OptionValue<long long>::from(o, what);
+  if (v < 0) edgerun_py::fail_option(what, "an output index >= 0 or a name", o);
   r.index = static_cast<int>(v);
   return r;
 }
 
-edgerun::TensorInfo InfoFromTuple(py::handle h, const char* role, size_t i) {
+py::object RefObject(const pp::OutputRef& r) {
+  if (!r.name.empty()) return py::str(r.name);
+  if (r.index >= 0) return py::int_(r.index);
+  return py::none();
+}
+
+// A TensorSpec-like object (attributes name, shape, dtype, scale, zero_point)
+// as the core's TensorInfo.
+edgerun::TensorInfo InfoFromSpec(py::handle h, const char* role, size_t i) {
   const std::string where = std::string(role) + " " + std::to_string(i);
-  if (!py::isinstance<py::sequence>(h) || py::len(h) < 3)
-    edgerun_py::fail_input(where + ": expected a spec (name, shape, dtype[, scale, zero_point]), got " + TypeName(h));
-  py::sequence s = py::reinterpret_borrow<py::sequence>(h);
   edgerun::TensorInfo t;
-  t.name = py::str(s[0]).cast<std::string>();
-  for (py::handle d : py::reinterpret_borrow<py::sequence>(s[1])) t.shape.push_back(d.cast<int64_t>());
-  t.dtype = edgerun_py::dtype_from_numpy(py::dtype::from_args(s[2]));
-  if (t.dtype == edgerun::DType::kUnknown)
-    edgerun_py::fail_input(where + ": unsupported dtype " + py::str(s[2]).cast<std::string>());
-  if (py::len(s) >= 5) {
-    t.scale = s[3].cast<float>();
-    t.zero_point = s[4].cast<int64_t>();
+  py::object dtype;
+  try {
+    t.name = py::str(h.attr("name")).cast<std::string>();
+    for (py::handle d : h.attr("shape")) t.shape.push_back(d.cast<int64_t>());
+    dtype = h.attr("dtype");
+    t.dtype = edgerun_py::dtype_from_numpy(py::dtype::from_args(dtype));
+    t.scale = py::getattr(h, "scale", py::float_(0.0)).cast<float>();
+    t.zero_point = py::getattr(h, "zero_point", py::int_(0)).cast<int64_t>();
+  } catch (const py::error_already_set&) {
+    edgerun_py::fail_input(where + ": expected a TensorSpec (name, shape, dtype, scale, zero_point), got " + TypeName(h));
+  } catch (const py::cast_error&) {
+    edgerun_py::fail_input(where + ": expected a TensorSpec (name, shape, dtype, scale, zero_point), got " + TypeName(h));
   }
+  if (t.dtype == edgerun::DType::kUnknown)
+    edgerun_py::fail_input(where + ": unsupported dtype " + py::str(dtype).cast<std::string>());
   size_t n = 1;
   for (int64_t d : t.shape) n *= static_cast<size_t>(d < 0 ? 0 : d);
   t.nbytes = n * edgerun::DTypeSize(t.dtype);
@@ -86,7 +97,7 @@ std::vector<edgerun::TensorInfo> Infos(py::handle list, const char* role) {
   std::vector<edgerun::TensorInfo> v;
   if (list.is_none()) return v;
   size_t i = 0;
-  for (py::handle h : list) v.push_back(InfoFromTuple(h, role, i++));
+  for (py::handle h : list) v.push_back(InfoFromSpec(h, role, i++));
   return v;
 }
 
@@ -96,7 +107,7 @@ class PyDecoder {
   PyDecoder(std::shared_ptr<const pp::Decoder> d, std::vector<edgerun::TensorInfo> outs)
       : d_(std::move(d)), outs_(std::move(outs)) {}
 
-  py::object Decode(py::sequence outputs, py::object transform) {
+  py::object Decode(py::sequence outputs, const edgerun::preprocess::Transform* transform) {
     const size_t n = outs_.size();
     if (py::len(outputs) != n)
       edgerun_py::fail_input("decode: the head was bound to " + std::to_string(n) + " output(s), got " +
@@ -127,13 +138,9 @@ class PyDecoder {
     }
     pp::Result r;
     edgerun::Status st;
-    if (transform.is_none()) {
-      py::gil_scoped_release release;
-      st = d_->Decode(ptrs, nullptr, &r);
-    } else {
-      edgerun::preprocess::Transform tr = TransformFrom(transform);
-      py::gil_scoped_release release;
-      st = d_->Decode(ptrs, &tr, &r);
+    {
+      py::gil_scoped_release release;  // `transform` is a copy-free view of a Python-held object kept by the call
+      st = d_->Decode(ptrs, transform, &r);
     }
     if (!st.ok()) edgerun_py::throw_status(st);
     return result_to_numpy(r);
@@ -141,68 +148,10 @@ class PyDecoder {
 
   size_t num_outputs() const { return outs_.size(); }
 
-  // (matrix6, (input_w, input_h)[, content, source_roi]) as edgerun.Transform carries it.
-  static edgerun::preprocess::Transform TransformFrom(py::handle h) {
-    edgerun::preprocess::Transform t;
-    if (!py::isinstance<py::sequence>(h) || py::len(h) < 2) edgerun_py::fail_input("transform: expected (matrix, input_size)");
-    py::sequence s = py::reinterpret_borrow<py::sequence>(h);
-    py::sequence m = s[0].cast<py::sequence>();
-    if (py::len(m) != 6) edgerun_py::fail_input("transform: expected a 2x3 matrix (6 values)");
-    for (int k = 0; k < 6; ++k) t.m[k] = m[k].cast<double>();
-    py::sequence size = s[1].cast<py::sequence>();
-    if (py::len(size) != 2) edgerun_py::fail_input("transform: expected input_size (width, height)");
-    t.input_width = size[0].cast<int>();
-    t.input_height = size[1].cast<int>();
-    return t;
-  }
-
  private:
   std::shared_ptr<const pp::Decoder> d_;
   std::vector<edgerun::TensorInfo> outs_;
 };
-
-// --- option parsing -----------------------------------------------------------
-template <class T>
-bool Opt(py::handle o, T* out) {
-  if (o.is_none()) return false;
-  *out = o.cast<T>();
-  return true;
-}
-
-pp::NmsMode ParseNms(const std::string& s) {
-  if (s == "hard") return pp::NmsMode::kHard;
-  if (s == "weighted") return pp::NmsMode::kWeighted;
-  edgerun_py::fail_input("nms: expected 'hard' or 'weighted', got '" + s + "'");
-}
-
-pp::SsdAnchorOptions AnchorOptionsFrom(py::dict d) {
-  pp::SsdAnchorOptions a;
-  for (auto item : d) {
-    const std::string k = py::str(item.first).cast<std::string>();
-    py::handle v = item.second;
-    if (v.is_none()) continue;
-    try {
-      if (k == "num_layers") a.num_layers = v.cast<int>();
-      else if (k == "min_scale") a.min_scale = v.cast<float>();
-      else if (k == "max_scale") a.max_scale = v.cast<float>();
-      else if (k == "input_width") a.input_width = v.cast<int>();
-      else if (k == "input_height") a.input_height = v.cast<int>();
-      else if (k == "strides") a.strides = v.cast<std::vector<int>>();
-      else if (k == "feature_map_width") a.feature_map_width = v.cast<std::vector<int>>();
-      else if (k == "feature_map_height") a.feature_map_height = v.cast<std::vector<int>>();
-      else if (k == "aspect_ratios") a.aspect_ratios = v.cast<std::vector<float>>();
-      else if (k == "anchor_offset_x") a.anchor_offset_x = v.cast<float>();
-      else if (k == "anchor_offset_y") a.anchor_offset_y = v.cast<float>();
-      else if (k == "reduce_boxes_in_lowest_layer") a.reduce_boxes_in_lowest_layer = v.cast<bool>();
-      else if (k == "interpolated_scale_aspect_ratio") a.interpolated_scale_aspect_ratio = v.cast<float>();
-      else if (k == "fixed_anchor_size") a.fixed_anchor_size = v.cast<bool>();
-      else edgerun_py::fail_input("anchors: unknown option '" + k + "'");
-    } catch (const py::cast_error&) {
-      edgerun_py::fail_input("anchors: option '" + k + "' has the wrong type (" + TypeName(v) + ")");
-    }
-  }
-  return a;
-}
 
 py::array AnchorsArray(const std::vector<pp::Anchor>& v) {
   py::array_t<float> arr({static_cast<py::ssize_t>(v.size()), static_cast<py::ssize_t>(4)});
@@ -216,63 +165,186 @@ py::array AnchorsArray(const std::vector<pp::Anchor>& v) {
   return arr;
 }
 
-std::shared_ptr<pp::Ssd> MakeSsd(const std::string& preset, py::object anchors, py::object anchor_options,
-                                 py::object box_coder, py::object scales, py::object num_keypoints,
-                                 py::object score_activation, py::object score_clipping, py::object score_threshold,
-                                 py::object iou_threshold, py::object max_detections, py::object nms,
-                                 py::object class_agnostic, py::object background_class, py::object boxes_output,
-                                 py::object scores_output) {
-  pp::SsdOptions o;
-  if (preset == "blazeface") o = pp::BlazeFaceOptions();
-  else if (!preset.empty()) edgerun_py::fail_input("SSD: unknown preset '" + preset + "'");
-  if (!anchors.is_none()) {
-    py::array_t<float, py::array::c_style | py::array::forcecast> a;
+std::vector<pp::Anchor> AnchorsFrom(py::handle v) {
+  using Arr = py::array_t<float, py::array::c_style | py::array::forcecast>;
+  Arr a;
+  bool ok = !PyUnicode_Check(v.ptr());
+  if (ok) {
     try {
-      a = anchors.cast<py::array_t<float, py::array::c_style | py::array::forcecast>>();
+      a = v.cast<Arr>();
     } catch (const py::cast_error&) {
-      edgerun_py::fail_input("anchors: expected an (N, 4) array of (y_center, x_center, h, w), got " + TypeName(anchors));
+      ok = false;
     }
-    if (a.ndim() != 2 || a.shape(1) != 4 || a.shape(0) < 1)
-      edgerun_py::fail_input("anchors: expected an (N, 4) array of (y_center, x_center, h, w), got " + std::to_string(a.ndim()) +
-           "-D shape");
-    o.anchors.resize(static_cast<size_t>(a.shape(0)));
-    const float* p = a.data();
-    for (size_t i = 0; i < o.anchors.size(); ++i) o.anchors[i] = {p[i * 4], p[i * 4 + 1], p[i * 4 + 2], p[i * 4 + 3]};
-  } else if (!anchor_options.is_none()) {
-    o.anchor_options = AnchorOptionsFrom(anchor_options.cast<py::dict>());
-  } else if (preset.empty()) {
-    edgerun_py::fail_input("SSD: anchors are required: an (N, 4) array or SsdAnchors(...) options");
   }
-  std::string coder;
-  if (Opt(box_coder, &coder)) {
-    if (coder == "tf") o.box_coder = pp::BoxCoder::kTfObjectDetection;
-    else if (coder == "mediapipe") o.box_coder = pp::BoxCoder::kMediaPipe;
-    else edgerun_py::fail_input("box_coder: expected 'tf' or 'mediapipe', got '" + coder + "'");
+  if (!ok || a.ndim() != 2 || a.shape(1) != 4 || a.shape(0) < 1) {
+    std::string got = ok ? "shape (" : "";
+    if (ok)
+      for (py::ssize_t k = 0; k < a.ndim(); ++k) got += (k ? ", " : "") + std::to_string(a.shape(k));
+    got = ok ? got + (a.ndim() == 1 ? ",)" : ")") : TypeName(v);
+    edgerun_py::fail_input("anchors: expected an (N, 4) array of (y_center, x_center, h, w), got " + got);
   }
-  if (!scales.is_none()) {
-    auto v = scales.cast<std::vector<float>>();
-    if (v.size() != 4) edgerun_py::fail_input("scales: expected 4 values (y_scale, x_scale, h_scale, w_scale), got " + std::to_string(v.size()));
-    for (int k = 0; k < 4; ++k) o.scales[k] = v[k];
+  std::vector<pp::Anchor> out(static_cast<size_t>(a.shape(0)));
+  const float* p = a.data();
+  for (size_t i = 0; i < out.size(); ++i) out[i] = {p[i * 4], p[i * 4 + 1], p[i * 4 + 2], p[i * 4 + 3]};
+  return out;
+}
+
+// An option where None stands for the C++ sentinel `none` (num_keypoints -1,
+// max_detections 0 ...).
+template <class S, class T, class Access>
+void NoneIs(edgerun_py::OptionsClass<S>& c, const char* name, Access access, T none) {
+  const std::string n = name;
+  c.property(
+      name,
+      [access, none](const S& s) -> py::object {
+        const T v = access(const_cast<S&>(s));
+        return v == none ? py::object(py::none()) : edgerun_py::OptionValue<T>::to(v);
+      },
+      [access, none, n](S& s, py::handle v) { access(s) = v.is_none() ? none : edgerun_py::OptionValue<T>::from(v, n); });
+}
+
+template <class S>
+void OutputField(edgerun_py::OptionsClass<S>& c, const char* name, pp::OutputRef S::*m) {
+  const std::string n = name;
+  c.property(
+      name, [m](const S& s) { return RefObject(s.*m); }, [m, n](S& s, py::handle v) { s.*m = Ref(v, n); });
+}
+
+// NMS options appear flat in the Python API (iou_threshold, max_detections, nms, class_agnostic).
+template <class S>
+void NmsFields(edgerun_py::OptionsClass<S>& c, bool with_mode) {
+  c.template field<float>("iou_threshold", [](S& s) -> float& { return s.nms.iou_threshold; });
+  NoneIs<S, int>(c, "max_detections", [](S& s) -> int& { return s.nms.max_detections; }, 0);
+  if (with_mode) c.template choice<pp::NmsMode>("nms", [](S& s) -> pp::NmsMode& { return s.nms.mode; });
+  c.template field<bool>("class_agnostic", [](S& s) -> bool& { return s.nms.class_agnostic; });
+}
+
+void BindOptions(py::module_& m) {
+  {
+    using S = pp::ClassifierOptions;
+    edgerun_py::OptionsClass<S> c(m, "ClassifierOptions", "postprocess::ClassifierOptions (defaults from C++).");
+    c.field("top_k", &S::top_k).field("softmax", &S::softmax);
+    OutputField(c, "output", &S::output);
+    c.done();
   }
-  Opt(num_keypoints, &o.num_keypoints);
-  std::string act;
-  if (Opt(score_activation, &act)) {
-    if (act == "sigmoid") o.activation = pp::ScoreActivation::kSigmoid;
-    else if (act == "softmax") o.activation = pp::ScoreActivation::kSoftmax;
-    else if (act == "none") o.activation = pp::ScoreActivation::kNone;
-    else edgerun_py::fail_input("score_activation: expected 'sigmoid', 'softmax' or 'none', got '" + act + "'");
+  {
+    using S = pp::SsdAnchorOptions;
+    edgerun_py::OptionsClass<S> c(m, "SsdAnchorOptions", "postprocess::SsdAnchorOptions (defaults from C++).");
+    c.field("num_layers", &S::num_layers).field("min_scale", &S::min_scale).field("max_scale", &S::max_scale);
+    c.field("strides", &S::strides);
+    c.property(
+        "input_size",
+        [](const S& s) -> py::object {
+          if (s.input_width == 0 && s.input_height == 0) return py::none();
+          return py::make_tuple(s.input_width, s.input_height);
+        },
+        [](S& s, py::handle v) {
+          if (v.is_none()) {
+            s.input_width = s.input_height = 0;
+            return;
+          }
+          std::vector<int> wh;
+          if (!PyUnicode_Check(v.ptr()) && py::isinstance<py::iterable>(v)) {
+            try {
+              wh = edgerun_py::OptionValue<std::vector<int>>::from(v, "input_size");
+            } catch (const std::exception&) {
+              wh.clear();
+            }
+          }
+          if (wh.size() != 2) edgerun_py::fail_option("input_size", "(width, height) or None", v);
+          s.input_width = wh[0];
+          s.input_height = wh[1];
+        });
+    c.field("feature_map_width", &S::feature_map_width).field("feature_map_height", &S::feature_map_height);
+    c.field("aspect_ratios", &S::aspect_ratios);
+    c.field("anchor_offset_x", &S::anchor_offset_x).field("anchor_offset_y", &S::anchor_offset_y);
+    c.field("reduce_boxes_in_lowest_layer", &S::reduce_boxes_in_lowest_layer);
+    c.field("interpolated_scale_aspect_ratio", &S::interpolated_scale_aspect_ratio);
+    c.field("fixed_anchor_size", &S::fixed_anchor_size);
+    c.done();
   }
-  Opt(score_clipping, &o.score_clipping);
-  Opt(score_threshold, &o.score_threshold);
-  Opt(iou_threshold, &o.nms.iou_threshold);
-  Opt(max_detections, &o.nms.max_detections);
-  std::string mode;
-  if (Opt(nms, &mode)) o.nms.mode = ParseNms(mode);
-  Opt(class_agnostic, &o.nms.class_agnostic);
-  Opt(background_class, &o.background_class);
-  o.boxes_output = Ref(boxes_output, "boxes_output");
-  o.scores_output = Ref(scores_output, "scores_output");
-  return edgerun_py::check_value(pp::Ssd::Create(o));
+  {
+    using S = pp::SsdOptions;
+    edgerun_py::OptionsClass<S> c(m, "SsdOptions", "postprocess::SsdOptions (defaults from C++).");
+    c.property(
+        "anchors",
+        [](const S& s) -> py::object {
+          if (s.anchors.empty()) return py::none();
+          return AnchorsArray(s.anchors);
+        },
+        [](S& s, py::handle v) {
+          if (v.is_none()) s.anchors.clear();
+          else s.anchors = AnchorsFrom(v);
+        });
+    c.property(
+        "anchor_options", [](const S& s) -> py::object { return py::cast(s.anchor_options); },
+        [](S& s, py::handle v) {
+          if (v.is_none()) {
+            s.anchor_options = pp::SsdAnchorOptions();
+            return;
+          }
+          if (!py::isinstance<pp::SsdAnchorOptions>(v))
+            edgerun_py::fail_option("anchor_options", "SsdAnchorOptions or None", v);
+          s.anchor_options = v.cast<pp::SsdAnchorOptions>();
+        });
+    c.choice("box_coder", &S::box_coder);
+    c.property(
+        "scales",
+        [](const S& s) -> py::object {
+          if (s.scales[0] == 0 && s.scales[1] == 0 && s.scales[2] == 0 && s.scales[3] == 0) return py::none();
+          py::tuple t(4);
+          for (int k = 0; k < 4; ++k) t[k] = edgerun_py::OptionValue<float>::to(s.scales[k]);
+          return std::move(t);
+        },
+        [](S& s, py::handle v) {
+          if (v.is_none()) {
+            for (float& x : s.scales) x = 0;
+            return;
+          }
+          std::vector<float> vals = edgerun_py::OptionValue<std::vector<float>>::from(v, "scales");
+          if (vals.size() != 4) edgerun_py::fail_option("scales", "4 values (y_scale, x_scale, h_scale, w_scale)", v);
+          for (int k = 0; k < 4; ++k) s.scales[k] = vals[k];
+        });
+    NoneIs<S, int>(c, "num_keypoints", [](S& s) -> int& { return s.num_keypoints; }, -1);
+    c.choice("score_activation", &S::activation);
+    NoneIs<S, float>(c, "score_clipping", [](S& s) -> float& { return s.score_clipping; }, 0.0f);
+    c.field("score_threshold", &S::score_threshold);
+    NmsFields(c, /*with_mode=*/true);
+    c.field("background_class", &S::background_class);
+    OutputField(c, "boxes_output", &S::boxes_output);
+    OutputField(c, "scores_output", &S::scores_output);
+    c.done().def_static("blazeface", &pp::BlazeFaceOptions,
+                        "MediaPipe's short-range face detector (postprocess::BlazeFaceOptions).");
+  }
+  {
+    using S = pp::YoloOptions;
+    edgerun_py::OptionsClass<S> c(m, "YoloOptions", "postprocess::YoloOptions (defaults from C++).");
+    c.field("version", &S::version).field("score_threshold", &S::score_threshold);
+    NmsFields(c, /*with_mode=*/false);
+    c.choice("layout", &S::layout).choice("coordinates", &S::coordinates);
+    OutputField(c, "output", &S::output);
+    c.done();
+  }
+  {
+    using S = pp::DetectionPostProcessOptions;
+    edgerun_py::OptionsClass<S> c(m, "DetectionPostProcessOptions",
+                                  "postprocess::DetectionPostProcessOptions (defaults from C++).");
+    c.property(
+        "score_threshold",
+        [](const S& s) -> py::object {
+          return s.has_score_threshold ? edgerun_py::OptionValue<float>::to(s.score_threshold) : py::object(py::none());
+        },
+        [](S& s, py::handle v) {
+          s.has_score_threshold = !v.is_none();
+          s.score_threshold = v.is_none() ? 0.0f : edgerun_py::OptionValue<float>::from(v, "score_threshold");
+        });
+    NoneIs<S, int>(c, "max_detections", [](S& s) -> int& { return s.max_detections; }, 0);
+    OutputField(c, "boxes_output", &S::boxes_output);
+    OutputField(c, "classes_output", &S::classes_output);
+    OutputField(c, "scores_output", &S::scores_output);
+    OutputField(c, "count_output", &S::count_output);
+    c.done();
+  }
 }
 
 }  // namespace
@@ -325,83 +397,38 @@ void bind_heads(py::module_& m) {
             return PyDecoder(std::move(d).value(), std::move(outs));
           },
           py::arg("inputs"), py::arg("outputs"),
-          "Bind to tensors given as (name, shape, dtype[, scale, zero_point]) specs.");
+          "Bind to tensors given as TensorSpec-like objects (name, shape, dtype, scale, zero_point attributes).");
 
+  BindOptions(m);
   py::class_<pp::Classifier, pp::Head, std::shared_ptr<pp::Classifier>>(m, "ClassifierHead")
-      .def(py::init([](int top_k, bool softmax, py::object output) {
-             pp::ClassifierOptions o;
-             o.top_k = top_k;
-             o.softmax = softmax;
-             o.output = Ref(output, "output");
-             return edgerun_py::check_value(pp::Classifier::Create(o));
-           }),
-           py::arg("top_k") = 5, py::arg("softmax") = false, py::arg("output") = py::none());
+      .def(py::init([](const pp::ClassifierOptions& o) { return edgerun_py::check_value(pp::Classifier::Create(o)); }),
+           py::arg("options"))
+      .def_property_readonly("options", [](const pp::Classifier& h) { return h.options(); }, "A copy of the validated options.");
 
   py::class_<pp::Ssd, pp::Head, std::shared_ptr<pp::Ssd>>(m, "SsdHead")
-      .def(py::init(&MakeSsd), py::arg("preset") = "", py::arg("anchors") = py::none(),
-           py::arg("anchor_options") = py::none(), py::arg("box_coder") = py::none(), py::arg("scales") = py::none(),
-           py::arg("num_keypoints") = py::none(), py::arg("score_activation") = py::none(),
-           py::arg("score_clipping") = py::none(), py::arg("score_threshold") = py::none(),
-           py::arg("iou_threshold") = py::none(), py::arg("max_detections") = py::none(),
-           py::arg("nms") = py::none(), py::arg("class_agnostic") = py::none(),
-           py::arg("background_class") = py::none(), py::arg("boxes_output") = py::none(),
-           py::arg("scores_output") = py::none())
+      .def(py::init([](const pp::SsdOptions& o) { return edgerun_py::check_value(pp::Ssd::Create(o)); }),
+           py::arg("options"))
+      .def_property_readonly("options", [](const pp::Ssd& h) { return h.options(); }, "A copy of the validated options.")
       .def_property_readonly("anchors", [](const pp::Ssd& h) -> py::object {
         if (h.options().anchors.empty()) return py::none();
         return AnchorsArray(h.options().anchors);
       });
 
   py::class_<pp::Yolo, pp::Head, std::shared_ptr<pp::Yolo>>(m, "YoloHead")
-      .def(py::init([](int version, float score_threshold, float iou_threshold, int max_detections,
-                       bool class_agnostic, const std::string& layout, const std::string& coordinates,
-                       py::object output) {
-             pp::YoloOptions o;
-             o.version = version;
-             o.score_threshold = score_threshold;
-             o.nms.iou_threshold = iou_threshold;
-             o.nms.max_detections = max_detections;
-             o.nms.class_agnostic = class_agnostic;
-             if (layout == "auto") o.layout = pp::YoloOptions::Layout::kAuto;
-             else if (layout == "features_first") o.layout = pp::YoloOptions::Layout::kFeaturesFirst;
-             else if (layout == "boxes_first") o.layout = pp::YoloOptions::Layout::kBoxesFirst;
-             else edgerun_py::fail_input("layout: expected 'auto', 'features_first' ([1, 4 + C, N]) or 'boxes_first' ([1, N, 4 + C]), "
-                       "got '" + layout + "'");
-             if (coordinates == "auto") o.coordinates = pp::YoloOptions::Coordinates::kAuto;
-             else if (coordinates == "normalized") o.coordinates = pp::YoloOptions::Coordinates::kNormalized;
-             else if (coordinates == "pixels") o.coordinates = pp::YoloOptions::Coordinates::kPixels;
-             else edgerun_py::fail_input("coordinates: expected 'auto', 'normalized' or 'pixels', got '" + coordinates + "'");
-             o.output = Ref(output, "output");
-             return edgerun_py::check_value(pp::Yolo::Create(o));
-           }),
-           py::arg("version") = 8, py::arg("score_threshold") = 0.25f, py::arg("iou_threshold") = 0.45f,
-           py::arg("max_detections") = 100, py::arg("class_agnostic") = false, py::arg("layout") = "auto",
-           py::arg("coordinates") = "auto", py::arg("output") = py::none());
+      .def(py::init([](const pp::YoloOptions& o) { return edgerun_py::check_value(pp::Yolo::Create(o)); }),
+           py::arg("options"))
+      .def_property_readonly("options", [](const pp::Yolo& h) { return h.options(); }, "A copy of the validated options.");
 
   py::class_<pp::DetectionPostProcess, pp::Head, std::shared_ptr<pp::DetectionPostProcess>>(
       m, "DetectionPostProcessHead")
-      .def(py::init([](py::object score_threshold, int max_detections, py::object boxes_output,
-                       py::object classes_output, py::object scores_output, py::object count_output) {
-             pp::DetectionPostProcessOptions o;
-             if (!score_threshold.is_none()) {
-               o.has_score_threshold = true;
-               o.score_threshold = score_threshold.cast<float>();
-             }
-             o.max_detections = max_detections;
-             o.boxes_output = Ref(boxes_output, "boxes_output");
-             o.classes_output = Ref(classes_output, "classes_output");
-             o.scores_output = Ref(scores_output, "scores_output");
-             o.count_output = Ref(count_output, "count_output");
+      .def(py::init([](const pp::DetectionPostProcessOptions& o) {
              return edgerun_py::check_value(pp::DetectionPostProcess::Create(o));
            }),
-           py::arg("score_threshold") = py::none(), py::arg("max_detections") = 0,
-           py::arg("boxes_output") = py::none(), py::arg("classes_output") = py::none(),
-           py::arg("scores_output") = py::none(), py::arg("count_output") = py::none());
+           py::arg("options"))
+      .def_property_readonly("options", [](const pp::DetectionPostProcess& h) { return h.options(); }, "A copy of the validated options.");
 
   m.def(
       "generate_ssd_anchors",
-      [](py::dict options) {
-        pp::SsdAnchorOptions o = AnchorOptionsFrom(options);
-        return AnchorsArray(edgerun_py::check_value(pp::GenerateSsdAnchors(o)));
-      },
+      [](const pp::SsdAnchorOptions& o) { return AnchorsArray(edgerun_py::check_value(pp::GenerateSsdAnchors(o))); },
       py::arg("options"), "MediaPipe SsdAnchorsCalculator anchors as an (N, 4) float32 array (y, x, h, w).");
 }

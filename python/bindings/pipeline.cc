@@ -1,7 +1,7 @@
-// Bindings of edgerun::Pipeline: numpy frames -> Image (checked), GIL released
-// for every stage and wait, results -> (frame_id, model, error, output,
-// transform, timings) tuples that python/edgerun/pipeline.py wraps. Frames
-// stay referenced by the Python side until take_released() lists them.
+// Bindings of edgerun::Pipeline: numpy frames -> Image (checked by the core),
+// GIL released for every stage and wait, results as _core._FrameResult
+// objects (named fields) that python/edgerun/pipeline.py wraps. Frames stay
+// referenced by the Python side until take_released() lists them.
 #include <pybind11/stl.h>
 
 #include <memory>
@@ -10,6 +10,7 @@
 
 #include "bindings.h"
 #include "edgerun/pipeline.h"
+#include "options.h"
 
 namespace edgerun_py {
 namespace {
@@ -18,20 +19,35 @@ using edgerun::FrameResult;
 using edgerun::Pipeline;
 using edgerun::SwapTicket;
 
-py::tuple ResultTuple(FrameResult& r) {
-  py::object output = py::none();
+// One frame's outcome as Python sees it.
+struct PyFrameResult {
+  uint64_t frame_id = 0;
+  uint64_t model = 0;          // generation of the model that produced it
+  py::object error;            // the edgerun.Error of a failed frame, else None
+  py::object output;           // decoded structured array, raw output views, or None
+  py::object transform;        // _core.Transform, or None when the frame was not preprocessed
+  edgerun::FrameTimings timings;
+};
+
+PyFrameResult ToPython(FrameResult& r, TransformCache* transforms) {
+  PyFrameResult p;
+  p.frame_id = r.frame_id;
+  p.model = r.model;
+  p.error = status_to_exception(r.status);
+  p.output = py::none();
   if (r.status.ok()) {
     if (r.decoded) {
-      output = ::result_to_numpy(r.result);
+      p.output = ::result_to_numpy(r.result);
     } else {
       py::list outs;
       for (size_t i = 0; i < r.outputs.size(); ++i) outs.append(BlockView(r.outputs[i], r.output_info[i], /*writable=*/true));
-      output = outs;
+      p.output = outs;
     }
   }
-  const auto& t = r.timings;
-  return py::make_tuple(r.frame_id, r.model, status_to_exception(r.status), output, transform_tuple(r.transform),
-                        py::make_tuple(t.queue, t.preprocess, t.invoke, t.decode, t.total));
+  const bool preprocessed = r.transform.input_width != 0 || r.transform.input_height != 0;
+  p.transform = preprocessed ? transforms->get(r.transform) : py::none();
+  p.timings = r.timings;
+  return p;
 }
 
 class PySwapTicket {
@@ -42,13 +58,13 @@ class PySwapTicket {
     return t_->Wait(timeout);
   }
   bool done() const { return t_->done(); }
-  // (model generation or 0, exception or None, session handle or None); only
-  // meaningful once done.
-  py::tuple outcome() const {
-    edgerun::Status st = t_->status();
+  // Only meaningful once done: the new model's generation (0 if it failed),
+  // the error (None if it is current) and its session (None if it failed).
+  uint64_t model() const { return t_->model(); }
+  py::object error() const { return status_to_exception(t_->status()); }
+  py::object session() const {
     auto s = t_->session();
-    py::object handle = s ? py::cast(SessionHandle{s}) : py::none();
-    return py::make_tuple(t_->model(), status_to_exception(st), handle);
+    return s ? py::cast(SessionHandle{s}) : py::none();
   }
 
  private:
@@ -57,16 +73,7 @@ class PySwapTicket {
 
 class PyPipeline {
  public:
-  PyPipeline(py::handle session, py::handle pre, py::object head, int depth, const std::string& drop,
-             size_t max_results, py::object overlap) {
-    edgerun::PipelineOptions o;
-    o.depth = depth;
-    if (drop == "oldest") o.drop = edgerun::DropPolicy::kOldest;
-    else if (drop == "none") o.drop = edgerun::DropPolicy::kNone;
-    else throw_status(edgerun::InputError("drop: expected 'oldest' or 'none', got '" + drop + "'"));
-    o.max_results = max_results;
-    if (!overlap.is_none())
-      o.overlap = overlap.cast<bool>() ? edgerun::PipelineOptions::Overlap::kOn : edgerun::PipelineOptions::Overlap::kOff;
+  PyPipeline(py::handle session, py::handle pre, py::object head, const edgerun::PipelineOptions& o) {
     auto s = session_of(session);
     auto p = preprocessor_of(pre);
     format_ = p->spec().format;
@@ -85,7 +92,7 @@ class PyPipeline {
     return *p_;
   }
 
-  py::tuple Process(py::handle frame) {
+  PyFrameResult Process(py::handle frame) {
     Pipeline& p = get();
     edgerun::preprocess::Image img = image_from_numpy(format_, frame);
     FrameResult r;
@@ -95,7 +102,7 @@ class PyPipeline {
       st = p.Process(img, &r);
     }
     if (!st.ok()) throw_status(st);
-    return ResultTuple(r);
+    return ToPython(r, &transforms_);
   }
 
   // (frame id, accepted?): a frame that cannot be described as an Image is
@@ -128,7 +135,7 @@ class PyPipeline {
       got = p_->Get(timeout, &r);
     }
     if (!check_value(std::move(got))) return py::none();
-    return ResultTuple(r);
+    return py::cast(ToPython(r, &transforms_));
   }
 
   py::list TakeReleased() {
@@ -182,20 +189,54 @@ class PyPipeline {
 
  private:
   std::unique_ptr<Pipeline> p_;
+  TransformCache transforms_;  // used with the GIL held
   edgerun::preprocess::PixelFormat format_ = edgerun::preprocess::PixelFormat::kRGB;
 };
 
 }  // namespace
 
 void bind_pipeline(py::module_& m) {
+  {
+    using S = edgerun::PipelineOptions;
+    using Overlap = S::Overlap;
+    OptionsClass<S> c(m, "PipelineOptions", "PipelineOptions (defaults from C++; Pipeline::Create validates).");
+    c.field("depth", &S::depth).choice("drop", &S::drop).field("max_results", &S::max_results);
+    c.property(
+        "overlap",
+        [](const S& s) -> py::object {
+          if (s.overlap == Overlap::kAuto) return py::none();
+          return py::bool_(s.overlap == Overlap::kOn);
+        },
+        [](S& s, py::handle v) {
+          if (v.is_none()) s.overlap = Overlap::kAuto;
+          else if (PyBool_Check(v.ptr())) s.overlap = v.ptr() == Py_True ? Overlap::kOn : Overlap::kOff;
+          else fail_option("overlap", "True, False or None", v);
+        });
+    c.field("input_index", &S::input_index);
+    c.done();
+  }
+  py::class_<edgerun::FrameTimings>(m, "FrameTimings", "Per-frame timings in milliseconds (FrameTimings).")
+      .def_readonly("queue", &edgerun::FrameTimings::queue)
+      .def_readonly("preprocess", &edgerun::FrameTimings::preprocess)
+      .def_readonly("invoke", &edgerun::FrameTimings::invoke)
+      .def_readonly("decode", &edgerun::FrameTimings::decode)
+      .def_readonly("total", &edgerun::FrameTimings::total);
+  py::class_<PyFrameResult>(m, "_FrameResult")
+      .def_readonly("frame_id", &PyFrameResult::frame_id)
+      .def_readonly("model", &PyFrameResult::model)
+      .def_readonly("error", &PyFrameResult::error)
+      .def_readonly("output", &PyFrameResult::output)
+      .def_readonly("transform", &PyFrameResult::transform)
+      .def_readonly("timings", &PyFrameResult::timings);
   py::class_<PySwapTicket>(m, "_SwapTicket")
       .def("wait", &PySwapTicket::wait, py::arg("timeout"))
       .def("done", &PySwapTicket::done)
-      .def("outcome", &PySwapTicket::outcome);
+      .def_property_readonly("model", &PySwapTicket::model)
+      .def_property_readonly("error", &PySwapTicket::error)
+      .def_property_readonly("session", &PySwapTicket::session);
   py::class_<PyPipeline>(m, "_Pipeline")
-      .def(py::init<py::handle, py::handle, py::object, int, const std::string&, size_t, py::object>(),
-           py::arg("session"), py::arg("pre"), py::arg("head"), py::arg("depth"), py::arg("drop"),
-           py::arg("max_results"), py::arg("overlap") = py::none())
+      .def(py::init<py::handle, py::handle, py::object, const edgerun::PipelineOptions&>(), py::arg("session"),
+           py::arg("pre"), py::arg("head"), py::arg("options"))
       .def_property_readonly("overlapped", [](PyPipeline& p) { return p.get().overlapped(); })
       .def("process", &PyPipeline::Process, py::arg("frame"))
       .def("submit", &PyPipeline::Submit, py::arg("frame"))

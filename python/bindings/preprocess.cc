@@ -1,6 +1,7 @@
-// Bindings of edgerun::preprocess::Preprocessor: numpy arrays -> Image/Output
-// (checked: dtype, shape, strides, extent), GIL released around the kernel,
-// Status -> edgerun.InputError via throw_status. The Python API lives in
+// Bindings of edgerun::preprocess::Preprocessor: the Spec bound once
+// (PreprocessSpec), numpy arrays described as ArrayDesc (interpreted and
+// checked by the core: FrameFromArray / OutputFromArray), GIL released around
+// the kernel, Status -> edgerun.InputError via throw_status. The Python API lives in
 // python/edgerun/preprocess.py.
 #include <pybind11/stl.h>
 
@@ -12,6 +13,7 @@
 
 #include "bindings.h"
 #include "edgerun/cpu.h"
+#include "options.h"
 #include "edgerun/preprocess.h"
 
 namespace pp = edgerun::preprocess;
@@ -19,18 +21,10 @@ namespace pp = edgerun::preprocess;
 namespace {
 
 
-std::string ShapeStr(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  if (a.ndim() == 1) s += ",";
-  return s + ")";
-}
-
-std::string DtypeStr(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
-
 // Bytes readable from `a`'s first element: its own extent, or (when `a` is a
 // view of a contiguous numpy array) up to the end of that array's memory.
-size_t ReadableBytes(const py::array& a, size_t own_extent) {
+size_t ReadableBytes(const void* ctx, size_t own_extent) {
+  const py::array& a = *static_cast<const py::array*>(ctx);
   const auto* base_ptr = static_cast<const uint8_t*>(a.data());
   py::object cur = a.attr("base");
   py::object root;
@@ -47,150 +41,149 @@ size_t ReadableBytes(const py::array& a, size_t own_extent) {
   return std::max(own_extent, static_cast<size_t>(rp + rn - base_ptr));
 }
 
-pp::Image MakeImage(pp::PixelFormat f, const py::array& a) {
-  const char* fname = pp::Name(f);
-  if (a.dtype().kind() != 'u' || a.itemsize() != 1)
-    edgerun_py::fail_input(std::string("frame: expected a uint8 array for format '") + fname + "', got " + DtypeStr(a));
-  const int C = pp::PackedChannels(f);
-  const bool yuv420 = pp::IsYuv420(f);
-  py::ssize_t rows, W;
-  bool ok;
-  if (yuv420) {
-    ok = a.ndim() == 2;
-  } else if (f == pp::PixelFormat::kGray) {
-    ok = a.ndim() == 2 || (a.ndim() == 3 && a.shape(2) == 1);
-  } else {
-    ok = a.ndim() == 3 && a.shape(2) == C;
+// numpy's description of `a` (no interpretation: the core does that).
+pp::ArrayDesc Desc(const py::array& a) {
+  pp::ArrayDesc d;
+  d.data = const_cast<void*>(a.data());
+  const py::dtype dt = a.dtype();
+  const char k = dt.kind();
+  d.kind = (k == 'u' || k == 'i' || k == 'f' || k == 'b' || k == 'c') ? k : '?';
+  d.itemsize = static_cast<int>(dt.itemsize());
+  const char bo = dt.byteorder();
+  static const bool little = [] {
+    const uint16_t one = 1;
+    return *reinterpret_cast<const uint8_t*>(&one) == 1;
+  }();
+  d.native_order = bo == '=' || bo == '|' || bo == (little ? '<' : '>');
+  d.writable = a.writeable();
+  d.c_contiguous = (a.flags() & py::array::c_style) != 0;
+  d.ndim = static_cast<int>(a.ndim());
+  for (int i = 0; i < d.ndim && i < pp::ArrayDesc::kMaxDims; ++i) {
+    d.shape[i] = a.shape(i);
+    d.strides[i] = a.strides(i);
   }
-  if (!ok || a.shape(0) <= 0 || a.shape(1) <= 0) {
-    std::string want = yuv420 ? "(H*3/2, W)" : f == pp::PixelFormat::kGray ? "(H, W) or (H, W, 1)"
-                                                                            : "(H, W, " + std::to_string(C) + ")";
-    edgerun_py::fail_input(std::string("frame: format '") + fname + "' expects a uint8 array of shape " + want + ", got " + ShapeStr(a));
-  }
-  rows = a.shape(0);
-  W = a.shape(1);
-  // Pixels of a row must be contiguous; rows may be padded (positive stride).
-  const py::ssize_t inner = a.ndim() == 3 ? a.shape(2) : 1;
-  if ((a.ndim() == 3 && a.strides(2) != 1 && a.shape(2) > 1) || (W > 1 && a.strides(1) != inner))
-    edgerun_py::fail_input(std::string("frame: the pixels of a row must be contiguous (strides ") + "(row, " + std::to_string(a.strides(1)) +
-         ", ...) were given, expected a column stride of " + std::to_string(inner) +
-         " bytes); a row stride larger than the row is fine");
-  const py::ssize_t S = a.strides(0);
-  if (rows > 1 && S < W * inner)
-    edgerun_py::fail_input("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
-         " bytes, got a row stride of " + std::to_string(S));
-  int H;
-  if (yuv420) {
-    if (rows % 3 != 0 || (W & 1))
-      edgerun_py::fail_input(std::string("frame: format '") + fname + "' expects shape (H*3/2, W) with even H and W, got " + ShapeStr(a));
-    H = static_cast<int>(rows / 3 * 2);
-  } else {
-    H = static_cast<int>(rows);
-  }
-  const py::ssize_t stride = rows > 1 ? S : W * inner;
-  const size_t extent = static_cast<size_t>((rows - 1) * stride + W * inner);
-  size_t readable = extent;
-  if (f == pp::PixelFormat::kI420 && stride != W) readable = ReadableBytes(a, extent);
-  auto img = pp::ImageFromBuffer(f, static_cast<const uint8_t*>(a.data()), static_cast<int>(W), H, stride, readable);
-  if (!img.ok() && f == pp::PixelFormat::kI420 && stride != W)
-    edgerun_py::fail_input("frame: an i420 array with padded rows (row stride " + std::to_string(stride) + " for width " +
-         std::to_string(W) + ") places its chroma rows at stride/2 beyond the array's memory; pass the whole buffer "
-         "(shape (H*3/2, stride)) sliced as a view, or a contiguous array");
-  return edgerun_py::check_value(std::move(img));
+  d.nbytes = static_cast<size_t>(a.nbytes());
+  d.readable = &ReadableBytes;
+  d.readable_ctx = &a;
+  return d;
 }
 
-pp::Output MakeOutput(const pp::Spec& s, py::array& out) {
-  pp::Output o;
-  const char kind = out.dtype().kind();
-  const auto size = out.itemsize();
-  if (out.dtype().byteorder() == '>') edgerun_py::fail_input("out: expected a native byte order array, got " + DtypeStr(out));
-  if (kind == 'f' && size == 4) o.type = pp::ElemType::kFloat32;
-  else if (kind == 'f' && size == 2) o.type = pp::ElemType::kFloat16;
-  else if (kind == 'u' && size == 1) o.type = pp::ElemType::kUInt8;
-  else if (kind == 'i' && size == 1) o.type = pp::ElemType::kInt8;
-  else edgerun_py::fail_input("out: expected a float32, float16, uint8 or int8 array, got " + DtypeStr(out));
-  if (!out.writeable()) edgerun_py::fail_input("out: the array is read-only");
-  if (!(out.flags() & py::array::c_style)) edgerun_py::fail_input("out: expected a C-contiguous array (a dense tensor), got strides that are not");
-  const bool gray = s.channels == pp::Channels::kGray;
-  const int C = gray ? 1 : 3;
-  const bool nchw = s.layout == pp::Layout::kNCHW;
-  std::vector<py::ssize_t> sh(out.shape(), out.shape() + out.ndim());
-  if (sh.size() == 4) {
-    if (sh[0] != 1) edgerun_py::fail_input("out: a 4-D input must have batch 1, got shape " + ShapeStr(out));
-    sh.erase(sh.begin());
-  }
-  int H = -1, W = -1;
-  if (sh.size() == 3) {
-    if (!nchw && sh[2] == C) { H = static_cast<int>(sh[0]); W = static_cast<int>(sh[1]); }
-    if (nchw && sh[0] == C) { H = static_cast<int>(sh[1]); W = static_cast<int>(sh[2]); }
-  } else if (sh.size() == 2 && gray && out.ndim() == 2) {
-    H = static_cast<int>(sh[0]);
-    W = static_cast<int>(sh[1]);
-  }
-  if (H <= 0 || W <= 0) {
-    const std::string c = std::to_string(C);
-    std::string want = nchw ? "(" + c + ", H, W) or (1, " + c + ", H, W)" : "(H, W, " + c + ") or (1, H, W, " + c + ")";
-    if (gray) want += " or (H, W)";
-    edgerun_py::fail_input("out: channels='" + std::string(pp::Name(s.channels)) + "' with layout='" + pp::Name(s.layout) +
-         "' expects shape " + want + ", got " + ShapeStr(out));
-  }
-  o.data = out.mutable_data();
-  o.width = W;
-  o.height = H;
-  o.channels = C;
-  o.bytes = static_cast<size_t>(out.nbytes());
-  return o;
+bool SameTransform(const pp::Transform& a, const pp::Transform& b) {
+  return std::memcmp(a.m, b.m, sizeof a.m) == 0 && a.input_width == b.input_width &&
+         a.input_height == b.input_height && std::memcmp(a.content, b.content, sizeof a.content) == 0 &&
+         std::memcmp(a.source_roi, b.source_roi, sizeof a.source_roi) == 0;
 }
 
-py::tuple TransformTuple(const pp::Transform& t) {
-  return py::make_tuple(py::make_tuple(t.m[0], t.m[1], t.m[2], t.m[3], t.m[4], t.m[5]),
-                        py::make_tuple(t.input_width, t.input_height),
-                        py::make_tuple(t.content[0], t.content[1], t.content[2], t.content[3]),
-                        py::make_tuple(t.source_roi[0], t.source_roi[1], t.source_roi[2], t.source_roi[3]));
+void BindTransform(py::module_& m) {
+  using T = pp::Transform;
+  py::class_<T>(m, "Transform", "preprocess::Transform: model input <-> source frame (edgerun.Transform wraps it).")
+      .def(py::init([](const std::array<double, 6>& matrix, const std::array<int, 2>& input_size,
+                       const std::array<int, 4>& content, const std::array<int, 4>& source_roi) {
+             T t;
+             for (int k = 0; k < 6; ++k) t.m[k] = matrix[k];
+             t.input_width = input_size[0];
+             t.input_height = input_size[1];
+             for (int k = 0; k < 4; ++k) {
+               t.content[k] = content[k];
+               t.source_roi[k] = source_roi[k];
+             }
+             return t;
+           }),
+           py::arg("matrix"), py::arg("input_size"), py::arg("content"), py::arg("source_roi"))
+      .def_property_readonly("matrix",
+                             [](const T& t) { return py::make_tuple(t.m[0], t.m[1], t.m[2], t.m[3], t.m[4], t.m[5]); })
+      .def_property_readonly("input_size", [](const T& t) { return py::make_tuple(t.input_width, t.input_height); })
+      .def_property_readonly(
+          "content", [](const T& t) { return py::make_tuple(t.content[0], t.content[1], t.content[2], t.content[3]); })
+      .def_property_readonly("source_roi", [](const T& t) {
+        return py::make_tuple(t.source_roi[0], t.source_roi[1], t.source_roi[2], t.source_roi[3]);
+      });
 }
 
-template <class E>
-E Parse(edgerun::Expected<E> (*fn)(const std::string&), const std::string& s) {
-  return edgerun_py::check_value(fn(s));
+// mean / std / pad_value: a number or 1 or 3 numbers (one per output channel).
+void SetTriple(float (&dst)[3], py::handle v, const char* name) {
+  const std::string n = name;
+  if (!PyBool_Check(v.ptr()) && (PyFloat_Check(v.ptr()) || PyIndex_Check(v.ptr()) ||
+                                 (!py::isinstance<py::iterable>(v) && PyNumber_Check(v.ptr())))) {
+    dst[0] = dst[1] = dst[2] = edgerun_py::OptionValue<float>::from(v, n);
+    return;
+  }
+  if (PyUnicode_Check(v.ptr()) || !py::isinstance<py::iterable>(v))
+    edgerun_py::fail_option(n, "a number or a sequence of 1 or 3 numbers", v);
+  std::vector<float> vals = edgerun_py::OptionValue<std::vector<float>>::from(v, n);
+  if (vals.size() != 1 && vals.size() != 3)
+    edgerun_py::fail_option(n, "1 or 3 values (one per output channel)", v);
+  for (int c = 0; c < 3; ++c) dst[c] = vals[vals.size() == 1 ? 0 : c];
+}
+
+py::object GetTriple(const float (&v)[3]) {
+  return py::make_tuple(edgerun_py::short_float(v[0]), edgerun_py::short_float(v[1]), edgerun_py::short_float(v[2]));
+}
+
+void BindSpec(py::module_& m) {
+  using S = pp::Spec;
+  edgerun_py::OptionsClass<S>(m, "PreprocessSpec",
+                              "preprocess::Spec: the options of an edgerun.Preprocessor (defaults and names from C++).")
+      .choice("format", &S::format)
+      .choice("fit", &S::fit)
+      .property(
+          "roi",
+          [](const S& s) -> py::object {
+            if (!s.has_roi) return py::none();
+            return py::make_tuple(s.roi.x, s.roi.y, s.roi.width, s.roi.height);
+          },
+          [](S& s, py::handle v) {
+            if (v.is_none()) {
+              s.has_roi = false;
+              s.roi = pp::Roi();
+              return;
+            }
+            std::vector<int> r;  // int() of each value, as the Python API always did
+            if (!PyUnicode_Check(v.ptr()) && py::isinstance<py::iterable>(v)) {
+              for (py::handle x : v) {
+                PyObject* i = PyBool_Check(x.ptr()) ? nullptr : PyNumber_Long(x.ptr());
+                if (!i) {
+                  PyErr_Clear();
+                  r.clear();
+                  break;
+                }
+                r.push_back(static_cast<int>(py::reinterpret_steal<py::int_>(i).cast<long long>()));
+              }
+            }
+            if (r.size() != 4) edgerun_py::fail_option("roi", "(x, y, w, h) integers or None", v);
+            s.has_roi = true;
+            s.roi = pp::Roi{r[0], r[1], r[2], r[3]};
+          })
+      .field("rotate", &S::rotate)
+      .field("flip", &S::flip)
+      .choice("interpolation", &S::interpolation)
+      .property(
+          "mean", [](const S& s) { return GetTriple(s.mean); }, [](S& s, py::handle v) { SetTriple(s.mean, v, "mean"); })
+      .property(
+          "std", [](const S& s) { return GetTriple(s.stddev); },
+          [](S& s, py::handle v) { SetTriple(s.stddev, v, "std"); })
+      .choice("channels", &S::channels)
+      .choice("layout", &S::layout)
+      .choice("color", &S::yuv_matrix)
+      .choice("yuv_range", &S::yuv_range)
+      .choice("yuv_sampling", &S::yuv_sampling)
+      .property(
+          "pad_value", [](const S& s) { return GetTriple(s.pad_value); },
+          [](S& s, py::handle v) { SetTriple(s.pad_value, v, "pad_value"); })
+      .field("threads", &S::threads)
+      .choice("isa", &S::isa)
+      .done();
 }
 
 class PyPreprocessor {
  public:
-  PyPreprocessor(const std::string& format, const std::string& fit, py::object roi, int rotate, bool flip,
-                 const std::string& interpolation, std::array<float, 3> mean, std::array<float, 3> std,
-                 const std::string& channels, const std::string& layout, const std::string& color,
-                 const std::string& yuv_range, const std::string& yuv_sampling, std::array<float, 3> pad_value,
-                 int threads, const std::string& isa) {
-    pp::Spec s;
-    s.format = Parse(pp::ParsePixelFormat, format);
-    s.fit = Parse(pp::ParseFit, fit);
-    s.interpolation = Parse(pp::ParseInterpolation, interpolation);
-    s.channels = Parse(pp::ParseChannels, channels);
-    s.layout = Parse(pp::ParseLayout, layout);
-    s.yuv_matrix = Parse(pp::ParseYuvMatrix, color);
-    s.yuv_range = Parse(pp::ParseYuvRange, yuv_range);
-    s.yuv_sampling = Parse(pp::ParseYuvSampling, yuv_sampling);
-    s.isa = Parse(pp::ParseIsa, isa);
-    s.rotate = rotate;
-    s.flip = flip;
-    s.threads = threads;
-    if (!roi.is_none()) {
-      auto r = roi.cast<std::array<int, 4>>();
-      s.has_roi = true;
-      s.roi = pp::Roi{r[0], r[1], r[2], r[3]};
-    }
-    for (int c = 0; c < 3; ++c) {
-      s.mean[c] = mean[c];
-      s.stddev[c] = std[c];
-      s.pad_value[c] = pad_value[c];
-    }
-    impl_ = std::shared_ptr<pp::Preprocessor>(edgerun_py::check_value(pp::Preprocessor::Create(s)));
-  }
+  explicit PyPreprocessor(const pp::Spec& spec)
+      : impl_(edgerun_py::check_value(pp::Preprocessor::Create(spec))) {}
 
-  py::tuple Run(const py::array& frame, py::array& out, double scale, int zero_point) {
+  py::object Run(const py::array& frame, py::array& out, double scale, int zero_point) {
     const pp::Spec& s = impl_->spec();
-    pp::Image img = MakeImage(s.format, frame);
-    pp::Output o = MakeOutput(s, out);
+    pp::Image img = edgerun_py::check_value(pp::FrameFromArray(s.format, Desc(frame)));
+    pp::Output o = edgerun_py::check_value(pp::OutputFromArray(s, Desc(out)));
     o.scale = static_cast<float>(scale);
     o.zero_point = zero_point;
     edgerun::Expected<pp::Transform> r = edgerun::InputError("not run");
@@ -199,33 +192,20 @@ class PyPreprocessor {
       r = impl_->Run(img, o);
     }
     if (!r.ok()) edgerun_py::throw_status(r.status());
-    return Cached(r.value());
+    return last_.get(r.value());
   }
 
-  py::tuple GetTransform(int sw, int sh, int ow, int oh) {
-    return TransformTuple(edgerun_py::check_value(impl_->GetTransform(sw, sh, ow, oh)));
+  pp::Transform GetTransform(int sw, int sh, int ow, int oh) {
+    return edgerun_py::check_value(impl_->GetTransform(sw, sh, ow, oh));
   }
 
   std::string kernel() const { return impl_->kernel_name(); }
+  pp::Spec spec() const { return impl_->spec(); }
   const std::shared_ptr<pp::Preprocessor>& shared() const { return impl_; }
 
  private:
-  // The same tuple object while the geometry does not change, so Python can
-  // reuse its Transform (identity check) instead of rebuilding it per frame.
-  py::tuple Cached(const pp::Transform& t) {
-    const bool same = last_ && std::memcmp(last_t_.m, t.m, sizeof t.m) == 0 && last_t_.input_width == t.input_width &&
-                      last_t_.input_height == t.input_height &&
-                      std::memcmp(last_t_.content, t.content, sizeof t.content) == 0 &&
-                      std::memcmp(last_t_.source_roi, t.source_roi, sizeof t.source_roi) == 0;
-    if (!same) {
-      last_ = TransformTuple(t);
-      last_t_ = t;
-    }
-    return last_;
-  }
   std::shared_ptr<pp::Preprocessor> impl_;
-  py::tuple last_;
-  pp::Transform last_t_;
+  edgerun_py::TransformCache last_;
 };
 
 }  // namespace
@@ -244,28 +224,32 @@ pp::Image image_from_numpy(pp::PixelFormat format, py::handle frame) {
   if (!py::isinstance<py::array>(frame))
     edgerun_py::fail_input(std::string("frame: expected a numpy uint8 array, got ") +
          std::string(py::str(py::type::of(frame).attr("__name__"))));
-  return MakeImage(format, py::reinterpret_borrow<py::array>(frame));
+  const auto a = py::reinterpret_borrow<py::array>(frame);
+  return check_value(pp::FrameFromArray(format, Desc(a)));
 }
 
-py::tuple transform_tuple(const pp::Transform& t) { return TransformTuple(t); }
+py::object TransformCache::get(const pp::Transform& t) {
+  if (!obj_ || !SameTransform(t, last_)) {
+    obj_ = py::cast(t);
+    last_ = t;
+  }
+  return obj_;
+}
 
 }  // namespace edgerun_py
 
 void bind_preprocess(pybind11::module_& m) {
+  BindSpec(m);
+  BindTransform(m);
   py::class_<PyPreprocessor>(m, "_Preprocessor")
-      .def(py::init<const std::string&, const std::string&, py::object, int, bool, const std::string&,
-                    std::array<float, 3>, std::array<float, 3>, const std::string&, const std::string&,
-                    const std::string&, const std::string&, const std::string&, std::array<float, 3>, int,
-                    const std::string&>(),
-           py::arg("format"), py::arg("fit"), py::arg("roi"), py::arg("rotate"), py::arg("flip"),
-           py::arg("interpolation"), py::arg("mean"), py::arg("std"), py::arg("channels"), py::arg("layout"),
-           py::arg("color"), py::arg("yuv_range"), py::arg("yuv_sampling"), py::arg("pad_value"), py::arg("threads"),
-           py::arg("isa"))
+      .def(py::init<const pp::Spec&>(), py::arg("spec"), "Validates the spec (InputError naming the option).")
       .def("run", &PyPreprocessor::Run, py::arg("frame"), py::arg("out"), py::arg("scale"), py::arg("zero_point"),
-           "Convert `frame` into `out` (GIL released); returns (matrix, input_size, content, source_roi).")
+           "Convert `frame` into `out` (GIL released); returns the Transform (the same object while the geometry "
+           "does not change).")
       .def("transform", &PyPreprocessor::GetTransform, py::arg("src_width"), py::arg("src_height"),
            py::arg("out_width"), py::arg("out_height"))
-      .def_property_readonly("kernel", &PyPreprocessor::kernel);
+      .def_property_readonly("kernel", &PyPreprocessor::kernel)
+      .def_property_readonly("spec", &PyPreprocessor::spec, "A copy of the validated spec.");
   m.def("_preprocess_active_isa", [] { return std::string(pp::ActiveIsa()); },
         "Kernel ISA preprocessing uses on this machine ('avx2', 'neon' or 'scalar').");
   m.def("_cpu_features", [] { return edgerun::CpuFeatureString(); },

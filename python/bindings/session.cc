@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bindings.h"
+#include "options.h"
 #include "edgerun/verify.h"
 #include "edgerun/runtime.h"
 
@@ -94,21 +95,27 @@ py::tuple SpecTuple(const TensorInfo& t) {
 
 class PySession {
  public:
-  PySession(py::object model, int threads, const std::string& accelerator, py::object signature,
-            bool verify, const edgerun::KeyValues& accelerator_options,
-            const std::vector<std::pair<std::string, edgerun::KeyValues>>& delegates,
-            const std::string& fallback) {
+  // Conversion only: Session::Create checks the values (threads >= 1, the
+  // accelerator and fallback names, the signature).
+  PySession(py::object model, py::object threads, py::object accelerator, py::object signature, py::object verify,
+            const edgerun::KeyValues& accelerator_options,
+            const std::vector<std::pair<std::string, edgerun::KeyValues>>& delegates, py::object fallback) {
     SessionOptions opts;
-    opts.threads = threads;
-    opts.accelerator = accelerator;
-    opts.verify = verify;
+    if (!threads.is_none()) opts.threads = OptionValue<int>::from(threads, "threads");
+    opts.accelerator = OptionValue<std::string>::from(accelerator, "accelerator");
+    opts.verify = OptionValue<bool>::from(verify, "verify");
     opts.accelerator_options = accelerator_options;
     for (const auto& d : delegates) opts.delegates.push_back({d.first, d.second});
-    opts.fallback = fallback;
-    if (py::isinstance<py::str>(signature)) {
+    if (!fallback.is_none()) {
+      if (!PyUnicode_Check(fallback.ptr())) fail_option("fallback", "'cpu' or None", fallback);
+      opts.fallback = fallback.cast<std::string>();
+    }
+    if (PyUnicode_Check(signature.ptr())) {
       opts.signature = signature.cast<std::string>();
     } else if (!signature.is_none()) {
-      opts.signature_index = signature.cast<int>();
+      if (PyBool_Check(signature.ptr()) || !PyIndex_Check(signature.ptr()))
+        fail_option("signature", "a str (key), an int (index) or None", signature);
+      opts.signature_index = OptionValue<int>::from(signature, "signature");
     }
     std::shared_ptr<ModelBytes> bytes = model_bytes_from(model);
     edgerun::Expected<std::unique_ptr<Session>> s = edgerun::InternalError("unset");
@@ -353,14 +360,13 @@ void bind_session(py::module_& m) {
 
   py::class_<PySession>(m, "Session", py::dynamic_attr())
       .def(py::init<const SessionHandle&>(), py::arg("handle"))
-      .def(py::init<py::object, int, const std::string&, py::object, bool, const edgerun::KeyValues&,
-                    const std::vector<std::pair<std::string, edgerun::KeyValues>>&,
-                    const std::string&>(),
-           py::arg("model"), py::arg("threads") = 0, py::arg("accelerator") = "cpu",
+      .def(py::init<py::object, py::object, py::object, py::object, py::object, const edgerun::KeyValues&,
+                    const std::vector<std::pair<std::string, edgerun::KeyValues>>&, py::object>(),
+           py::arg("model"), py::arg("threads") = py::none(), py::arg("accelerator") = "cpu",
            py::arg("signature") = py::none(), py::arg("verify") = true,
            py::arg("accelerator_options") = edgerun::KeyValues(),
            py::arg("delegates") = std::vector<std::pair<std::string, edgerun::KeyValues>>(),
-           py::arg("fallback") = "")
+           py::arg("fallback") = py::none())
       .def("input", &PySession::Input, py::arg("key"),
            "Writable zero-copy view of the session-owned buffer of an input.")
       .def("run", &PySession::Run, py::arg("copy") = false)

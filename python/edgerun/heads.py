@@ -31,7 +31,6 @@ highest score first, ties broken by the lower anchor/row index.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import os
 from typing import Any, Optional, Sequence, Tuple, Union
 
@@ -39,6 +38,7 @@ import numpy as np
 
 from . import _core
 from .errors import InputError
+from .session import TensorSpec
 
 __all__ = [
     "Head",
@@ -54,6 +54,16 @@ __all__ = [
 
 OutputKey = Union[int, str, None]
 LabelsArg = Union[Sequence[str], str, "os.PathLike[str]", None]
+
+# The heads' options, defaults, vocabularies and checks live in C++
+# (edgerun::postprocess::*Options and the heads' Create()); the classes below
+# pass their keywords through unchanged and read their defaults from these.
+_CLASSIFIER = _core.ClassifierOptions()
+_SSD = _core.SsdOptions()
+_BLAZEFACE = _core.SsdOptions.blazeface()
+_ANCHORS = _core.SsdAnchorOptions()
+_YOLO = _core.YoloOptions()
+_DPP = _core.DetectionPostProcessOptions()
 
 
 # ----------------------------------------------------------------------------- results
@@ -137,36 +147,6 @@ def _load_labels(labels: LabelsArg) -> Optional[Tuple[str, ...]]:
     return tuple(out)
 
 
-def _int(value: Any, name: str, lo: Optional[int] = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputError(f"{name}: expected an int, got {value!r}")
-    if lo is not None and value < lo:
-        raise InputError(f"{name}: expected an int >= {lo}, got {value}")
-    return int(value)
-
-
-def _float(value: Any, name: str, lo: Optional[float] = None, hi: Optional[float] = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
-        raise InputError(f"{name}: expected a finite number, got {value!r}")
-    v = float(value)
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise InputError(f"{name}: expected a number in [{lo if lo is not None else '-inf'}, "
-                         f"{hi if hi is not None else 'inf'}], got {v:g}")
-    return v
-
-
-def _output_key(value: Any, name: str) -> OutputKey:
-    if value is None or isinstance(value, str):
-        return value
-    return _int(value, name, 0)
-
-
-def _choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise InputError(f"{name}: expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
-    return value
-
-
 def _size(value: Any, name: str) -> Tuple[int, int]:
     try:
         w, h = (int(v) for v in value)
@@ -177,27 +157,34 @@ def _size(value: Any, name: str) -> Tuple[int, int]:
     return w, h
 
 
-def _spec_tuple(spec: Any, role: str, i: int) -> tuple:
-    """(name, shape, dtype, scale, zero_point) from a TensorSpec-like object or a tuple."""
-    if isinstance(spec, tuple):
+def _spec(spec: Any, role: str, i: int) -> TensorSpec:
+    """A TensorSpec from a TensorSpec-like object (name, shape, dtype[, scale,
+    zero_point] attributes) or a (name, shape, dtype[, scale, zero_point]) tuple."""
+    if isinstance(spec, TensorSpec):
         return spec
     try:
-        return (str(spec.name), tuple(int(d) for d in spec.shape), np.dtype(spec.dtype),
-                float(getattr(spec, "scale", 0.0) or 0.0), int(getattr(spec, "zero_point", 0) or 0))
-    except AttributeError:
+        if isinstance(spec, tuple):
+            name, shape, dtype = spec[:3]
+            scale, zero_point = (spec[3], spec[4]) if len(spec) >= 5 else (0.0, 0)
+        else:
+            name, shape, dtype = spec.name, spec.shape, spec.dtype
+            scale, zero_point = getattr(spec, "scale", 0.0), getattr(spec, "zero_point", 0)
+        return TensorSpec(str(name), tuple(int(d) for d in shape), np.dtype(dtype), float(scale or 0.0),
+                          int(zero_point or 0))
+    except (AttributeError, TypeError, ValueError):
         raise InputError(f"{role} {i}: expected a TensorSpec (name, shape, dtype, scale, zero_point), "
                          f"got {type(spec).__name__}") from None
 
 
-def _transform_tuple(transform: Any) -> Optional[tuple]:
+def _core_transform(transform: Any) -> Any:
+    """The C++ struct (``_core.Transform``) of an edgerun.Transform, or None."""
     if transform is None:
         return None
-    m = getattr(transform, "_m", None)
-    size = getattr(transform, "input_size", None)
-    if m is None or size is None:
+    t = getattr(transform, "_t", None)
+    if not isinstance(t, _core.Transform):
         raise InputError(f"transform: expected an edgerun.Transform (from a Preprocessor) or None, "
                          f"got {type(transform).__name__}")
-    return (m, tuple(size))
+    return t
 
 
 # ----------------------------------------------------------------------------- heads
@@ -235,21 +222,21 @@ class Head:
             inputs, outputs = session.inputs, session.outputs
         if outputs is None:
             raise InputError("bind: expected a Session or outputs=[TensorSpec, ...]")
-        outs = [_spec_tuple(s, "output", i) for i, s in enumerate(outputs)]
+        outs = [_spec(s, "output", i) for i, s in enumerate(outputs)]
         if input_size is not None:
             w, h = _size(input_size, "input_size")
-            ins = [("input", (1, h, w, 3), np.dtype(np.float32))]
+            ins = [TensorSpec("input", (1, h, w, 3), np.dtype(np.float32))]
         else:
-            ins = [_spec_tuple(s, "input", i) for i, s in enumerate(inputs or [])]
+            ins = [_spec(s, "input", i) for i, s in enumerate(inputs or [])]
         self._check_outputs(outs)
         decoder = self._impl._bind(ins, outs)
-        self._bound = (tuple((tuple(o[1]), np.dtype(o[2])) for o in outs), decoder)
+        self._bound = (tuple((o.shape, o.dtype) for o in outs), decoder)
         return self
 
     def _check_outputs(self, outs: list) -> None:
         """Python-side checks of a binding (labels vs classes)."""
 
-    def _decoder_for(self, arrays: list, transform: Optional[tuple], input_size: Any, quantization: Any) -> Any:
+    def _decoder_for(self, arrays: list, transform: Any, input_size: Any, quantization: Any) -> Any:
         sig = tuple((a.shape, a.dtype) for a in arrays)
         if self._bound is not None and quantization is None and input_size is None and self._bound[0] == sig:
             return self._bound[1]
@@ -276,14 +263,14 @@ class Head:
         if input_size is not None:
             size = _size(input_size, "input_size")
         elif transform is not None:
-            size = transform[1]
+            size = transform.input_size
         else:
             size = None
         key = (sig, tuple(quant), size)
         dec = self._cache.get(key)
         if dec is None:
-            outs = [(f"output_{i}", a.shape, a.dtype, q[0], q[1]) for i, (a, q) in enumerate(zip(arrays, quant))]
-            ins = [("input", (1, size[1], size[0], 3), np.dtype(np.float32))] if size else []
+            outs = [TensorSpec(f"output_{i}", a.shape, a.dtype, q[0], q[1]) for i, (a, q) in enumerate(zip(arrays, quant))]
+            ins = [TensorSpec("input", (1, size[1], size[0], 3), np.dtype(np.float32))] if size else []
             self._check_outputs(outs)
             dec = self._impl._bind(ins, outs)
             if len(self._cache) > 16:
@@ -316,7 +303,7 @@ class Head:
         for i, a in enumerate(arrays):
             if not isinstance(a, np.ndarray):
                 raise InputError(f"outputs[{i}]: expected a numpy array, got {type(a).__name__}")
-        t = _transform_tuple(transform)
+        t = _core_transform(transform)
         dec = self._decoder_for(arrays, t, input_size, quantization)
         return self._finish(dec.decode(arrays, t))
 
@@ -340,14 +327,15 @@ class Classifier(Head):
         output: which output holds the scores (index or name); default: the only one.
     """
 
-    def __init__(self, top_k: int = 5, labels: LabelsArg = None, softmax: bool = False,
-                 output: OutputKey = None) -> None:
-        impl = _core.ClassifierHead(_int(top_k, "top_k", 1), bool(softmax), _output_key(output, "output"))
+    def __init__(self, top_k: int = _CLASSIFIER.top_k, labels: LabelsArg = None, softmax: bool = _CLASSIFIER.softmax,
+                 output: OutputKey = _CLASSIFIER.output) -> None:
+        impl = _core.ClassifierHead(_core.ClassifierOptions(top_k=top_k, softmax=softmax, output=output))
         super().__init__(impl, labels)
-        self._output = output
+        self._output = impl.options.output
 
     @classmethod
-    def from_model(cls, model: Any, top_k: int = 5, softmax: bool = False, output: OutputKey = None) -> "Classifier":
+    def from_model(cls, model: Any, top_k: int = _CLASSIFIER.top_k, softmax: bool = _CLASSIFIER.softmax,
+                   output: OutputKey = _CLASSIFIER.output) -> "Classifier":
         """A Classifier with the labels embedded in the model's metadata (edgerun's
         ``edgerun_preprocessing`` entry or the standard TFLite metadata, as written by
         ``edgerun convert --labels``). ``model``: a Session, a path or the model's bytes.
@@ -375,7 +363,7 @@ class Classifier(Head):
             cand = outs
         else:
             return
-        c = int(np.prod(cand[0][1]))
+        c = int(np.prod(cand[0].shape))
         if len(self._labels) < c:
             raise InputError(f"labels: {len(self._labels)} given, but the model has {c} classes")
 
@@ -399,34 +387,23 @@ class SsdAnchors:
     num_layers: int
     min_scale: float
     max_scale: float
-    strides: Sequence[int] = ()
-    input_size: Optional[Tuple[int, int]] = None
-    feature_map_width: Sequence[int] = ()
-    feature_map_height: Sequence[int] = ()
-    aspect_ratios: Sequence[float] = (1.0,)
-    anchor_offset_x: float = 0.5
-    anchor_offset_y: float = 0.5
-    reduce_boxes_in_lowest_layer: bool = False
-    interpolated_scale_aspect_ratio: float = 1.0
-    fixed_anchor_size: bool = False
+    strides: Sequence[int] = _ANCHORS.strides
+    input_size: Optional[Tuple[int, int]] = _ANCHORS.input_size
+    feature_map_width: Sequence[int] = _ANCHORS.feature_map_width
+    feature_map_height: Sequence[int] = _ANCHORS.feature_map_height
+    aspect_ratios: Sequence[float] = _ANCHORS.aspect_ratios
+    anchor_offset_x: float = _ANCHORS.anchor_offset_x
+    anchor_offset_y: float = _ANCHORS.anchor_offset_y
+    reduce_boxes_in_lowest_layer: bool = _ANCHORS.reduce_boxes_in_lowest_layer
+    interpolated_scale_aspect_ratio: float = _ANCHORS.interpolated_scale_aspect_ratio
+    fixed_anchor_size: bool = _ANCHORS.fixed_anchor_size
 
-    def _options(self, input_size: Optional[Tuple[int, int]] = None) -> dict:
-        size = input_size if input_size is not None else self.input_size
-        d = dict(num_layers=_int(self.num_layers, "num_layers", 1),
-                 min_scale=_float(self.min_scale, "min_scale"), max_scale=_float(self.max_scale, "max_scale"),
-                 strides=[_int(s, "strides", 1) for s in self.strides],
-                 feature_map_width=[_int(s, "feature_map_width", 1) for s in self.feature_map_width],
-                 feature_map_height=[_int(s, "feature_map_height", 1) for s in self.feature_map_height],
-                 aspect_ratios=[_float(a, "aspect_ratios") for a in self.aspect_ratios],
-                 anchor_offset_x=_float(self.anchor_offset_x, "anchor_offset_x"),
-                 anchor_offset_y=_float(self.anchor_offset_y, "anchor_offset_y"),
-                 reduce_boxes_in_lowest_layer=bool(self.reduce_boxes_in_lowest_layer),
-                 interpolated_scale_aspect_ratio=_float(self.interpolated_scale_aspect_ratio,
-                                                        "interpolated_scale_aspect_ratio"),
-                 fixed_anchor_size=bool(self.fixed_anchor_size))
-        if size is not None:
-            d["input_width"], d["input_height"] = _size(size, "input_size")
-        return d
+    def _options(self, input_size: Optional[Tuple[int, int]] = None) -> Any:
+        """The C++ options (edgerun._core.SsdAnchorOptions), field by field."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if input_size is not None:
+            fields["input_size"] = input_size
+        return _core.SsdAnchorOptions(**fields)
 
     def generate(self, input_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
         """The anchors as an (N, 4) float32 array of (y_center, x_center, h, w), normalized."""
@@ -458,46 +435,24 @@ class SSD(Head):
         boxes_output, scores_output: which outputs (index or name); default: by shape.
     """
 
-    def __init__(self, anchors: Any, box_coder: str = "tf", score_threshold: float = 0.5,
-                 iou_threshold: float = 0.5, max_detections: int = 100, nms: str = "hard",
-                 class_agnostic: bool = False, *, scales: Optional[Sequence[float]] = None,
-                 num_keypoints: Optional[int] = None, score_activation: str = "sigmoid",
-                 score_clipping: Optional[float] = None, background_class: bool = False,
-                 boxes_output: OutputKey = None, scores_output: OutputKey = None,
-                 labels: LabelsArg = None, _preset: str = "") -> None:
-        arr, opts = None, None
+    def __init__(self, anchors: Any, box_coder: str = _SSD.box_coder, score_threshold: float = _SSD.score_threshold,
+                 iou_threshold: float = _SSD.iou_threshold, max_detections: Optional[int] = _SSD.max_detections,
+                 nms: str = _SSD.nms, class_agnostic: bool = _SSD.class_agnostic, *,
+                 scales: Optional[Sequence[float]] = _SSD.scales, num_keypoints: Optional[int] = _SSD.num_keypoints,
+                 score_activation: str = _SSD.score_activation, score_clipping: Optional[float] = _SSD.score_clipping,
+                 background_class: bool = _SSD.background_class, boxes_output: OutputKey = _SSD.boxes_output,
+                 scores_output: OutputKey = _SSD.scores_output, labels: LabelsArg = None,
+                 _base: Any = None) -> None:
+        options = (_base if _base is not None else _SSD).replace(
+            box_coder=box_coder, scales=scales, num_keypoints=num_keypoints, score_activation=score_activation,
+            score_clipping=score_clipping, score_threshold=score_threshold, iou_threshold=iou_threshold,
+            max_detections=max_detections, nms=nms, class_agnostic=class_agnostic,
+            background_class=background_class, boxes_output=boxes_output, scores_output=scores_output)
         if isinstance(anchors, SsdAnchors):
-            opts = anchors._options()
+            options.anchor_options = anchors._options()
         elif anchors is not None:
-            try:
-                arr = np.ascontiguousarray(anchors, dtype=np.float32)
-            except (TypeError, ValueError):
-                raise InputError(f"anchors: expected an (N, 4) array or SsdAnchors, got {type(anchors).__name__}") \
-                    from None
-            if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] < 1:
-                raise InputError(f"anchors: expected an (N, 4) array of (y_center, x_center, h, w), "
-                                 f"got shape {arr.shape}")
-        elif not _preset:
-            raise InputError("anchors: expected an (N, 4) array or SsdAnchors(...) options, got None")
-        if scales is not None:
-            try:
-                scales = [_float(s, "scales", 0.0) for s in scales]
-            except TypeError:
-                raise InputError(f"scales: expected 4 numbers, got {scales!r}") from None
-        impl = _core.SsdHead(
-            _preset, arr, opts,
-            _choice(box_coder, "box_coder", ("tf", "mediapipe")),
-            scales,
-            None if num_keypoints is None else _int(num_keypoints, "num_keypoints", 0),
-            _choice(score_activation, "score_activation", ("sigmoid", "softmax", "none")),
-            None if score_clipping is None else _float(score_clipping, "score_clipping", 0.0),
-            _float(score_threshold, "score_threshold"),
-            _float(iou_threshold, "iou_threshold", 0.0, 1.0),
-            0 if max_detections is None else _int(max_detections, "max_detections", 0),
-            _choice(nms, "nms", ("hard", "weighted")),
-            bool(class_agnostic), bool(background_class),
-            _output_key(boxes_output, "boxes_output"), _output_key(scores_output, "scores_output"))
-        super().__init__(impl, labels)
+            options.anchors = anchors  # an (N, 4) array (InputError otherwise)
+        super().__init__(_core.SsdHead(options), labels)
 
     @property
     def anchors(self) -> Optional[np.ndarray]:
@@ -516,11 +471,15 @@ class BlazeFace(SSD):
     graph runs it (``nms="hard"`` for greedy NMS).
     """
 
-    def __init__(self, score_threshold: float = 0.5, iou_threshold: float = 0.3, max_detections: int = 100,
-                 nms: str = "weighted", labels: LabelsArg = None) -> None:
-        super().__init__(None, "mediapipe", score_threshold, iou_threshold, max_detections, nms,
-                         class_agnostic=True, num_keypoints=6, score_clipping=100.0, labels=labels,
-                         _preset="blazeface")
+    def __init__(self, score_threshold: float = _BLAZEFACE.score_threshold,
+                 iou_threshold: float = _BLAZEFACE.iou_threshold,
+                 max_detections: Optional[int] = _BLAZEFACE.max_detections, nms: str = _BLAZEFACE.nms,
+                 labels: LabelsArg = None) -> None:
+        b = _BLAZEFACE
+        super().__init__(None, b.box_coder, score_threshold, iou_threshold, max_detections, nms, b.class_agnostic,
+                         scales=b.scales, num_keypoints=b.num_keypoints, score_activation=b.score_activation,
+                         score_clipping=b.score_clipping, background_class=b.background_class, labels=labels,
+                         _base=b)
 
 
 class YOLO(Head):
@@ -539,18 +498,15 @@ class YOLO(Head):
         class_agnostic: NMS across classes (default: per class).
     """
 
-    def __init__(self, version: int = 8, score_threshold: float = 0.25, iou_threshold: float = 0.45,
-                 max_detections: int = 100, class_agnostic: bool = False, *, normalized: Optional[bool] = None,
-                 layout: str = "auto", output: OutputKey = None, labels: LabelsArg = None) -> None:
-        v = _int(version, "version")
-        if v not in (5, 8):
-            raise InputError(f"version: expected 5 or 8, got {version!r}")
+    def __init__(self, version: int = _YOLO.version, score_threshold: float = _YOLO.score_threshold,
+                 iou_threshold: float = _YOLO.iou_threshold, max_detections: Optional[int] = _YOLO.max_detections,
+                 class_agnostic: bool = _YOLO.class_agnostic, *, normalized: Optional[bool] = None,
+                 layout: str = _YOLO.layout, output: OutputKey = _YOLO.output, labels: LabelsArg = None) -> None:
         coords = "auto" if normalized is None else ("normalized" if normalized else "pixels")
-        impl = _core.YoloHead(v, _float(score_threshold, "score_threshold"),
-                              _float(iou_threshold, "iou_threshold", 0.0, 1.0),
-                              0 if max_detections is None else _int(max_detections, "max_detections", 0),
-                              bool(class_agnostic), _choice(layout, "layout", ("auto", "features_first", "boxes_first")),
-                              coords, _output_key(output, "output"))
+        impl = _core.YoloHead(_core.YoloOptions(
+            version=version, score_threshold=score_threshold, iou_threshold=iou_threshold,
+            max_detections=max_detections, class_agnostic=class_agnostic, layout=layout, coordinates=coords,
+            output=output))
         super().__init__(impl, labels)
 
 
@@ -564,13 +520,12 @@ class DetectionPostProcess(Head):
     ``*_output`` override that with an index or name.
     """
 
-    def __init__(self, score_threshold: Optional[float] = None, max_detections: Optional[int] = None, *,
-                 boxes_output: OutputKey = None, classes_output: OutputKey = None,
-                 scores_output: OutputKey = None, count_output: OutputKey = None,
+    def __init__(self, score_threshold: Optional[float] = _DPP.score_threshold,
+                 max_detections: Optional[int] = _DPP.max_detections, *,
+                 boxes_output: OutputKey = _DPP.boxes_output, classes_output: OutputKey = _DPP.classes_output,
+                 scores_output: OutputKey = _DPP.scores_output, count_output: OutputKey = _DPP.count_output,
                  labels: LabelsArg = None) -> None:
-        impl = _core.DetectionPostProcessHead(
-            None if score_threshold is None else _float(score_threshold, "score_threshold"),
-            0 if max_detections is None else _int(max_detections, "max_detections", 0),
-            _output_key(boxes_output, "boxes_output"), _output_key(classes_output, "classes_output"),
-            _output_key(scores_output, "scores_output"), _output_key(count_output, "count_output"))
+        impl = _core.DetectionPostProcessHead(_core.DetectionPostProcessOptions(
+            score_threshold=score_threshold, max_detections=max_detections, boxes_output=boxes_output,
+            classes_output=classes_output, scores_output=scores_output, count_output=count_output))
         super().__init__(impl, labels)

@@ -58,10 +58,10 @@ class FrameResult:
     which. ``model`` is the :class:`ModelInfo` of the model that produced it.
     """
 
-    __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "timings")
+    __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "_timings")
 
     def __init__(self, frame_id: int, meta: Any, output: Any, error: Optional[BaseException], model: ModelInfo,
-                 model_generation: int, transform: Optional[Transform], timings: FrameTimings) -> None:
+                 model_generation: int, transform: Optional[Transform], timings: Any) -> None:
         self.frame_id = frame_id
         self.meta = meta
         self.output = output
@@ -69,7 +69,15 @@ class FrameResult:
         self.model = model
         self.model_generation = model_generation
         self.transform = transform
-        self.timings = timings
+        self._timings = timings  # FrameTimings, or the binding's result (converted when first read)
+
+    @property
+    def timings(self) -> FrameTimings:
+        t = self._timings
+        if not isinstance(t, FrameTimings):
+            c = t.timings  # _core.FrameTimings of the binding's _FrameResult
+            t = self._timings = FrameTimings(c.queue, c.preprocess, c.invoke, c.decode, c.total)
+        return t
 
     @property
     def ok(self) -> bool:
@@ -105,10 +113,12 @@ class SwapFuture:
         if self._outcome is None:
             if not self._ticket.wait(-1.0 if timeout is None else max(0.0, float(timeout))):
                 raise TimeoutError("the new model is still loading")
-            generation, error, handle = self._ticket.outcome()
+            ticket = self._ticket
+            generation, error = ticket.model, ticket.error
             info = None
             if error is None:
-                session = self._session if self._session is not None else Session._adopt(handle, self._verified)
+                session = self._session if self._session is not None else Session._adopt(ticket.session,
+                                                                                          self._verified)
                 info = self._pipe._register(generation, session)
             self._outcome = (info, error)
         return self._outcome
@@ -124,6 +134,10 @@ class SwapFuture:
 
 
 _live: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
+
+# The options' defaults, names and checks live in C++ (edgerun::PipelineOptions,
+# Pipeline::Create); Pipeline passes its keywords through unchanged.
+_DEFAULTS = _core.PipelineOptions()
 
 
 @atexit.register
@@ -156,8 +170,9 @@ class Pipeline:
             every core, a third busy thread stalls it more than overlapping gains.
     """
 
-    def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = 2,
-                 drop: str = "oldest", max_results: int = 256, overlap: Optional[bool] = None) -> None:
+    def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = _DEFAULTS.depth,
+                 drop: str = _DEFAULTS.drop, max_results: int = _DEFAULTS.max_results,
+                 overlap: Optional[bool] = _DEFAULTS.overlap) -> None:
         if not isinstance(session, Session):
             raise InputError(f"session: expected an edgerun.Session, got {type(session).__name__}")
         if not isinstance(pre, Preprocessor):
@@ -167,23 +182,16 @@ class Pipeline:
             impl = getattr(head, "_impl", None)
             if not isinstance(impl, getattr(_core, "Head")):
                 raise InputError(f"head: expected an edgerun.heads decoder or None, got {type(head).__name__}")
-        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-            raise InputError(f"depth: expected an int >= 1, got {depth!r}")
-        if drop not in ("oldest", "none"):
-            raise InputError(f"drop: expected 'oldest' or 'none', got {drop!r}")
-        if isinstance(max_results, bool) or not isinstance(max_results, (int, np.integer)) or max_results < 1:
-            raise InputError(f"max_results: expected an int >= 1, got {max_results!r}")
         self._head = head
         self._pre = pre
-        if overlap is not None and not isinstance(overlap, bool):
-            raise InputError(f"overlap: expected True, False or None, got {overlap!r}")
-        self._impl = _core._Pipeline(session, pre, impl, int(depth), drop, int(max_results), overlap)
+        options = _core.PipelineOptions(depth=depth, drop=drop, max_results=max_results, overlap=overlap)
+        self._impl = _core._Pipeline(session, pre, impl, options)  # validates the options
         self._lock = threading.Lock()
         self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
         self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
         self._sessions: Dict[int, Session] = {1: session}
         self._models: Dict[int, ModelInfo] = {1: session.model_info}  # computed once, by the session
-        self._transforms: Dict[tuple, Transform] = {}
+        self._last_transform: tuple = (None, None)  # (_core.Transform, Transform)
         self._swaps: List[SwapFuture] = []
         _live.add(self)
 
@@ -197,14 +205,14 @@ class Pipeline:
                     if dropped:
                         self._meta.pop(fid, None)
 
-    def _transform(self, raw: tuple) -> Optional[Transform]:
-        if raw[1] == (0, 0):
+    def _transform(self, raw: Any) -> Optional[Transform]:
+        if raw is None:  # the frame was not preprocessed
             return None
-        t = self._transforms.get(raw)
-        if t is None:
-            if len(self._transforms) > 64:
-                self._transforms.clear()
-            t = self._transforms[raw] = Transform(*raw)
+        last = self._last_transform  # one read: consistent across threads
+        if last[0] is raw:  # same geometry -> the binding hands back the same _core.Transform
+            return last[1]
+        t = Transform._wrap(raw)
+        self._last_transform = (raw, t)
         return t
 
     def _register(self, generation: int, session: Session) -> ModelInfo:
@@ -225,12 +233,13 @@ class Pipeline:
             info = self._models.get(generation)
         return info if info is not None else ModelInfo(sha256="?" * 64, size=0)
 
-    def _wrap(self, raw: tuple, meta: Any) -> FrameResult:
-        fid, generation, error, output, traw, times = raw
+    def _wrap(self, raw: Any, meta: Any) -> FrameResult:
+        """A FrameResult from the binding's _core._FrameResult."""
+        error, output, generation = raw.error, raw.output, raw.model
         if error is None and self._head is not None and output is not None:
             output = self._head._finish(output)
-        return FrameResult(fid, meta, output, error, self._model_for(generation), generation,
-                           self._transform(traw), FrameTimings(*times))
+        return FrameResult(raw.frame_id, meta, output, error, self._model_for(generation), generation,
+                           self._transform(raw.transform), raw)
 
     # -- synchronous -------------------------------------------------------------
     def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult:
@@ -267,7 +276,7 @@ class Pipeline:
         if raw is None:
             raise TimeoutError(f"no result within {timeout} s")
         with self._lock:
-            meta = self._meta.pop(raw[0], None)
+            meta = self._meta.pop(raw.frame_id, None)
         return self._wrap(raw, meta)
 
     def results(self, timeout: Optional[float] = None) -> Iterator[FrameResult]:

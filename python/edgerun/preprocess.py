@@ -11,7 +11,6 @@ GIL released). Semantics and accuracy: docs/preprocessing.md.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -21,26 +20,9 @@ from .errors import InputError
 
 __all__ = ["Preprocessor", "Transform"]
 
-_FORMATS = ("rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy")
-
-
-def _triple(value: Any, name: str, lo: Optional[float] = None, hi: Optional[float] = None) -> Tuple[float, float, float]:
-    if isinstance(value, numbers.Real):
-        vals = [float(value)] * 3
-    else:
-        try:
-            vals = [float(v) for v in value]
-        except TypeError:
-            raise InputError(f"{name}: expected a number or a sequence of 1 or 3 numbers, got {value!r}") from None
-        if len(vals) == 1:
-            vals = vals * 3
-        if len(vals) != 3:
-            raise InputError(f"{name}: expected 1 or 3 values (one per output channel), got {len(vals)}")
-    for v in vals:
-        if not np.isfinite(v) or (lo is not None and v < lo) or (hi is not None and v > hi):
-            rng = f" in {lo:g}..{hi:g}" if lo is not None else ""
-            raise InputError(f"{name}: expected finite values{rng}, got {value!r}")
-    return (vals[0], vals[1], vals[2])
+# The option defaults, names and checks live in C++ (edgerun::preprocess::Spec,
+# Preprocessor::Create); this module passes the keywords through unchanged.
+_DEFAULTS = _core.PreprocessSpec()
 
 
 class Transform:
@@ -57,14 +39,26 @@ class Transform:
         source_roi: (x, y, w, h) of the frame region that was sampled.
     """
 
-    __slots__ = ("_m", "input_size", "content", "source_roi", "_mat", "_inv")
+    __slots__ = ("_t", "_m", "input_size", "content", "source_roi", "_mat", "_inv")
 
     def __init__(self, matrix: Sequence[float], input_size: Tuple[int, int], content: Tuple[int, int, int, int],
                  source_roi: Tuple[int, int, int, int]):
-        self._m = tuple(float(v) for v in matrix)
-        self.input_size = tuple(input_size)
-        self.content = tuple(content)
-        self.source_roi = tuple(source_roi)
+        self._init(_core.Transform(matrix=[float(v) for v in matrix], input_size=tuple(input_size),
+                                   content=tuple(content), source_roi=tuple(source_roi)))
+
+    @classmethod
+    def _wrap(cls, t: Any) -> "Transform":
+        """The Transform of a ``_core.Transform`` (what the C++ core returned)."""
+        obj = cls.__new__(cls)
+        obj._init(t)
+        return obj
+
+    def _init(self, t: Any) -> None:
+        self._t = t  # the C++ struct, handed back to the core (heads) without conversion
+        self._m = t.matrix
+        self.input_size = t.input_size
+        self.content = t.content
+        self.source_roi = t.source_roi
         self._mat = None
         self._inv = None
 
@@ -142,6 +136,9 @@ class Transform:
     def __hash__(self) -> int:
         return hash((self._m, self.input_size, self.content, self.source_roi))
 
+    def __reduce__(self) -> tuple:  # pickles by value (the C++ struct is rebuilt)
+        return (Transform, (self._m, self.input_size, self.content, self.source_roi))
+
     def __repr__(self) -> str:
         m = self._m
         return (f"Transform(input={self.input_size[0]}x{self.input_size[1]}, content={self.content}, "
@@ -177,43 +174,23 @@ class Preprocessor:
         threads: split rows across this many threads (worth it for large outputs).
     """
 
-    __slots__ = ("_impl", "_args", "_last")
+    __slots__ = ("_impl", "_last")
 
-    def __init__(self, format: str = "rgb", *, fit: str = "stretch",
-                 roi: Optional[Tuple[int, int, int, int]] = None, rotate: int = 0, flip: bool = False,
-                 interpolation: str = "bilinear", mean: Union[float, Sequence[float]] = 127.5,
-                 std: Union[float, Sequence[float]] = 127.5, channels: str = "rgb", layout: str = "nhwc",
-                 color: str = "bt601", yuv_range: str = "limited", yuv_sampling: str = "yuv",
-                 pad_value: Union[float, Sequence[float]] = 0, threads: int = 1, _isa: str = "auto"):
-        if not isinstance(format, str):
-            raise InputError(f"format: expected one of {', '.join(_FORMATS)}; got {format!r}")
-        if roi is not None:
-            try:
-                roi = tuple(int(v) for v in roi)
-            except (TypeError, ValueError):
-                raise InputError(f"roi: expected (x, y, w, h) integers, got {roi!r}") from None
-            if len(roi) != 4:
-                raise InputError(f"roi: expected (x, y, w, h), got {len(roi)} values")
-        if isinstance(rotate, bool) or not isinstance(rotate, numbers.Integral):
-            raise InputError(f"rotate: expected 0, 90, 180 or 270, got {rotate!r}")
-        if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
-            raise InputError(f"threads: expected an integer, got {threads!r}")
-        mean3 = _triple(mean, "mean")
-        std3 = _triple(std, "std")
-        if 0.0 in std3:
-            raise InputError(f"std: expected non-zero values, got {std!r}")
-        pad3 = _triple(pad_value, "pad_value", 0.0, 255.0)
-        self._args = dict(format=format, fit=fit, roi=roi, rotate=int(rotate), flip=bool(flip),
-                          interpolation=interpolation, mean=mean3, std=std3, channels=channels, layout=layout,
-                          color=color, yuv_range=yuv_range, yuv_sampling=yuv_sampling, pad_value=pad3,
-                          threads=int(threads))
-        self._last: Tuple[Any, Optional[Transform]] = (None, None)  # (raw tuple, Transform), swapped atomically
-        binding = getattr(_core, "_Preprocessor", None)
-        if binding is None:  # pragma: no cover - packaging error
-            raise ImportError("edgerun._core was built without the preprocessing bindings "
-                              "(python/bindings/module.cc must call bind_preprocess)")
-        self._impl = binding(format, fit, roi, int(rotate), bool(flip), interpolation, list(mean3), list(std3),
-                             channels, layout, color, yuv_range, yuv_sampling, list(pad3), int(threads), _isa)
+    def __init__(self, format: str = _DEFAULTS.format, *, fit: str = _DEFAULTS.fit,
+                 roi: Optional[Tuple[int, int, int, int]] = _DEFAULTS.roi, rotate: int = _DEFAULTS.rotate,
+                 flip: bool = _DEFAULTS.flip, interpolation: str = _DEFAULTS.interpolation,
+                 mean: Union[float, Sequence[float]] = _DEFAULTS.mean,
+                 std: Union[float, Sequence[float]] = _DEFAULTS.std, channels: str = _DEFAULTS.channels,
+                 layout: str = _DEFAULTS.layout, color: str = _DEFAULTS.color,
+                 yuv_range: str = _DEFAULTS.yuv_range, yuv_sampling: str = _DEFAULTS.yuv_sampling,
+                 pad_value: Union[float, Sequence[float]] = _DEFAULTS.pad_value, threads: int = _DEFAULTS.threads,
+                 _isa: str = _DEFAULTS.isa):
+        spec = _core.PreprocessSpec(format=format, fit=fit, roi=roi, rotate=rotate, flip=flip,
+                                    interpolation=interpolation, mean=mean, std=std, channels=channels,
+                                    layout=layout, color=color, yuv_range=yuv_range, yuv_sampling=yuv_sampling,
+                                    pad_value=pad_value, threads=threads, isa=_isa)
+        self._impl = _core._Preprocessor(spec)  # validates every option (InputError naming it)
+        self._last: Tuple[Any, Optional[Transform]] = (None, None)  # (_core.Transform, Transform), swapped atomically
 
     @classmethod
     def from_model(cls, model: Any, format: Optional[str] = None, **overrides: Any) -> "Preprocessor":
@@ -273,7 +250,7 @@ class Preprocessor:
         where = path or "the model"
         if fmt is None:
             raise InputError(f"Preprocessor.from_model: give the camera's pixel format (one of "
-                             f"{', '.join(_FORMATS)}); {where} records none")
+                             f"{', '.join(_core.PreprocessSpec.choices('format'))}); {where} records none")
         missing = [k for k in ("mean", "std") if k not in kwargs]
         if missing:
             raise ModelError(f"Preprocessor.from_model: {where} records no input normalization "
@@ -311,22 +288,24 @@ class Preprocessor:
             zp = int(zero_point) if zero_point is not None else 0
         raw = self._impl.run(frame, out, s, zp)
         last = self._last  # one read: consistent even when threads share this Preprocessor
-        if last[0] is raw:  # same geometry -> the binding hands back the same tuple object
+        if last[0] is raw:  # same geometry -> the binding hands back the same _core.Transform object
             return last[1]
-        t = Transform(*raw)
+        t = Transform._wrap(raw)
         self._last = (raw, t)
         return t
 
     def transform(self, frame_size: Tuple[int, int], input_size: Tuple[int, int]) -> Transform:
         """The Transform for a (width, height) frame and (width, height) model input,
         without converting any pixels."""
-        return Transform(*self._impl.transform(int(frame_size[0]), int(frame_size[1]), int(input_size[0]),
-                                               int(input_size[1])))
+        return Transform._wrap(self._impl.transform(int(frame_size[0]), int(frame_size[1]), int(input_size[0]),
+                                                    int(input_size[1])))
 
     @property
     def options(self) -> dict:
         """The settings this Preprocessor was made with (mean/std/pad_value as 3 values)."""
-        return dict(self._args)
+        opts = self._impl.spec.to_dict()
+        del opts["isa"]  # a testing knob (_isa), not a setting
+        return opts
 
     @property
     def kernel(self) -> str:
@@ -334,12 +313,6 @@ class Preprocessor:
         return self._impl.kernel
 
     def __repr__(self) -> str:
-        a = self._args
-        parts = [repr(a["format"])]
-        defaults = dict(fit="stretch", roi=None, rotate=0, flip=False, interpolation="bilinear",
-                        mean=(127.5,) * 3, std=(127.5,) * 3, channels="rgb", layout="nhwc", color="bt601",
-                        yuv_range="limited", yuv_sampling="yuv", pad_value=(0.0,) * 3, threads=1)
-        for k, d in defaults.items():
-            if a[k] != d:
-                parts.append(f"{k}={a[k]!r}")
+        opts, defaults = self.options, _DEFAULTS.to_dict()
+        parts = [repr(opts.pop("format"))] + [f"{k}={v!r}" for k, v in opts.items() if v != defaults[k]]
         return f"Preprocessor({', '.join(parts)})"

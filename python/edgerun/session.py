@@ -130,17 +130,6 @@ class Session(_core.Session):
                 "model must be a path (str or os.PathLike) or the model's bytes, got "
                 f"{type(model).__name__}"
             )
-        if threads is None:
-            nthreads = 0
-        elif isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-            raise InputError(f"threads must be a positive int or None, got {threads!r}")
-        else:
-            nthreads = int(threads)
-        if not isinstance(accelerator, str):
-            raise InputError(f"accelerator must be a str, got {type(accelerator).__name__}")
-        if signature is not None and (isinstance(signature, bool)
-                                      or not isinstance(signature, (str, int))):
-            raise InputError(f"signature must be a str, an int or None, got {signature!r}")
         accel_opts = options_pairs(accelerator_options, "accelerator_options")
         if isinstance(delegates, (Delegate, str, bytes)) or not isinstance(delegates, Sequence):
             raise InputError("delegates must be a list of edgerun.Delegate, got "
@@ -149,11 +138,11 @@ class Session(_core.Session):
             if not isinstance(d, Delegate):
                 raise InputError("delegates must be a list of edgerun.Delegate, got an item of type "
                                  f"{type(d).__name__}")
-        if fallback is not None and not isinstance(fallback, str):
-            raise InputError(f"fallback must be 'cpu' or None, got {fallback!r}")
         ensure_runtime()
-        super().__init__(source, nthreads, accelerator, signature, bool(verify), accel_opts,
-                         [d._core_spec() for d in delegates], fallback or "")
+        # threads, accelerator, signature, verify and fallback are converted and
+        # checked by the core (Session::Create), nowhere else.
+        super().__init__(source, threads, accelerator, signature, verify, accel_opts,
+                         [d._core_spec() for d in delegates], fallback)
         self._spec_cache: Optional[tuple] = None
         self._model_info_cache: Optional[ModelInfo] = None
         self._verified = bool(verify)  # the bytes passed edgerun's verifier (no second check needed)

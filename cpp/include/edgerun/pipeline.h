@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "edgerun/options.h"
 #include "edgerun/postprocess.h"
 #include "edgerun/preprocess.h"
 #include "edgerun/session.h"
@@ -34,18 +35,20 @@
 
 namespace edgerun {
 
-enum class DropPolicy : int { kOldest = 0, kNone = 1 };
+enum class DropPolicy : int { kOldest = 0, kNone = 1 };  // names: "oldest", "none"
 
+// Checked by Pipeline::Create, the only place (the Python API passes its
+// keywords through); these member initializers are the only defaults.
 struct PipelineOptions {
   // Frames that may wait for the engine (submitted, preprocessing not yet
   // started). When the queue is full, kOldest discards the oldest waiting
   // frame (counted as dropped), kNone makes Submit() wait.
-  int depth = 2;
+  int depth = 2;  // >= 1
   DropPolicy drop = DropPolicy::kOldest;
   // Results kept for the caller. kOldest: beyond this the oldest unread
   // result is discarded (PipelineStats::results_discarded). kNone: Submit()
   // fails with BusyError while unread results + frames in flight reach it.
-  size_t max_results = 256;
+  int max_results = 256;  // >= 1
   size_t input_index = 0;  // the model input the Preprocessor writes
   // Asynchronous mode: kOn overlaps preprocessing/decoding (one thread) with
   // inference (another); kOff runs the stages in turn on one worker; kAuto
@@ -215,5 +218,7 @@ class Pipeline {
   std::vector<std::thread> swap_threads_;
   std::thread invoke_thread_, aux_thread_;
 };
+
+template <> const NameTable& NamesOf<DropPolicy>();  // drop: oldest, none
 
 }  // namespace edgerun

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "edgerun/options.h"
 #include "edgerun/preprocess.h"
 #include "edgerun/status.h"
 #include "edgerun/tensor.h"
@@ -71,8 +72,11 @@ class Head {
 
 // ---------------------------------------------------------------------------
 // Concrete heads. Each is created from one options object (DESIGN principle 7)
-// through a Create() that validates it (InputError naming the bad field).
-// Scores are compared with `>=` against thresholds everywhere.
+// through a Create() that validates it: the only place these options are
+// checked (InputError naming the option, the value received and what is
+// allowed). The member initializers are the only defaults: edgerun.heads reads
+// them through the bindings. Scores are compared with `>=` against thresholds
+// everywhere.
 // ---------------------------------------------------------------------------
 
 // Selects a model output by index (>= 0) or by name (non-empty); neither set:
@@ -91,8 +95,8 @@ enum class ScoreActivation : int { kNone = 0, kSigmoid, kSoftmax };
 enum class NmsMode : int { kHard = 0, kWeighted };
 
 struct NmsOptions {
-  float iou_threshold = 0.5f;
-  int max_detections = 100;     // <= 0: no limit
+  float iou_threshold = 0.5f;   // 0..1
+  int max_detections = 100;     // 0: no limit
   bool class_agnostic = false;  // false: boxes suppress only boxes of their class
   NmsMode mode = NmsMode::kHard;
 };
@@ -154,10 +158,10 @@ struct SsdOptions {
   BoxCoder box_coder = BoxCoder::kTfObjectDetection;
   // y_scale, x_scale, h_scale, w_scale; 0 = the coder's default.
   float scales[4] = {0, 0, 0, 0};
-  int num_keypoints = -1;             // -1: (regressor length - 4) / 2
+  int num_keypoints = -1;             // -1: (regressor length - 4) / 2, else >= 0
   ScoreActivation activation = ScoreActivation::kSigmoid;
   float score_clipping = 0;           // > 0: clip raw scores to +-this before the sigmoid
-  float score_threshold = 0.5f;
+  float score_threshold = 0.5f;       // finite
   bool background_class = false;      // score column 0 is background: skipped, class ids shift by -1
   NmsOptions nms;
   OutputRef boxes_output, scores_output;  // default: detected by shape, then name, then order
@@ -217,8 +221,8 @@ class Yolo : public Head {
 // ("class" / "score"), else in the operator's order (classes first).
 struct DetectionPostProcessOptions {
   bool has_score_threshold = false;
-  float score_threshold = 0;
-  int max_detections = 0;  // <= 0: all `count`
+  float score_threshold = 0;  // finite
+  int max_detections = 0;     // 0: all `count`
   OutputRef boxes_output, classes_output, scores_output, count_output;
 };
 
@@ -236,4 +240,12 @@ class DetectionPostProcess : public Head {
 };
 
 }  // namespace postprocess
+
+// The vocabularies (see options.h).
+template <> const NameTable& NamesOf<postprocess::BoxCoder>();          // box_coder: tf, mediapipe
+template <> const NameTable& NamesOf<postprocess::NmsMode>();           // nms: hard, weighted
+template <> const NameTable& NamesOf<postprocess::ScoreActivation>();   // score_activation: none, sigmoid, softmax
+template <> const NameTable& NamesOf<postprocess::YoloOptions::Layout>();       // layout: auto, features_first, boxes_first
+template <> const NameTable& NamesOf<postprocess::YoloOptions::Coordinates>();  // coordinates: auto, normalized, pixels
+
 }  // namespace edgerun

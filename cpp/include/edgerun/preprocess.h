@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "edgerun/options.h"
 #include "edgerun/status.h"
 
 namespace edgerun {
@@ -44,7 +45,8 @@ enum class YuvSampling : int { kYuv = 0, kRgb };
 // when it is not available on this machine.
 enum class Isa : int { kAuto = 0, kScalar, kAVX2, kNEON };
 
-// Names as the Python API spells them ("nv12", "letterbox", "float32", ...).
+// Names as the Python API spells them ("nv12", "letterbox", "float32", ...),
+// from the one name table of each enum (NamesOf<E>(), see options.h).
 const char* Name(PixelFormat v);
 const char* Name(Fit v);
 const char* Name(Interpolation v);
@@ -75,7 +77,9 @@ struct Roi {
   int x = 0, y = 0, width = 0, height = 0;
 };
 
-// The one options object of preprocessing (DESIGN principle 7).
+// The one options object of preprocessing (DESIGN principle 7). These
+// defaults are the only ones: edgerun.Preprocessor's signature reads them
+// through the bindings. Preprocessor::Create validates every field.
 struct Spec {
   PixelFormat format = PixelFormat::kRGB;
   Fit fit = Fit::kStretch;
@@ -92,7 +96,7 @@ struct Spec {
   YuvRange yuv_range = YuvRange::kLimited;
   YuvSampling yuv_sampling = YuvSampling::kYuv;
   float pad_value[3] = {0.f, 0.f, 0.f};  // letterbox border, RGB pixel units 0..255
-  int threads = 1;                       // >1: rows split across a small pool
+  int threads = 1;                       // 1..64; >1: rows split across a small pool
   Isa isa = Isa::kAuto;
 };
 
@@ -130,6 +134,39 @@ struct Output {
   float scale = 1.0f;     // integer types: q = clamp(round((px-mean)/std/scale) + zero_point)
   int zero_point = 0;
 };
+
+// An array as the caller's array library describes it (numpy: data pointer,
+// element kind and size, shape and byte strides, flags). FrameFromArray and
+// OutputFromArray interpret it (which shapes a format takes, which layouts an
+// output takes) with messages naming what arrived, so the bindings only copy
+// numpy's fields here.
+struct ArrayDesc {
+  static constexpr int kMaxDims = 4;
+  void* data = nullptr;
+  char kind = '?';            // 'u' unsigned, 'i' signed, 'f' float, 'b' bool, 'c' complex, other: '?'
+  int itemsize = 0;
+  bool native_order = true;   // false: byte-swapped elements
+  bool writable = true;
+  bool c_contiguous = true;
+  int ndim = 0;               // > kMaxDims: only ndim is meaningful (rejected)
+  int64_t shape[kMaxDims] = {0, 0, 0, 0};
+  int64_t strides[kMaxDims] = {0, 0, 0, 0};  // bytes
+  size_t nbytes = 0;
+  // Bytes readable from `data` when a frame extends past the array's own
+  // extent (an i420 view with padded rows whose chroma lies beyond the view, in
+  // the buffer it was sliced from). Called only then; null: the own extent.
+  size_t (*readable)(const void* ctx, size_t own_extent) = nullptr;
+  const void* readable_ctx = nullptr;
+};
+
+// The frame a uint8 array holds for `format`: (H, W, C) for packed formats
+// (C = 3, 3, 4, 4, 2, 2; gray (H, W) or (H, W, 1)), (H*3/2, W) for 4:2:0; rows
+// may be padded (positive row stride), pixels of a row contiguous.
+Expected<Image> FrameFromArray(PixelFormat format, const ArrayDesc& a);
+// The Output a dense array gives for `spec` (channels, layout): (H, W, C) /
+// (1, H, W, C), (C, H, W) / (1, C, H, W) for nchw, also (H, W) for gray;
+// float32/float16/uint8/int8, writable, C-contiguous. scale/zero_point stay 1/0.
+Expected<Output> OutputFromArray(const Spec& spec, const ArrayDesc& a);
 
 // Maps between model-input coordinates and source-frame coordinates (through
 // roi, crop, flip, rotation, scaling and letterbox). Continuous pixel
@@ -178,4 +215,18 @@ const char* ActiveIsa();
 bool IsaAvailable(Isa isa);
 
 }  // namespace preprocess
+
+// The vocabularies (option keyword as the Python API spells it: the YUV matrix
+// is `color`, the output element type `dtype`, the kernel choice `isa`).
+template <> const NameTable& NamesOf<preprocess::PixelFormat>();
+template <> const NameTable& NamesOf<preprocess::Fit>();
+template <> const NameTable& NamesOf<preprocess::Interpolation>();
+template <> const NameTable& NamesOf<preprocess::Channels>();
+template <> const NameTable& NamesOf<preprocess::Layout>();
+template <> const NameTable& NamesOf<preprocess::ElemType>();
+template <> const NameTable& NamesOf<preprocess::YuvMatrix>();
+template <> const NameTable& NamesOf<preprocess::YuvRange>();
+template <> const NameTable& NamesOf<preprocess::YuvSampling>();
+template <> const NameTable& NamesOf<preprocess::Isa>();
+
 }  // namespace edgerun

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,8 @@ class ModelBytes {
 };
 
 struct SessionOptions {
-  int threads = 0;                  // 0: one per physical core available to the process
+  // CPU threads (>= 1); unset: one per physical core available to the process.
+  std::optional<int> threads;
   // "cpu" (XNNPACK), "edgetpu" (libedgetpu.so.1; accelerator_options such as
   // {"device", "usb:0"} go to it), "gpu" (the LiteRT GPU accelerator).
   std::string accelerator = "cpu";

@@ -199,6 +199,16 @@ Expected<std::shared_ptr<Pipeline::Model>> Pipeline::Bind(std::shared_ptr<Sessio
   return m;
 }
 
+namespace {
+const char* const kDropNames[] = {"oldest", "none"};
+}  // namespace
+
+template <>
+const NameTable& NamesOf<DropPolicy>() {
+  static constexpr NameTable t{"drop", kDropNames, 2};
+  return t;
+}
+
 // ---------------------------------------------------------------------------
 // Creation, workers, shutdown
 // ---------------------------------------------------------------------------
@@ -207,8 +217,12 @@ Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> se
                                                      std::shared_ptr<postprocess::Head> head,
                                                      const PipelineOptions& options) {
   if (!pre) return InputError("a Pipeline needs a Preprocessor");
-  if (options.depth < 1) return InputError("depth must be >= 1, got " + std::to_string(options.depth));
-  if (options.max_results < 1) return InputError("max_results must be >= 1");
+  if (options.depth < 1) return InputError("depth: expected an int >= 1, got " + std::to_string(options.depth));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(options.drop));
+  if (options.max_results < 1)
+    return InputError("max_results: expected an int >= 1, got " + std::to_string(options.max_results));
+  if (static_cast<unsigned>(options.overlap) > static_cast<unsigned>(PipelineOptions::Overlap::kOff))
+    return InputError("overlap: expected auto, on or off, got " + std::to_string(static_cast<int>(options.overlap)));
   auto model = Bind(std::move(session), *pre, head.get(), options, 1);
   if (!model.ok()) return model.status();
   std::unique_ptr<Pipeline> p(new Pipeline());
@@ -385,7 +399,7 @@ void Pipeline::Decode(Slot* slot, FrameResult* out) {
 void Pipeline::Deliver(FrameResult&& r) {
   // mu_ held.
   Record(&r);
-  if (options_.drop == DropPolicy::kOldest && results_.size() >= options_.max_results) {
+  if (options_.drop == DropPolicy::kOldest && results_.size() >= static_cast<size_t>(options_.max_results)) {
     // Real-time policy: the oldest unread result goes. (With kNone, Submit()
     // refuses new frames instead, so no result is ever lost.)
     released_.emplace_back(results_.front().frame_id, true);  // the caller forgets its meta
@@ -450,7 +464,7 @@ Status Pipeline::Process(const pp::Image& image, FrameResult* out) {
 Expected<uint64_t> Pipeline::Submit(const pp::Image& image) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return ClosedError("the pipeline is closed");
-  if (options_.drop == DropPolicy::kNone && results_.size() + in_flight_ >= options_.max_results)
+  if (options_.drop == DropPolicy::kNone && results_.size() + in_flight_ >= static_cast<size_t>(options_.max_results))
     return BusyError(std::to_string(results_.size()) + " results wait unread and " + std::to_string(in_flight_) +
                      " frames are in flight (max_results=" + std::to_string(options_.max_results) +
                      "): read results with get()/results() (e.g. from another thread), or raise max_results; "

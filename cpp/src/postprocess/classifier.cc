@@ -109,6 +109,7 @@ class ClassifierDecoder : public Decoder {
 
 Expected<std::shared_ptr<Classifier>> Classifier::Create(const ClassifierOptions& o) {
   if (o.top_k < 1) return InputError("Classifier: top_k must be >= 1, got " + std::to_string(o.top_k));
+  EDGERUN_RETURN_IF_ERROR(CheckOutputRef(o.output, "Classifier", "output"));
   return std::shared_ptr<Classifier>(new Classifier(o));
 }
 

@@ -261,6 +261,27 @@ std::string FormatFloat(double v) {
   return buf;
 }
 
+Status CheckNms(const NmsOptions& o, const char* head) {
+  EDGERUN_RETURN_IF_ERROR(CheckOption(o.mode));
+  if (!(o.iou_threshold >= 0 && o.iou_threshold <= 1))
+    return InputError(std::string(head) + ": iou_threshold must be in [0, 1], got " + FormatFloat(o.iou_threshold));
+  if (o.max_detections < 0)
+    return InputError(std::string(head) + ": max_detections must be >= 0 (0: no limit), got " +
+                      std::to_string(o.max_detections));
+  return Status::Ok();
+}
+
+Status CheckFinite(float v, const char* head, const char* option) {
+  if (std::isfinite(v)) return Status::Ok();
+  return InputError(std::string(head) + ": " + option + " must be a finite number, got " + FormatFloat(v));
+}
+
+Status CheckOutputRef(const OutputRef& r, const char* head, const char* option) {
+  if (r.index >= -1) return Status::Ok();  // -1: not set (by index)
+  return InputError(std::string(head) + ": " + option + " must be an output index >= 0 or a name, got " +
+                    std::to_string(r.index));
+}
+
 Scratch& ThreadScratch() {
   thread_local Scratch s;
   return s;
@@ -268,4 +289,26 @@ Scratch& ThreadScratch() {
 
 }  // namespace internal
 }  // namespace postprocess
+
+namespace {
+const char* const kBoxCoderNames[] = {"tf", "mediapipe"};
+const char* const kNmsNames[] = {"hard", "weighted"};
+const char* const kActivationNames[] = {"none", "sigmoid", "softmax"};
+const char* const kYoloLayoutNames[] = {"auto", "features_first", "boxes_first"};
+const char* const kYoloCoordinateNames[] = {"auto", "normalized", "pixels"};
+}  // namespace
+
+#define EDGERUN_NAMES(E, option, names)                                                 \
+  template <>                                                                           \
+  const NameTable& NamesOf<postprocess::E>() {                                          \
+    static constexpr NameTable t{option, names, static_cast<int>(sizeof(names) / sizeof(names[0]))}; \
+    return t;                                                                           \
+  }
+EDGERUN_NAMES(BoxCoder, "box_coder", kBoxCoderNames)
+EDGERUN_NAMES(NmsMode, "nms", kNmsNames)
+EDGERUN_NAMES(ScoreActivation, "score_activation", kActivationNames)
+EDGERUN_NAMES(YoloOptions::Layout, "layout", kYoloLayoutNames)
+EDGERUN_NAMES(YoloOptions::Coordinates, "coordinates", kYoloCoordinateNames)
+#undef EDGERUN_NAMES
+
 }  // namespace edgerun

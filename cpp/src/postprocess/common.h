@@ -155,6 +155,11 @@ std::vector<int64_t> Squeeze(const std::vector<int64_t>& shape, size_t keep);
 std::string Lower(std::string s);
 std::string FormatFloat(double v);
 
+// Option checks shared by the heads' Create() (InputError "<head>: <option> ...").
+Status CheckNms(const NmsOptions& o, const char* head);
+Status CheckFinite(float v, const char* head, const char* option);
+Status CheckOutputRef(const OutputRef& r, const char* head, const char* option);
+
 // Thread-local scratch vectors: decoders are const and shared across threads;
 // per-thread buffers avoid a heap allocation per frame.
 struct Scratch {

@@ -78,8 +78,14 @@ bool Has(const std::string& name, const char* word) { return Lower(name).find(wo
 }  // namespace
 
 Expected<std::shared_ptr<DetectionPostProcess>> DetectionPostProcess::Create(const DetectionPostProcessOptions& o) {
-  if (o.has_score_threshold && o.score_threshold != o.score_threshold)
-    return InputError("DetectionPostProcess: score_threshold is NaN");
+  if (o.has_score_threshold) EDGERUN_RETURN_IF_ERROR(CheckFinite(o.score_threshold, "DetectionPostProcess", "score_threshold"));
+  if (o.max_detections < 0)
+    return InputError("DetectionPostProcess: max_detections must be >= 0 (0: every detection), got " +
+                      std::to_string(o.max_detections));
+  EDGERUN_RETURN_IF_ERROR(CheckOutputRef(o.boxes_output, "DetectionPostProcess", "boxes_output"));
+  EDGERUN_RETURN_IF_ERROR(CheckOutputRef(o.classes_output, "DetectionPostProcess", "classes_output"));
+  EDGERUN_RETURN_IF_ERROR(CheckOutputRef(o.scores_output, "DetectionPostProcess", "scores_output"));
+  EDGERUN_RETURN_IF_ERROR(CheckOutputRef(o.count_output, "DetectionPostProcess", "count_output"));
   return std::shared_ptr<DetectionPostProcess>(new DetectionPostProcess(o));
 }
 

@@ -22,6 +22,13 @@ float LayerScale(float min_scale, float max_scale, int index, int count) {
 
 Status CheckAnchorOptions(const SsdAnchorOptions& o, bool need_size) {
   if (o.num_layers < 1) return InputError("anchors: num_layers must be >= 1, got " + std::to_string(o.num_layers));
+  if (o.input_width < 0 || o.input_height < 0)
+    return InputError("anchors: input_size must be positive (or unset: the model's input size), got " +
+                      std::to_string(o.input_width) + "x" + std::to_string(o.input_height));
+  for (float v : {o.min_scale, o.max_scale, o.anchor_offset_x, o.anchor_offset_y, o.interpolated_scale_aspect_ratio})
+    if (!std::isfinite(v))
+      return InputError("anchors: min_scale, max_scale, anchor_offset_x/y and interpolated_scale_aspect_ratio must be "
+                        "finite, got " + FormatFloat(v));
   const bool fm = !o.feature_map_width.empty() || !o.feature_map_height.empty();
   if (fm) {
     if (o.feature_map_width.size() != static_cast<size_t>(o.num_layers) ||
@@ -323,15 +330,27 @@ bool NameHas(const std::string& name, std::initializer_list<const char*> words) 
 
 Expected<std::shared_ptr<Ssd>> Ssd::Create(const SsdOptions& o) {
   if (o.anchors.empty()) {
+    const SsdAnchorOptions& a = o.anchor_options;
+    if (a.num_layers == 0 && a.strides.empty() && a.feature_map_width.empty() && a.feature_map_height.empty())
+      return InputError("anchors: expected an (N, 4) array or SsdAnchors(...) options, got none");
     EDGERUN_RETURN_IF_ERROR(CheckAnchorOptions(o.anchor_options, /*need_size=*/false));
   }
+  EDGERUN_RETURN_IF_ERROR(CheckOption(o.box_coder));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(o.activation));
   for (float s : o.scales)
-    if (s < 0 || s != s) return InputError("SSD: box coder scales must be > 0 (or 0 for the default)");
-  if (o.num_keypoints < -1) return InputError("SSD: num_keypoints must be >= 0");
-  if (!(o.nms.iou_threshold >= 0 && o.nms.iou_threshold <= 1))
-    return InputError("SSD: iou_threshold must be in [0, 1], got " + FormatFloat(o.nms.iou_threshold));
-  if (o.score_threshold != o.score_threshold) return InputError("SSD: score_threshold is NaN");
-  if (o.score_clipping < 0) return InputError("SSD: score_clipping must be >= 0");
+    if (!(s >= 0) || !std::isfinite(s))
+      return InputError("SSD: scales must be finite and >= 0 (0: the box coder's default), got (" + FormatFloat(o.scales[0]) +
+                        ", " + FormatFloat(o.scales[1]) + ", " + FormatFloat(o.scales[2]) + ", " +
+                        FormatFloat(o.scales[3]) + ")");
+  if (o.num_keypoints < -1)
+    return InputError("SSD: num_keypoints must be >= 0 (or unset: from the regressor length), got " +
+                      std::to_string(o.num_keypoints));
+  EDGERUN_RETURN_IF_ERROR(CheckNms(o.nms, "SSD"));
+  EDGERUN_RETURN_IF_ERROR(CheckFinite(o.score_threshold, "SSD", "score_threshold"));
+  if (!(o.score_clipping >= 0) || !std::isfinite(o.score_clipping))
+    return InputError("SSD: score_clipping must be finite and >= 0 (0: no clipping), got " + FormatFloat(o.score_clipping));
+  EDGERUN_RETURN_IF_ERROR(CheckOutputRef(o.boxes_output, "SSD", "boxes_output"));
+  EDGERUN_RETURN_IF_ERROR(CheckOutputRef(o.scores_output, "SSD", "scores_output"));
   SsdOptions opts = o;
   if (opts.anchors.empty() && opts.anchor_options.input_width > 0 && opts.anchor_options.input_height > 0) {
     auto a = GenerateSsdAnchors(opts.anchor_options);
@@ -348,10 +367,10 @@ std::string Ssd::Describe() const {
   const SsdOptions& o = options_;
   std::string s = "SSD(anchors=";
   s += o.anchors.empty() ? std::string("generated at bind") : std::to_string(o.anchors.size());
-  s += o.box_coder == BoxCoder::kMediaPipe ? ", box_coder='mediapipe'" : ", box_coder='tf'";
+  s += std::string(", box_coder='") + OptionName(o.box_coder) + "'";
   s += ", score_threshold=" + FormatFloat(o.score_threshold) + ", iou_threshold=" + FormatFloat(o.nms.iou_threshold) +
        ", max_detections=" + std::to_string(o.nms.max_detections);
-  s += o.nms.mode == NmsMode::kWeighted ? ", nms='weighted'" : ", nms='hard'";
+  s += std::string(", nms='") + OptionName(o.nms.mode) + "'";
   if (o.nms.class_agnostic) s += ", class_agnostic=True";
   return s + ")";
 }

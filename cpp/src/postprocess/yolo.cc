@@ -179,9 +179,11 @@ class YoloDecoder : public Decoder {
 Expected<std::shared_ptr<Yolo>> Yolo::Create(const YoloOptions& o) {
   if (o.version != 5 && o.version != 8)
     return InputError("YOLO: version must be 5 or 8, got " + std::to_string(o.version));
-  if (o.score_threshold != o.score_threshold) return InputError("YOLO: score_threshold is NaN");
-  if (!(o.nms.iou_threshold >= 0 && o.nms.iou_threshold <= 1))
-    return InputError("YOLO: iou_threshold must be in [0, 1], got " + FormatFloat(o.nms.iou_threshold));
+  EDGERUN_RETURN_IF_ERROR(CheckFinite(o.score_threshold, "YOLO", "score_threshold"));
+  EDGERUN_RETURN_IF_ERROR(CheckNms(o.nms, "YOLO"));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(o.layout));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(o.coordinates));
+  EDGERUN_RETURN_IF_ERROR(CheckOutputRef(o.output, "YOLO", "output"));
   return std::shared_ptr<Yolo>(new Yolo(o));
 }
 

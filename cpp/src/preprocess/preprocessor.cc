@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -33,42 +34,54 @@ const char* const kMatrixNames[] = {"bt601", "bt709"};
 const char* const kRangeNames[] = {"limited", "full"};
 const char* const kSamplingNames[] = {"yuv", "rgb"};
 const char* const kIsaNames[] = {"auto", "scalar", "avx2", "neon"};
-
-template <class E, size_t N>
-Expected<E> ParseName(const std::string& s, const char* const (&names)[N], const char* what) {
-  std::string low = s;
-  for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  for (size_t i = 0; i < N; ++i)
-    if (low == names[i]) return static_cast<E>(i);
-  std::string msg = std::string(what) + ": expected one of ";
-  for (size_t i = 0; i < N; ++i) msg += std::string(i ? ", " : "") + "'" + names[i] + "'";
-  msg += "; got '" + s + "'";
-  return InputError(msg);
+template <size_t N>
+constexpr NameTable Table(const char* option, const char* const (&names)[N]) {
+  return NameTable{option, names, static_cast<int>(N)};
 }
 }  // namespace
 
-const char* Name(PixelFormat v) { return kFormatNames[static_cast<int>(v)]; }
-const char* Name(Fit v) { return kFitNames[static_cast<int>(v)]; }
-const char* Name(Interpolation v) { return kInterpNames[static_cast<int>(v)]; }
-const char* Name(Channels v) { return kChannelNames[static_cast<int>(v)]; }
-const char* Name(Layout v) { return kLayoutNames[static_cast<int>(v)]; }
-const char* Name(ElemType v) { return kElemNames[static_cast<int>(v)]; }
-const char* Name(YuvMatrix v) { return kMatrixNames[static_cast<int>(v)]; }
-const char* Name(YuvRange v) { return kRangeNames[static_cast<int>(v)]; }
-const char* Name(YuvSampling v) { return kSamplingNames[static_cast<int>(v)]; }
-const char* Name(Isa v) { return kIsaNames[static_cast<int>(v)]; }
-Expected<PixelFormat> ParsePixelFormat(const std::string& s) { return ParseName<PixelFormat>(s, kFormatNames, "format"); }
-Expected<Fit> ParseFit(const std::string& s) { return ParseName<Fit>(s, kFitNames, "fit"); }
-Expected<Interpolation> ParseInterpolation(const std::string& s) { return ParseName<Interpolation>(s, kInterpNames, "interpolation"); }
-Expected<Channels> ParseChannels(const std::string& s) { return ParseName<Channels>(s, kChannelNames, "channels"); }
-Expected<Layout> ParseLayout(const std::string& s) { return ParseName<Layout>(s, kLayoutNames, "layout"); }
-Expected<ElemType> ParseElemType(const std::string& s) { return ParseName<ElemType>(s, kElemNames, "output dtype"); }
-Expected<YuvMatrix> ParseYuvMatrix(const std::string& s) { return ParseName<YuvMatrix>(s, kMatrixNames, "color"); }
-Expected<YuvRange> ParseYuvRange(const std::string& s) { return ParseName<YuvRange>(s, kRangeNames, "yuv_range"); }
-Expected<YuvSampling> ParseYuvSampling(const std::string& s) {
-  return ParseName<YuvSampling>(s, kSamplingNames, "yuv_sampling");
-}
-Expected<Isa> ParseIsa(const std::string& s) { return ParseName<Isa>(s, kIsaNames, "isa"); }
+const char* Name(PixelFormat v) { return OptionName(v); }
+const char* Name(Fit v) { return OptionName(v); }
+const char* Name(Interpolation v) { return OptionName(v); }
+const char* Name(Channels v) { return OptionName(v); }
+const char* Name(Layout v) { return OptionName(v); }
+const char* Name(ElemType v) { return OptionName(v); }
+const char* Name(YuvMatrix v) { return OptionName(v); }
+const char* Name(YuvRange v) { return OptionName(v); }
+const char* Name(YuvSampling v) { return OptionName(v); }
+const char* Name(Isa v) { return OptionName(v); }
+Expected<PixelFormat> ParsePixelFormat(const std::string& s) { return ParseOption<PixelFormat>(s); }
+Expected<Fit> ParseFit(const std::string& s) { return ParseOption<Fit>(s); }
+Expected<Interpolation> ParseInterpolation(const std::string& s) { return ParseOption<Interpolation>(s); }
+Expected<Channels> ParseChannels(const std::string& s) { return ParseOption<Channels>(s); }
+Expected<Layout> ParseLayout(const std::string& s) { return ParseOption<Layout>(s); }
+Expected<ElemType> ParseElemType(const std::string& s) { return ParseOption<ElemType>(s); }
+Expected<YuvMatrix> ParseYuvMatrix(const std::string& s) { return ParseOption<YuvMatrix>(s); }
+Expected<YuvRange> ParseYuvRange(const std::string& s) { return ParseOption<YuvRange>(s); }
+Expected<YuvSampling> ParseYuvSampling(const std::string& s) { return ParseOption<YuvSampling>(s); }
+Expected<Isa> ParseIsa(const std::string& s) { return ParseOption<Isa>(s); }
+
+}  // namespace preprocess
+
+#define EDGERUN_NAMES(E, option, names)           \
+  template <>                                     \
+  const NameTable& NamesOf<preprocess::E>() {     \
+    static constexpr NameTable t = preprocess::Table(option, preprocess::names); \
+    return t;                                     \
+  }
+EDGERUN_NAMES(PixelFormat, "format", kFormatNames)
+EDGERUN_NAMES(Fit, "fit", kFitNames)
+EDGERUN_NAMES(Interpolation, "interpolation", kInterpNames)
+EDGERUN_NAMES(Channels, "channels", kChannelNames)
+EDGERUN_NAMES(Layout, "layout", kLayoutNames)
+EDGERUN_NAMES(ElemType, "dtype", kElemNames)
+EDGERUN_NAMES(YuvMatrix, "color", kMatrixNames)
+EDGERUN_NAMES(YuvRange, "yuv_range", kRangeNames)
+EDGERUN_NAMES(YuvSampling, "yuv_sampling", kSamplingNames)
+EDGERUN_NAMES(Isa, "isa", kIsaNames)
+#undef EDGERUN_NAMES
+
+namespace preprocess {
 
 // ---------------------------------------------------------------------------
 // Formats
@@ -136,6 +149,124 @@ Expected<Image> ImageFromBuffer(PixelFormat f, const uint8_t* data, int width, i
                       std::to_string(height) + " with row stride " + std::to_string(row_stride) + " needs " +
                       std::to_string(end) + " bytes, the buffer has " + std::to_string(buffer_bytes));
   return img;
+}
+
+// ---------------------------------------------------------------------------
+// Arrays (numpy) -> Image / Output
+// ---------------------------------------------------------------------------
+namespace {
+std::string ShapeStr(const ArrayDesc& a) {
+  std::string s = "(";
+  for (int i = 0; i < a.ndim && i < ArrayDesc::kMaxDims; ++i) s += (i ? ", " : "") + std::to_string(a.shape[i]);
+  if (a.ndim > ArrayDesc::kMaxDims) s += ", ...";
+  if (a.ndim == 1) s += ",";
+  return s + ")";
+}
+
+// numpy's name of the element type ("float64", "int32", "bool").
+std::string DtypeStr(const ArrayDesc& a) {
+  std::string base;
+  switch (a.kind) {
+    case 'f': base = "float"; break;
+    case 'i': base = "int"; break;
+    case 'u': base = "uint"; break;
+    case 'c': base = "complex"; break;
+    case 'b': return "bool";
+    default: return "a non-numeric dtype";
+  }
+  return (a.native_order || a.itemsize == 1 ? "" : "byte-swapped ") + base + std::to_string(a.itemsize * 8);
+}
+}  // namespace
+
+Expected<Image> FrameFromArray(PixelFormat f, const ArrayDesc& a) {
+  const char* fname = Name(f);
+  if (a.kind != 'u' || a.itemsize != 1)
+    return InputError(std::string("frame: expected a uint8 array for format '") + fname + "', got " + DtypeStr(a));
+  const int C = PackedChannels(f);
+  const bool yuv420 = IsYuv420(f);
+  bool ok;
+  if (yuv420) ok = a.ndim == 2;
+  else if (f == PixelFormat::kGray) ok = a.ndim == 2 || (a.ndim == 3 && a.shape[2] == 1);
+  else ok = a.ndim == 3 && a.shape[2] == C;
+  if (!ok || a.shape[0] <= 0 || a.shape[1] <= 0) {
+    const std::string want = yuv420 ? "(H*3/2, W)" : f == PixelFormat::kGray ? "(H, W) or (H, W, 1)"
+                                                                              : "(H, W, " + std::to_string(C) + ")";
+    return InputError(std::string("frame: format '") + fname + "' expects a uint8 array of shape " + want + ", got " +
+                      ShapeStr(a));
+  }
+  const int64_t rows = a.shape[0], W = a.shape[1];
+  // Pixels of a row must be contiguous; rows may be padded (positive stride).
+  const int64_t inner = a.ndim == 3 ? a.shape[2] : 1;
+  if ((a.ndim == 3 && a.strides[2] != 1 && a.shape[2] > 1) || (W > 1 && a.strides[1] != inner))
+    return InputError("frame: the pixels of a row must be contiguous (strides (row, " + std::to_string(a.strides[1]) +
+                      ", ...) were given, expected a column stride of " + std::to_string(inner) +
+                      " bytes); a row stride larger than the row is fine");
+  const int64_t S = a.strides[0];
+  if (rows > 1 && S < W * inner)
+    return InputError("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
+                      " bytes, got a row stride of " + std::to_string(S));
+  int H;
+  if (yuv420) {
+    if (rows % 3 != 0 || (W & 1))
+      return InputError(std::string("frame: format '") + fname + "' expects shape (H*3/2, W) with even H and W, got " +
+                        ShapeStr(a));
+    H = static_cast<int>(rows / 3 * 2);
+  } else {
+    H = static_cast<int>(rows);
+  }
+  const int64_t stride = rows > 1 ? S : W * inner;
+  const size_t extent = static_cast<size_t>((rows - 1) * stride + W * inner);
+  const bool padded_i420 = f == PixelFormat::kI420 && stride != W;
+  const size_t readable = padded_i420 && a.readable ? a.readable(a.readable_ctx, extent) : extent;
+  auto img = ImageFromBuffer(f, static_cast<const uint8_t*>(a.data), static_cast<int>(W), H, stride, readable);
+  if (!img.ok() && padded_i420)
+    return InputError("frame: an i420 array with padded rows (row stride " + std::to_string(stride) + " for width " +
+                      std::to_string(W) + ") places its chroma rows at stride/2 beyond the array's memory; pass the "
+                      "whole buffer (shape (H*3/2, stride)) sliced as a view, or a contiguous array");
+  return img;
+}
+
+Expected<Output> OutputFromArray(const Spec& s, const ArrayDesc& a) {
+  Output o;
+  if (!a.native_order && a.itemsize > 1) return InputError("out: expected a native byte order array, got " + DtypeStr(a));
+  if (a.kind == 'f' && a.itemsize == 4) o.type = ElemType::kFloat32;
+  else if (a.kind == 'f' && a.itemsize == 2) o.type = ElemType::kFloat16;
+  else if (a.kind == 'u' && a.itemsize == 1) o.type = ElemType::kUInt8;
+  else if (a.kind == 'i' && a.itemsize == 1) o.type = ElemType::kInt8;
+  else return InputError("out: expected a float32, float16, uint8 or int8 array, got " + DtypeStr(a));
+  if (!a.writable) return InputError("out: the array is read-only");
+  if (!a.c_contiguous) return InputError("out: expected a C-contiguous array (a dense tensor), got strides that are not");
+  const bool gray = s.channels == Channels::kGray;
+  const int C = gray ? 1 : 3;
+  const bool nchw = s.layout == Layout::kNCHW;
+  const int64_t* sh = a.shape;
+  int n = a.ndim;
+  if (n == 4) {
+    if (sh[0] != 1) return InputError("out: a 4-D input must have batch 1, got shape " + ShapeStr(a));
+    ++sh;
+    --n;
+  }
+  int H = -1, W = -1;
+  if (n == 3) {
+    if (!nchw && sh[2] == C) { H = static_cast<int>(sh[0]); W = static_cast<int>(sh[1]); }
+    if (nchw && sh[0] == C) { H = static_cast<int>(sh[1]); W = static_cast<int>(sh[2]); }
+  } else if (n == 2 && gray && a.ndim == 2) {
+    H = static_cast<int>(sh[0]);
+    W = static_cast<int>(sh[1]);
+  }
+  if (H <= 0 || W <= 0) {
+    const std::string c = std::to_string(C);
+    std::string want = nchw ? "(" + c + ", H, W) or (1, " + c + ", H, W)" : "(H, W, " + c + ") or (1, H, W, " + c + ")";
+    if (gray) want += " or (H, W)";
+    return InputError("out: channels='" + std::string(Name(s.channels)) + "' with layout='" + Name(s.layout) +
+                      "' expects shape " + want + ", got " + ShapeStr(a));
+  }
+  o.data = a.data;
+  o.width = W;
+  o.height = H;
+  o.channels = C;
+  o.bytes = a.nbytes;
+  return o;
 }
 
 // ---------------------------------------------------------------------------
@@ -705,18 +836,39 @@ struct Pool {
 // ---------------------------------------------------------------------------
 using internal::Plan;
 
+namespace {
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+std::string Triple(const float (&v)[3]) { return "(" + Num(v[0]) + ", " + Num(v[1]) + ", " + Num(v[2]) + ")"; }
+}  // namespace
+
+// The one place a preprocessing option is checked (the Python API passes its
+// keywords through unchanged): messages name the option, the value received
+// and what is allowed.
 static Status ValidateSpec(const Spec& s) {
-  if (static_cast<unsigned>(s.format) > static_cast<unsigned>(PixelFormat::kUYVY)) return InputError("format: unknown value");
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.format));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.fit));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.interpolation));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.channels));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.layout));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.yuv_matrix));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.yuv_range));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.yuv_sampling));
+  EDGERUN_RETURN_IF_ERROR(CheckOption(s.isa));
   if (s.rotate != 0 && s.rotate != 90 && s.rotate != 180 && s.rotate != 270)
     return InputError("rotate: expected 0, 90, 180 or 270 (degrees clockwise), got " + std::to_string(s.rotate));
   if (s.has_roi && (s.roi.x < 0 || s.roi.y < 0 || s.roi.width <= 0 || s.roi.height <= 0))
     return InputError("roi: expected (x, y, w, h) with x, y >= 0 and w, h > 0, got (" + std::to_string(s.roi.x) + ", " +
                       std::to_string(s.roi.y) + ", " + std::to_string(s.roi.width) + ", " + std::to_string(s.roi.height) + ")");
   for (int c = 0; c < 3; ++c) {
-    if (!std::isfinite(s.mean[c])) return InputError("mean: expected finite values");
-    if (!std::isfinite(s.stddev[c]) || s.stddev[c] == 0.f) return InputError("std: expected finite, non-zero values, got " + std::to_string(s.stddev[c]));
+    if (!std::isfinite(s.mean[c])) return InputError("mean: expected finite values, got " + Triple(s.mean));
+    if (!std::isfinite(s.stddev[c]) || s.stddev[c] == 0.f)
+      return InputError("std: expected finite, non-zero values, got " + Triple(s.stddev));
     if (!(s.pad_value[c] >= 0.f && s.pad_value[c] <= 255.f))
-      return InputError("pad_value: expected pixel values in 0..255, got " + std::to_string(s.pad_value[c]));
+      return InputError("pad_value: expected pixel values in 0..255, got " + Triple(s.pad_value));
   }
   if (s.threads < 1 || s.threads > 64) return InputError("threads: expected 1..64, got " + std::to_string(s.threads));
   if (!IsaAvailable(s.isa)) return InputError(std::string("isa: '") + Name(s.isa) + "' kernels are not available on this machine");

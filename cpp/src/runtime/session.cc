@@ -395,9 +395,9 @@ Expected<std::unique_ptr<Session>> Session::Create(std::shared_ptr<ModelBytes> m
 
 Expected<std::unique_ptr<Session>> Session::CreateOnce(std::shared_ptr<ModelBytes> model,
                                                        const SessionOptions& options) {
-  if (options.threads < 0)
-    return InputError("threads must be >= 1 (or 0 / None for one per physical core), got " +
-                      std::to_string(options.threads));
+  if (options.threads && *options.threads < 1)
+    return InputError("threads: expected an int >= 1, or None for one per physical core; got " +
+                      std::to_string(*options.threads));
   if (options.verify) {
     Status v = VerifyModel(model->data(), model->size());
     if (!v.ok()) return ModelError("invalid model " + model->origin() + ": " + v.message());
@@ -405,7 +405,7 @@ Expected<std::unique_ptr<Session>> Session::CreateOnce(std::shared_ptr<ModelByte
   std::unique_ptr<Session> s(new Session());
   s->bytes_ = std::move(model);
   s->options_ = options;
-  s->threads_ = options.threads > 0 ? options.threads : DefaultThreadCount();
+  s->threads_ = options.threads ? *options.threads : DefaultThreadCount();
   s->impl_.reset(new Impl());
   EDGERUN_RETURN_IF_ERROR(s->Build());
   return s;

@@ -31,6 +31,7 @@ import struct
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import tflite_file
+from .. import _core
 from ..errors import InputError
 
 __all__ = ["ModelMetadata", "read_metadata", "write_metadata", "EDGERUN_METADATA", "METADATA_SCHEMA",
@@ -44,10 +45,11 @@ METADATA_SCHEMA = 1
 BUILTIN_MODEL_NAME = "edgerun-builtin"
 
 #: values the metadata's ``format``, ``fit``, ``channels`` and ``layout`` may take
-FORMATS = ("rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy")
-FITS = ("stretch", "letterbox", "crop")
-CHANNELS = ("rgb", "bgr", "gray")
-LAYOUTS = ("nhwc", "nchw")
+# The preprocessing vocabularies, from the core's name tables (cpp/include/edgerun/options.h).
+FORMATS = tuple(_core.PreprocessSpec.choices("format"))
+FITS = tuple(_core.PreprocessSpec.choices("fit"))
+CHANNELS = tuple(_core.PreprocessSpec.choices("channels"))
+LAYOUTS = tuple(_core.PreprocessSpec.choices("layout"))
 _FORMATS, _FITS, _CHANNELS, _LAYOUTS = FORMATS, FITS, CHANNELS, LAYOUTS  # the old private names
 _TEXT_FIELDS = ("name", "version", "description", "author", "license")
 
