@@ -7,11 +7,11 @@
 #     arm64 from Debian SUITE (bookworm, trixie, ...) and unpacks them into DEST.
 
 _debian_arm64_apt() {  # _debian_arm64_apt WORK SUITE apt-get|apt-cache ARGS...
-  local apt=$1/apt-$2 tool=$3
+  local apt=$1/apt-$2 suite=$2 tool=$3
   shift 3
   if [ ! -f "$apt/sources.list" ]; then
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-    echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $2 main" \
+    echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" \
       > "$apt/sources.list.new"
     local try
     for try in 1 2 3; do
@@ -22,7 +22,7 @@ _debian_arm64_apt() {  # _debian_arm64_apt WORK SUITE apt-get|apt-cache ARGS...
         mv "$apt/sources.list.new" "$apt/sources.list"
         break
       fi
-      echo "debian_arm64: apt-get update for $2 failed (try $try of 3)" >&2
+      echo "debian_arm64: apt-get update for $suite failed (try $try of 3)" >&2
       sleep $((try * 5))
     done
     [ -f "$apt/sources.list" ] || return 1
