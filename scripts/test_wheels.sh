@@ -87,6 +87,9 @@ SYSROOT=$WORK/aarch64-sysroot-$V
 if [ ! -x "$SYSROOT/usr/bin/python$V" ]; then
   # libstdc++6 is not a Python dependency, but libLiteRt.so needs it.
   debian_arm64_extract "$WORK" "$SUITE" "$SYSROOT" --deps "python$V-minimal" "libpython$V-stdlib" libstdc++6
+  # merged /usr (trixie): the loader is /lib/ld-linux-aarch64.so.1 via the /lib -> usr/lib
+  # link that base-files would make
+  for d in lib bin sbin; do [ -e "$SYSROOT/$d" ] || ln -s "usr/$d" "$SYSROOT/$d"; done
 fi
 SITE=$T/site-aarch64
 mkdir -p "$SITE" "$T/pip-aarch64"
