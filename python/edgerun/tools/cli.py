@@ -333,10 +333,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+# Exit status when stdout is closed early (`edgerun verify *.tflite | head -1`): what a shell
+# reports for a process killed by SIGPIPE (128 + 13), as `yes | head -1` gives.
+EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away: end quietly. Points stdout at /dev/null so the
+    interpreter's final flush of what is still buffered cannot raise again (the recipe in
+    Python's documentation of `signal`, "Note on SIGPIPE")."""
     try:
-        return int(args.func(args) or 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:  # --help / --version / usage errors: argparse prints, then exits
+        sys.stdout.flush()
+        raise
+    try:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        raise
     except Error as e:
         print(f"edgerun: error: {e}", file=sys.stderr)
         return 1

@@ -1,0 +1,52 @@
+"""What a new user meets in the first hour (issue 12): CLI behaviour in pipes, honest
+`verify`, readable runtime errors, probes that probe, heads bound by from_model ..."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import edgerun
+import models as mg
+
+
+def _cli(*args, timeout=300, **kw):
+    return subprocess.run([sys.executable, "-m", "edgerun", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def _cli_closed_stdout(*args, timeout=300):
+    """Runs the CLI with a stdout whose reader is already gone (`edgerun ... | head -0`):
+    deterministic, unlike racing a real `head -1`."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return subprocess.run([sys.executable, "-m", "edgerun", *map(str, args)], stdout=w,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+    finally:
+        os.close(w)
+
+
+# ------------------------------------------------------------------ 4: closed stdout
+def test_closed_stdout_ends_verify_and_bench_quietly(tmp_model):
+    from edgerun.tools.cli import EXIT_BROKEN_PIPE
+
+    path = tmp_model(mg.add_model())
+    for args in (("verify", path, path, path), ("bench", "--frames", "3", "--warmup", "1", "--threads", "1"),
+                 ("bench", path, "--frames", "3", "--warmup", "1", "--json")):
+        p = _cli_closed_stdout(*args)
+        assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, (args, p.stderr)
+        assert p.returncode == EXIT_BROKEN_PIPE == 141, (args, p.returncode)
+    p = _cli_closed_stdout("verify", "--help")  # argparse's own output: quiet too
+    assert p.stderr == "" and p.returncode in (0, EXIT_BROKEN_PIPE)
+
+
+def test_closed_stdout_through_a_real_head(tmp_model):
+    path = tmp_model(mg.add_model())
+    p = subprocess.run(f'"{sys.executable}" -m edgerun verify {" ".join([str(path)] * 1000)} | head -1',
+                       shell=True, capture_output=True, text=True, timeout=300)
+    assert p.stdout.count("\n") == 1 and str(path) in p.stdout
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr and p.returncode == 0
