@@ -50,3 +50,26 @@ def test_closed_stdout_through_a_real_head(tmp_model):
                        shell=True, capture_output=True, text=True, timeout=300)
     assert p.stdout.count("\n") == 1 and str(path) in p.stdout
     assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr and p.returncode == 0
+
+
+# ------------------------------------------------------------------ 8: verify is structure only
+def test_verify_says_structure_only_and_run_runs(tmp_model):
+    good = tmp_model(mg.add_model(), "good.tflite")
+    custom = tmp_model(mg.custom_op_model(), "custom.tflite")
+    tpu = tmp_model(mg.edgetpu_model(), "tpu.tflite")
+    r = _cli("verify", good, custom, tpu)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and all("structure ok (" in l and "--run" in l for l in lines), lines
+    help_text = _cli("verify", "--help").stdout
+    assert "structure" in help_text and "--run" in help_text
+
+    r = _cli("verify", "--run", "--threads", "1", good, custom, tpu)
+    assert r.returncode == 1, r.stdout + r.stderr
+    out = dict(line.split(": ", 1) for line in r.stdout.splitlines())
+    assert out[str(good)].startswith("ok (") and "ran once on cpu" in out[str(good)]
+    assert out[str(custom)].startswith("CANNOT RUN on cpu: ") and "EdgerunUnknownOp" in out[str(custom)]
+    assert out[str(tpu)].startswith("CANNOT RUN on cpu: ") and "edgetpu" in out[str(tpu)].lower()
+    assert "Traceback" not in r.stderr
+    ok = _cli("verify", "--run", good)
+    assert ok.returncode == 0 and "ok (" in ok.stdout
