@@ -73,3 +73,45 @@ def test_verify_says_structure_only_and_run_runs(tmp_model):
     assert "Traceback" not in r.stderr
     ok = _cli("verify", "--run", good)
     assert ok.returncode == 0 and "ok (" in ok.stdout
+
+
+# ------------------------------------------------------------------ 7: runtime error text
+def _assert_tidy(message: str, *lead_words: str) -> list:
+    lines = message.splitlines()
+    assert len(lines) == 2, message
+    lead, detail = lines
+    for w in lead_words:
+        assert w in lead, (w, lead)
+    assert detail.startswith("  runtime log: "), detail
+    assert "tensorflow.org" not in message and "See instructions" not in message
+    return lines
+
+
+def test_runtime_error_leads_with_one_line_of_ours():
+    import numpy as np
+
+    with pytest.raises(edgerun.ModelError) as e:
+        edgerun.Session(mg.custom_op_model())
+    lead, detail = _assert_tidy(str(e.value), "custom operator 'EdgerunUnknownOp'", "node 1", "edgerun.Delegate")
+    assert "Node number 1 (EdgerunUnknownOp) failed to prepare" in detail  # the runtime's detail is kept
+    import pickle
+
+    assert str(pickle.loads(pickle.dumps(e.value))) == str(e.value)
+
+    s = edgerun.Session(mg.gather_model())
+    with pytest.raises(edgerun.InferenceError) as e:
+        s.run(np.full(s.inputs[0].shape, 1000, np.int32))
+    lead, detail = _assert_tidy(str(e.value), "serving_default", "GATHER", "node 0", "gather index out of bounds",
+                                "input values")
+    assert "Node number 0 (GATHER) failed to invoke" in detail
+
+
+def test_runtime_lines_glued_together_are_split():
+    raw = ("the model cannot run on this runtime: cannot query output shapes: runtime failure: Op FOO is "
+           "not supported by this runtimeNode number 27 (FOO) failed to prepare.\nSee instructions: "
+           "https://www.tensorflow.org/lite/guide/ops_select \n")
+    lead, detail = _assert_tidy(str(edgerun.ModelError(raw)), "operator FOO (node 27)", "cannot be prepared")
+    assert "runtimeNode" not in lead + detail and "runtime failure" not in lead
+    assert detail == "  runtime log: Op FOO is not supported by this runtime; Node number 27 (FOO) failed to prepare"
+    plain = "input 0 ('x'): expected float32, got int8"
+    assert str(edgerun.InputError(plain)) == plain
