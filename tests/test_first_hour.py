@@ -115,3 +115,56 @@ def test_runtime_lines_glued_together_are_split():
     assert detail == "  runtime log: Op FOO is not supported by this runtime; Node number 27 (FOO) failed to prepare"
     plain = "input 0 ('x'): expected float32, got int8"
     assert str(edgerun.InputError(plain)) == plain
+
+
+# ------------------------------------------------------------------ 12: small surprises
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def _py(code: str, **env) -> subprocess.CompletedProcess:
+    code = f"import sys, warnings\nsys.path.insert(0, {_TESTS!r})\n" + code
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, **env))
+
+
+def test_runtime_info_before_any_session(tmp_path):
+    code = ("import json, edgerun\nprint(json.dumps(edgerun.runtime_info()))\n"
+            "import models\nedgerun.Session(models.add_model())\nprint(json.dumps(edgerun.runtime_info()))\n")
+    r = _py(code)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    before, after = (json.loads(l) for l in r.stdout.splitlines())
+    assert before == after
+    assert before["library"].endswith("libLiteRt.so") and before["version"].startswith("2.")
+    assert before["loaded"] is True and before["error"] == ""
+    # never raises: a runtime that cannot be loaded is reported
+    r = _py("import json, edgerun\nprint(json.dumps(edgerun.runtime_info()))\n",
+            EDGERUN_LITERT_LIB=str(tmp_path / "nope.so"))
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["loaded"] is False and "nope.so" in info["error"] and info["library"].endswith("nope.so")
+
+
+def test_bogus_litert_log_level_warns_with_the_valid_values():
+    code = ("import edgerun, models\nwarnings.simplefilter('always')\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    edgerun.Session(models.add_model())\n"
+            "print([f'{x.category.__name__}: {x.message}' for x in w])\n")
+    r = _py(code, EDGERUN_LITERT_LOG="bogus")
+    assert r.returncode == 0, r.stderr
+    assert "RuntimeWarning" in r.stdout and "'bogus'" in r.stdout, r.stdout
+    for level in ("verbose", "info", "warning", "error", "silent"):
+        assert level in r.stdout
+    for good in ("info", "error", "silent"):
+        r = _py(code, EDGERUN_LITERT_LOG=good)
+        assert r.returncode == 0 and r.stdout.strip() == "[]", (good, r.stdout, r.stderr)
+
+
+def test_pipeline_overlapped_readable_after_close():
+    with edgerun.Session(mg.identity_model((1, 16, 16, 3)), threads=1) as s:
+        for overlap in (True, False):
+            pipe = edgerun.Pipeline(s, edgerun.Preprocessor("bgr"), overlap=overlap)
+            assert pipe.overlapped is overlap
+            pipe.close()
+            assert pipe.closed and pipe.overlapped is overlap

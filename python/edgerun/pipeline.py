@@ -178,6 +178,7 @@ class Pipeline:
         if overlap is not None and not isinstance(overlap, bool):
             raise InputError(f"overlap: expected True, False or None, got {overlap!r}")
         self._impl = _core._Pipeline(session, pre, impl, int(depth), drop, int(max_results), overlap)
+        self._overlapped = bool(self._impl.overlapped)  # decided at start; still readable after close()
         self._lock = threading.Lock()
         self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
         self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
@@ -324,7 +325,7 @@ class Pipeline:
     @property
     def overlapped(self) -> bool:
         """Whether asynchronous frames overlap stages on two worker threads."""
-        return self._impl.overlapped
+        return self._overlapped
 
     @property
     def in_flight(self) -> int:
