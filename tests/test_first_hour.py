@@ -168,3 +168,47 @@ def test_pipeline_overlapped_readable_after_close():
             assert pipe.overlapped is overlap
             pipe.close()
             assert pipe.closed and pipe.overlapped is overlap
+
+
+# ------------------------------------------------------------------ 11: Edge TPU probes and messages
+def test_edgetpu_probes_do_not_raise_without_the_runtime(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGERUN_EDGETPU_LIB", str(tmp_path / "libedgetpu.so.1"))
+    info = edgerun.edgetpu_runtime()
+    assert info["available"] is False and info["library"] == "" and info["version"] == ""
+    assert "libedgetpu.so.1" in info["error"] and "TensorFlow >= 2.16" in info["error"]
+    assert edgerun.edgetpu_devices() == []
+    from edgerun.tools import doctor
+
+    check = doctor.check_edgetpu()
+    assert check.name == "edgetpu" and check.verdict == doctor.INFO and "libedgetpu" in check.fix
+
+
+def test_edgetpu_messages_are_short_and_say_it_once(monkeypatch):
+    monkeypatch.delenv("EDGERUN_EDGETPU_LIB", raising=False)
+    if edgerun.edgetpu_runtime()["available"]:
+        pytest.skip("a libedgetpu.so.1 is installed on this machine")
+    with pytest.raises(edgerun.DelegateError) as e:
+        edgerun.Session(mg.edgetpu_model(), accelerator="edgetpu", fallback="cpu")
+    msg = str(e.value)
+    assert "not installed" in msg and "CPU fallback is not possible" in msg and "edgetpu_compiler" in msg
+    assert msg.count("TensorFlow >= 2.16") == 1 and msg.count("EDGERUN_EDGETPU_LIB") <= 2, msg
+    assert len(msg) < 500, (len(msg), msg)
+    with pytest.raises(edgerun.DelegateError) as e:
+        edgerun.Session(mg.add_model(), accelerator="edgetpu")
+    assert len(str(e.value)) < 350, (len(str(e.value)), str(e.value))
+
+
+def test_cli_edgetpu_messages_name_the_flags(tmp_model, monkeypatch):
+    env = dict(os.environ)
+    env.pop("EDGERUN_EDGETPU_LIB", None)
+    if edgerun.edgetpu_runtime()["available"]:
+        pytest.skip("a libedgetpu.so.1 is installed on this machine")
+    tpu = tmp_model(mg.edgetpu_model(), "m_edgetpu.tflite")
+    r = _cli("bench", tpu, "--frames", "2", env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "--accelerator edgetpu" in r.stderr and "accelerator='edgetpu'" not in r.stderr, r.stderr
+    r = _cli("verify", "--run", tpu, env=env)
+    assert "--accelerator edgetpu" in r.stdout and "accelerator='edgetpu'" not in r.stdout, r.stdout
+    r = _cli("edgetpu", env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.strip() == "", r.stderr
+    assert "runtime: not installed" in r.stdout and "libedgetpu.so.1" in r.stdout

@@ -185,7 +185,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         try:
             session = Session(path, threads=args.threads, accelerator=args.accelerator)
         except Error as e:
-            print(f"{path}: CANNOT RUN on {args.accelerator}: {_one_line(e)}")
+            print(f"{path}: CANNOT RUN on {args.accelerator}: {_for_cli(_one_line(e))}")
             status = 1
             continue
         dt_run = (time.perf_counter() - t0) * 1e3
@@ -199,6 +199,10 @@ def cmd_edgetpu(args: argparse.Namespace) -> int:
     from ..delegates import edgetpu_devices, edgetpu_runtime
 
     info = edgetpu_runtime()
+    if not info["available"]:
+        print("runtime: not installed or not usable")
+        print(f"reason:  {_for_cli(info['error'])}")
+        return 1
     print(f"runtime: {info['library']}")
     print(f"version: {info['version'] or '(not reported)'}")
     devices = edgetpu_devices()
@@ -211,6 +215,23 @@ def cmd_edgetpu(args: argparse.Namespace) -> int:
         counts[d["type"]] = i + 1
         print(f"device:  {d['type']}:{i}  {d['path']}")
     return 0
+
+
+# The core's messages name the Python API's arguments; on the command line, name the flags.
+_CLI_WORDS = (
+    ("accelerator='edgetpu'", "--accelerator edgetpu"),
+    ("accelerator='gpu'", "--accelerator gpu"),
+    ("accelerator='cpu'", "--accelerator cpu"),
+    ('accelerator="edgetpu"', "--accelerator edgetpu"),
+    ("accelerator_options", "--device"),
+    ("delegates=[Delegate(path, options)]", "--delegate LIB[:KEY=VALUE,...]"),
+)
+
+
+def _for_cli(message: str) -> str:
+    for api, flag in _CLI_WORDS:
+        message = message.replace(api, flag)
+    return message
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -408,7 +429,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     except BrokenPipeError:
         raise
     except Error as e:
-        print(f"edgerun: error: {e}", file=sys.stderr)
+        print(f"edgerun: error: {_for_cli(str(e))}", file=sys.stderr)
         return 1
     except Exception as e:
         if args.command != "convert" or getattr(args, "verbose", False):
