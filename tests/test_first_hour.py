@@ -212,3 +212,28 @@ def test_cli_edgetpu_messages_name_the_flags(tmp_model, monkeypatch):
     r = _cli("edgetpu", env=env)
     assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.strip() == "", r.stderr
     assert "runtime: not installed" in r.stdout and "libedgetpu.so.1" in r.stdout
+
+
+# ------------------------------------------------------------------ 1: from_model(session) binds
+def test_classifier_from_model_session_is_bound():
+    import numpy as np
+
+    from edgerun.model.builder import builtin_image_model
+
+    labels = [f"class{i}" for i in range(1000)]
+    data = edgerun.write_metadata(builtin_image_model(input_size=16, dtype="int8"), labels=labels)
+    with edgerun.Session(data, threads=1) as s:
+        assert s.outputs[0].dtype == np.int8 and s.outputs[0].scale > 0  # quantized output
+        head = edgerun.heads.Classifier.from_model(s, top_k=3)
+        x = np.random.default_rng(0).integers(-128, 128, s.inputs[0].shape).astype(s.inputs[0].dtype)
+        out = s.run(x, copy=True)
+        got = head(out)
+        q = s.outputs[0]
+        scores = (out[0].astype(np.float32).ravel() - q.zero_point) * q.scale
+        assert list(got.classes) == list(np.argsort(-scores, kind="stable")[:3])
+        np.testing.assert_allclose(got.scores, np.sort(scores)[::-1][:3], rtol=1e-6)
+        assert got.labels[0] == labels[got.classes[0]]
+        # from bytes there is no session to bind: the head stays unbound, as documented
+        unbound = edgerun.heads.Classifier.from_model(data, top_k=3)
+        with pytest.raises(edgerun.InputError, match="scale and zero point"):
+            unbound(out)
