@@ -237,3 +237,27 @@ def test_classifier_from_model_session_is_bound():
         unbound = edgerun.heads.Classifier.from_model(data, top_k=3)
         with pytest.raises(edgerun.InputError, match="scale and zero point"):
             unbound(out)
+
+
+# ------------------------------------------------------------------ 5: inspect on SSD models
+def test_inspect_reports_runtime_shapes_where_the_file_has_none(tmp_model):
+    import json
+
+    info = edgerun.inspect(mg.ssd_postprocess_model(max_detections=3))
+    outs = {t.name: t for t in info.outputs}
+    assert outs["detection_boxes"].shape == (1, 3, 4) and outs["detection_boxes"].shape_from == "runtime"
+    assert outs["detection_scores"].shape == (1, 3) and outs["num_detections"].shape == (1,)
+    assert all(t.shape_from == "file" for t in info.inputs)
+    d = info.to_dict()
+    assert d["outputs"][0]["shape"] == [1, 3, 4] and d["outputs"][0]["shape_from"] == "runtime"
+    assert d["inputs"][0]["shape_from"] == "file"
+    path = tmp_model(mg.ssd_postprocess_model(max_detections=3))
+    r = _cli("inspect", path)
+    assert r.returncode == 0, r.stderr
+    line = next(l for l in r.stdout.splitlines() if "detection_boxes" in l)
+    assert "1x3x4 (runtime)" in line and "scalar" not in r.stdout
+    # not compiled: the shape is unknown, not a scalar
+    unknown = edgerun.inspect(mg.ssd_postprocess_model(), xnnpack=False)
+    assert not unknown.outputs[0].shape_known and unknown.to_dict()["outputs"][0]["shape"] is None
+    r = _cli("inspect", "--json", "--no-xnnpack", path)
+    assert json.loads(r.stdout)["outputs"][0]["shape"] is None
