@@ -239,7 +239,7 @@ def test_classifier_from_model_session_is_bound():
             unbound(out)
 
 
-# ------------------------------------------------------------------ 5: inspect on SSD models
+# ------------------------------------------------------------------ 5, 6: inspect on SSD models
 def test_inspect_reports_runtime_shapes_where_the_file_has_none(tmp_model):
     import json
 
@@ -261,3 +261,14 @@ def test_inspect_reports_runtime_shapes_where_the_file_has_none(tmp_model):
     assert not unknown.outputs[0].shape_known and unknown.to_dict()["outputs"][0]["shape"] is None
     r = _cli("inspect", "--json", "--no-xnnpack", path)
     assert json.loads(r.stdout)["outputs"][0]["shape"] is None
+
+
+def test_inspect_edgetpu_ssd_names_only_the_ops_the_cpu_lacks():
+    info = edgerun.inspect(mg.ssd_postprocess_model(edgetpu=True))
+    assert info.edgetpu_compiled and not info.xnnpack.checked
+    err = info.xnnpack.error
+    lacks = err.split(";")[0]
+    assert "edgetpu-custom-op" in lacks and "TFLite_Detection_PostProcess" not in lacks, err
+    assert "does implement TFLite_Detection_PostProcess" in err
+    text = edgerun.model.inspect.format_info(info)
+    assert "? (not in the file)" in text and "scalar" not in text

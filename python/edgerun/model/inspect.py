@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import tflite_file
@@ -196,6 +197,10 @@ def _with_runtime_shape(t: TensorDetails, runtime_shapes: Dict[int, Tuple[int, .
 
 
 # --------------------------------------------------------------------------- XNNPACK
+#: custom operators the CPU runtime itself implements (TFLite's BuiltinOpResolver registers them)
+CPU_CUSTOM_OPS = ("TFLite_Detection_PostProcess", "AudioSpectrogram", "Mfcc")
+
+
 def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] = (), *,
                       runtime_shapes: Optional[Dict[int, Tuple[int, ...]]] = None) -> XnnpackReport:
     """Compiles the model with the classic TFLite Interpreter of the installed
@@ -229,9 +234,15 @@ def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] 
     except Exception as e:  # the runtime's message, e.g. unresolved custom ops
         msg = " ".join(str(e).split())
         if custom and "unresolved custom op" in msg.lower():
-            msg = (f"the model has custom operators ({', '.join(custom)}) that the CPU runtime cannot "
-                   "resolve, so it cannot be compiled without the delegate that provides them "
-                   "(custom operators never run on XNNPACK)")
+            # Name only what the CPU runtime lacks: the ones it reported, and the custom ops
+            # it does not implement (it stops at the first it cannot resolve).
+            named = re.findall(r"unresolved custom op: (\S+?)\.?(?:\s|$)", msg)
+            missing = [c for c in custom if c in named or c not in CPU_CUSTOM_OPS]
+            has = [c for c in custom if c in CPU_CUSTOM_OPS and c not in missing]
+            msg = (f"the model has custom operators ({', '.join(missing or custom)}) that the CPU runtime "
+                   "cannot resolve, so it cannot be compiled without the delegate that provides them "
+                   "(custom operators never run on XNNPACK)"
+                   + (f"; the CPU runtime does implement {', '.join(has)}" if has else ""))
         return XnnpackReport(False, total=total, error=msg[:500])
     if len(details) < total:
         return XnnpackReport(False, total=total,
