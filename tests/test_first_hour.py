@@ -272,3 +272,48 @@ def test_inspect_edgetpu_ssd_names_only_the_ops_the_cpu_lacks():
     assert "does implement TFLite_Detection_PostProcess" in err
     text = edgerun.model.inspect.format_info(info)
     assert "? (not in the file)" in text and "scalar" not in text
+
+
+# ------------------------------------------------------------------ 10: convert on a misnamed file
+def _png_bytes() -> bytes:
+    import zlib
+    import struct
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes(3 * 4) for _ in range(4))  # 4x4 black RGB
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_convert_source_check_says_what_the_file_is(tmp_path):
+    from edgerun.tools import convert
+
+    cases = {"photo.keras": (_png_bytes(), "a PNG image"), "model.h5": (b"PK\x03\x04rest", "a zip archive"),
+             "empty.keras": (b"", "an empty file"), "m.keras": (mg.add_model(), "a TFLite model"),
+             "notes.h5": (b"hello\n", "a text file")}
+    for name, (data, what) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(edgerun.InputError, match="is not a Keras model file: it is " + what):
+            convert._check_keras_file(str(path))
+    good = tmp_path / "ok.h5"
+    good.write_bytes(bytes(512) + b"\x89HDF\r\n\x1a\n" + bytes(64))  # signature after a user block
+    convert._check_keras_file(str(good))
+    z = tmp_path / "ok.keras"
+    z.write_bytes(b"PK\x03\x04" + bytes(40))
+    convert._check_keras_file(str(z))
+
+
+def test_convert_cli_misnamed_png_is_named_not_file_not_found(tmp_path, capsys):
+    pytest.importorskip("tensorflow", reason='edgerun convert needs tensorflow: pip install "edgerun[convert]"')
+    from edgerun.tools import cli
+
+    fake = tmp_path / "fake.keras"
+    fake.write_bytes(_png_bytes())
+    rc = cli.main(["convert", str(fake), "-o", str(tmp_path / "out.tflite")])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1, err
+    assert "is not a Keras model file: it is a PNG image" in err and "not found" not in err.lower(), err
+    assert not (tmp_path / "out.tflite").exists()

@@ -367,6 +367,70 @@ def _check_source_path(src: Any) -> Optional[str]:
     return "keras"
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_MAGIC = (  # (offset, bytes, what the file is)
+    (0, b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (0, b"GIF8", "a GIF image"),
+    (0, b"BM", "a BMP image"),
+    (4, b"TFL3", "a TFLite model (already converted: edgerun inspect / bench take it as it is)"),
+    (0, b"PK\x03\x04", "a zip archive"),
+    (0, b"PK\x05\x06", "an empty zip archive"),
+    (0, b"\x1f\x8b", "a gzip archive"),
+    (0, b"%PDF", "a PDF document"),
+    (0, b"\x93NUMPY", "a NumPy .npy array"),
+    (0, b"\x08\x01\x12", "an ONNX or other protobuf file"),
+)
+
+
+def describe_file(path: str) -> str:
+    """What a file is, from its first bytes ("a PNG image", "a zip archive", "an HDF5 file",
+    "an empty file", "text", ...): for messages about files that are not what their name says."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "an empty file"
+    for offset, magic, what in _MAGIC:
+        if head[offset:offset + len(magic)] == magic:
+            return what
+    if _is_hdf5(path):
+        return "an HDF5 file"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"data of an unknown format (first bytes {head[:8].hex(' ')})"
+    first = text.lstrip()[:1]
+    return "a JSON text file" if first in "{[" and first else "a text file"
+
+
+def _is_hdf5(path: str) -> bool:
+    """HDF5's signature sits at offset 0, or 512, 1024, 2048 ... after a user block."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + 8 <= size:
+            f.seek(offset)
+            if f.read(8) == _HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def _check_keras_file(path: str) -> None:
+    """A .keras file is a zip archive, an .h5 file an HDF5 file: say what the file is when it
+    is neither (Keras itself says "File not found" for a file that exists)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".keras":
+        with open(path, "rb") as f:
+            ok = f.read(4) == b"PK\x03\x04"
+        expected = "a .keras file is the zip archive that model.save('model.keras') writes"
+    else:
+        ok = _is_hdf5(path)
+        expected = f"a {ext} file is the HDF5 file that model.save('model.h5') writes"
+    if not ok:
+        raise InputError(f"source {path!r} is not a Keras model file: it is {describe_file(path)}; {expected}")
+
+
 def _load_source(tf, src: Any) -> _Source:
     keras = tf.keras
     if isinstance(src, keras.Model):
@@ -382,10 +446,14 @@ def _load_source(tf, src: Any) -> _Source:
         except Exception as e:
             raise ModelError(f"cannot load SavedModel {path!r}: {_first_error_line(str(e))}") from None
         return _Source("saved_model", path, size, loaded, path)
+    _check_keras_file(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:
-        raise ModelError(f"cannot load Keras model {path!r}: {' '.join(str(e).split())[:400]}") from None
+        msg = " ".join(str(e).split())
+        if "file not found" in msg.lower():  # Keras's words for "exists, but not a model it can read"
+            msg = f"Keras cannot read this {describe_file(path)} as a model ({msg})"
+        raise ModelError(f"cannot load Keras model {path!r}: {msg[:400]}") from None
     return _Source("keras", path, os.path.getsize(path), model, path)
 
 
