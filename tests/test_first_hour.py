@@ -317,3 +317,84 @@ def test_convert_cli_misnamed_png_is_named_not_file_not_found(tmp_path, capsys):
     assert rc == 1 and err.count("\n") == 1, err
     assert "is not a Keras model file: it is a PNG image" in err and "not found" not in err.lower(), err
     assert not (tmp_path / "out.tflite").exists()
+
+
+# ------------------------------------------------------------------ 3: picamera2 formats in the README
+_README = os.path.join(os.path.dirname(_TESTS), "README.md")
+
+
+def _picamera2_rows() -> dict:
+    """{picamera2 format: (edgerun format, slices the width)} from the README's table."""
+    import re
+
+    rows = {}
+    for line in open(_README, encoding="utf-8"):
+        m = re.match(r"\| `(\w+)`[^|]*\|[^|]*\| `\"(\w+)\"` \| (.*) \|$", line.strip())
+        if m:
+            rows[m.group(1)] = (m.group(2), "[:, :width]" in m.group(3))
+    return rows
+
+
+def _picamera2_frame(fmt: str, rgb, stride_pad: int = 64):
+    """What picamera2's capture_array returns for ``fmt`` (Helpers.make_array): the memory
+    layout of the DRM format; YUV formats as the whole padded buffer."""
+    import cv2
+    import numpy as np
+
+    h, w, _ = rgb.shape
+    if fmt in ("RGB888", "BGR888", "XBGR8888", "XRGB8888"):
+        order = {"RGB888": [2, 1, 0], "BGR888": [0, 1, 2], "XBGR8888": [0, 1, 2], "XRGB8888": [2, 1, 0]}[fmt]
+        px = rgb[..., order]
+        if fmt.startswith("X"):
+            px = np.concatenate([px, np.full((h, w, 1), 255, np.uint8)], axis=2)
+        return np.ascontiguousarray(px)
+    if fmt == "YUV420":
+        i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # (h*3/2, w), unpadded
+        stride = w + stride_pad
+        y, u, v = i420[:h], i420[h:h + h // 4].reshape(h // 2, w // 2), i420[h + h // 4:].reshape(h // 2, w // 2)
+        buf = np.zeros(h * 3 // 2 * stride, np.uint8)
+        buf[:h * stride].reshape(h, stride)[:, :w] = y
+        c = stride // 2
+        buf[h * stride:h * stride + h // 2 * c].reshape(h // 2, c)[:, :w // 2] = u
+        buf[h * stride + h // 2 * c:].reshape(h // 2, c)[:, :w // 2] = v
+        return buf.reshape(h * 3 // 2, stride)
+    if fmt == "YUYV":  # BT.601 limited range, as OpenCV's I420; chroma of each row pair repeated
+        i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+        u = np.repeat(i420[h:h + h // 4].reshape(h // 2, w // 2), 2, axis=0)
+        v = np.repeat(i420[h + h // 4:].reshape(h // 2, w // 2), 2, axis=0)
+        stride = 2 * w + stride_pad
+        buf = np.zeros((h, stride), np.uint8)
+        packed = buf[:, :2 * w].reshape(h, w, 2)
+        packed[..., 0] = i420[:h]
+        packed[:, 0::2, 1] = u
+        packed[:, 1::2, 1] = v
+        return buf.reshape(h, stride // 2, 2)
+    raise AssertionError(fmt)
+
+
+def test_readme_picamera2_table_gives_the_right_colours():
+    pytest.importorskip("cv2")
+    import numpy as np
+
+    rows = _picamera2_rows()
+    assert rows.get("YUV420") == ("i420", True), rows  # the lores stream: I420, padded
+    assert {"XBGR8888", "RGB888"} <= set(rows), rows
+    h, w = 48, 64
+    rng = np.random.default_rng(3)
+    rgb = np.repeat(np.repeat(rng.integers(20, 236, (h // 8, w // 8, 3), dtype=np.uint8), 8, 0), 8, 1)
+    ref = np.empty((h, w, 3), np.float32)
+    edgerun.Preprocessor("rgb", mean=0, std=1)(rgb, ref)
+    for cam_fmt, (er_fmt, slice_width) in rows.items():
+        frame = _picamera2_frame(cam_fmt, rgb)
+        if slice_width:
+            frame = frame[:, :w]
+        out = np.empty((h, w, 3), np.float32)
+        edgerun.Preprocessor(er_fmt, mean=0, std=1)(frame, out)  # BT.601 limited range, as OpenCV writes
+        tol = 3 if er_fmt in ("i420", "yuyv") else 0  # the YUV round trip rounds
+        err = np.abs(out - ref).max()
+        assert err <= tol, (cam_fmt, er_fmt, err)
+    # what the README used to say: the lores stream as NV12 has the same shape, wrong colours
+    lores = _picamera2_frame("YUV420", rgb)[:, :w]
+    wrong = np.empty((h, w, 3), np.float32)
+    edgerun.Preprocessor("nv12", mean=0, std=1)(lores, wrong)
+    assert np.abs(wrong - ref).max() > 40
