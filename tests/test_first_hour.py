@@ -398,3 +398,53 @@ def test_readme_picamera2_table_gives_the_right_colours():
     wrong = np.empty((h, w, 3), np.float32)
     edgerun.Preprocessor("nv12", mean=0, std=1)(lores, wrong)
     assert np.abs(wrong - ref).max() > 40
+
+
+# ------------------------------------------------------------------ 9: convert's latency comparison
+def test_latency_comparison_is_stable_and_says_when_within_noise():
+    import numpy as np
+
+    from edgerun.model.builder import builtin_image_model
+    from edgerun.tools.convert import latency_ratio_text, measure_latency
+
+    data = builtin_image_model(input_size=32)
+    x = [[np.random.default_rng(i).uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)] for i in range(4)]
+    with edgerun.Session(data, threads=1) as a, edgerun.Session(data, threads=1) as b:
+        results = [measure_latency([a, b], [x, x], 30) for _ in range(3)]
+    for r in results:  # the same model twice: ratio ~1, within noise, every time
+        assert 0.85 <= r["ratio"] <= 1.18 and r["within_noise"], r
+        lo, hi = r["ci95"]
+        assert lo <= r["ratio"] <= hi
+        for s in r["sessions"]:
+            assert 0 < s["p25_us"] <= s["p50_us"] <= s["p75_us"] and s["runs_per_sample"] >= 1
+        assert "within noise" in latency_ratio_text(r)
+    # a model several times slower: not within noise, ratio well above 1
+    with edgerun.Session(mg.add_model(), threads=1) as tiny, edgerun.Session(data, threads=1) as big:
+        r = measure_latency([tiny, big], [[[np.zeros((1, 8), np.float32)]], x], 20)
+    assert r["ratio"] > 3 and not r["within_noise"], r
+    assert r["sessions"][0]["runs_per_sample"] > 10  # a ~us model is timed in batches
+    assert "within noise" not in latency_ratio_text(r)
+
+
+def test_convert_report_shows_spread_and_noise(tmp_path):
+    tf = pytest.importorskip("tensorflow", reason='edgerun convert needs tensorflow: pip install "edgerun[convert]"')
+    import json
+
+    import numpy as np
+
+    from edgerun.tools import cli
+
+    inp = tf.keras.Input((8, 8, 3))
+    y = tf.keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    y = tf.keras.layers.GlobalAveragePooling2D()(y)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(5)(y))
+    src = tmp_path / "m.keras"
+    model.save(src)
+    rep = tmp_path / "r.json"
+    r = _cli("convert", src, "-o", tmp_path / "o.tflite", "--quantize", "none", "--threads", "1",
+             "--runs", "20", "--report", rep, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "IQR" in r.stdout and "latency after/before" in r.stdout and "within noise" in r.stdout, r.stdout
+    doc = json.loads(rep.read_text())
+    assert doc["latency"]["within_noise"] is True and doc["latency"]["samples"] == 20
+    assert doc["before"]["latency_p25_us"] <= doc["before"]["latency_us"] <= doc["before"]["latency_p75_us"]

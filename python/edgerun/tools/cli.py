@@ -374,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight clustering into N clusters (needs tensorflow-model-optimization)")
     c.add_argument("--threads", type=_positive_int, default=None,
                    help="CPU threads for the latency measurement (default: one per physical core)")
-    c.add_argument("--runs", type=_positive_int, default=50, help="timed runs per model (default 50)")
+    c.add_argument("--runs", type=_positive_int, default=50, help="timed samples per model, each a batch of runs lasting >= 2 ms (default 50); the report "
+                        "gives p50 and IQR, and the after/before ratio with its 95%% interval")
     c.add_argument("--report", metavar="REPORT.json", help="also write the report as JSON")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("--verbose", action="store_true", help="show TensorFlow's own output")
