@@ -529,3 +529,38 @@ def detection_postprocess_model(
                  {"detection_boxes": outs[0], "detection_classes": outs[1], "detection_scores": outs[2],
                   "num_detections": outs[3]})
     return mb.build()
+
+
+def ssd_postprocess_model(n: int = 6, num_classes: int = 2, max_detections: int = 3,
+                          edgetpu: bool = False) -> bytes:
+    """``ADD`` (box_encodings + 0) -> ``TFLite_Detection_PostProcess`` whose four outputs
+    have NO shape in the file, as in TF Object Detection API SSD exports (the operator sizes
+    them when the model is prepared: [1, M, 4], [1, M], [1, M], [1]).
+
+    ``edgetpu=True`` turns the ADD into ``edgetpu-custom-op``: like an SSD MobileNet after
+    ``edgetpu_compiler``, which leaves the post-processing to the CPU.
+    """
+    from flatbuffers import flexbuffers
+
+    anchors = np.tile(np.array([[0.5, 0.5, 0.2, 0.2]], np.float32), (n, 1))
+    mb = ModelBuilder("edgerun.modelgen ssd_postprocess_model")
+    sg = mb.subgraph("main")
+    boxes_in = sg.input("box_encodings", [1, n, 4], "float32")
+    scores_in = sg.input("class_predictions", [1, n, num_classes + 1], "float32")
+    zero = sg.const("zero", np.zeros((1, n, 4), np.float32))
+    boxes = sg.tensor("boxes", [1, n, 4], "float32")
+    sg.op("ADD", [boxes_in, zero], [boxes], op_options("AddOptions"))
+    anchors_t = sg.const("anchors", anchors)
+    outs = [sg.tensor(name, [], "float32")
+            for name in ("detection_boxes", "detection_classes", "detection_scores", "num_detections")]
+    sg.op("CUSTOM", [boxes, scores_in, anchors_t], outs, custom_code=DETECTION_POSTPROCESS_OP)
+    op = sg._ops[-1]
+    op.customOptions = list(bytes(flexbuffers.Dumps({
+        "max_detections": int(max_detections), "max_classes_per_detection": 1,
+        "detections_per_class": int(max_detections), "use_regular_nms": False,
+        "nms_score_threshold": 0.3, "nms_iou_threshold": 0.5, "num_classes": int(num_classes),
+        "y_scale": 10.0, "x_scale": 10.0, "h_scale": 5.0, "w_scale": 5.0})))
+    op.customOptionsFormat = 0  # FLEXBUFFERS
+    sg.outputs = outs
+    data = mb.build()
+    return builtin_ops_to_custom(data, "ADD", EDGETPU_CUSTOM_OP) if edgetpu else data

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import sys
 import threading
+import warnings
 
 from . import _core
 
@@ -41,6 +42,24 @@ def find_litert() -> tuple[str, str]:
     return path, version
 
 
+#: values of $EDGERUN_LITERT_LOG (the runtime's minimum log severity; "error" is the default)
+LOG_LEVELS = ("verbose", "info", "warning", "error", "silent")
+
+
+def check_log_level() -> str:
+    """$EDGERUN_LITERT_LOG as the core reads it; warns (RuntimeWarning) when it is set to
+    something else than one of LOG_LEVELS, which the core would ignore silently."""
+    value = os.environ.get("EDGERUN_LITERT_LOG")
+    if value is None:
+        return "error"
+    if value not in LOG_LEVELS:
+        warnings.warn(f"EDGERUN_LITERT_LOG={value!r} is not a log level and is ignored (the runtime "
+                      f"logs errors only, the default); valid values: {', '.join(LOG_LEVELS)}",
+                      RuntimeWarning, stacklevel=3)
+        return "error"
+    return value
+
+
 def ensure_runtime() -> None:
     """Loads libLiteRt.so once per process; raises edgerun.RuntimeLoadError if it cannot."""
     global _loaded
@@ -48,12 +67,29 @@ def ensure_runtime() -> None:
         return
     with _lock:
         if not _loaded:
+            check_log_level()
             path, version = find_litert()
             _core.load_runtime(path, version)
             _loaded = True
 
 
 def runtime_info() -> dict:
-    """Which runtime library is loaded (after the first Session)."""
+    """Which LiteRT runtime edgerun uses: ``library`` (path of libLiteRt.so), ``version``
+    (of the ai-edge-litert distribution), ``supported`` (the versions edgerun was checked
+    against), ``loaded`` and ``error``.
+
+    Loads the runtime if no Session has yet (as the first Session would), so the answer is
+    the same before and after. Never raises: when the runtime cannot be loaded, ``loaded``
+    is False, ``error`` says why, and ``library`` / ``version`` are what was found ("" if
+    nothing)."""
+    error = ""
+    try:
+        ensure_runtime()
+    except Exception as e:  # RuntimeLoadError and whatever dlopen may raise
+        error = str(e)
     path, version = _core.runtime_info()
-    return {"library": path, "version": version, "supported": _core.supported_litert() + ".*"}
+    if not _loaded:
+        path, version = find_litert()
+        path = os.environ.get("EDGERUN_LITERT_LIB") or path
+    return {"library": path, "version": version, "supported": _core.supported_litert() + ".*",
+            "loaded": _loaded, "error": error}

@@ -17,7 +17,7 @@ import os
 from typing import Mapping, Union
 
 from . import _core
-from .errors import InputError
+from .errors import DelegateError, InputError
 from .model.tflite_file import op_name  # noqa: F401  (its old home; Session.placement names ops with it)
 
 __all__ = [
@@ -105,21 +105,34 @@ class OpPlacement:
 
 
 def edgetpu_devices() -> list[dict]:
-    """The Edge TPUs that Coral's runtime (libedgetpu.so.1) can see.
+    """The Edge TPUs that Coral's runtime (libedgetpu.so.1) can see: a probe, it never
+    raises for a missing runtime.
 
     Returns a list of ``{"type": "usb" | "pci", "path": ...}`` in the order that
-    the ``device`` option counts them (``"usb:0"`` is the first USB one). Raises
-    :class:`~edgerun.DelegateError` when the runtime is not installed (the
-    message says how to get it); an empty list means it sees no device.
+    the ``device`` option counts them (``"usb:0"`` is the first USB one). An empty
+    list when no device is attached, and also when there is no usable runtime to
+    ask (:func:`edgetpu_runtime` then says why).
     """
-    return [{"type": t, "path": p} for t, p in _core._edgetpu_devices()]
+    try:
+        found = _core._edgetpu_devices()
+    except DelegateError:
+        return []
+    return [{"type": t, "path": p} for t, p in found]
 
 
 def edgetpu_runtime() -> dict:
-    """Which libedgetpu would be used: ``{"library": path, "version": edgetpu_version()}``.
+    """Which libedgetpu would be used: a probe, it never raises for a missing runtime.
 
-    Raises :class:`~edgerun.DelegateError` when it is missing or a build known
-    not to work with LiteRT 2.3 (built against TensorFlow < 2.16 headers).
+    Returns ``{"available": bool, "library": path, "version": str, "error": str}``:
+    ``available`` is True when a usable libedgetpu.so.1 was found (``library`` is its
+    path, ``version`` its version string). Otherwise ``library`` and ``version``
+    are ``""`` and ``error`` says why: not installed, cannot be loaded, or a build
+    known not to work with LiteRT 2.3 (built against TensorFlow < 2.16 headers),
+    with what to do. ``Session(..., accelerator="edgetpu")`` raises
+    :class:`~edgerun.DelegateError` with the same reason.
     """
-    library, version = _core._edgetpu_runtime()
-    return {"library": library, "version": version}
+    try:
+        library, version = _core._edgetpu_runtime()
+    except DelegateError as e:
+        return {"available": False, "library": "", "version": "", "error": str(e)}
+    return {"available": True, "library": library, "version": version, "error": ""}

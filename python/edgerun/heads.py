@@ -338,7 +338,9 @@ class Classifier(Head):
                    output: OutputKey = _CLASSIFIER.output) -> "Classifier":
         """A Classifier with the labels embedded in the model's metadata (edgerun's
         ``edgerun_preprocessing`` entry or the standard TFLite metadata, as written by
-        ``edgerun convert --labels``). ``model``: a Session, a path or the model's bytes.
+        ``edgerun convert --labels``). ``model``: a Session, a path or the model's bytes;
+        given a Session, the head comes bound to it (:meth:`Head.bind`), so quantized
+        outputs decode with the session's scale and zero point.
         Raises InputError when the model carries no labels."""
         from .model.metadata import metadata_from_entries, read_metadata
         from .model.tflite_file import read_metadata_entries
@@ -352,7 +354,10 @@ class Classifier(Head):
         if not labels:
             raise InputError("Classifier.from_model: the model's metadata holds no labels "
                              "(write them with `edgerun convert --labels FILE` or edgerun.write_metadata)")
-        return cls(top_k=top_k, labels=list(labels), softmax=softmax, output=output)
+        head = cls(top_k=top_k, labels=list(labels), softmax=softmax, output=output)
+        if isinstance(model, Session):
+            head.bind(model)
+        return head
 
     def _check_outputs(self, outs: list) -> None:
         if self._labels is None:

@@ -186,6 +186,7 @@ class Pipeline:
         self._pre = pre
         options = _core.PipelineOptions(depth=depth, drop=drop, max_results=max_results, overlap=overlap)
         self._impl = _core._Pipeline(session, pre, impl, options)  # validates the options
+        self._overlapped = bool(self._impl.overlapped)  # decided at start; still readable after close()
         self._lock = threading.Lock()
         self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
         self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
@@ -333,7 +334,7 @@ class Pipeline:
     @property
     def overlapped(self) -> bool:
         """Whether asynchronous frames overlap stages on two worker threads."""
-        return self._impl.overlapped
+        return self._overlapped
 
     @property
     def in_flight(self) -> int:

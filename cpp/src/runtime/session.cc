@@ -386,9 +386,16 @@ Expected<std::unique_ptr<Session>> Session::Create(std::shared_ptr<ModelBytes> m
   cpu.accelerator_options.clear();
   cpu.delegates.clear();
   auto c = CreateOnce(model, cpu);
-  if (!c.ok())
+  if (!c.ok()) {
+    // An Edge TPU model on the CPU: its own error repeats the install advice just given.
+    const std::string& why = c.status().message();
+    const bool edgetpu_model = why.find("was compiled for the Edge TPU") != std::string::npos;
     return DelegateError(s.status().message() + "; the CPU fallback is not possible either: " +
-                         c.status().message());
+                         (edgetpu_model ? std::string("the model's edgetpu-custom-op operators run "
+                                                      "only on an Edge TPU (for the CPU, use the "
+                                                      "model from before edgetpu_compiler)")
+                                        : why));
+  }
   (*c)->fallback_reason_ = s.status().message();
   return c;
 }

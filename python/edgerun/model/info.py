@@ -99,6 +99,16 @@ class TensorDetails:
     scales: Tuple[float, ...] = ()
     zero_points: Tuple[int, ...] = ()
     quantized_dimension: int = 0
+    #: where ``shape`` comes from: ``"file"`` (the flatbuffer), or ``"runtime"`` when the file
+    #: stores none (e.g. the outputs of TFLite_Detection_PostProcess) and the runtime sized
+    #: the tensor when the model was compiled (``inspect(..., xnnpack=True)``)
+    shape_from: str = "file"
+
+    @property
+    def shape_known(self) -> bool:
+        """False when the file stores no shape and no compile supplied one (``shape`` is
+        then ``()``, which does not mean a scalar)."""
+        return self.shape_from == "runtime" or bool(self.shape) or bool(self.shape_signature)
 
     @property
     def quantization(self) -> str:
@@ -116,8 +126,10 @@ class TensorDetails:
         else:
             q = {"type": "per-channel", "axis": self.quantized_dimension, "scales": list(self.scales),
                  "zero_points": list(self.zero_points)}
-        return {"name": self.name, "index": self.index, "shape": list(self.shape),
-                "shape_signature": list(self.shape_signature), "dtype": self.dtype, "quantization": q}
+        known = self.shape_known
+        return {"name": self.name, "index": self.index, "shape": list(self.shape) if known else None,
+                "shape_signature": list(self.shape_signature) if known else None, "shape_from": self.shape_from,
+                "dtype": self.dtype, "quantization": q}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,10 @@ documented in docs/tools.md.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from typing import Any, Dict, List, Tuple
+import re
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import tflite_file
 from .info import (EDGETPU_CUSTOM_OP, INSPECT_SCHEMA, ModelDetails, SignatureDetails, SignatureInfo,
@@ -160,7 +162,10 @@ def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True) -> ModelDet
     report = None
     if xnnpack:
         main_ops = [names[op.opcodeIndex] for op in (main.operators or [])] if main is not None else []
-        report = xnnpack_placement(data, main_ops, custom)
+        runtime_shapes: Dict[int, Tuple[int, ...]] = {}
+        report = xnnpack_placement(data, main_ops, custom, runtime_shapes=runtime_shapes)
+        inputs = tuple(_with_runtime_shape(t, runtime_shapes) for t in inputs)
+        outputs = tuple(_with_runtime_shape(t, runtime_shapes) for t in outputs)
     return ModelDetails(
         path=path,
         size=len(data),
@@ -182,8 +187,22 @@ def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True) -> ModelDet
     )
 
 
+def _with_runtime_shape(t: TensorDetails, runtime_shapes: Dict[int, Tuple[int, ...]]) -> TensorDetails:
+    """The runtime's shape for a tensor whose file stores none (TF Object Detection API
+    exports leave TFLite_Detection_PostProcess outputs unshaped; the op sizes them)."""
+    shape = runtime_shapes.get(t.index)
+    if t.shape or shape is None:
+        return t
+    return dataclasses.replace(t, shape=shape, shape_signature=shape, shape_from="runtime")
+
+
 # --------------------------------------------------------------------------- XNNPACK
-def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] = ()) -> XnnpackReport:
+#: custom operators the CPU runtime itself implements (TFLite's BuiltinOpResolver registers them)
+CPU_CUSTOM_OPS = ("TFLite_Detection_PostProcess", "AudioSpectrogram", "Mfcc")
+
+
+def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] = (), *,
+                      runtime_shapes: Optional[Dict[int, Tuple[int, ...]]] = None) -> XnnpackReport:
     """Compiles the model with the classic TFLite Interpreter of the installed
     ai-edge-litert wheel (its default XNNPACK delegate, the same XNNPACK
     kernels edgerun's sessions use) and reads which operators of subgraph 0 the
@@ -196,6 +215,9 @@ def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] 
     yields the operators it replaced. (edgerun's ``Session.placement()`` cannot
     tell this: the LiteRT C API reports XNNPACK and the reference kernels alike
     as "cpu".)
+
+    ``runtime_shapes``, when given, is filled with ``{tensor index: shape}`` of
+    subgraph 0's inputs and outputs as the runtime sized them.
     """
     total = len(main_ops)
     try:
@@ -206,12 +228,21 @@ def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] 
         interp = Interpreter(model_content=bytes(data), num_threads=1)
         interp.allocate_tensors()
         details = interp._get_ops_details()
+        if runtime_shapes is not None:
+            for d in list(interp.get_input_details()) + list(interp.get_output_details()):
+                runtime_shapes[int(d["index"])] = tuple(int(v) for v in d["shape"])
     except Exception as e:  # the runtime's message, e.g. unresolved custom ops
         msg = " ".join(str(e).split())
         if custom and "unresolved custom op" in msg.lower():
-            msg = (f"the model has custom operators ({', '.join(custom)}) that the CPU runtime cannot "
-                   "resolve, so it cannot be compiled without the delegate that provides them "
-                   "(custom operators never run on XNNPACK)")
+            # Name only what the CPU runtime lacks: the ones it reported, and the custom ops
+            # it does not implement (it stops at the first it cannot resolve).
+            named = re.findall(r"unresolved custom op: (\S+?)\.?(?:\s|$)", msg)
+            missing = [c for c in custom if c in named or c not in CPU_CUSTOM_OPS]
+            has = [c for c in custom if c in CPU_CUSTOM_OPS and c not in missing]
+            msg = (f"the model has custom operators ({', '.join(missing or custom)}) that the CPU runtime "
+                   "cannot resolve, so it cannot be compiled without the delegate that provides them "
+                   "(custom operators never run on XNNPACK)"
+                   + (f"; the CPU runtime does implement {', '.join(has)}" if has else ""))
         return XnnpackReport(False, total=total, error=msg[:500])
     if len(details) < total:
         return XnnpackReport(False, total=total,
@@ -261,10 +292,13 @@ def _quant_text(t: TensorDetails) -> str:
 
 
 def _shape_text(t: TensorDetails) -> str:
+    if not t.shape_known:
+        return "? (not in the file)"
     dims = [str(s) if sig >= 0 else f"{s}(dyn)" for s, sig in zip(t.shape, t.shape_signature)]
     if len(t.shape_signature) != len(t.shape):
         dims = [str(s) for s in t.shape]
-    return "x".join(dims) or "scalar"
+    text = "x".join(dims) or "scalar"
+    return text + " (runtime)" if t.shape_from == "runtime" else text
 
 
 def table_lines(rows: List[Tuple[Any, ...]], indent: str = "  ") -> List[str]:

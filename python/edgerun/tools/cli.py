@@ -2,7 +2,8 @@
 
     edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
           [--accelerator cpu|edgetpu|gpu] [--device D] [--delegate LIB[:KEY=VALUE,...]]
-    edgerun verify MODEL [MODEL ...]                   structural + cross-reference check
+    edgerun verify MODEL [MODEL ...] [--run]           structural + cross-reference check; --run:
+                                                       also compile and run once
     edgerun inspect MODEL [--json]                     tensors, operators, weights, memory, XNNPACK, metadata
     edgerun convert SRC -o OUT.tflite [--quantize M]   Keras/SavedModel -> .tflite with a report
     edgerun edgetpu                                    the Edge TPU runtime and devices found
@@ -150,6 +151,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from ..verify import verify
 
@@ -167,7 +172,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
             status = 1
             continue
         dt = (time.perf_counter() - t0) * 1e3
-        print(f"{path}: ok ({os.path.getsize(path)} bytes, verified in {dt:.2f} ms)")
+        size = os.path.getsize(path)
+        if not args.run:
+            # Structure only: says nothing about whether this runtime can run it (custom ops,
+            # an Edge TPU model without libedgetpu, shapes only known at run time ...).
+            print(f"{path}: structure ok ({size} bytes, checked in {dt:.2f} ms; not compiled "
+                  f"or run: --run does that)")
+            continue
+        from ..session import Session
+
+        t0 = time.perf_counter()
+        try:
+            session = Session(path, threads=args.threads, accelerator=args.accelerator)
+        except Error as e:
+            print(f"{path}: CANNOT RUN on {args.accelerator}: {_for_cli(_one_line(e))}")
+            status = 1
+            continue
+        dt_run = (time.perf_counter() - t0) * 1e3
+        session.close()
+        print(f"{path}: ok ({size} bytes; structure checked in {dt:.2f} ms, compiled and ran once "
+              f"on {args.accelerator} in {dt_run:.1f} ms)")
     return status
 
 
@@ -175,6 +199,10 @@ def cmd_edgetpu(args: argparse.Namespace) -> int:
     from ..delegates import edgetpu_devices, edgetpu_runtime
 
     info = edgetpu_runtime()
+    if not info["available"]:
+        print("runtime: not installed or not usable")
+        print(f"reason:  {_for_cli(info['error'])}")
+        return 1
     print(f"runtime: {info['library']}")
     print(f"version: {info['version'] or '(not reported)'}")
     devices = edgetpu_devices()
@@ -187,6 +215,23 @@ def cmd_edgetpu(args: argparse.Namespace) -> int:
         counts[d["type"]] = i + 1
         print(f"device:  {d['type']}:{i}  {d['path']}")
     return 0
+
+
+# The core's messages name the Python API's arguments; on the command line, name the flags.
+_CLI_WORDS = (
+    ("accelerator='edgetpu'", "--accelerator edgetpu"),
+    ("accelerator='gpu'", "--accelerator gpu"),
+    ("accelerator='cpu'", "--accelerator cpu"),
+    ('accelerator="edgetpu"', "--accelerator edgetpu"),
+    ("accelerator_options", "--device"),
+    ("delegates=[Delegate(path, options)]", "--delegate LIB[:KEY=VALUE,...]"),
+)
+
+
+def _for_cli(message: str) -> str:
+    for api, flag in _CLI_WORDS:
+        message = message.replace(api, flag)
+    return message
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -271,8 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_bench)
 
-    v = sub.add_parser("verify", help="check model files (exit 0 if all are valid, 1 otherwise)")
-    v.add_argument("models", nargs="+")
+    v = sub.add_parser(
+        "verify", help="check model files' structure; with --run also compile and run each once "
+                       "(exit 0 if all pass, 1 otherwise)",
+        description="Checks each model's flatbuffer structure and cross-references (what every "
+                    "Session checks before the runtime sees the bytes). That alone does not say "
+                    "the model can run here: custom operators nobody registered, an Edge TPU model "
+                    "without libedgetpu or unsupported shapes only show when the runtime compiles "
+                    "and runs it. --run does that too: compile and one run with zero inputs.")
+    v.add_argument("models", nargs="+", metavar="MODEL")
+    v.add_argument("--run", action="store_true",
+                   help="also compile each model and run it once (exit 1 with the reason if it cannot run)")
+    v.add_argument("--accelerator", choices=("cpu", "edgetpu", "gpu"), default="cpu",
+                   help="where --run runs it (default cpu)")
+    v.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads for --run (default: one per physical core)")
     v.set_defaults(func=cmd_verify)
 
     i = sub.add_parser("inspect", help="what is inside a model: tensors, operators, weights, memory, "
@@ -316,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight clustering into N clusters (needs tensorflow-model-optimization)")
     c.add_argument("--threads", type=_positive_int, default=None,
                    help="CPU threads for the latency measurement (default: one per physical core)")
-    c.add_argument("--runs", type=_positive_int, default=50, help="timed runs per model (default 50)")
+    c.add_argument("--runs", type=_positive_int, default=50, help="timed samples per model, each a batch of runs lasting >= 2 ms (default 50); the report "
+                        "gives p50 and IQR, and the after/before ratio with its 95%% interval")
     c.add_argument("--report", metavar="REPORT.json", help="also write the report as JSON")
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("--verbose", action="store_true", help="show TensorFlow's own output")
@@ -333,12 +392,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+# Exit status when stdout is closed early (`edgerun verify *.tflite | head -1`): what a shell
+# reports for a process killed by SIGPIPE (128 + 13), as `yes | head -1` gives.
+EXIT_BROKEN_PIPE = 141
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away: end quietly. Points stdout at /dev/null so the
+    interpreter's final flush of what is still buffered cannot raise again (the recipe in
+    Python's documentation of `signal`, "Note on SIGPIPE")."""
     try:
-        return int(args.func(args) or 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:  # --help / --version / usage errors: argparse prints, then exits
+        sys.stdout.flush()
+        raise
+    try:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        raise
     except Error as e:
-        print(f"edgerun: error: {e}", file=sys.stderr)
+        print(f"edgerun: error: {_for_cli(str(e))}", file=sys.stderr)
         return 1
     except Exception as e:
         if args.command != "convert" or getattr(args, "verbose", False):

@@ -68,12 +68,17 @@ class ModelReport:
 
     label: str
     size: int
+    #: median time of one run (us)
     latency_us: float
     off_xnnpack: Optional[List[str]]
     agreement: List[OutputAgreement]
+    #: the spread: 25th and 75th percentiles of the timed samples (us per run)
+    latency_p25_us: float = 0.0
+    latency_p75_us: float = 0.0
 
     def to_dict(self) -> Dict[str, Any]:
         return {"label": self.label, "size": self.size, "latency_us": self.latency_us,
+                "latency_p25_us": self.latency_p25_us, "latency_p75_us": self.latency_p75_us,
                 "off_xnnpack": self.off_xnnpack, "agreement": [a.to_dict() for a in self.agreement]}
 
 
@@ -97,6 +102,8 @@ class ConvertReport:
     metadata: Dict[str, Any]
     optimizations: Dict[str, Any]
     versions: Dict[str, str]
+    #: after/before latency: {"ratio", "ci95": [lo, hi], "within_noise", "samples", "runs_per_sample"}
+    latency: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -115,6 +122,7 @@ class ConvertReport:
             "metadata": self.metadata,
             "optimizations": self.optimizations,
             "versions": self.versions,
+            "latency": self.latency,
         }
 
     def table(self) -> str:
@@ -132,9 +140,11 @@ class ConvertReport:
         rows: List[Tuple[str, str, str]] = [("", f"before ({b.label})", f"after ({a.label})")]
         ratio = a.size / b.size if b.size else float("nan")
         rows.append(("size", human_bytes(b.size), f"{human_bytes(a.size)} (x{ratio:.2f})"))
-        lr = a.latency_us / b.latency_us if b.latency_us else float("nan")
-        rows.append((f"latency p50 ({self.threads} thr)", f"{b.latency_us:.1f} us",
-                     f"{a.latency_us:.1f} us (x{lr:.2f})"))
+        def lat(m: ModelReport) -> str:
+            return f"{m.latency_us:.1f} us (IQR {m.latency_p25_us:.1f}-{m.latency_p75_us:.1f})"
+
+        rows.append((f"latency p50 ({self.threads} thr)", lat(b), lat(a)))
+        rows.append(("latency after/before", "", latency_ratio_text(self.latency)))
 
         def off(x: Optional[List[str]]) -> str:
             if x is None:
@@ -367,6 +377,70 @@ def _check_source_path(src: Any) -> Optional[str]:
     return "keras"
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_MAGIC = (  # (offset, bytes, what the file is)
+    (0, b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (0, b"GIF8", "a GIF image"),
+    (0, b"BM", "a BMP image"),
+    (4, b"TFL3", "a TFLite model (already converted: edgerun inspect / bench take it as it is)"),
+    (0, b"PK\x03\x04", "a zip archive"),
+    (0, b"PK\x05\x06", "an empty zip archive"),
+    (0, b"\x1f\x8b", "a gzip archive"),
+    (0, b"%PDF", "a PDF document"),
+    (0, b"\x93NUMPY", "a NumPy .npy array"),
+    (0, b"\x08\x01\x12", "an ONNX or other protobuf file"),
+)
+
+
+def describe_file(path: str) -> str:
+    """What a file is, from its first bytes ("a PNG image", "a zip archive", "an HDF5 file",
+    "an empty file", "text", ...): for messages about files that are not what their name says."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "an empty file"
+    for offset, magic, what in _MAGIC:
+        if head[offset:offset + len(magic)] == magic:
+            return what
+    if _is_hdf5(path):
+        return "an HDF5 file"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"data of an unknown format (first bytes {head[:8].hex(' ')})"
+    first = text.lstrip()[:1]
+    return "a JSON text file" if first in "{[" and first else "a text file"
+
+
+def _is_hdf5(path: str) -> bool:
+    """HDF5's signature sits at offset 0, or 512, 1024, 2048 ... after a user block."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + 8 <= size:
+            f.seek(offset)
+            if f.read(8) == _HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+    return False
+
+
+def _check_keras_file(path: str) -> None:
+    """A .keras file is a zip archive, an .h5 file an HDF5 file: say what the file is when it
+    is neither (Keras itself says "File not found" for a file that exists)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".keras":
+        with open(path, "rb") as f:
+            ok = f.read(4) == b"PK\x03\x04"
+        expected = "a .keras file is the zip archive that model.save('model.keras') writes"
+    else:
+        ok = _is_hdf5(path)
+        expected = f"a {ext} file is the HDF5 file that model.save('model.h5') writes"
+    if not ok:
+        raise InputError(f"source {path!r} is not a Keras model file: it is {describe_file(path)}; {expected}")
+
+
 def _load_source(tf, src: Any) -> _Source:
     keras = tf.keras
     if isinstance(src, keras.Model):
@@ -382,10 +456,14 @@ def _load_source(tf, src: Any) -> _Source:
         except Exception as e:
             raise ModelError(f"cannot load SavedModel {path!r}: {_first_error_line(str(e))}") from None
         return _Source("saved_model", path, size, loaded, path)
+    _check_keras_file(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:
-        raise ModelError(f"cannot load Keras model {path!r}: {' '.join(str(e).split())[:400]}") from None
+        msg = " ".join(str(e).split())
+        if "file not found" in msg.lower():  # Keras's words for "exists, but not a model it can read"
+            msg = f"Keras cannot read this {describe_file(path)} as a model ({msg})"
+        raise ModelError(f"cannot load Keras model {path!r}: {msg[:400]}") from None
     return _Source("keras", path, os.path.getsize(path), model, path)
 
 
@@ -668,23 +746,86 @@ def _run_all(session, data: _Data) -> List[List[np.ndarray]]:
     return outs
 
 
-def _latencies_us(sessions: Sequence[Any], data: _Data, runs: int) -> List[float]:
-    """Median run time of each session. The sessions take turns run by run, so that a
-    slow spell of the machine (other processes, frequency changes) hits both alike."""
+#: a timed sample lasts at least this long (us): batches of runs for fast models, so that
+#: the clock's resolution and one-off hiccups do not decide the result
+MIN_SAMPLE_US = 2000.0
+#: ratios closer to 1 than this are reported as within noise whatever the interval says:
+#: smaller differences do not survive a change of machine load
+NOISE_FLOOR = 0.05
+
+
+def _median_ci(values: np.ndarray, z: float = 1.96) -> Tuple[float, float]:
+    """Distribution-free ~95% confidence interval of the median (order statistics)."""
+    v = np.sort(np.asarray(values, np.float64))
+    n = len(v)
+    half = z * np.sqrt(n) / 2.0
+    lo = int(np.floor(n / 2.0 - half))
+    hi = int(np.ceil(n / 2.0 + half)) - 1
+    return float(v[max(lo, 0)]), float(v[min(hi, n - 1)])
+
+
+def measure_latency(sessions: Sequence[Any], inputs: Sequence[Sequence[Sequence[np.ndarray]]],
+                    samples: int) -> Dict[str, Any]:
+    """Latency of each session and the ratio of the second to the first.
+
+    ``inputs[j]`` holds input sets for session j (used in turn). Each of ``samples`` rounds
+    times one sample per session: a batch of back-to-back runs lasting >= MIN_SAMPLE_US
+    (the batch size is found from untimed warm-up runs), divided by the batch size. The
+    sessions take turns sample by sample, the order flipping every round, so that a slow
+    spell of the machine (other processes, frequency changes) and the spinning of the
+    other session's worker threads hit both alike. Returns ``{"sessions": [{p25_us,
+    p50_us, p75_us, runs_per_sample}], "ratio", "ci95", "within_noise", "samples"}``:
+    ``ratio`` is the median of the per-round ratios (second / first), ``ci95`` its ~95%
+    interval; ``within_noise`` when that interval includes 1 or the ratio is within
+    NOISE_FLOOR of 1.
+    """
+    clock = time.perf_counter_ns
+    samples = max(int(samples), 1)
+    batch = []
+    for sess, ins in zip(sessions, inputs):
+        ts = []
+        for k in range(8):
+            t = clock()
+            sess.run(*ins[k % len(ins)])
+            ts.append((clock() - t) / 1e3)
+        per_run = max(float(np.median(ts[3:])), 0.05)
+        batch.append(int(min(10000, max(1, np.ceil(MIN_SAMPLE_US / per_run)))))
+    n = len(sessions)
+    times = np.empty((n, samples))
+    for k in range(samples):
+        for j in (range(n) if k % 2 == 0 else reversed(range(n))):
+            sess, ins, b = sessions[j], inputs[j], batch[j]
+            t = clock()
+            for r in range(b):
+                sess.run(*ins[(k * b + r) % len(ins)])
+            times[j, k] = (clock() - t) / 1e3 / b
+    out: Dict[str, Any] = {"samples": samples, "sessions": []}
+    for j in range(n):
+        p25, p50, p75 = np.percentile(times[j], [25, 50, 75])
+        out["sessions"].append({"p25_us": float(p25), "p50_us": float(p50), "p75_us": float(p75),
+                                "runs_per_sample": batch[j]})
+    if n >= 2:
+        ratios = times[1] / times[0]
+        ratio = float(np.median(ratios))
+        lo, hi = _median_ci(ratios)
+        out.update(ratio=ratio, ci95=[lo, hi],
+                   within_noise=bool(lo <= 1.0 <= hi or abs(ratio - 1.0) < NOISE_FLOOR))
+    return out
+
+
+def latency_ratio_text(lat: Dict[str, Any]) -> str:
+    """``x0.52 (95% CI x0.50-x0.55)``, with ``: within noise`` when it is."""
+    if not lat or "ratio" not in lat:
+        return "not measured"
+    lo, hi = lat["ci95"]
+    text = f"x{lat['ratio']:.2f} (95% CI x{lo:.2f}-x{hi:.2f}, {lat['samples']} samples)"
+    return text + ": within noise, no measurable difference" if lat["within_noise"] else text
+
+
+def _latencies(sessions: Sequence[Any], data: _Data, runs: int) -> Dict[str, Any]:
     inputs = [[[_to_input(data[i][s.name], s) for s in sess.inputs] for i in range(min(data.count, 8))]
               for sess in sessions]
-    for sess, ins in zip(sessions, inputs):
-        for k in range(3):
-            sess.run(*ins[k % len(ins)])
-    times = np.empty((len(sessions), runs))
-    clock = time.perf_counter_ns
-    for k in range(runs):
-        for j, (sess, ins) in enumerate(zip(sessions, inputs)):
-            arrays = ins[k % len(ins)]
-            t = clock()
-            sess.run(*arrays)
-            times[j, k] = (clock() - t) / 1e3
-    return [float(v) for v in np.median(times, axis=1)]
+    return measure_latency(sessions, inputs, runs)
 
 
 def _agreement(names: List[str], shapes: List[Tuple[int, ...]], ref: List[List[np.ndarray]],
@@ -781,7 +922,9 @@ def convert(
         prune / cluster: sparsity in (0, 1) / number of clusters, applied to a Keras
             model with tensorflow-model-optimization (no fine-tuning).
         threads: CPU threads for the latency measurement (default: edgerun's default).
-        runs: timed runs per model for the median latency.
+        runs: timed samples per model (each a batch of runs lasting >= 2 ms); the report
+            gives the median and IQR per model and the after/before ratio with its ~95%
+            interval, marked within noise when the interval includes 1 (or it is < 5% off).
         report: also write the report as JSON there.
         progress: show a calibration progress bar on stderr.
         quiet: keep TensorFlow's console output out of the way (shown in errors).
@@ -970,7 +1113,8 @@ def convert(
     after_out = [[s[k] for k in order] for s in after_raw]
     before_agree = _agreement(names, shapes, ref_out, float_out)
     after_agree = _agreement(names, shapes, ref_out, after_out)
-    lat_before, lat_after = _latencies_us([before_session, after_session], val, runs)
+    lat = _latencies([before_session, after_session], val, runs)
+    lat_before, lat_after = lat["sessions"]
 
     def off(data: bytes) -> Optional[List[str]]:
         x = inspect(data).xnnpack
@@ -984,9 +1128,13 @@ def convert(
         calibration=calib.describe() if calib is not None else None,
         validation=val.describe() if val is not calib else {**val.describe(), "source": "calibration data"},
         reference=reference, threads=after_session.threads, runs=runs,
-        before=ModelReport(_MODE_LABEL["none"], len(float_bytes), lat_before, off(float_bytes), before_agree),
-        after=ModelReport(_MODE_LABEL[quantize], len(quant_bytes), lat_after, off(quant_bytes), after_agree),
+        before=ModelReport(_MODE_LABEL["none"], len(float_bytes), lat_before["p50_us"], off(float_bytes),
+                           before_agree, lat_before["p25_us"], lat_before["p75_us"]),
+        after=ModelReport(_MODE_LABEL[quantize], len(quant_bytes), lat_after["p50_us"], off(quant_bytes),
+                          after_agree, lat_after["p25_us"], lat_after["p75_us"]),
         metadata=written, optimizations=optimizations, versions=_versions(tf),
+        latency={k: lat[k] for k in ("ratio", "ci95", "within_noise", "samples")}
+        | {"runs_per_sample": [lat_before["runs_per_sample"], lat_after["runs_per_sample"]]},
     )
     before_session.close()
     after_session.close()

@@ -30,9 +30,8 @@ std::string EnvOr(const char* name) {
 }  // namespace
 
 const char* const kEdgeTpuHelp =
-    "install Coral's Edge TPU runtime built against TensorFlow >= 2.16 headers "
-    "(libedgetpu.so.1; see docs/edgetpu.md in the edgerun sources), or point "
-    "EDGERUN_EDGETPU_LIB at it";
+    "install a libedgetpu.so.1 built against TensorFlow >= 2.16 headers (docs/edgetpu.md "
+    "in edgerun's sources says where) or set EDGERUN_EDGETPU_LIB to its path";
 
 const char* const kNoEdgeTpuHelp =
     "check that it is attached and visible: a USB Accelerator shows up in `lsusb` as "
@@ -135,10 +134,8 @@ Expected<const PluginLibrary*> LoadEdgeTpuLibrary() {
       static const char* kDirs[] = {"/usr/lib/aarch64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
                                     "/usr/lib/arm-linux-gnueabihf", "/usr/local/lib", "/usr/lib",
                                     "/usr/lib64"};
-      std::string searched;
       for (const char* d : kDirs) {
         const std::string candidate = std::string(d) + "/libedgetpu.so.1";
-        searched += std::string(searched.empty() ? "" : ", ") + d;
         if (!FileExists(candidate)) continue;
         lib = LoadPlugin(candidate, "the Edge TPU runtime");
         if (!lib.ok()) return DelegateError(lib.status().message() + "; " + kEdgeTpuHelp);
@@ -149,7 +146,8 @@ Expected<const PluginLibrary*> LoadEdgeTpuLibrary() {
         if (err.find("cannot open shared object file") != std::string::npos)
           return DelegateError(
               "the Edge TPU runtime libedgetpu.so.1 is not installed (not found by the dynamic "
-              "linker, nor in " + searched + ", and EDGERUN_EDGETPU_LIB is not set): " +
+              "linker nor in the " + std::to_string(sizeof(kDirs) / sizeof(kDirs[0])) +
+              " usual library folders; EDGERUN_EDGETPU_LIB is not set): " +
               kEdgeTpuHelp);
         return DelegateError(err + "; " + kEdgeTpuHelp);
       }
