@@ -90,10 +90,31 @@ mkdir -p "$DIST"
 rm -f "$DIST"/edgerun-*.tar.gz
 "$TOOLS/bin/python" -m build --sdist --outdir "$DIST" . >/dev/null
 SDIST=$(ls "$DIST"/edgerun-*.tar.gz)
-SRC=$WORK/src
-rm -rf "$SRC" && mkdir -p "$SRC"
-tar -xzf "$SDIST" -C "$SRC"
-SRC=$(ls -d "$SRC"/edgerun-*)
+# The sdist stores one fixed mtime for every file (reproducible archives), so unpacking it
+# over the last build's sources would hide every change from CMake/Ninja. Unpack into a
+# fresh folder and copy into the persistent source tree only the files whose bytes changed
+# (they get a new mtime), deleting the ones that went away: incremental, and never stale.
+rm -rf "$WORK/sdist-unpacked" && mkdir -p "$WORK/sdist-unpacked"
+tar -xzf "$SDIST" -C "$WORK/sdist-unpacked"
+SRC=$WORK/src/$(basename "$(ls -d "$WORK"/sdist-unpacked/edgerun-*)")
+"$TOOLS/bin/python" - "$(ls -d "$WORK"/sdist-unpacked/edgerun-*)" "$SRC" <<'EOF'
+import filecmp, os, shutil, sys
+new, dst = sys.argv[1], sys.argv[2]
+seen = set()
+for root, _, files in os.walk(new):
+    for name in files:
+        rel = os.path.relpath(os.path.join(root, name), new)
+        seen.add(rel)
+        target = os.path.join(dst, rel)
+        if not (os.path.exists(target) and filecmp.cmp(os.path.join(new, rel), target, shallow=False)):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(os.path.join(new, rel), target)  # copyfile: mtime = now
+for root, _, files in os.walk(dst):
+    for name in files:
+        path = os.path.join(root, name)
+        if os.path.relpath(path, dst) not in seen:
+            os.remove(path)
+EOF
 for f in LICENSE README.md pyproject.toml CMakeLists.txt python/edgerun/_core.pyi python/edgerun/py.typed; do
   [ -f "$SRC/$f" ] || die "the sdist lacks $f"
 done
