@@ -10,7 +10,8 @@
   bit-exact with the scalar reference, so the two architectures must agree exactly;
 - each model's outputs (the built-in model, plus any MODEL given) for one fixed input
   (numpy's legacy RandomState: the same numbers on every platform);
-- the ISA the preprocessor dispatched to and the CPU features seen.
+- the ISA the preprocessor dispatched to and the CPU features seen;
+and first checks that the compiled extension matches the shipped _core.pyi.
 
 `compare` checks the two recordings: preprocessing bytes equal, integer outputs within
 1 LSB (XNNPACK's requantization may round differently per architecture) and float
@@ -47,10 +48,26 @@ _CASES = [
 ]
 
 
+def _check_stub_matches(core) -> None:
+    """The shipped _core.pyi and the compiled module name the same things: a wheel whose
+    extension was not rebuilt with the Python sources fails here, on every architecture."""
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(core.__file__).with_name("_core.pyi")
+    tree = ast.parse(stub.read_text())
+    named = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    actual = {n for n in dir(core) if not n.startswith("__") and not n.startswith("_pybind11")}
+    if named != actual:
+        raise SystemExit(f"_core.pyi and the compiled _core disagree: {sorted(named ^ actual)}")
+
+
 def run(out_path: str, models: list[str]) -> None:
     import edgerun
     from edgerun import _core
     from edgerun.model import builder
+
+    _check_stub_matches(_core)
 
     record: dict[str, np.ndarray] = {}
     frames = _frames()
