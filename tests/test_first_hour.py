@@ -448,3 +448,77 @@ def test_convert_report_shows_spread_and_noise(tmp_path):
     doc = json.loads(rep.read_text())
     assert doc["latency"]["within_noise"] is True and doc["latency"]["samples"] == 20
     assert doc["before"]["latency_p25_us"] <= doc["before"]["latency_us"] <= doc["before"]["latency_p75_us"]
+
+
+# ------------------------------------------------------------------ 2: the fit a model expects
+def test_from_model_takes_fit_from_metadata(tmp_path):
+    import numpy as np
+
+    # A 4:3 frame into a square input: the fit changes the pixels, so the output shows it.
+    frame = np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    path = tmp_path / "lb.tflite"
+    edgerun.write_metadata(mg.builtin_image_model(input_size=32), path, mean=127.5, std=127.5, fit="letterbox")
+    want = np.empty((1, 32, 32, 3), np.float32)
+    edgerun.Preprocessor("rgb", fit="letterbox", mean=127.5, std=127.5)(frame, want)
+    with edgerun.Session(path) as s:
+        for source in (s, path, path.read_bytes()):
+            pre = edgerun.Preprocessor.from_model(source, "rgb")
+            assert pre.options["fit"] == "letterbox", source
+            got = np.empty_like(want)
+            t = pre(frame, got)
+            np.testing.assert_array_equal(got, want)
+            assert t.content == (0, 4, 32, 24)  # aspect kept, padded above and below
+        assert edgerun.Preprocessor.from_model(s, "rgb", fit="crop").options["fit"] == "crop"  # keywords win
+    # Metadata that records no fit leaves the Preprocessor default; TFLite Metadata has no field for it.
+    plain = edgerun.write_metadata(mg.builtin_image_model(input_size=32), mean=127.5, std=127.5)
+    assert edgerun.Preprocessor.from_model(plain, "rgb").options["fit"] == "stretch"
+
+
+def _readme_pipeline_block() -> str:
+    import re
+
+    text = open(_README, encoding="utf-8").read()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "edgerun.Pipeline(" in b]
+    assert len(blocks) == 1, "expected one README example with edgerun.Pipeline("
+    return blocks[0]
+
+
+def test_readme_pipeline_example_letterboxes_blazeface(blazeface_model, face_photo):
+    """The README's Pipeline example, run as written on the real BlazeFace model: the
+    Preprocessor it builds must keep the face square on a 4:3 camera frame (stretch gave
+    a 102x77 box for a 92x92 face)."""
+    import ast
+
+    import numpy as np
+
+    cv2 = pytest.importorskip("cv2")
+    from edgerun.tools.convert import rgb_to_format
+
+    code = _readme_pipeline_block()
+    lines = {}
+    for node in ast.parse(code).body:  # the statements that build the session and the Preprocessor
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            lines[node.targets[0].id] = ast.get_source_segment(code, node)
+    assert "session" in lines and "pre" in lines, code
+    session_line = lines["session"].replace('"face_detection_short_range.tflite"', repr(str(blazeface_model)))
+    assert session_line != lines["session"], "the example should open face_detection_short_range.tflite"
+    env = {"edgerun": edgerun}
+    exec(session_line, env)
+    exec(lines["pre"], env)
+    session, pre = env["session"], env["pre"]
+    try:
+        assert pre.options["fit"] == "letterbox"
+        assert pre.options["mean"] == (127.5,) * 3 and pre.options["std"] == (127.5,) * 3  # [-1, 1]
+        # The photo's face, centred in a 640x480 frame (4:3), in the example's format.
+        rgb = cv2.cvtColor(cv2.imread(str(face_photo)), cv2.COLOR_BGR2RGB)
+        frame = np.zeros((480, 640, 3), np.uint8)
+        frame[:, 80:560] = cv2.resize(rgb, (480, 480), interpolation=cv2.INTER_AREA)
+        fmt = pre.options["format"]
+        t = pre(rgb_to_format(frame, fmt), session.input(0))
+        faces = edgerun.heads.BlazeFace().bind(session)(session.run(), t)
+        assert len(faces) == 1
+        x1, y1, x2, y2 = faces.boxes[0]
+        assert abs((x2 - x1) / (y2 - y1) - 1.0) < 0.08, faces.boxes  # square face, square box
+    finally:
+        session.close()
+

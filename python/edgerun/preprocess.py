@@ -204,6 +204,12 @@ class Preprocessor:
         camera's pixel format; None = the format recorded in the metadata.
         ``overrides`` (any Preprocessor keyword) win over the metadata.
 
+        ``fit`` can only come from edgerun's entry (``edgerun convert --fit``,
+        :func:`edgerun.write_metadata` ``fit=``): TFLite Metadata has no field for it.
+        Where neither records it the default ``stretch`` applies, which distorts
+        frames of another aspect: models trained on letterboxed inputs (BlazeFace,
+        most detectors) need ``fit="letterbox"`` here or in their metadata.
+
         Raises :class:`edgerun.ModelError` when the model records no normalization
         and none is given, :class:`edgerun.InputError` when no format is known,
         :class:`edgerun.ClosedError` for a closed session.
