@@ -522,3 +522,65 @@ def test_readme_pipeline_example_letterboxes_blazeface(blazeface_model, face_pho
     finally:
         session.close()
 
+
+# ------------------------------------------------------------------ 14: integer outputs need their quantization
+def test_plain_integer_output_without_quantization_raises():
+    import numpy as np
+
+    frame = np.random.default_rng(7).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    pre = edgerun.Preprocessor("rgb")  # mean=127.5, std=127.5: values in [-1, 1]
+    with pytest.raises(edgerun.InputError, match=r"int8 array with no quantization.*round to -1/0/1.*scale= and "
+                                                 r"zero_point=.*scale=1.*mean=0, std=1"):
+        pre(frame, np.empty((24, 32, 3), np.int8))
+    with pytest.raises(edgerun.InputError, match=r"uint8 array with no quantization.*round to 0/1"):
+        pre(frame, np.empty((24, 32, 3), np.uint8))
+    with pytest.raises(edgerun.InputError, match="no quantization"):  # a zero point alone is not a scale
+        pre(frame, np.empty((24, 32, 3), np.int8), zero_point=3)
+    with pytest.raises(edgerun.InputError, match=r"spec= has no scale"):
+        pre(frame, np.empty((24, 32, 3), np.int8), spec=object())
+
+    norm = (frame.astype(np.float64) - 127.5) / 127.5
+    # the quantization given: as before
+    q = np.empty((24, 32, 3), np.int8)
+    pre(frame, q, scale=1 / 128, zero_point=0)
+    assert np.abs(q.astype(int) - np.clip(np.rint(norm * 128), -128, 127)).max() <= 1
+    # scale=1 asks for the rounded normalized values explicitly
+    pre(frame, q, scale=1)
+    np.testing.assert_array_equal(q, np.rint(norm).astype(np.int8))
+
+    # std 1 (pixel units) needs no quantization: raw pixels into uint8, px - 128 into int8
+    raw = np.empty((24, 32, 3), np.uint8)
+    edgerun.Preprocessor("rgb", mean=0, std=1)(frame, raw)
+    np.testing.assert_array_equal(raw, frame)
+    centred = np.empty((24, 32, 3), np.int8)
+    edgerun.Preprocessor("bgr", mean=128, std=1, channels="bgr")(frame, centred)
+    np.testing.assert_array_equal(centred, (frame.astype(int) - 128).astype(np.int8))
+    # float outputs are unaffected
+    f = np.empty((24, 32, 3), np.float32)
+    pre(frame, f)
+    np.testing.assert_allclose(f, norm, atol=1e-6)
+
+
+def test_session_tensors_bring_their_quantization():
+    import numpy as np
+
+    frame = np.random.default_rng(8).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    pre = edgerun.Preprocessor("rgb")
+    with edgerun.Session(mg.builtin_image_model(input_size=32, dtype="int8")) as s:
+        spec = s.inputs[0]
+        assert spec.dtype == np.int8 and spec.scale > 0
+        pre(frame, s.input(0))  # session.input(i) carries its tensor's quantization
+        via_view = np.array(s.input(0))
+        plain = np.empty(spec.shape, np.int8)
+        pre(frame, plain, spec=spec)  # ... and so does spec=
+        np.testing.assert_array_equal(plain, via_view)
+        pre(frame, plain, scale=spec.scale, zero_point=spec.zero_point)
+        np.testing.assert_array_equal(plain, via_view)
+        assert len(np.unique(via_view)) > 20  # real quantized values, not -1/0/1
+
+    class Unquantized:  # a session tensor that is not quantized (scale 0): written with scale 1
+        scale, zero_point = 0.0, 0
+
+    out = np.empty((40, 40, 3), np.uint8)
+    edgerun.Preprocessor("rgb", mean=0, std=2)(frame, out, spec=Unquantized())
+    np.testing.assert_array_equal(out, np.rint(frame / 2).astype(np.uint8))
