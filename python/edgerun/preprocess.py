@@ -159,7 +159,8 @@ class Preprocessor:
         rotate: 0/90/180/270 degrees clockwise; ``flip`` mirrors the source
             horizontally before rotating.
         interpolation: ``bilinear`` (half-pixel centres, OpenCV INTER_LINEAR),
-            ``nearest`` (half-pixel centres, OpenCV INTER_NEAREST_EXACT) or ``area``
+            ``nearest`` (half-pixel centres, OpenCV 4.x INTER_NEAREST_EXACT's index rule;
+            OpenCV 5.x differs at exact ties, see docs/preprocessing.md) or ``area``
             (OpenCV INTER_AREA when downscaling; scalar kernel).
         mean, std: scalar or per output channel, in 0..255 pixel units:
             ``out = (px - mean) / std``.
