@@ -448,3 +448,139 @@ def test_convert_report_shows_spread_and_noise(tmp_path):
     doc = json.loads(rep.read_text())
     assert doc["latency"]["within_noise"] is True and doc["latency"]["samples"] == 20
     assert doc["before"]["latency_p25_us"] <= doc["before"]["latency_us"] <= doc["before"]["latency_p75_us"]
+
+
+# ------------------------------------------------------------------ 2: the fit a model expects
+def test_from_model_takes_fit_from_metadata(tmp_path):
+    import numpy as np
+
+    # A 4:3 frame into a square input: the fit changes the pixels, so the output shows it.
+    frame = np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    path = tmp_path / "lb.tflite"
+    edgerun.write_metadata(mg.builtin_image_model(input_size=32), path, mean=127.5, std=127.5, fit="letterbox")
+    want = np.empty((1, 32, 32, 3), np.float32)
+    edgerun.Preprocessor("rgb", fit="letterbox", mean=127.5, std=127.5)(frame, want)
+    with edgerun.Session(path) as s:
+        for source in (s, path, path.read_bytes()):
+            pre = edgerun.Preprocessor.from_model(source, "rgb")
+            assert pre.options["fit"] == "letterbox", source
+            got = np.empty_like(want)
+            t = pre(frame, got)
+            np.testing.assert_array_equal(got, want)
+            assert t.content == (0, 4, 32, 24)  # aspect kept, padded above and below
+        assert edgerun.Preprocessor.from_model(s, "rgb", fit="crop").options["fit"] == "crop"  # keywords win
+    # Metadata that records no fit leaves the Preprocessor default; TFLite Metadata has no field for it.
+    plain = edgerun.write_metadata(mg.builtin_image_model(input_size=32), mean=127.5, std=127.5)
+    assert edgerun.Preprocessor.from_model(plain, "rgb").options["fit"] == "stretch"
+
+
+def _readme_pipeline_block() -> str:
+    import re
+
+    text = open(_README, encoding="utf-8").read()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "edgerun.Pipeline(" in b]
+    assert len(blocks) == 1, "expected one README example with edgerun.Pipeline("
+    return blocks[0]
+
+
+def test_readme_pipeline_example_letterboxes_blazeface(blazeface_model, face_photo):
+    """The README's Pipeline example, run as written on the real BlazeFace model: the
+    Preprocessor it builds must keep the face square on a 4:3 camera frame (stretch gave
+    a 102x77 box for a 92x92 face)."""
+    import ast
+
+    import numpy as np
+
+    cv2 = pytest.importorskip("cv2")
+    from edgerun.tools.convert import rgb_to_format
+
+    code = _readme_pipeline_block()
+    lines = {}
+    for node in ast.parse(code).body:  # the statements that build the session and the Preprocessor
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            lines[node.targets[0].id] = ast.get_source_segment(code, node)
+    assert "session" in lines and "pre" in lines, code
+    session_line = lines["session"].replace('"face_detection_short_range.tflite"', repr(str(blazeface_model)))
+    assert session_line != lines["session"], "the example should open face_detection_short_range.tflite"
+    env = {"edgerun": edgerun}
+    exec(session_line, env)
+    exec(lines["pre"], env)
+    session, pre = env["session"], env["pre"]
+    try:
+        assert pre.options["fit"] == "letterbox"
+        assert pre.options["mean"] == (127.5,) * 3 and pre.options["std"] == (127.5,) * 3  # [-1, 1]
+        # The photo's face, centred in a 640x480 frame (4:3), in the example's format.
+        rgb = cv2.cvtColor(cv2.imread(str(face_photo)), cv2.COLOR_BGR2RGB)
+        frame = np.zeros((480, 640, 3), np.uint8)
+        frame[:, 80:560] = cv2.resize(rgb, (480, 480), interpolation=cv2.INTER_AREA)
+        fmt = pre.options["format"]
+        t = pre(rgb_to_format(frame, fmt), session.input(0))
+        faces = edgerun.heads.BlazeFace().bind(session)(session.run(), t)
+        assert len(faces) == 1
+        x1, y1, x2, y2 = faces.boxes[0]
+        assert abs((x2 - x1) / (y2 - y1) - 1.0) < 0.08, faces.boxes  # square face, square box
+    finally:
+        session.close()
+
+
+# ------------------------------------------------------------------ 14: integer outputs need their quantization
+def test_plain_integer_output_without_quantization_raises():
+    import numpy as np
+
+    frame = np.random.default_rng(7).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    pre = edgerun.Preprocessor("rgb")  # mean=127.5, std=127.5: values in [-1, 1]
+    with pytest.raises(edgerun.InputError, match=r"int8 array with no quantization.*round to -1/0/1.*scale= and "
+                                                 r"zero_point=.*scale=1.*mean=0, std=1"):
+        pre(frame, np.empty((24, 32, 3), np.int8))
+    with pytest.raises(edgerun.InputError, match=r"uint8 array with no quantization.*round to 0/1"):
+        pre(frame, np.empty((24, 32, 3), np.uint8))
+    with pytest.raises(edgerun.InputError, match="no quantization"):  # a zero point alone is not a scale
+        pre(frame, np.empty((24, 32, 3), np.int8), zero_point=3)
+    with pytest.raises(edgerun.InputError, match=r"spec= has no scale"):
+        pre(frame, np.empty((24, 32, 3), np.int8), spec=object())
+
+    norm = (frame.astype(np.float64) - 127.5) / 127.5
+    # the quantization given: as before
+    q = np.empty((24, 32, 3), np.int8)
+    pre(frame, q, scale=1 / 128, zero_point=0)
+    assert np.abs(q.astype(int) - np.clip(np.rint(norm * 128), -128, 127)).max() <= 1
+    # scale=1 asks for the rounded normalized values explicitly
+    pre(frame, q, scale=1)
+    np.testing.assert_array_equal(q, np.rint(norm).astype(np.int8))
+
+    # std 1 (pixel units) needs no quantization: raw pixels into uint8, px - 128 into int8
+    raw = np.empty((24, 32, 3), np.uint8)
+    edgerun.Preprocessor("rgb", mean=0, std=1)(frame, raw)
+    np.testing.assert_array_equal(raw, frame)
+    centred = np.empty((24, 32, 3), np.int8)
+    edgerun.Preprocessor("bgr", mean=128, std=1, channels="bgr")(frame, centred)
+    np.testing.assert_array_equal(centred, (frame.astype(int) - 128).astype(np.int8))
+    # float outputs are unaffected
+    f = np.empty((24, 32, 3), np.float32)
+    pre(frame, f)
+    np.testing.assert_allclose(f, norm, atol=1e-6)
+
+
+def test_session_tensors_bring_their_quantization():
+    import numpy as np
+
+    frame = np.random.default_rng(8).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    pre = edgerun.Preprocessor("rgb")
+    with edgerun.Session(mg.builtin_image_model(input_size=32, dtype="int8")) as s:
+        spec = s.inputs[0]
+        assert spec.dtype == np.int8 and spec.scale > 0
+        pre(frame, s.input(0))  # session.input(i) carries its tensor's quantization
+        via_view = np.array(s.input(0))
+        plain = np.empty(spec.shape, np.int8)
+        pre(frame, plain, spec=spec)  # ... and so does spec=
+        np.testing.assert_array_equal(plain, via_view)
+        pre(frame, plain, scale=spec.scale, zero_point=spec.zero_point)
+        np.testing.assert_array_equal(plain, via_view)
+        assert len(np.unique(via_view)) > 20  # real quantized values, not -1/0/1
+
+    class Unquantized:  # a session tensor that is not quantized (scale 0): written with scale 1
+        scale, zero_point = 0.0, 0
+
+    out = np.empty((40, 40, 3), np.uint8)
+    edgerun.Preprocessor("rgb", mean=0, std=2)(frame, out, spec=Unquantized())
+    np.testing.assert_array_equal(out, np.rint(frame / 2).astype(np.uint8))

@@ -270,10 +270,142 @@ def test_area_matches_opencv(frames, out_shape):
     check_close(ours, opencv_chain(frames["bgr"], "bgr", out_shape, interpolation="area"), what="area")
 
 
-def test_nearest_matches_opencv_nearest_exact(frames):
-    ours, _ = run(frames["rgb"], (77, 101), format="rgb", interpolation="nearest", mean=0, std=1)
-    ref = opencv_chain(frames["rgb"], "rgb", (77, 101), interpolation="nearest", mean=0, std=1)
-    np.testing.assert_array_equal(ours, ref)  # same 16-bit fixed-point index rule: bit-exact
+# --------------------------------------------------------------------------- nearest: the index rule
+def nearest_index(src: int, dst: int) -> np.ndarray:
+    """The source index each of ``dst`` output positions takes along an axis of ``src``
+    pixels (docs/preprocessing.md, "nearest"): OpenCV 4.x INTER_NEAREST_EXACT's 16.16
+    fixed point, ``(ifx // 2 - src % 2 + ifx * d) >> 16`` with
+    ``ifx = (src * 2**16 + dst // 2) // dst``, clamped to the axis."""
+    d = np.arange(dst, dtype=np.int64)
+    ifx = ((src << 16) + dst // 2) // dst
+    return np.clip((ifx // 2 - src % 2 + ifx * d) >> 16, 0, src - 1)
+
+
+def nearest_ties(src: int, dst: int) -> np.ndarray:
+    """Positions whose exact centre (d + 1/2) * src / dst lies on a pixel boundary."""
+    d = np.arange(dst, dtype=np.int64)
+    return (2 * d + 1) * src % (2 * dst) == 0
+
+
+def nearest_drift(src: int, dst: int) -> np.ndarray:
+    """Positions (not ties) within the fixed point's drift of a pixel boundary, where the
+    16.16 index may differ from the exact floor((d + 1/2) * src / dst): the rounded step
+    ifx is off by |e| = |ifx - src * 2**16 / dst| < 1/2 of 2**-16 pixel, which adds up to
+    |e| * (d + 1/2) (+1 for the odd-length offset) units of 2**-16 at position d."""
+    d = np.arange(dst, dtype=np.int64)
+    ifx = ((src << 16) + dst // 2) // dst
+    num, den = (2 * d + 1) * src, 2 * dst
+    rem = num % den
+    dist = np.minimum(rem, den - rem)  # distance to the nearest boundary, in units of 1/den pixel
+    err = abs(ifx * dst - (src << 16)) * (2 * d + 1) + 2 * dst  # (|e| (d + 1/2) + 1) * 2 dst
+    return (rem != 0) & (dist * (1 << 16) <= err)
+
+
+def test_nearest_index_rule_as_documented():
+    """The documented tie rule follows from the formula: a tie (centre on the boundary of
+    source pixels k-1 and k) needs an even source length and picks k exactly when
+    (ifx - src * 2**16 / dst) * (2d + 1) >= ifx % 2; away from ties and the drift zone the
+    index is the exact floor((d + 1/2) * src / dst)."""
+    for src in range(1, 1300, 7):
+        for dst in range(1, 700, 11):
+            idx = nearest_index(src, dst)
+            d = np.arange(dst, dtype=np.int64)
+            num, den = (2 * d + 1) * src, 2 * dst
+            exact = np.minimum(num // den, src - 1)
+            ties, drift = nearest_ties(src, dst), nearest_drift(src, dst)
+            plain = ~ties & ~drift
+            np.testing.assert_array_equal(idx[plain], exact[plain], err_msg=f"{src} -> {dst}")
+            if ties.any():
+                assert src % 2 == 0
+                ifx = ((src << 16) + dst // 2) // dst
+                picks_k = (ifx * dst - (src << 16)) * (2 * d + 1) >= (ifx % 2) * dst
+                want = np.where(picks_k, exact, exact - 1)
+                np.testing.assert_array_equal(idx[ties], want[ties], err_msg=f"ties {src} -> {dst}")
+    # 640 -> 224: 32 ties per axis, and the rounded step is above the exact one (ifx = 187246
+    # > 187245.71): every tie picks the later pixel k = floor((d + 1/2) * 640 / 224)
+    assert nearest_ties(640, 224).sum() == 32
+    assert ((640 << 16) + 112) // 224 == 187246
+    np.testing.assert_array_equal(nearest_index(640, 224), (2 * np.arange(224) + 1) * 640 // 448)
+
+
+def _index_frame(w: int, h: int) -> np.ndarray:
+    """An RGB frame whose pixel (x, y) holds (x % 256, x // 256 * 16 + y // 256, y % 256):
+    every output pixel of a nearest resize says which source pixel it came from."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x % 256, x // 256 * 16 + y // 256, y % 256], axis=2).astype(np.uint8)
+
+
+def _decode_index(img: np.ndarray):
+    img = img.astype(np.int64)
+    return img[..., 0] + (img[..., 1] // 16) * 256, img[..., 2] + (img[..., 1] % 16) * 256  # x, y
+
+
+# (frame w, h) -> (out w, h): ties on both axes (640/224 = 20/7, 480/168 = 20/7), ties
+# on x only (the issue's 640x480 -> 224x224), none (odd sizes), and a large upscale of a
+# tiny frame where the 16.16 step drifts away from the exact centre.
+NEAREST_SIZES = [((640, 480), (224, 168)), ((640, 480), (224, 224)), ((320, 240), (101, 77)),
+                 ((8, 6), (742, 555))]
+
+
+@pytest.mark.parametrize("isa", ["auto", "scalar"])
+@pytest.mark.parametrize("size,out_size", NEAREST_SIZES)
+def test_nearest_matches_the_index_rule(size, out_size, isa):
+    """Every kernel picks exactly the source pixels of the documented rule (a NumPy gather
+    with nearest_index), flipped and rotated too."""
+    (w, h), (ow, oh) = size, out_size
+    frame = _index_frame(w, h)
+    for rotate, flip in ((0, False), (0, True), (90, False), (270, True)):
+        pre = Preprocessor("rgb", interpolation="nearest", mean=0, std=1, rotate=rotate, flip=flip, _isa=isa)
+        out = np.empty((oh, ow, 3), np.uint8)
+        pre(frame, out)
+        oriented = frame[:, ::-1] if flip else frame
+        oriented = np.rot90(oriented, k=-(rotate // 90))  # clockwise
+        want = oriented[nearest_index(oriented.shape[0], oh)][:, nearest_index(oriented.shape[1], ow)]
+        np.testing.assert_array_equal(out, want, err_msg=f"{size} -> {out_size} rotate={rotate} flip={flip}")
+
+
+def _opencv_nearest_index(src: int, dst: int) -> np.ndarray:
+    """The source index OpenCV's INTER_NEAREST_EXACT takes along one axis."""
+    line = np.repeat(np.arange(src, dtype=np.uint16)[None, :], 2, axis=0)
+    return cv2.resize(line, (dst, 2), interpolation=cv2.INTER_NEAREST_EXACT)[0].astype(np.int64)
+
+
+@pytest.mark.parametrize("size,out_size", NEAREST_SIZES)
+def test_nearest_against_opencv_nearest_exact(size, out_size):
+    """OpenCV 4.x computes the same 16.16 index: bit-exact. OpenCV 5.x computes the exact
+    centre in floating point: it agrees except at exact ties (where it may pick the
+    pixel before, k - 1) and in the drift zone, always within one source pixel."""
+    (w, h), (ow, oh) = size, out_size
+    frame = _index_frame(w, h)
+    ours = np.empty((oh, ow, 3), np.uint8)
+    Preprocessor("rgb", interpolation="nearest", mean=0, std=1)(frame, ours)
+    ref = cv2.resize(frame, (ow, oh), interpolation=cv2.INTER_NEAREST_EXACT)
+    major = int(cv2.__version__.split(".")[0])
+    if major < 5:
+        np.testing.assert_array_equal(ours, ref)
+        return
+    ox, oy = _decode_index(ours)
+    rx, ry = _decode_index(ref)
+    for axis, src, dst, a, b in (("x", w, ow, ox[0], rx[0]), ("y", h, oh, oy[:, 0], ry[:, 0])):
+        assert (ox == ox[0]).all() and (oy == oy[:, :1]).all()  # separable
+        np.testing.assert_array_equal(a, nearest_index(src, dst))
+        np.testing.assert_array_equal(b, _opencv_nearest_index(src, dst))
+        differ = a != b
+        allowed = nearest_ties(src, dst) | nearest_drift(src, dst)
+        assert not (differ & ~allowed).any(), f"{axis}: OpenCV {cv2.__version__} differs away from ties/drift"
+        assert (np.abs(a - b) <= 1).all()
+    same_rows, same_cols = oy[:, 0] == ry[:, 0], ox[0] == rx[0]
+    np.testing.assert_array_equal(ours[same_rows][:, same_cols], ref[same_rows][:, same_cols])
+
+
+def test_nearest_photo_matches_opencv_away_from_ties(frames):
+    """A photo at sizes with no ties and no drift (320 -> 256 = 5/4, 240 -> 176 = 15/11: a
+    tie needs an even numerator and an odd denominator): equal to OpenCV 4.x and 5.x alike."""
+    for src, dst in ((320, 256), (240, 176)):
+        assert not (nearest_ties(src, dst) | nearest_drift(src, dst)).any()
+    ours, _ = run(frames["rgb"], (176, 256), format="rgb", interpolation="nearest", mean=0, std=1)
+    ref = opencv_chain(frames["rgb"], "rgb", (176, 256), interpolation="nearest", mean=0, std=1)
+    np.testing.assert_array_equal(ours, ref)
 
 
 def test_per_channel_mean_std_and_quantization(frames):

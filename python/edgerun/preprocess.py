@@ -159,7 +159,8 @@ class Preprocessor:
         rotate: 0/90/180/270 degrees clockwise; ``flip`` mirrors the source
             horizontally before rotating.
         interpolation: ``bilinear`` (half-pixel centres, OpenCV INTER_LINEAR),
-            ``nearest`` (half-pixel centres, OpenCV INTER_NEAREST_EXACT) or ``area``
+            ``nearest`` (half-pixel centres, OpenCV 4.x INTER_NEAREST_EXACT's index rule;
+            OpenCV 5.x differs at exact ties, see docs/preprocessing.md) or ``area``
             (OpenCV INTER_AREA when downscaling; scalar kernel).
         mean, std: scalar or per output channel, in 0..255 pixel units:
             ``out = (px - mean) / std``.
@@ -174,7 +175,7 @@ class Preprocessor:
         threads: split rows across this many threads (worth it for large outputs).
     """
 
-    __slots__ = ("_impl", "_last")
+    __slots__ = ("_impl", "_last", "_unquantized_ok")
 
     def __init__(self, format: str = _DEFAULTS.format, *, fit: str = _DEFAULTS.fit,
                  roi: Optional[Tuple[int, int, int, int]] = _DEFAULTS.roi, rotate: int = _DEFAULTS.rotate,
@@ -191,6 +192,12 @@ class Preprocessor:
                                     pad_value=pad_value, threads=threads, isa=_isa)
         self._impl = _core._Preprocessor(spec)  # validates every option (InputError naming it)
         self._last: Tuple[Any, Optional[Transform]] = (None, None)  # (_core.Transform, Transform), swapped atomically
+        # An integer `out` that carries no quantization (a plain array, no scale= / spec=) is
+        # written with scale 1 only when std is 1 on every channel (pixel units: raw pixels
+        # with mean=0, or px - 128 into int8); any other std would round the normalized
+        # values to a few integers (-1/0/1 for the default std 127.5), so __call__ raises.
+        # Decided here, once: a call pays nothing for it.
+        self._unquantized_ok = all(v == 1.0 for v in self._impl.spec.to_dict()["std"])
 
     @classmethod
     def from_model(cls, model: Any, format: Optional[str] = None, **overrides: Any) -> "Preprocessor":
@@ -203,6 +210,12 @@ class Preprocessor:
         layout, if not recorded, from the first input's shape. ``format`` is the
         camera's pixel format; None = the format recorded in the metadata.
         ``overrides`` (any Preprocessor keyword) win over the metadata.
+
+        ``fit`` can only come from edgerun's entry (``edgerun convert --fit``,
+        :func:`edgerun.write_metadata` ``fit=``): TFLite Metadata has no field for it.
+        Where neither records it the default ``stretch`` applies, which distorts
+        frames of another aspect: models trained on letterboxed inputs (BlazeFace,
+        most detectors) need ``fit="letterbox"`` here or in their metadata.
 
         Raises :class:`edgerun.ModelError` when the model records no normalization
         and none is given, :class:`edgerun.InputError` when no format is known,
@@ -269,7 +282,12 @@ class Preprocessor:
         ``q = clamp(round((px - mean) / std / scale) + zero_point)``; scale and
         zero point come from the keywords, else from ``spec`` (anything with
         ``.scale`` / ``.zero_point``, e.g. a TensorSpec), else from attributes of
-        ``out``; unquantized (missing or 0 scale) means scale 1, zero point 0.
+        ``out`` (``session.input(i)`` carries its tensor's); a tensor that is not
+        quantized (scale 0) means scale 1, zero point 0. An integer ``out`` with no
+        quantization at all (a plain array, no ``scale=``) raises InputError unless
+        ``std`` is 1 on every channel (pixel units, e.g. raw pixels with ``mean=0,
+        std=1``): other normalizations would round to a few integers. Pass the
+        quantization, or ``scale=1`` to round ``(px - mean) / std`` as it is.
         """
         if not isinstance(out, np.ndarray):
             raise InputError(f"out: expected a numpy array, got {type(out).__name__}")
@@ -280,7 +298,10 @@ class Preprocessor:
             src = spec if spec is not None else out
             if scale is None:
                 implied = getattr(src, "scale", None)
-                s = float(implied) if implied else 1.0  # missing / 0: unquantized tensor
+                if implied is None and not self._unquantized_ok and out.dtype.itemsize == 1:
+                    # a plain int8/uint8 array and no quantization given (other dtypes: the core rejects them)
+                    raise InputError(self._unquantized_message(out.dtype, spec is not None))
+                s = float(implied) if implied else 1.0  # 0: a session tensor that is not quantized
             else:
                 s = float(scale)
             if zero_point is None:
@@ -293,6 +314,22 @@ class Preprocessor:
         t = Transform._wrap(raw)
         self._last = (raw, t)
         return t
+
+    def _unquantized_message(self, dtype: np.dtype, had_spec: bool) -> str:
+        opts = self._impl.spec.to_dict()
+        mean, std = opts["mean"], opts["std"]
+        lo = min((0.0 - m) / d for m, d in zip(mean, std))
+        hi = max((255.0 - m) / d for m, d in zip(mean, std))
+        lo, hi = min(lo, hi), max(lo, hi)
+        levels = sorted({int(np.clip(np.rint(v), np.iinfo(dtype).min, np.iinfo(dtype).max))
+                         for v in (lo, hi, 0.0) if lo <= v <= hi})
+        few = (f" and would round to {'/'.join(str(v) for v in range(levels[0], levels[-1] + 1))}"
+               if levels and levels[-1] - levels[0] <= 4 else "")
+        where = "spec= has no scale" if had_spec else "no scale= given and out carries none"
+        return (f"out: {dtype} array with no quantization ({where}): the normalized values "
+                f"(px - mean) / std lie in [{lo:.4g}, {hi:.4g}]{few}. Pass scale= and zero_point= (the "
+                f"model input's quantization; or spec=session.inputs[i], or write into session.input(i)), "
+                f"or scale=1 to round the normalized values as they are; for raw pixels use mean=0, std=1")
 
     def transform(self, frame_size: Tuple[int, int], input_size: Tuple[int, int]) -> Transform:
         """The Transform for a (width, height) frame and (width, height) model input,
