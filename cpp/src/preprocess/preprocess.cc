@@ -1,6 +1,7 @@
-// Preprocessor: spec validation, geometry (roi/crop/rotate/flip/fit -> tap
-// tables), kernel configurations and the plan cache (a plan fixes its kernel
-// when it is built), optional row-split thread pool, and the Transform.
+// Implements edgerun/preprocess.h: names, frames and outputs from arrays, spec
+// validation, geometry (roi/crop/rotate/flip/fit -> tap tables), kernel
+// configurations and the plan cache (a plan fixes its kernel when it is
+// built), the optional row-split thread pool, and the Transform.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
