@@ -35,13 +35,13 @@
 // ISA fast paths stay in their ISA file, behind the same structure: with
 // P::kPackedMode (AVX2 only), views the tables built in packed mode are
 // sampled by P::SamplePacked, and P::Direct may take whole lines of packed
-// RGB-family sources to NHWC RGB/BGR outputs (P::Direct::Init / Line).
+// RGB-family sources to NHWC RGB/BGR outputs (P::Direct::Init / Line). Without
+// kPackedMode, P::Direct is an empty struct and none of that is instantiated.
 #pragma once
 
 #include <cstring>
 
 #include "preprocess/plan.h"
-
 
 namespace edgerun {
 namespace preprocess {
