@@ -5,8 +5,9 @@
 // input buffer. The scalar reference kernel (cpp/src/preprocess/preprocess_ref.cc)
 // is the specification; SIMD kernels (AVX2 on x86-64, NEON on aarch64) match it
 // bit-exactly for the integer sampling stage and within 1 LSB of the output type
-// overall. Runtime CPU detection picks the kernel once per frame;
-// EDGERUN_DISABLE_SIMD=1 forces the reference. Semantics: docs/preprocessing.md.
+// overall. Runtime CPU detection picks the kernel once per plan (one per frame
+// and output geometry); EDGERUN_DISABLE_SIMD=1 forces the reference.
+// Semantics: docs/preprocessing.md.
 //
 // No Python, no exceptions: every failure is a Status (InputError for bad
 // arguments, naming what was expected and what arrived).

@@ -211,6 +211,21 @@ struct SimdTables {
 // by 16-byte windows (row shorter than 16 bytes): use the reference then.
 bool BuildSimdTables(KPlan& p, SimdLayout layout, SimdTables* t);
 
+// Kernel configurations (XNNPACK's config style): one per kernel ISA, filled
+// once per process from the CPU features. A plan takes its kernel from here
+// when it is built (with the SIMD tables of the config's layout), and every
+// frame run with that plan calls the same pointer: no per-frame or per-row
+// dispatch.
+struct KernelConfig {
+  Isa isa = Isa::kScalar;
+  KernelFn fn = nullptr;
+  bool simd = false;                     // needs SIMD tables (BuildSimdTables) in `layout`
+  SimdLayout layout = SimdLayout::kAvx2;
+};
+// The configuration of `isa` (kAuto: the best one on this machine), or null
+// when its kernels are not available here. Ignores EDGERUN_DISABLE_SIMD.
+const KernelConfig* GetKernelConfig(Isa isa);
+
 }  // namespace internal
 }  // namespace preprocess
 }  // namespace edgerun

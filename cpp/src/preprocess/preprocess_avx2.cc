@@ -1,11 +1,15 @@
 // AVX2 preprocessing kernel (compiled with -mavx2 -mfma -mf16c; called only
-// after runtime detection). Reproduces preprocess_ref.cc: integer sampling is
-// bit-exact (pmaddubsw with 7-bit column weights, pmaddwd with 14-bit row
-// weights), float stage uses the same ops in the same order (no FMA).
+// after runtime detection): the primitives of the shared driver
+// (kernel_driver-inl.h) at AVX2 width, plus the AVX2-only packed paths.
+// Reproduces preprocess_ref.cc: integer sampling is bit-exact (pmaddubsw with
+// 7-bit column weights, pmaddwd with 14-bit row weights), float stage uses the
+// same ops in the same order (no FMA).
 //
 // No gathers: for each quad of 4 output positions one 16-byte window of the
 // source row is loaded (K windows when the taps are spread wider) and the tap
-// bytes are picked with vpshufb from precomputed masks (simd_tables.cc).
+// bytes are picked with vpshufb from precomputed masks (simd_tables.cc). A
+// block is 16 positions: two 128-bit windows per 256-bit register, registers A
+// (quads 0, 1) and B (quads 2, 3).
 //
 // ODR hygiene: nothing here instantiates a std:: template or runs static
 // initializers, so no AVX2 code can leak into baseline paths.
@@ -17,6 +21,7 @@
 
 #include <cstring>
 
+#include "preprocess/kernel_driver-inl.h"
 #include "preprocess/plan.h"
 
 namespace edgerun {
@@ -26,179 +31,15 @@ namespace {
 
 #define EDGERUN_INLINE inline __attribute__((always_inline))
 
-struct Consts {
-  __m256 A[3], B[3];
-  __m256 ymin, ky, crv, cgu, cgv, cbu, kr, kg, kb, vmax, zero;
-  __m256 gw0, gw1, gw2;
-  __m256 qlo, qhi;
-  __m256i zp16;
-  bool qclamp;
-};
-
-inline void MakeConsts(const KPlan& p, Consts* k) {
-  for (int c = 0; c < 3; ++c) {
-    k->A[c] = _mm256_set1_ps(p.A[c]);
-    k->B[c] = _mm256_set1_ps(p.B[c]);
-  }
-  k->ky = _mm256_set1_ps(p.ky);
-  k->ymin = _mm256_set1_ps(p.ymin);
-  k->crv = _mm256_set1_ps(p.crv);
-  k->cgu = _mm256_set1_ps(p.cgu);
-  k->cgv = _mm256_set1_ps(p.cgv);
-  k->cbu = _mm256_set1_ps(p.cbu);
-  k->kr = _mm256_set1_ps(p.kr);
-  k->kg = _mm256_set1_ps(p.kg);
-  k->kb = _mm256_set1_ps(p.kb);
-  k->vmax = _mm256_set1_ps(p.vmax);
-  k->zero = _mm256_setzero_ps();
-  k->gw0 = _mm256_set1_ps(p.gw[0]);
-  k->gw1 = _mm256_set1_ps(p.gw[1]);
-  k->gw2 = _mm256_set1_ps(p.gw[2]);
-  k->qlo = _mm256_set1_ps(p.qlo);
-  k->qhi = _mm256_set1_ps(p.qhi);
-  k->zp16 = _mm256_set1_epi16(static_cast<short>(p.zp));
-  k->qclamp = p.qclamp;
-}
-
 inline __m256i Load2(const uint8_t* lo, const uint8_t* hi) {
   return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lo))),
                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(hi)), 1);
 }
 inline __m256i LoadMask(const uint8_t* m) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m)); }
 
-// Tap bytes of one view for one 16-position block: acc[c] = u8 (a, b) pairs in slot order.
-template <int K, int NCH>
-inline void GatherRaw(const uint8_t* row, const int32_t* win, const uint8_t* mask, __m256i* acc) {
-  for (int k = 0; k < K; ++k) {
-    const int32_t* w = win + k * 4;
-    const __m256i A = Load2(row + w[0], row + w[1]);
-    const __m256i B = Load2(row + w[2], row + w[3]);
-    for (int c = 0; c < NCH; ++c) {
-      const uint8_t* m = mask + (static_cast<size_t>(k) * NCH + c) * 64;
-      const __m256i x = _mm256_or_si256(_mm256_shuffle_epi8(A, LoadMask(m)), _mm256_shuffle_epi8(B, LoadMask(m + 32)));
-      acc[c] = k == 0 ? x : _mm256_or_si256(acc[c], x);
-    }
-  }
-}
-
-// Horizontal pass: h[c] = int16 x 16 (slot order).
-template <int K, int NCH>
-inline void Gather(const uint8_t* row, const int32_t* win, const uint8_t* mask, __m256i wcol, __m256i* h) {
-  __m256i acc[NCH];
-  GatherRaw<K, NCH>(row, win, mask, acc);
-  for (int c = 0; c < NCH; ++c) h[c] = _mm256_maddubs_epi16(acc[c], wcol);
-}
-
-void GatherRawAny(int K, int nch, const uint8_t* row, const int32_t* win, const uint8_t* mask, __m256i* acc) {
-  switch (K * 4 + nch) {
-    case 1 * 4 + 1: GatherRaw<1, 1>(row, win, mask, acc); break;
-    case 1 * 4 + 2: GatherRaw<1, 2>(row, win, mask, acc); break;
-    case 2 * 4 + 1: GatherRaw<2, 1>(row, win, mask, acc); break;
-    case 2 * 4 + 2: GatherRaw<2, 2>(row, win, mask, acc); break;
-    case 4 * 4 + 1: GatherRaw<4, 1>(row, win, mask, acc); break;
-    default: GatherRaw<4, 2>(row, win, mask, acc); break;
-  }
-}
-
-// YuvSampling::kRgb: 32 (Y, U, V) taps -> uint8 R, G, B in the same byte positions,
-// exactly FetchTapRef's integer formula (pmaddwd on (y, 1) and (v, u) pairs).
-struct TapConsts {
-  __m256i ysub, c128, one16, cy, cr, cg, cb;
-};
+// A dword of two int16: (lo, hi), for pmaddwd.
 inline __m256i Pair(int lo, int hi) {
   return _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(hi) << 16) | (static_cast<uint32_t>(lo) & 0xffffu)));
-}
-inline void MakeTapConsts(const KPlan& p, TapConsts* t) {
-  t->ysub = _mm256_set1_epi8(static_cast<char>(p.ty));
-  t->c128 = _mm256_set1_epi16(128);
-  t->one16 = _mm256_set1_epi16(1);
-  t->cy = Pair(p.tcy, 4096);
-  t->cr = Pair(p.tcvr, 0);
-  t->cg = Pair(p.tcvg, p.tcug);
-  t->cb = Pair(0, p.tcub);
-}
-inline void TapsToRgb(__m256i Y, __m256i U, __m256i V, const TapConsts& t, __m256i* rgb) {
-  const __m256i z = _mm256_setzero_si256();
-  const __m256i ys = _mm256_subs_epu8(Y, t.ysub);  // max(Y - 16, 0)
-  __m256i c16[3][2];
-  for (int h = 0; h < 2; ++h) {
-    const __m256i y16 = h ? _mm256_unpackhi_epi8(ys, z) : _mm256_unpacklo_epi8(ys, z);
-    const __m256i u16 = _mm256_sub_epi16(h ? _mm256_unpackhi_epi8(U, z) : _mm256_unpacklo_epi8(U, z), t.c128);
-    const __m256i v16 = _mm256_sub_epi16(h ? _mm256_unpackhi_epi8(V, z) : _mm256_unpacklo_epi8(V, z), t.c128);
-    __m256i c32[3][2];
-    for (int q = 0; q < 2; ++q) {
-      const __m256i yp = q ? _mm256_unpackhi_epi16(y16, t.one16) : _mm256_unpacklo_epi16(y16, t.one16);
-      const __m256i vu = q ? _mm256_unpackhi_epi16(v16, u16) : _mm256_unpacklo_epi16(v16, u16);
-      const __m256i ycy = _mm256_madd_epi16(yp, t.cy);
-      c32[0][q] = _mm256_srai_epi32(_mm256_add_epi32(ycy, _mm256_madd_epi16(vu, t.cr)), 13);
-      c32[1][q] = _mm256_srai_epi32(_mm256_add_epi32(ycy, _mm256_madd_epi16(vu, t.cg)), 13);
-      c32[2][q] = _mm256_srai_epi32(_mm256_add_epi32(ycy, _mm256_madd_epi16(vu, t.cb)), 13);
-    }
-    for (int c = 0; c < 3; ++c) c16[c][h] = _mm256_packs_epi32(c32[c][0], c32[c][1]);
-  }
-  for (int c = 0; c < 3; ++c) rgb[c] = _mm256_packus_epi16(c16[c][0], c16[c][1]);
-}
-
-// Phase 1 for YuvSampling::kRgb: all views of a line at once -> R, G, B slot rows.
-void SampleLineRgbTaps(const KPlan& p, const uint8_t* const* ra, const uint8_t* const* rb, __m256i wyv,
-                       const TapConsts& t, float* const* slots) {
-  for (int b = 0; b < p.nblocks; ++b) {
-    const __m256i wc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.wcol + static_cast<size_t>(b) * 32));
-    __m256i A[3], B[3];
-    for (int v = 0; v < p.nviews; ++v) {
-      const KView& kv = p.views[v];
-      const int32_t* win = kv.win + static_cast<size_t>(b) * kv.K * 4;
-      const uint8_t* mask = kv.mask + static_cast<size_t>(b) * kv.K * kv.nch * 64;
-      __m256i a[2], bb[2];
-      GatherRawAny(kv.K, kv.nch, ra[v], win, mask, a);
-      if (ra[v] == rb[v]) {
-        bb[0] = a[0];
-        bb[1] = a[1];
-      } else {
-        GatherRawAny(kv.K, kv.nch, rb[v], win, mask, bb);
-      }
-      for (int c = 0; c < kv.nch; ++c) {
-        A[kv.slot[c]] = a[c];
-        B[kv.slot[c]] = bb[c];
-      }
-    }
-    __m256i rgbA[3], rgbB[3];
-    TapsToRgb(A[0], A[1], A[2], t, rgbA);
-    TapsToRgb(B[0], B[1], B[2], t, rgbB);
-    for (int c = 0; c < 3; ++c) {
-      const __m256i h0 = _mm256_maddubs_epi16(rgbA[c], wc), h1 = _mm256_maddubs_epi16(rgbB[c], wc);
-      const __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(h0, h1), wyv);
-      const __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(h0, h1), wyv);
-      _mm256_storeu_ps(slots[c] + b * 16, _mm256_cvtepi32_ps(lo));
-      _mm256_storeu_ps(slots[c] + b * 16 + 8, _mm256_cvtepi32_ps(hi));
-    }
-  }
-}
-
-// Phase 1: one view of one line -> float slot rows (value units), whole blocks.
-template <int K, int NCH>
-void SampleLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m256i wyv, const uint8_t* wcol, int nb,
-                float* const* dst) {
-  const bool same = ra == rb;
-  const size_t mstep = static_cast<size_t>(K) * NCH * 64;
-  for (int b = 0; b < nb; ++b) {
-    const __m256i wc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wcol + static_cast<size_t>(b) * 32));
-    const int32_t* win = kv.win + static_cast<size_t>(b) * K * 4;
-    const uint8_t* mask = kv.mask + b * mstep;
-    __m256i h0[NCH], h1[NCH];
-    Gather<K, NCH>(ra, win, mask, wc, h0);
-    if (same) {
-      for (int c = 0; c < NCH; ++c) h1[c] = h0[c];
-    } else {
-      Gather<K, NCH>(rb, win, mask, wc, h1);
-    }
-    for (int c = 0; c < NCH; ++c) {
-      const __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(h0[c], h1[c]), wyv);
-      const __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(h0[c], h1[c]), wyv);
-      _mm256_storeu_ps(dst[c] + b * 16, _mm256_cvtepi32_ps(lo));
-      _mm256_storeu_ps(dst[c] + b * 16 + 8, _mm256_cvtepi32_ps(hi));
-    }
-  }
 }
 
 // Phase 1, per-pixel packed mode (3/4-byte pixels, 3 channels): slot rows by slot index.
@@ -402,58 +243,6 @@ void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m
 using DirectFn = void (*)(const KView&, const uint8_t*, const uint8_t*, __m256i, int, const DirectConsts&, uint8_t*,
                           uint8_t*);
 
-using SampleFn = void (*)(const KView&, const uint8_t*, const uint8_t*, __m256i, const uint8_t*, int, float* const*);
-inline SampleFn PickSample(int K, int nch) {
-  switch (K * 4 + nch) {
-    case 1 * 4 + 1: return SampleLine<1, 1>;
-    case 1 * 4 + 2: return SampleLine<1, 2>;
-    case 1 * 4 + 3: return SampleLine<1, 3>;
-    case 2 * 4 + 1: return SampleLine<2, 1>;
-    case 2 * 4 + 2: return SampleLine<2, 2>;
-    case 2 * 4 + 3: return SampleLine<2, 3>;
-    case 4 * 4 + 1: return SampleLine<4, 1>;
-    case 4 * 4 + 2: return SampleLine<4, 2>;
-    default: return SampleLine<4, 3>;
-  }
-}
-
-// ---- colour + normalize (same op order as NormalizePixelRef) ----
-// s[] are the slot vectors already arranged in output-channel order (kCopy), or
-// (Y, U, V) / (R, G, B) in canonical order. For YUV -> BGR the caller swaps U/V
-// and the coefficient pairs, which yields bit-identical values (a + b == b + a).
-template <ColorOp OP, int C>
-inline void Post(const Consts& k, const __m256* s, __m256* o) {
-  __m256 px[3] = {s[0], s[0], s[0]};
-  if (OP == ColorOp::kCopy) {
-    for (int c = 0; c < C; ++c) px[c] = s[c];
-  } else if (OP == ColorOp::kGrayToRgb) {
-    // px already s[0]
-  } else if (OP == ColorOp::kRgbToGray) {
-    const __m256 t0 = _mm256_mul_ps(s[0], k.gw0);
-    const __m256 t1 = _mm256_mul_ps(s[1], k.gw1);
-    const __m256 t = _mm256_add_ps(t0, t1);
-    const __m256 t2 = _mm256_mul_ps(s[2], k.gw2);
-    px[0] = _mm256_add_ps(t, t2);
-  } else {
-    const __m256 y = _mm256_mul_ps(_mm256_max_ps(s[0], k.ymin), k.ky);
-    __m256 r = _mm256_mul_ps(s[2], k.crv);
-    r = _mm256_add_ps(r, k.kr);
-    r = _mm256_add_ps(y, r);
-    const __m256 g0 = _mm256_mul_ps(s[1], k.cgu);
-    const __m256 g1 = _mm256_mul_ps(s[2], k.cgv);
-    __m256 g = _mm256_add_ps(g0, g1);
-    g = _mm256_add_ps(g, k.kg);
-    g = _mm256_add_ps(y, g);
-    __m256 b = _mm256_mul_ps(s[1], k.cbu);
-    b = _mm256_add_ps(b, k.kb);
-    b = _mm256_add_ps(y, b);
-    px[0] = _mm256_min_ps(_mm256_max_ps(r, k.zero), k.vmax);
-    px[1] = _mm256_min_ps(_mm256_max_ps(g, k.zero), k.vmax);
-    px[2] = _mm256_min_ps(_mm256_max_ps(b, k.zero), k.vmax);
-  }
-  for (int c = 0; c < C; ++c) o[c] = _mm256_add_ps(_mm256_mul_ps(px[c], k.A[c]), k.B[c]);
-}
-
 // ---- stores: o[c][h] = channel c of positions 8h..8h+7 ----
 inline void Interleave3(__m256 r, __m256 g, __m256 b, __m256* out) {
   const __m256 R = _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5));
@@ -500,8 +289,8 @@ inline void StoreF16(__m256 (*o)[2], uint8_t* dst, size_t ps, int C, bool nhwc) 
   }
 }
 
-template <bool SIGNED>
-inline __m128i Quant16(__m256 a, __m256 b, const Consts& k) {
+template <bool SIGNED, class K>
+inline __m128i Quant16(__m256 a, __m256 b, const K& k) {
   // clamp(rne(x), qlo, qhi) + zp == sat8(sat16(sat16(rne(x)) + zp)) whenever rne(x) fits int32
   if (k.qclamp) {
     a = _mm256_min_ps(_mm256_max_ps(a, k.qlo), k.qhi);
@@ -526,10 +315,10 @@ alignas(16) const int8_t kIlv[9][16] = {
     {10, -1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15},
 };
 
-template <bool SIGNED>
-inline void StoreQ8(__m256 (*o)[2], uint8_t* dst, size_t ps, int C, bool nhwc, const Consts& k) {
+template <bool SIGNED, class K>
+inline void StoreQ8(__m256 (*o)[2], uint8_t* dst, size_t ps, int C, bool nhwc, const K& k) {
   __m128i q[3];
-  for (int c = 0; c < C; ++c) q[c] = Quant16<SIGNED>(o[c][0], o[c][1], k);
+  for (int c = 0; c < C; ++c) q[c] = Quant16<SIGNED, K>(o[c][0], o[c][1], k);
   if (nhwc && C == 3) {
     for (int i = 0; i < 3; ++i) {
       const __m128i* m = reinterpret_cast<const __m128i*>(kIlv[i * 3]);
@@ -542,213 +331,168 @@ inline void StoreQ8(__m256 (*o)[2], uint8_t* dst, size_t ps, int C, bool nhwc, c
   for (int c = 0; c < C; ++c) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + c * ps), q[c]);
 }
 
-template <ElemType T>
-inline void Store(__m256 (*o)[2], uint8_t* dst, size_t ps, int C, bool nhwc, const Consts& k) {
+template <ElemType T, class K>
+inline void StoreAny(__m256 (*o)[2], uint8_t* dst, size_t ps, int C, bool nhwc, const K& k) {
   if (T == ElemType::kFloat32) StoreF32(o, dst, ps, C, nhwc);
   else if (T == ElemType::kFloat16) StoreF16(o, dst, ps, C, nhwc);
   else if (T == ElemType::kUInt8) StoreQ8<false>(o, dst, ps, C, nhwc, k);
   else StoreQ8<true>(o, dst, ps, C, nhwc, k);
 }
 
-// Phase 2: slot rows -> colour -> normalize -> store one line.
-template <ColorOp OP, ElemType T, int C, bool NHWC>
-void PostLine(const Consts& k, const float* const* src, int nsrc, int npos, uint8_t* dst, size_t ps, uint8_t* tail) {
-  constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
-  constexpr size_t blk = NHWC ? 16 * C * es : 16 * es;
-  const int nfull = npos / 16;
-  const int rest = npos - nfull * 16;
-  for (int b = 0; b <= nfull; ++b) {
-    if (b == nfull && rest == 0) break;
-    __m256 s[2][3];
-    for (int i = 0; i < 3; ++i) {
-      const float* p = src[i < nsrc ? i : 0] + b * 16;
-      s[0][i] = _mm256_loadu_ps(p);
-      s[1][i] = _mm256_loadu_ps(p + 8);
-    }
-    __m256 o2[2][3];
-    Post<OP, C>(k, s[0], o2[0]);
-    Post<OP, C>(k, s[1], o2[1]);
-    __m256 o[3][2];
-    for (int c = 0; c < C; ++c) {
-      o[c][0] = o2[0][c];
-      o[c][1] = o2[1][c];
-    }
-    uint8_t* d = dst + b * blk;
-    if (b < nfull) {
-      Store<T>(o, d, ps, C, NHWC, k);
-    } else {
-      Store<T>(o, tail, 16 * es, C, NHWC, k);
-      if (NHWC) {
-        std::memcpy(d, tail, rest * C * es);
-      } else {
-        for (int c = 0; c < C; ++c) std::memcpy(d + c * ps, tail + c * 16 * es, rest * es);
+// The driver's primitives at AVX2 width (see kernel_driver-inl.h).
+struct Avx2 {
+  static constexpr int kBlock = 16, kLanes = 8;
+  static constexpr int kWinPerK = 4;    // windows of quads 0..3 per k
+  static constexpr int kMaskBytes = 64; // masks for registers A and B
+  static constexpr int kColWBytes = 32;
+  static constexpr bool kPackedMode = true;
+  using F = __m256;
+  using I16 = __m256i;
+  using Bytes = __m256i;  // u8 (a, b) pairs in slot order
+  using Hor = __m256i;    // int16 x 16 in slot order [p0-3, p8-11 | p4-7, p12-15]
+  using ColW = __m256i;
+  using RowW = __m256i;   // int16 pairs (16384 - wy, wy)
+  struct Win {
+    __m256i a, b;  // quads 0, 1 | quads 2, 3
+  };
+  struct TapConsts {  // YuvSampling::kRgb: (y, 1) and (v, u) coefficient pairs
+    __m256i ysub, c128, one16, cy, cr, cg, cb;
+  };
+
+  static F Set1(float x) { return _mm256_set1_ps(x); }
+  static I16 Set1I16(int16_t x) { return _mm256_set1_epi16(x); }
+  static F Load(const float* p) { return _mm256_loadu_ps(p); }
+  static F Mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F Add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F Min(F a, F b) { return _mm256_min_ps(a, b); }
+  static F Max(F a, F b) { return _mm256_max_ps(a, b); }
+
+  static Win LoadWin(const uint8_t* row, const int32_t* w) {
+    return Win{Load2(row + w[0], row + w[1]), Load2(row + w[2], row + w[3])};
+  }
+  static Bytes PickTaps(const Win& w, const uint8_t* m) {
+    return _mm256_or_si256(_mm256_shuffle_epi8(w.a, LoadMask(m)), _mm256_shuffle_epi8(w.b, LoadMask(m + 32)));
+  }
+  static Bytes Or(Bytes a, Bytes b) { return _mm256_or_si256(a, b); }
+  static ColW LoadColW(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static Hor MulCols(Bytes taps, ColW w) { return _mm256_maddubs_epi16(taps, w); }
+  static RowW RowWeights(int wy) {
+    return _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(wy) << 16) | (kRowOne - wy)));
+  }
+  // The unpack of rows a and b turns the slot order into natural order.
+  static void StoreRows(Hor h0, Hor h1, RowW wy, float* dst) {
+    const __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(h0, h1), wy);
+    const __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(h0, h1), wy);
+    _mm256_storeu_ps(dst, _mm256_cvtepi32_ps(lo));
+    _mm256_storeu_ps(dst + 8, _mm256_cvtepi32_ps(hi));
+  }
+
+  static void MakeTapConsts(const KPlan& p, TapConsts* t) {
+    t->ysub = _mm256_set1_epi8(static_cast<char>(p.ty));
+    t->c128 = _mm256_set1_epi16(128);
+    t->one16 = _mm256_set1_epi16(1);
+    t->cy = Pair(p.tcy, 4096);
+    t->cr = Pair(p.tcvr, 0);
+    t->cg = Pair(p.tcvg, p.tcug);
+    t->cb = Pair(0, p.tcub);
+  }
+  // 32 (Y, U, V) taps -> uint8 R, G, B in the same byte positions, exactly
+  // FetchTapRef's integer formula (pmaddwd on (y, 1) and (v, u) pairs).
+  static void TapsToRgb(__m256i Y, __m256i U, __m256i V, const TapConsts& t, __m256i* rgb) {
+    const __m256i z = _mm256_setzero_si256();
+    const __m256i ys = _mm256_subs_epu8(Y, t.ysub);  // max(Y - 16, 0)
+    __m256i c16[3][2];
+    for (int h = 0; h < 2; ++h) {
+      const __m256i y16 = h ? _mm256_unpackhi_epi8(ys, z) : _mm256_unpacklo_epi8(ys, z);
+      const __m256i u16 = _mm256_sub_epi16(h ? _mm256_unpackhi_epi8(U, z) : _mm256_unpacklo_epi8(U, z), t.c128);
+      const __m256i v16 = _mm256_sub_epi16(h ? _mm256_unpackhi_epi8(V, z) : _mm256_unpacklo_epi8(V, z), t.c128);
+      __m256i c32[3][2];
+      for (int q = 0; q < 2; ++q) {
+        const __m256i yp = q ? _mm256_unpackhi_epi16(y16, t.one16) : _mm256_unpacklo_epi16(y16, t.one16);
+        const __m256i vu = q ? _mm256_unpackhi_epi16(v16, u16) : _mm256_unpacklo_epi16(v16, u16);
+        const __m256i ycy = _mm256_madd_epi16(yp, t.cy);
+        c32[0][q] = _mm256_srai_epi32(_mm256_add_epi32(ycy, _mm256_madd_epi16(vu, t.cr)), 13);
+        c32[1][q] = _mm256_srai_epi32(_mm256_add_epi32(ycy, _mm256_madd_epi16(vu, t.cg)), 13);
+        c32[2][q] = _mm256_srai_epi32(_mm256_add_epi32(ycy, _mm256_madd_epi16(vu, t.cb)), 13);
       }
+      for (int c = 0; c < 3; ++c) c16[c][h] = _mm256_packs_epi32(c32[c][0], c32[c][1]);
     }
+    for (int c = 0; c < 3; ++c) rgb[c] = _mm256_packus_epi16(c16[c][0], c16[c][1]);
   }
-}
 
-using PostFn = void (*)(const Consts&, const float* const*, int, int, uint8_t*, size_t, uint8_t*);
+  template <ElemType T, int C, bool NHWC, class K>
+  static void Store(F (*o)[2], uint8_t* dst, size_t ps, const K& k) {
+    StoreAny<T>(o, dst, ps, C, NHWC, k);
+  }
 
-template <ColorOp OP, ElemType T>
-PostFn PickPost2(int C, bool nhwc) {
-  if (C == 1) return PostLine<OP, T, 1, true>;  // one channel: both layouts are contiguous
-  return nhwc ? PostLine<OP, T, 3, true> : PostLine<OP, T, 3, false>;
-}
-template <ColorOp OP>
-PostFn PickPost1(ElemType t, int C, bool nhwc) {
-  switch (t) {
-    case ElemType::kFloat32: return PickPost2<OP, ElemType::kFloat32>(C, nhwc);
-    case ElemType::kFloat16: return PickPost2<OP, ElemType::kFloat16>(C, nhwc);
-    case ElemType::kUInt8: return PickPost2<OP, ElemType::kUInt8>(C, nhwc);
-    default: return PickPost2<OP, ElemType::kInt8>(C, nhwc);
+  // Packed mode (see plan.h): per-pixel tables, slot rows by slot index.
+  static void SamplePacked(const KView& kv, const uint8_t* ra, const uint8_t* rb, RowW wy, const uint8_t* wcol,
+                           int nb, float* const* dst) {
+    SampleLinePacked(kv, ra, rb, wy, wcol, nb, dst);
   }
-}
-inline PostFn PickPost(ColorOp op, ElemType t, int C, bool nhwc) {
-  switch (op) {
-    case ColorOp::kCopy: return PickPost1<ColorOp::kCopy>(t, C, nhwc);
-    case ColorOp::kYuvToRgb: return PickPost1<ColorOp::kYuvToRgb>(t, C, nhwc);
-    case ColorOp::kRgbToGray: return PickPost1<ColorOp::kRgbToGray>(t, C, nhwc);
-    default: return PickPost1<ColorOp::kGrayToRgb>(t, C, nhwc);
+  // Packed RGB-family view -> NHWC rgb/bgr, whole lines.
+  struct Direct {
+    DirectFn fn = nullptr;
+    DirectConsts dk;
+    bool Init(const KPlan& p);
+    void Line(const KView& kv, const uint8_t* ra, const uint8_t* rb, RowW wy, int npos, uint8_t* dst,
+              uint8_t* tail) const {
+      fn(kv, ra, rb, wy, npos, dk, dst, tail);
+    }
+  };
+};
+
+bool Avx2::Direct::Init(const KPlan& p) {
+  if (!(p.nviews == 1 && p.views[0].packed && p.op == ColorOp::kCopy && p.out_c == 3 && p.layout == Layout::kNHWC))
+    return false;
+  int inv[3];  // slot -> output channel
+  for (int c = 0; c < 3; ++c) inv[p.perm[c]] = c;
+  float A[8], B[8];
+  for (int h = 0; h < 2; ++h) {
+    for (int s = 0; s < 3; ++s) {
+      A[h * 4 + s] = p.A[inv[s]];
+      B[h * 4 + s] = p.B[inv[s]];
+    }
+    A[h * 4 + 3] = 0.f;
+    B[h * 4 + 3] = 0.f;
   }
+  dk.A = _mm256_loadu_ps(A);
+  dk.B = _mm256_loadu_ps(B);
+  dk.qlo = _mm256_set1_ps(p.qlo);
+  dk.qhi = _mm256_set1_ps(p.qhi);
+  dk.zp16 = _mm256_set1_epi16(static_cast<short>(p.zp));
+  dk.qclamp = p.qclamp;
+  alignas(32) int8_t m8[32];
+  for (int L = 0; L < 2; ++L)
+    for (int i = 0; i < 16; ++i) m8[L * 16 + i] = i < 12 ? static_cast<int8_t>((i / 3) * 4 + p.perm[i % 3]) : -1;
+  dk.pack8 = _mm256_load_si256(reinterpret_cast<const __m256i*>(m8));
+  dk.perm32 = _mm256_setr_epi32(p.perm[0], p.perm[1], p.perm[2], 3, 4 + p.perm[0], 4 + p.perm[1], 4 + p.perm[2], 7);
+  // LEAN variants (see DirectStore8): identity permutation for float outputs;
+  // B == 0, zp == 0 and no float clamp for integer outputs.
+  const bool ident = p.perm[0] == 0 && p.perm[1] == 1 && p.perm[2] == 2;
+  const bool int_lean = p.B[0] == 0.f && p.B[1] == 0.f && p.B[2] == 0.f && p.zp == 0 && !p.qclamp;
+  switch (p.type) {
+    case ElemType::kFloat32:
+      fn = ident ? DirectPackedLine<ElemType::kFloat32, true> : DirectPackedLine<ElemType::kFloat32, false>;
+      break;
+    case ElemType::kFloat16:
+      fn = ident ? DirectPackedLine<ElemType::kFloat16, true> : DirectPackedLine<ElemType::kFloat16, false>;
+      break;
+    case ElemType::kUInt8:
+      fn = int_lean ? DirectPackedLine<ElemType::kUInt8, true> : DirectPackedLine<ElemType::kUInt8, false>;
+      break;
+    case ElemType::kInt8:
+      fn = int_lean ? DirectPackedLine<ElemType::kInt8, true> : DirectPackedLine<ElemType::kInt8, false>;
+      break;
+  }
+  return true;
 }
 
 }  // namespace
 
 void KernelAvx2(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1, uint8_t* scratch) {
-  Consts k;
-  MakeConsts(p, &k);
-  const int C = p.out_c;
-  const size_t es = ElemSize(p.type);
-  const bool nhwc = p.layout == Layout::kNHWC || C == 1;
-  const int nb = p.nblocks;
-  const size_t npad = static_cast<size_t>(nb) * 16;
-  // scratch: [tail 256][slot rows 3 x npad floats][transposed line npad x C x es]
-  uint8_t* tail = scratch;
-  float* slots[3];
-  for (int s = 0; s < 3; ++s) slots[s] = reinterpret_cast<float*>(scratch + 256) + s * npad;
-  uint8_t* line = scratch + 256 + 3 * npad * 4;  // kTile transposed lines
-  const size_t line_bytes = npad * C * es + 16;  // + spill room of the direct path
-  int tile0 = j0;
-  const size_t plane_bytes = static_cast<size_t>(p.out_w) * p.out_h * es;
-
-  // Slot rows in output-channel order for phase 2.
-  const float* src[3] = {slots[0], slots[1], slots[2]};
-  int nsrc = p.nslots;
-  if (p.op == ColorOp::kCopy) {
-    for (int c = 0; c < C; ++c) src[c] = slots[p.perm[c]];
-    nsrc = C;
-  } else if (p.op == ColorOp::kYuvToRgb && p.perm[0] == 2) {
-    // BGR out: swap U/V and the coefficient pairs (identical values, see Post).
-    src[1] = slots[2];
-    src[2] = slots[1];
-    const __m256 t0 = k.crv; k.crv = k.cbu; k.cbu = t0;
-    const __m256 t1 = k.kr; k.kr = k.kb; k.kb = t1;
-    const __m256 t2 = k.cgu; k.cgu = k.cgv; k.cgv = t2;
-  }
-  const PostFn post = PickPost(p.op, p.type, C, nhwc);
-  SampleFn sample[3];
-  float* vdst[3][3];
-  for (int v = 0; v < p.nviews; ++v) {
-    const KView& kv = p.views[v];
-    if (kv.packed) {
-      sample[v] = SampleLinePacked;
-      for (int c = 0; c < 3; ++c) vdst[v][c] = slots[c];  // masks place slot c at c
-    } else {
-      sample[v] = PickSample(kv.K, kv.nch);
-      for (int c = 0; c < kv.nch; ++c) vdst[v][c] = slots[kv.slot[c]];
-    }
-  }
-
-  TapConsts tc;
-  MakeTapConsts(p, &tc);
-
-  // Direct packed path: packed RGB-family view -> NHWC rgb/bgr.
-  DirectFn direct = nullptr;
-  DirectConsts dk;
-  if (p.nviews == 1 && p.views[0].packed && p.op == ColorOp::kCopy && C == 3 && p.layout == Layout::kNHWC) {
-    int inv[3];  // slot -> output channel
-    for (int c = 0; c < 3; ++c) inv[p.perm[c]] = c;
-    float A[8], B[8];
-    for (int h = 0; h < 2; ++h) {
-      for (int s = 0; s < 3; ++s) {
-        A[h * 4 + s] = p.A[inv[s]];
-        B[h * 4 + s] = p.B[inv[s]];
-      }
-      A[h * 4 + 3] = 0.f;
-      B[h * 4 + 3] = 0.f;
-    }
-    dk.A = _mm256_loadu_ps(A);
-    dk.B = _mm256_loadu_ps(B);
-    dk.qlo = _mm256_set1_ps(p.qlo);
-    dk.qhi = _mm256_set1_ps(p.qhi);
-    dk.zp16 = _mm256_set1_epi16(static_cast<short>(p.zp));
-    dk.qclamp = p.qclamp;
-    alignas(32) int8_t m8[32];
-    for (int L = 0; L < 2; ++L)
-      for (int i = 0; i < 16; ++i) m8[L * 16 + i] = i < 12 ? static_cast<int8_t>((i / 3) * 4 + p.perm[i % 3]) : -1;
-    dk.pack8 = _mm256_load_si256(reinterpret_cast<const __m256i*>(m8));
-    dk.perm32 = _mm256_setr_epi32(p.perm[0], p.perm[1], p.perm[2], 3, 4 + p.perm[0], 4 + p.perm[1], 4 + p.perm[2], 7);
-    // LEAN variants (see DirectStore8): identity permutation for float outputs;
-    // B == 0, zp == 0 and no float clamp for integer outputs.
-    const bool ident = p.perm[0] == 0 && p.perm[1] == 1 && p.perm[2] == 2;
-    const bool int_lean = p.B[0] == 0.f && p.B[1] == 0.f && p.B[2] == 0.f && p.zp == 0 && !p.qclamp;
-    switch (p.type) {
-      case ElemType::kFloat32:
-        direct = ident ? DirectPackedLine<ElemType::kFloat32, true> : DirectPackedLine<ElemType::kFloat32, false>;
-        break;
-      case ElemType::kFloat16:
-        direct = ident ? DirectPackedLine<ElemType::kFloat16, true> : DirectPackedLine<ElemType::kFloat16, false>;
-        break;
-      case ElemType::kUInt8:
-        direct = int_lean ? DirectPackedLine<ElemType::kUInt8, true> : DirectPackedLine<ElemType::kUInt8, false>;
-        break;
-      case ElemType::kInt8:
-        direct = int_lean ? DirectPackedLine<ElemType::kInt8, true> : DirectPackedLine<ElemType::kInt8, false>;
-        break;
-    }
-  }
-
-  for (int j = j0; j < j1; ++j) {
-    const int ya = p.row_a[j], yb = p.row_b[j], wy = p.row_w[j];
-    const __m256i wyv = _mm256_set1_epi32(static_cast<int>((static_cast<uint32_t>(wy) << 16) | (kRowOne - wy)));
-    const uint8_t* ra[3];
-    const uint8_t* rb[3];
-    for (int v = 0; v < p.nviews; ++v) {
-      const KView& kv = p.views[v];
-      ra[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(ya >> kv.yshift) * img.stride[kv.plane];
-      rb[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(yb >> kv.yshift) * img.stride[kv.plane];
-    }
-    if (direct) {
-      if (!p.transposed) {
-        const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
-        direct(p.views[0], ra[0], rb[0], wyv, p.npos, dk, out + pix * 3 * es, tail);
-      } else {
-        direct(p.views[0], ra[0], rb[0], wyv, p.npos, dk, line + (j - tile0) * line_bytes, tail);
-        if (j - tile0 + 1 == kTile || j + 1 == j1) {
-          FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
-          tile0 = j + 1;
-        }
-      }
-      continue;
-    }
-    if (p.rgb_taps) {
-      SampleLineRgbTaps(p, ra, rb, wyv, tc, slots);
-    } else {
-      for (int v = 0; v < p.nviews; ++v) sample[v](p.views[v], ra[v], rb[v], wyv, p.wcol, nb, vdst[v]);
-    }
-    if (!p.transposed) {
-      const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
-      post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
-    } else {
-      post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
-      if (j - tile0 + 1 == kTile || j + 1 == j1) {
-        FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
-        tile0 = j + 1;
-      }
-    }
-  }
+  KernelDriver<Avx2>(p, img, out, j0, j1, scratch);
 }
-
 
 }  // namespace internal
 }  // namespace preprocess

@@ -1,6 +1,7 @@
-// Preprocessor: spec validation, geometry (roi/crop/rotate/flip/fit -> tap
-// tables), plan cache, kernel dispatch (once per frame), optional row-split
-// thread pool, and the Transform.
+// Implements edgerun/preprocess.h: names, frames and outputs from arrays, spec
+// validation, geometry (roi/crop/rotate/flip/fit -> tap tables), kernel
+// configurations and the plan cache (a plan fixes its kernel when it is
+// built), the optional row-split thread pool, and the Transform.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -284,38 +285,51 @@ void Transform::ToInput(double sx, double sy, double* x, double* y) const {
 }
 
 // ---------------------------------------------------------------------------
-// CPU detection / dispatch
+// Kernel configurations (XNNPACK's config style, see plan.h)
 // ---------------------------------------------------------------------------
+namespace internal {
+namespace {
+struct KernelConfigs {
+  KernelConfig scalar, simd;  // simd.fn == nullptr: no SIMD kernel on this machine
+};
+KernelConfigs InitKernelConfigs() {
+  KernelConfigs c;
+  c.scalar.isa = Isa::kScalar;
+  c.scalar.fn = KernelRef;
+#if defined(EDGERUN_ARCH_X86)
+  const CpuFeatures& cpu = DetectCpu();
+  if (cpu.avx2 && cpu.fma && cpu.f16c) c.simd = KernelConfig{Isa::kAVX2, KernelAvx2, true, SimdLayout::kAvx2};
+#elif defined(EDGERUN_ARCH_ARM64)
+  if (DetectCpu().neon) c.simd = KernelConfig{Isa::kNEON, KernelNeon, true, SimdLayout::kNeon};
+#endif
+  return c;
+}
+}  // namespace
+
+const KernelConfig* GetKernelConfig(Isa isa) {
+  static const KernelConfigs configs = InitKernelConfigs();  // once per process, thread-safe
+  const bool has_simd = configs.simd.fn != nullptr;
+  if (isa == Isa::kScalar) return &configs.scalar;
+  if (isa == Isa::kAuto) return has_simd ? &configs.simd : &configs.scalar;
+  return has_simd && configs.simd.isa == isa ? &configs.simd : nullptr;
+}
+}  // namespace internal
+
 static bool SimdDisabledByEnv() {
   const char* e = std::getenv("EDGERUN_DISABLE_SIMD");
   return e != nullptr && e[0] != '\0' && std::strcmp(e, "0") != 0;
 }
 
-bool IsaAvailable(Isa isa) {
-  switch (isa) {
-    case Isa::kAuto:
-    case Isa::kScalar:
-      return true;
-    case Isa::kAVX2:
-#if defined(EDGERUN_ARCH_X86)
-      return DetectCpu().avx2 && DetectCpu().fma && DetectCpu().f16c;
-#else
-      return false;
-#endif
-    case Isa::kNEON:
-#if defined(EDGERUN_ARCH_ARM64)
-      return DetectCpu().neon;
-#else
-      return false;
-#endif
-  }
-  return false;
-}
+bool IsaAvailable(Isa isa) { return internal::GetKernelConfig(isa) != nullptr; }
 
-static Isa BestIsa() {
-  if (IsaAvailable(Isa::kAVX2)) return Isa::kAVX2;
-  if (IsaAvailable(Isa::kNEON)) return Isa::kNEON;
-  return Isa::kScalar;
+static Isa BestIsa() { return internal::GetKernelConfig(Isa::kAuto)->isa; }
+
+// The kernel a frame asks for: the spec's choice, or for kAuto the best one
+// unless EDGERUN_DISABLE_SIMD is set (read per call, so that setting it in a
+// running process takes effect; it selects the plan, not a branch per row).
+static Isa RequestedIsa(const Spec& s) {
+  if (s.isa != Isa::kAuto) return s.isa;
+  return SimdDisabledByEnv() ? Isa::kScalar : BestIsa();
 }
 
 const char* ActiveIsa() { return SimdDisabledByEnv() ? "scalar" : Name(BestIsa()); }
@@ -333,9 +347,11 @@ struct Plan {
   std::vector<int32_t> off_a[3], off_b[3];
   std::vector<int32_t> arow_start, arow_idx, acol_start, acol_idx;
   std::vector<float> arow_w, acol_w;
-  bool simd_ok = false;
-  Isa simd_isa = Isa::kScalar;
-  KPlan ksimd;  // k + SIMD tables
+  // The kernel, fixed when the plan is built: KernelRef on `k`, or a SIMD
+  // kernel on `ksimd` (k + the tables of its layout).
+  KernelFn kernel = KernelRef;
+  const KPlan* kplan = nullptr;
+  KPlan ksimd;
   SimdTables tables;
   std::vector<uint8_t> pad_row;  // one output row of padding (NHWC: W*C elems; NCHW: C rows of W)
   int pad_byte = -1;             // the byte every pad_row byte equals, or -1 (then copy rows)
@@ -344,6 +360,7 @@ struct Plan {
   ElemType type = ElemType::kFloat32;
   float scale = 1.f;
   int zp = 0;
+  Isa isa = Isa::kScalar;  // the kernel asked for (RequestedIsa), not necessarily the one used
 };
 
 namespace {
@@ -579,12 +596,12 @@ void SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out_c
 
 // Builds a plan. Assumes spec validated and geometry checked.
 static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int src_h, int out_w, int out_h,
-                                                 int out_c, ElemType type, float scale, int zp) {
+                                                 int out_c, ElemType type, float scale, int zp, Isa isa) {
   auto plan = std::make_shared<Plan>();
   Plan& P = *plan;
   KPlan& k = P.k;
   P.src_w = src_w; P.src_h = src_h; P.out_w = out_w; P.out_h = out_h; P.out_c = out_c;
-  P.type = type; P.scale = scale; P.zp = zp;
+  P.type = type; P.scale = scale; P.zp = zp; P.isa = isa;
 
   Roi roi = s.has_roi ? s.roi : Roi{0, 0, src_w, src_h};
   if (roi.x < 0 || roi.y < 0 || roi.width <= 0 || roi.height <= 0 || roi.x + roi.width > src_w ||
@@ -737,16 +754,16 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
       if (b != P.pad_row[0]) P.pad_byte = -1;
   }
 
-  // SIMD tables.
-  if (!k.area) {
-    Isa best = BestIsa();
-    SimdLayout lay = best == Isa::kNEON ? SimdLayout::kNeon : SimdLayout::kAvx2;
-    if (best != Isa::kScalar) {
-      P.ksimd = k;
-      if (BuildSimdTables(P.ksimd, lay, &P.tables)) {
-        P.simd_ok = true;
-        P.simd_isa = best;
-      }
+  // Kernel, chosen once for the plan. The reference serves area resampling and
+  // rows too short for 16-byte windows (BuildSimdTables refuses them).
+  P.kernel = KernelRef;
+  P.kplan = &P.k;
+  const KernelConfig* cfg = GetKernelConfig(isa);
+  if (cfg != nullptr && cfg->simd && !k.area) {
+    P.ksimd = k;
+    if (BuildSimdTables(P.ksimd, cfg->layout, &P.tables)) {
+      P.kernel = cfg->fn;
+      P.kplan = &P.ksimd;
     }
   }
   return plan;
@@ -895,13 +912,13 @@ const char* Preprocessor::kernel_name() const {
 
 namespace {
 Expected<std::shared_ptr<Plan>> GetPlan(internal::PlanCache& cache, const Spec& s, int sw, int sh, int ow, int oh, int oc,
-                                        ElemType type, float scale, int zp) {
+                                        ElemType type, float scale, int zp, Isa isa) {
   {
     std::lock_guard<std::mutex> l(cache.mu);
     for (size_t i = 0; i < cache.plans.size(); ++i) {
       const Plan& p = *cache.plans[i];
       if (p.src_w == sw && p.src_h == sh && p.out_w == ow && p.out_h == oh && p.out_c == oc && p.type == type &&
-          p.scale == scale && p.zp == zp) {
+          p.scale == scale && p.zp == zp && p.isa == isa) {
         auto sp = cache.plans[i];
         if (i != 0) {
           cache.plans.erase(cache.plans.begin() + static_cast<ptrdiff_t>(i));
@@ -911,7 +928,7 @@ Expected<std::shared_ptr<Plan>> GetPlan(internal::PlanCache& cache, const Spec& 
       }
     }
   }
-  auto built = internal::BuildPlan(s, sw, sh, ow, oh, oc, type, scale, zp);
+  auto built = internal::BuildPlan(s, sw, sh, ow, oh, oc, type, scale, zp, isa);
   if (!built.ok()) return built.status();
   std::lock_guard<std::mutex> l(cache.mu);
   cache.plans.insert(cache.plans.begin(), built.value());
@@ -945,7 +962,7 @@ Status CheckGeometry(const Spec& s, int sw, int sh, int ow, int oh) {
 Expected<Transform> Preprocessor::GetTransform(int sw, int sh, int ow, int oh) {
   EDGERUN_RETURN_IF_ERROR(CheckGeometry(spec_, sw, sh, ow, oh));
   const int oc = spec_.channels == Channels::kGray ? 1 : 3;
-  auto plan = GetPlan(*cache_, spec_, sw, sh, ow, oh, oc, ElemType::kFloat32, 1.f, 0);
+  auto plan = GetPlan(*cache_, spec_, sw, sh, ow, oh, oc, ElemType::kFloat32, 1.f, 0, RequestedIsa(spec_));
   if (!plan.ok()) return plan.status();
   return plan.value()->transform;
 }
@@ -986,23 +1003,14 @@ Expected<Transform> Preprocessor::Run(const Image& img, const Output& out) {
       return InputError("frame: plane " + std::to_string(i) + " row stride " + std::to_string(img.stride[i]) +
                         " is smaller than its row of " + std::to_string(rb) + " bytes");
   }
-  auto planr = GetPlan(*cache_, s, img.width, img.height, out.width, out.height, oc, out.type, scale, zp);
+  auto planr = GetPlan(*cache_, s, img.width, img.height, out.width, out.height, oc, out.type, scale, zp,
+                       RequestedIsa(s));
   if (!planr.ok()) return planr.status();
   const std::shared_ptr<Plan> plan = planr.value();
   const Plan& P = *plan;
-
-  // Kernel: chosen once per frame.
-  internal::KernelFn fn = internal::KernelRef;
-  const internal::KPlan* kp = &P.k;
-  const bool want_simd = s.isa == Isa::kAuto ? !SimdDisabledByEnv() : s.isa != Isa::kScalar;
-  if (want_simd && P.simd_ok) {
-#if defined(EDGERUN_ARCH_X86)
-    if (P.simd_isa == Isa::kAVX2) { fn = internal::KernelAvx2; kp = &P.ksimd; }
-#endif
-#if defined(EDGERUN_ARCH_ARM64)
-    if (P.simd_isa == Isa::kNEON) { fn = internal::KernelNeon; kp = &P.ksimd; }
-#endif
-  }
+  // The plan's kernel (chosen when it was built).
+  const internal::KernelFn fn = P.kernel;
+  const internal::KPlan* kp = P.kplan;
 
   uint8_t* o = static_cast<uint8_t*>(out.data);
   // Letterbox borders.

@@ -1,0 +1,407 @@
+// The SIMD preprocessing kernel, written once for every ISA.
+//
+// Included only by the ISA files (preprocess_avx2.cc, preprocess_neon.cc), after
+// their `#pragma GCC optimize("fp-contract=off")` and with their ISA flags: each
+// file defines a primitives struct P in an anonymous namespace and calls
+// KernelDriver<P>. Every template here takes P as a parameter, so each
+// instantiation has internal linkage: no code compiled with -mavx2 can be
+// merged into another file's (ODR). Nothing here instantiates a std:: template.
+//
+// The driver reproduces preprocess_ref.cc bit for bit (plan.h has the spec):
+//   phase 1  per view and block of P::kBlock positions: load the source-row
+//            windows, pick the (a, b) tap bytes with byte shuffles, multiply by
+//            the 7-bit column weights (horizontal pass, 16-bit sums), then by
+//            the 14-bit row weights (vertical pass, 32-bit) -> float slot rows;
+//   phase 2  slot rows -> colour -> normalize (the reference's float ops in the
+//            same order, never fused) -> store, in blocks of two float vectors.
+//
+// What P provides (AVX2: 16 positions per block, NEON: 8):
+//   widths   kBlock (positions per block = 2 float vectors of kLanes),
+//            kWinPerK (window loads per block and window index k), kMaskBytes
+//            (shuffle-mask bytes per k and channel), kColWBytes (column weights
+//            per block); kPackedMode (see "ISA fast paths" below)
+//   types    F (float vector), I16 (int16 vector), Bytes (tap bytes of a block),
+//            Hor (16-bit horizontal sums of a block), Win (the windows of one k),
+//            ColW (column weights of a block), RowW (row weights of a line),
+//            TapConsts (YuvSampling::kRgb conversion constants)
+//   floats   Set1, Set1I16, Load, Mul, Add, Min, Max
+//   sampling LoadWin(row, win), PickTaps(Win, mask), Or, LoadColW, MulCols
+//            (horizontal pass), RowWeights(wy), StoreRows(h0, h1, RowW, dst)
+//            (vertical pass + convert + store kBlock floats)
+//   kRgb     MakeTapConsts(p, &t), TapsToRgb(Y, U, V, t, rgb[3])
+//   output   Store<T, C, NHWC>(o, dst, plane_stride, consts): o[c][h] = channel
+//            c of the block's positions h*kLanes .. h*kLanes + kLanes - 1
+//
+// ISA fast paths stay in their ISA file, behind the same structure: with
+// P::kPackedMode (AVX2 only), views the tables built in packed mode are
+// sampled by P::SamplePacked, and P::Direct may take whole lines of packed
+// RGB-family sources to NHWC RGB/BGR outputs (P::Direct::Init / Line). Without
+// kPackedMode, P::Direct is an empty struct and none of that is instantiated.
+#pragma once
+
+#include <cstring>
+
+#include "preprocess/plan.h"
+
+namespace edgerun {
+namespace preprocess {
+namespace internal {
+
+// Plan constants as vectors.
+template <class P>
+struct Consts {
+  using F = typename P::F;
+  F A[3], B[3];
+  F ymin, ky, crv, cgu, cgv, cbu, kr, kg, kb, vmax, zero;
+  F gw0, gw1, gw2;
+  F qlo, qhi;
+  typename P::I16 zp16;
+  bool qclamp;
+};
+
+template <class P>
+void MakeConsts(const KPlan& p, Consts<P>* k) {
+  for (int c = 0; c < 3; ++c) {
+    k->A[c] = P::Set1(p.A[c]);
+    k->B[c] = P::Set1(p.B[c]);
+  }
+  k->ky = P::Set1(p.ky);
+  k->ymin = P::Set1(p.ymin);
+  k->crv = P::Set1(p.crv);
+  k->cgu = P::Set1(p.cgu);
+  k->cgv = P::Set1(p.cgv);
+  k->cbu = P::Set1(p.cbu);
+  k->kr = P::Set1(p.kr);
+  k->kg = P::Set1(p.kg);
+  k->kb = P::Set1(p.kb);
+  k->vmax = P::Set1(p.vmax);
+  k->zero = P::Set1(0.f);
+  k->gw0 = P::Set1(p.gw[0]);
+  k->gw1 = P::Set1(p.gw[1]);
+  k->gw2 = P::Set1(p.gw[2]);
+  k->qlo = P::Set1(p.qlo);
+  k->qhi = P::Set1(p.qhi);
+  k->zp16 = P::Set1I16(static_cast<int16_t>(p.zp));
+  k->qclamp = p.qclamp;
+}
+
+// ---- phase 1: sampling ----
+
+// Tap bytes of one view for one block: acc[c] = (a, b) pairs of channel c in the
+// ISA's slot order (simd_tables.cc).
+template <class P, int K, int NCH>
+inline void GatherRaw(const uint8_t* row, const int32_t* win, const uint8_t* mask, typename P::Bytes* acc) {
+  for (int k = 0; k < K; ++k) {
+    const typename P::Win w = P::LoadWin(row, win + k * P::kWinPerK);
+    for (int c = 0; c < NCH; ++c) {
+      const typename P::Bytes x = P::PickTaps(w, mask + (static_cast<size_t>(k) * NCH + c) * P::kMaskBytes);
+      acc[c] = k == 0 ? x : P::Or(acc[c], x);
+    }
+  }
+}
+
+// Horizontal pass: h[c] = 16-bit sums of one block.
+template <class P, int K, int NCH>
+inline void Gather(const uint8_t* row, const int32_t* win, const uint8_t* mask, typename P::ColW wc,
+                           typename P::Hor* h) {
+  typename P::Bytes acc[NCH];
+  GatherRaw<P, K, NCH>(row, win, mask, acc);
+  for (int c = 0; c < NCH; ++c) h[c] = P::MulCols(acc[c], wc);
+}
+
+template <class P>
+void GatherRawAny(int K, int nch, const uint8_t* row, const int32_t* win, const uint8_t* mask, typename P::Bytes* acc) {
+  switch (K * 4 + nch) {
+    case 1 * 4 + 1: GatherRaw<P, 1, 1>(row, win, mask, acc); break;
+    case 1 * 4 + 2: GatherRaw<P, 1, 2>(row, win, mask, acc); break;
+    case 2 * 4 + 1: GatherRaw<P, 2, 1>(row, win, mask, acc); break;
+    case 2 * 4 + 2: GatherRaw<P, 2, 2>(row, win, mask, acc); break;
+    case 4 * 4 + 1: GatherRaw<P, 4, 1>(row, win, mask, acc); break;
+    default: GatherRaw<P, 4, 2>(row, win, mask, acc); break;
+  }
+}
+
+// Phase 1 for YuvSampling::kRgb: all views of a line at once -> R, G, B slot rows.
+template <class P>
+void SampleLineRgbTaps(const KPlan& p, const uint8_t* const* ra, const uint8_t* const* rb, typename P::RowW wy,
+                       const typename P::TapConsts& t, float* const* slots) {
+  using Bytes = typename P::Bytes;
+  for (int b = 0; b < p.nblocks; ++b) {
+    const typename P::ColW wc = P::LoadColW(p.wcol + static_cast<size_t>(b) * P::kColWBytes);
+    Bytes A[3], B[3];
+    for (int v = 0; v < p.nviews; ++v) {
+      const KView& kv = p.views[v];
+      const int32_t* win = kv.win + static_cast<size_t>(b) * kv.K * P::kWinPerK;
+      const uint8_t* mask = kv.mask + static_cast<size_t>(b) * kv.K * kv.nch * P::kMaskBytes;
+      Bytes a[2], bb[2];
+      GatherRawAny<P>(kv.K, kv.nch, ra[v], win, mask, a);
+      if (ra[v] == rb[v]) {
+        bb[0] = a[0];
+        bb[1] = a[1];
+      } else {
+        GatherRawAny<P>(kv.K, kv.nch, rb[v], win, mask, bb);
+      }
+      for (int c = 0; c < kv.nch; ++c) {
+        A[kv.slot[c]] = a[c];
+        B[kv.slot[c]] = bb[c];
+      }
+    }
+    Bytes rgbA[3], rgbB[3];
+    P::TapsToRgb(A[0], A[1], A[2], t, rgbA);
+    P::TapsToRgb(B[0], B[1], B[2], t, rgbB);
+    for (int c = 0; c < 3; ++c) {
+      const typename P::Hor h0 = P::MulCols(rgbA[c], wc), h1 = P::MulCols(rgbB[c], wc);
+      P::StoreRows(h0, h1, wy, slots[c] + b * P::kBlock);
+    }
+  }
+}
+
+// Phase 1: one view of one line -> float slot rows (value units), whole blocks.
+template <class P, int K, int NCH>
+void SampleLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, typename P::RowW wy, const uint8_t* wcol,
+                int nb, float* const* dst) {
+  const bool same = ra == rb;
+  const size_t mstep = static_cast<size_t>(K) * NCH * P::kMaskBytes;
+  for (int b = 0; b < nb; ++b) {
+    const typename P::ColW wc = P::LoadColW(wcol + static_cast<size_t>(b) * P::kColWBytes);
+    const int32_t* win = kv.win + static_cast<size_t>(b) * K * P::kWinPerK;
+    const uint8_t* mask = kv.mask + b * mstep;
+    typename P::Hor h0[NCH], h1[NCH];
+    Gather<P, K, NCH>(ra, win, mask, wc, h0);
+    if (same) {
+      for (int c = 0; c < NCH; ++c) h1[c] = h0[c];
+    } else {
+      Gather<P, K, NCH>(rb, win, mask, wc, h1);
+    }
+    for (int c = 0; c < NCH; ++c) P::StoreRows(h0[c], h1[c], wy, dst[c] + b * P::kBlock);
+  }
+}
+
+template <class P>
+using SampleFn = void (*)(const KView&, const uint8_t*, const uint8_t*, typename P::RowW, const uint8_t*, int,
+                          float* const*);
+
+template <class P>
+SampleFn<P> PickSample(int K, int nch) {
+  switch (K * 4 + nch) {
+    case 1 * 4 + 1: return SampleLine<P, 1, 1>;
+    case 1 * 4 + 2: return SampleLine<P, 1, 2>;
+    case 1 * 4 + 3: return SampleLine<P, 1, 3>;
+    case 2 * 4 + 1: return SampleLine<P, 2, 1>;
+    case 2 * 4 + 2: return SampleLine<P, 2, 2>;
+    case 2 * 4 + 3: return SampleLine<P, 2, 3>;
+    case 4 * 4 + 1: return SampleLine<P, 4, 1>;
+    case 4 * 4 + 2: return SampleLine<P, 4, 2>;
+    default: return SampleLine<P, 4, 3>;
+  }
+}
+
+// ---- phase 2: colour + normalize (same op order as NormalizePixelRef) ----
+// s[] are the slot vectors already arranged in output-channel order (kCopy), or
+// (Y, U, V) / (R, G, B) in canonical order. For YUV -> BGR the driver swaps U/V
+// and the coefficient pairs, which yields bit-identical values (a + b == b + a).
+template <class P, ColorOp OP, int C>
+inline void Post(const Consts<P>& k, const typename P::F* s, typename P::F* o) {
+  using F = typename P::F;
+  F px[3] = {s[0], s[0], s[0]};
+  if (OP == ColorOp::kCopy) {
+    for (int c = 0; c < C; ++c) px[c] = s[c];
+  } else if (OP == ColorOp::kGrayToRgb) {
+    // px already s[0]
+  } else if (OP == ColorOp::kRgbToGray) {
+    const F t0 = P::Mul(s[0], k.gw0);
+    const F t1 = P::Mul(s[1], k.gw1);
+    const F t = P::Add(t0, t1);
+    const F t2 = P::Mul(s[2], k.gw2);
+    px[0] = P::Add(t, t2);
+  } else {
+    const F y = P::Mul(P::Max(s[0], k.ymin), k.ky);
+    F r = P::Mul(s[2], k.crv);
+    r = P::Add(r, k.kr);
+    r = P::Add(y, r);
+    const F g0 = P::Mul(s[1], k.cgu);
+    const F g1 = P::Mul(s[2], k.cgv);
+    F g = P::Add(g0, g1);
+    g = P::Add(g, k.kg);
+    g = P::Add(y, g);
+    F b = P::Mul(s[1], k.cbu);
+    b = P::Add(b, k.kb);
+    b = P::Add(y, b);
+    px[0] = P::Min(P::Max(r, k.zero), k.vmax);
+    px[1] = P::Min(P::Max(g, k.zero), k.vmax);
+    px[2] = P::Min(P::Max(b, k.zero), k.vmax);
+  }
+  for (int c = 0; c < C; ++c) o[c] = P::Add(P::Mul(px[c], k.A[c]), k.B[c]);
+}
+
+// Phase 2: slot rows -> colour -> normalize -> store one line. The last partial
+// block goes through `tail` (a block of output elements) and is copied out.
+template <class P, ColorOp OP, ElemType T, int C, bool NHWC>
+void PostLine(const Consts<P>& k, const float* const* src, int nsrc, int npos, uint8_t* dst, size_t ps,
+              uint8_t* tail) {
+  using F = typename P::F;
+  constexpr int kB = P::kBlock, kL = P::kLanes;
+  constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
+  constexpr size_t blk = NHWC ? kB * C * es : kB * es;
+  const int nfull = npos / kB;
+  const int rest = npos - nfull * kB;
+  for (int b = 0; b <= nfull; ++b) {
+    if (b == nfull && rest == 0) break;
+    F s[2][3];
+    for (int i = 0; i < 3; ++i) {
+      const float* p = src[i < nsrc ? i : 0] + b * kB;
+      s[0][i] = P::Load(p);
+      s[1][i] = P::Load(p + kL);
+    }
+    F o2[2][3];
+    Post<P, OP, C>(k, s[0], o2[0]);
+    Post<P, OP, C>(k, s[1], o2[1]);
+    F o[3][2];
+    for (int c = 0; c < C; ++c) {
+      o[c][0] = o2[0][c];
+      o[c][1] = o2[1][c];
+    }
+    uint8_t* d = dst + b * blk;
+    if (b < nfull) {
+      P::template Store<T, C, NHWC>(o, d, ps, k);
+    } else {
+      P::template Store<T, C, NHWC>(o, tail, kB * es, k);
+      if (NHWC) {
+        std::memcpy(d, tail, rest * C * es);
+      } else {
+        for (int c = 0; c < C; ++c) std::memcpy(d + c * ps, tail + c * kB * es, rest * es);
+      }
+    }
+  }
+}
+
+template <class P>
+using PostFn = void (*)(const Consts<P>&, const float* const*, int, int, uint8_t*, size_t, uint8_t*);
+
+template <class P, ColorOp OP, ElemType T>
+PostFn<P> PickPost2(int C, bool nhwc) {
+  if (C == 1) return PostLine<P, OP, T, 1, true>;  // one channel: both layouts are contiguous
+  return nhwc ? PostLine<P, OP, T, 3, true> : PostLine<P, OP, T, 3, false>;
+}
+template <class P, ColorOp OP>
+PostFn<P> PickPost1(ElemType t, int C, bool nhwc) {
+  switch (t) {
+    case ElemType::kFloat32: return PickPost2<P, OP, ElemType::kFloat32>(C, nhwc);
+    case ElemType::kFloat16: return PickPost2<P, OP, ElemType::kFloat16>(C, nhwc);
+    case ElemType::kUInt8: return PickPost2<P, OP, ElemType::kUInt8>(C, nhwc);
+    default: return PickPost2<P, OP, ElemType::kInt8>(C, nhwc);
+  }
+}
+template <class P>
+PostFn<P> PickPost(ColorOp op, ElemType t, int C, bool nhwc) {
+  switch (op) {
+    case ColorOp::kCopy: return PickPost1<P, ColorOp::kCopy>(t, C, nhwc);
+    case ColorOp::kYuvToRgb: return PickPost1<P, ColorOp::kYuvToRgb>(t, C, nhwc);
+    case ColorOp::kRgbToGray: return PickPost1<P, ColorOp::kRgbToGray>(t, C, nhwc);
+    default: return PickPost1<P, ColorOp::kGrayToRgb>(t, C, nhwc);
+  }
+}
+
+// ---- the kernel: lines [j0, j1) of the content ----
+template <class P>
+void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1, uint8_t* scratch) {
+  using F = typename P::F;
+  Consts<P> k;
+  MakeConsts<P>(p, &k);
+  const int C = p.out_c;
+  const size_t es = ElemSize(p.type);
+  const bool nhwc = p.layout == Layout::kNHWC || C == 1;
+  const int nb = p.nblocks;
+  const size_t npad = static_cast<size_t>(nb) * P::kBlock;
+  // scratch: [tail 256][slot rows 3 x npad floats][kTile transposed lines of npad x C x es]
+  uint8_t* tail = scratch;
+  float* slots[3];
+  for (int s = 0; s < 3; ++s) slots[s] = reinterpret_cast<float*>(scratch + 256) + s * npad;
+  uint8_t* line = scratch + 256 + 3 * npad * 4;
+  const size_t line_bytes = npad * C * es + 16;  // + spill room of the direct path
+  int tile0 = j0;
+  const size_t plane_bytes = static_cast<size_t>(p.out_w) * p.out_h * es;
+
+  // Slot rows in output-channel order for phase 2.
+  const float* src[3] = {slots[0], slots[1], slots[2]};
+  int nsrc = p.nslots;
+  if (p.op == ColorOp::kCopy) {
+    for (int c = 0; c < C; ++c) src[c] = slots[p.perm[c]];
+    nsrc = C;
+  } else if (p.op == ColorOp::kYuvToRgb && p.perm[0] == 2) {
+    // BGR out: swap U/V and the coefficient pairs (identical values, see Post).
+    src[1] = slots[2];
+    src[2] = slots[1];
+    const F t0 = k.crv; k.crv = k.cbu; k.cbu = t0;
+    const F t1 = k.kr; k.kr = k.kb; k.kb = t1;
+    const F t2 = k.cgu; k.cgu = k.cgv; k.cgv = t2;
+  }
+  const PostFn<P> post = PickPost<P>(p.op, p.type, C, nhwc);
+  SampleFn<P> sample[3];
+  float* vdst[3][3];
+  for (int v = 0; v < p.nviews; ++v) {
+    const KView& kv = p.views[v];
+    if constexpr (P::kPackedMode) {
+      if (kv.packed) {
+        sample[v] = P::SamplePacked;
+        for (int c = 0; c < 3; ++c) vdst[v][c] = slots[c];  // packed masks place slot c at c
+        continue;
+      }
+    }
+    sample[v] = PickSample<P>(kv.K, kv.nch);
+    for (int c = 0; c < kv.nch; ++c) vdst[v][c] = slots[kv.slot[c]];
+  }
+
+  typename P::TapConsts tc;
+  P::MakeTapConsts(p, &tc);
+
+  [[maybe_unused]] typename P::Direct direct;
+  [[maybe_unused]] bool use_direct = false;
+  if constexpr (P::kPackedMode) use_direct = direct.Init(p);
+
+  for (int j = j0; j < j1; ++j) {
+    const int ya = p.row_a[j], yb = p.row_b[j];
+    const typename P::RowW wy = P::RowWeights(p.row_w[j]);
+    const uint8_t* ra[3];
+    const uint8_t* rb[3];
+    for (int v = 0; v < p.nviews; ++v) {
+      const KView& kv = p.views[v];
+      ra[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(ya >> kv.yshift) * img.stride[kv.plane];
+      rb[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(yb >> kv.yshift) * img.stride[kv.plane];
+    }
+    if constexpr (P::kPackedMode) {
+      if (use_direct) {
+        if (!p.transposed) {
+          const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
+          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, out + pix * 3 * es, tail);
+        } else {
+          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, line + (j - tile0) * line_bytes, tail);
+          if (j - tile0 + 1 == kTile || j + 1 == j1) {
+            FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
+            tile0 = j + 1;
+          }
+        }
+        continue;
+      }
+    }
+    if (p.rgb_taps) {
+      SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots);
+    } else {
+      for (int v = 0; v < p.nviews; ++v) sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v]);
+    }
+    if (!p.transposed) {
+      const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
+      post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
+    } else {
+      post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
+      if (j - tile0 + 1 == kTile || j + 1 == j1) {
+        FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
+        tile0 = j + 1;
+      }
+    }
+  }
+}
+
+}  // namespace internal
+}  // namespace preprocess
+}  // namespace edgerun
