@@ -40,10 +40,10 @@ def _frames():
 _CASES = [
     # (format, options, out shape, dtype)
     ("nv12", dict(fit="stretch"), (1, 40, 56, 3), np.float32),
-    ("nv12", dict(fit="letterbox", interpolation="area"), (1, 32, 32, 3), np.uint8),
+    ("nv12", dict(fit="letterbox", interpolation="area", mean=0, std=1), (1, 32, 32, 3), np.uint8),
     ("bgr", dict(fit="crop", rotate=90), (1, 48, 40, 3), np.float32),
     ("bgr", dict(fit="letterbox", interpolation="nearest", mean=127.5, std=127.5), (1, 33, 47, 3), np.float32),
-    ("i420", dict(fit="stretch", interpolation="area"), (1, 24, 30, 3), np.uint8),
+    ("i420", dict(fit="stretch", interpolation="area"), (1, 24, 30, 3), np.uint8),  # quantized below
     ("bgr", dict(fit="stretch"), (1, 64, 64, 3), np.int8),
 ]
 
@@ -76,6 +76,8 @@ def run(out_path: str, models: list[str]) -> None:
         out = np.zeros(shape, dtype=dtype)
         if dtype == np.int8:
             pre(frames[fmt], out, scale=1 / 255.0, zero_point=-128)
+        elif dtype == np.uint8 and opts.get("std") != 1:
+            pre(frames[fmt], out, scale=2 / 255.0, zero_point=128)
         else:
             pre(frames[fmt], out)
         record[f"pre{i}"] = out
