@@ -103,15 +103,29 @@ std::shared_ptr<AlignedBlock> AlignedBlock::Allocate(size_t size) {
 AlignedBlock::~AlignedBlock() { std::free(data_); }
 
 Expected<std::shared_ptr<ModelBytes>> ModelBytes::MapFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+  // forever (and a device node might block too). Nothing is read before
+  // fstat() has proved this is a regular file; mmap ignores the flag.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     const int err = errno;
     return ModelError("cannot open model file '" + path + "': " + std::strerror(err));
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
     ::close(fd);
-    return ModelError("model path '" + path + "' is not a regular file");
+    return ModelError("cannot stat model file '" + path + "': " + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "something else";
+    return ModelError("model path '" + path + "' is not a regular file: it is " + what);
   }
   const size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) {
