@@ -61,3 +61,113 @@ def test_directory_and_device_are_refused(tmp_path):
     if os.path.exists("/dev/zero"):
         with pytest.raises(edgerun.ModelError, match="character device"):
             edgerun.Session("/dev/zero")
+
+
+# --------------------------------------------------------------------------- 7: close/resize vs run
+_RACE_PRELUDE = """
+    import threading, time, sys
+    import numpy as np
+    import edgerun
+    import models as mg
+
+    EXPECTED = (edgerun.ClosedError, edgerun.BusyError)
+    unexpected = []
+    counts = {}
+
+    def hammer(fn, stop):
+        while not stop.is_set():
+            try:
+                fn()
+                counts[fn.__name__] = counts.get(fn.__name__, 0) + 1
+            except EXPECTED as e:
+                k = type(e).__name__
+                counts[k] = counts.get(k, 0) + 1
+            except BaseException as e:  # anything else fails the test
+                unexpected.append(repr(e))
+                stop.set()
+"""
+
+
+def test_close_while_other_threads_run():
+    out = run_child(_RACE_PRELUDE + """
+    data = mg.builtin_image_model(dtype="float32")
+    x = np.random.default_rng(0).random((1, 96, 96, 3), dtype=np.float32)
+    deadline = time.monotonic() + 6.0
+    rounds = 0
+    while time.monotonic() < deadline:
+        s = edgerun.Session(data, threads=1)
+        ref = s.run(x, copy=True)[0]
+        stop = threading.Event()
+        def run():
+            r = s.run(x, copy=True)[0]
+            if not np.array_equal(r, ref):
+                raise AssertionError("wrong result")
+        def run_views():
+            s.run(x)
+        def run_zero_copy():
+            s.input(0)[...] = x
+            s.run()
+        def specs():
+            s.inputs, s.outputs, s._placement()
+        ts = [threading.Thread(target=hammer, args=(f, stop)) for f in (run, run, run_views, run_zero_copy, specs)]
+        for t in ts: t.start()
+        time.sleep(0.01 * (rounds % 5))
+        s.close()
+        time.sleep(0.005)
+        stop.set()
+        for t in ts: t.join()
+        rounds += 1
+        if unexpected: break
+    print("rounds", rounds, "counts", counts)
+    print("UNEXPECTED" if unexpected else "OK", unexpected[:3])
+    """)
+    assert out.strip().splitlines()[-1].startswith("OK"), out
+    assert "ClosedError" in out, out  # the race was exercised: runs after close were refused
+
+
+def test_resize_while_other_threads_run_copy():
+    out = run_child(_RACE_PRELUDE + """
+    s = edgerun.Session(mg.dynamic_batch_model(features=4), threads=1)
+    stop = threading.Event()
+    def run_copy():
+        y = s.run(copy=True)[0]
+        if y.ndim != 2 or y.shape[1] != 4 or not np.all(y == 1.0):  # zeros in -> 2*0+1
+            raise AssertionError(f"bad output {y.shape}")
+    def run_views():
+        y = s.run()[0]
+        if y.shape[1] != 4:
+            raise AssertionError("bad shape")
+    def run_args():
+        b = s.inputs[0].shape[0]
+        try:
+            y = s.run(np.zeros((b, 4), np.float32), copy=True)[0]
+        except edgerun.InputError:  # resized between reading the shape and running: a clear error
+            counts["InputError"] = counts.get("InputError", 0) + 1
+    def resize():
+        s.resize_input(0, (int(np.random.randint(1, 300)), 4))
+    def specs():
+        [t.shape for t in s.outputs]
+    ts = [threading.Thread(target=hammer, args=(f, stop))
+          for f in (run_copy, run_copy, run_views, run_args, resize, specs)]
+    for t in ts: t.start()
+    time.sleep(6.0)
+    stop.set()
+    for t in ts: t.join()
+    s.close()
+    print("counts", counts)
+    print("UNEXPECTED" if unexpected else "OK", unexpected[:3])
+    """)
+    assert out.strip().splitlines()[-1].startswith("OK"), out
+    assert "'resize'" in out and "'run_copy'" in out, out
+
+
+def test_run_copy_after_resize_has_new_shape():
+    s = edgerun.Session(mg.dynamic_batch_model(features=4))
+    s.resize_input(0, (7, 4))
+    y = s.run(np.ones((7, 4), np.float32), copy=True)[0]
+    assert y.shape == (7, 4) and np.all(y == 3.0)
+    s.close()
+    with pytest.raises(edgerun.ClosedError):
+        s.run(copy=True)
+    with pytest.raises(edgerun.ClosedError):
+        s.input(0)

@@ -137,14 +137,14 @@ Expected<std::shared_ptr<Pipeline::Model>> Pipeline::Bind(std::shared_ptr<Sessio
   auto m = std::make_shared<Model>();
   m->session = session;
   m->generation = generation;
-  const auto& ins = session->inputs();
+  const std::vector<TensorInfo> ins = session->InputInfos();  // locked copies: the caller may resize it
   m->num_inputs = ins.size();
   if (options.input_index >= ins.size())
     return InputError("the pipeline feeds input " + std::to_string(options.input_index) +
                       " but the model has " + std::to_string(ins.size()) + " input(s)");
   m->input_index = options.input_index;
   m->input = ins[options.input_index];
-  m->outputs = session->outputs();
+  m->outputs = session->OutputInfos();
   const TensorInfo& t = m->input;
   const pp::Spec& spec = pre.spec();
   const int want_c = spec.channels == pp::Channels::kGray ? 1 : 3;
@@ -350,8 +350,13 @@ Status Pipeline::Invoke(Slot* slot) {
   std::vector<HostArray> arrays(m.num_inputs);  // other inputs: the session's own buffers
   arrays[m.input_index] = m.input_array;
   arrays[m.input_index].data = slot->in->data();
-  std::vector<void*> dst(m.outputs.size());
-  for (size_t i = 0; i < dst.size(); ++i) dst[i] = slot->outs[i]->data();
+  // Shapes as bound: if the session was resized since (by its owner, on
+  // another thread), Run() refuses (BusyError) instead of overflowing `outs`.
+  std::vector<OutputCopy> dst(m.outputs.size());
+  for (size_t i = 0; i < dst.size(); ++i) {
+    dst[i].data = slot->outs[i]->data();
+    dst[i].shape = m.outputs[i].shape;
+  }
   return m.session->Run(arrays, &dst);
 }
 

@@ -665,20 +665,48 @@ Expected<size_t> Session::OutputIndex(const std::string& name) const {
   return InputError("the model has no output named '" + name + "'; its outputs are " + names);
 }
 
-Status Session::Run(const std::vector<HostArray>& arrays,
-                    const std::vector<void*>* copy_outputs_to) {
+std::vector<TensorInfo> Session::InputInfos() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return inputs_;
+}
+
+std::vector<TensorInfo> Session::OutputInfos() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outputs_;
+}
+
+std::pair<std::shared_ptr<AlignedBlock>, TensorInfo> Session::InputBuffer(size_t i) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (i >= inputs_.size()) return {nullptr, TensorInfo()};
+  return {input_blocks_[i], inputs_[i]};
+}
+
+Status Session::Run(const std::vector<HostArray>& arrays, std::vector<OutputCopy>* copies,
+                    OutputBlocks* views) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!impl_ || !impl_->compiled) return ClosedError("the session is closed");
-  if (copy_outputs_to && copy_outputs_to->size() != outputs_.size())
-    return InputError("expected " + std::to_string(outputs_.size()) + " output destination(s), got " +
-                      std::to_string(copy_outputs_to->size()));
+  if (copies) {
+    if (copies->size() != outputs_.size())
+      return InputError("expected " + std::to_string(outputs_.size()) + " output destination(s), got " +
+                        std::to_string(copies->size()));
+    // The destinations were sized from shapes read before this lock was taken:
+    // a resize on another thread in between would make the copy overflow them.
+    for (size_t i = 0; i < outputs_.size(); ++i)
+      if ((*copies)[i].data && (*copies)[i].shape != outputs_[i].shape)
+        return BusyError(Describe("output", i, outputs_[i]) + " is now " + ShapeString(outputs_[i].shape) +
+                         ", the destination was made for " + ShapeString((*copies)[i].shape) +
+                         " (resize_input() ran on another thread); nothing was run");
+  }
   Status s = RunLocked(arrays);
   if (!s.ok()) return s;
   ++run_count_;
-  if (copy_outputs_to) {
+  if (copies) {
     for (size_t i = 0; i < outputs_.size(); ++i)
-      if ((*copy_outputs_to)[i])
-        std::memcpy((*copy_outputs_to)[i], output_blocks_[i]->data(), outputs_[i].nbytes);
+      if ((*copies)[i].data) std::memcpy((*copies)[i].data, output_blocks_[i]->data(), outputs_[i].nbytes);
+  }
+  if (views) {
+    views->blocks = output_blocks_;
+    views->info = outputs_;
   }
   return s;
 }
