@@ -171,3 +171,38 @@ def test_run_copy_after_resize_has_new_shape():
         s.run(copy=True)
     with pytest.raises(edgerun.ClosedError):
         s.input(0)
+
+
+# --------------------------------------------------------------------------- 8: 64-bit bounds
+FRAME = np.zeros((48, 64, 3), np.uint8)
+
+
+@pytest.mark.parametrize("roi", [(2**31 - 1, 0, 1, 1), (0, 2**31 - 1, 1, 1), (10, 0, 2**31 - 1, 1),
+                                 (0, 10, 1, 2**31 - 1), (2**31 - 2, 2**31 - 2, 2**31 - 1, 2**31 - 1)])
+def test_roi_near_int_max_is_refused_not_read_out_of_bounds(roi):
+    # Before: x + w wrapped negative, passed the bounds check and the kernel read far
+    # outside the frame (SIGSEGV) -- run in a child so a crash is a failure.
+    out = run_child(f"""
+        import numpy as np, edgerun
+        frame = np.zeros((48, 64, 3), np.uint8)
+        out = np.zeros((1, 16, 16, 3), np.float32)
+        try:
+            edgerun.Preprocessor("rgb", roi={roi!r})(frame, out)
+        except edgerun.InputError as e:
+            print("InputError:", e)
+        """, timeout=60)
+    assert out.startswith("InputError:") and "must lie inside the 64x48 frame" in out, out
+
+
+def test_frame_row_stride_beyond_reason_is_refused():
+    pre = edgerun.Preprocessor("rgb")
+    out = np.zeros((1, 16, 16, 3), np.float32)
+    huge_stride = np.lib.stride_tricks.as_strided(FRAME, (2, 64, 3), (2**50, 3, 1))
+    with pytest.raises(edgerun.InputError, match="row stride"):
+        pre(huge_stride, out)
+    with pytest.raises(edgerun.InputError, match="larger than"):
+        pre.transform((2**31 - 1, 48), (16, 16))
+    # Output shapes beyond int range: refused before narrowing (a view, no memory).
+    wide = np.lib.stride_tricks.as_strided(np.zeros(3, np.float32), (1, 1, 2**33, 3), (0, 0, 0, 4))
+    with pytest.raises(edgerun.InputError):
+        pre(FRAME, wide)

@@ -20,6 +20,12 @@
 namespace edgerun {
 namespace preprocess {
 
+// Sizes every user number is checked against (in 64 bits) before it is
+// narrowed to int or multiplied: frames up to 2^20 pixels on a side, model
+// inputs up to 2^16.
+constexpr int kMaxFrameSide = 1 << 20;
+constexpr int kMaxOutputSide = 1 << 16;
+
 // ---------------------------------------------------------------------------
 // Names
 // ---------------------------------------------------------------------------
@@ -116,7 +122,15 @@ Expected<Image> ImageFromBuffer(PixelFormat f, const uint8_t* data, int width, i
   if (data == nullptr) return InputError("frame: data pointer is null");
   if (width <= 0 || height <= 0)
     return InputError("frame: expected a positive size, got " + std::to_string(width) + "x" + std::to_string(height));
+  if (width > kMaxFrameSide || height > kMaxFrameSide)
+    return InputError("frame: " + std::to_string(width) + "x" + std::to_string(height) + " is larger than " +
+                      std::to_string(kMaxFrameSide) + " pixels on a side");
+  if (static_cast<unsigned>(f) > static_cast<unsigned>(PixelFormat::kUYVY) || PackedChannels(f) <= 0)
+    return InputError("frame: unknown pixel format");
   const int row0 = PlaneRowBytes(f, width, 0);
+  // The largest offset below is about (3/2 height) * stride: keep it far from overflowing.
+  if (row_stride > (int64_t(1) << 40))
+    return InputError("frame: row stride " + std::to_string(row_stride) + " bytes is implausibly large");
   if (row_stride < row0)
     return InputError("frame: row stride " + std::to_string(row_stride) + " bytes is smaller than a row of " +
                       std::to_string(row0) + " bytes");
@@ -201,6 +215,9 @@ Expected<Image> FrameFromArray(PixelFormat f, const ArrayDesc& a) {
     return InputError("frame: the pixels of a row must be contiguous (strides (row, " + std::to_string(a.strides[1]) +
                       ", ...) were given, expected a column stride of " + std::to_string(inner) +
                       " bytes); a row stride larger than the row is fine");
+  if (rows > 3 * int64_t(kMaxFrameSide) || W > kMaxFrameSide)
+    return InputError("frame: shape " + ShapeStr(a) + " is larger than " + std::to_string(kMaxFrameSide) +
+                      " pixels on a side");
   const int64_t S = a.strides[0];
   if (rows > 1 && S < W * inner)
     return InputError("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
@@ -214,6 +231,8 @@ Expected<Image> FrameFromArray(PixelFormat f, const ArrayDesc& a) {
   } else {
     H = static_cast<int>(rows);
   }
+  if (rows > 1 && S > (int64_t(1) << 40))
+    return InputError("frame: row stride " + std::to_string(S) + " bytes is implausibly large");
   const int64_t stride = rows > 1 ? S : W * inner;
   const size_t extent = static_cast<size_t>((rows - 1) * stride + W * inner);
   const bool padded_i420 = f == PixelFormat::kI420 && stride != W;
@@ -246,14 +265,17 @@ Expected<Output> OutputFromArray(const Spec& s, const ArrayDesc& a) {
     ++sh;
     --n;
   }
-  int H = -1, W = -1;
+  int64_t H = -1, W = -1;  // narrowed to int only once in range
   if (n == 3) {
-    if (!nchw && sh[2] == C) { H = static_cast<int>(sh[0]); W = static_cast<int>(sh[1]); }
-    if (nchw && sh[0] == C) { H = static_cast<int>(sh[1]); W = static_cast<int>(sh[2]); }
+    if (!nchw && sh[2] == C) { H = sh[0]; W = sh[1]; }
+    if (nchw && sh[0] == C) { H = sh[1]; W = sh[2]; }
   } else if (n == 2 && gray && a.ndim == 2) {
-    H = static_cast<int>(sh[0]);
-    W = static_cast<int>(sh[1]);
+    H = sh[0];
+    W = sh[1];
   }
+  if (H > kMaxOutputSide || W > kMaxOutputSide)
+    return InputError("out: shape " + ShapeStr(a) + " is larger than " + std::to_string(kMaxOutputSide) +
+                      " pixels on a side");
   if (H <= 0 || W <= 0) {
     const std::string c = std::to_string(C);
     std::string want = nchw ? "(" + c + ", H, W) or (1, " + c + ", H, W)" : "(H, W, " + c + ") or (1, H, W, " + c + ")";
@@ -262,8 +284,8 @@ Expected<Output> OutputFromArray(const Spec& s, const ArrayDesc& a) {
                       "' expects shape " + want + ", got " + ShapeStr(a));
   }
   o.data = a.data;
-  o.width = W;
-  o.height = H;
+  o.width = static_cast<int>(W);
+  o.height = static_cast<int>(H);
   o.channels = C;
   o.bytes = a.nbytes;
   return o;
@@ -587,8 +609,9 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
   P.type = type; P.scale = scale; P.zp = zp;
 
   Roi roi = s.has_roi ? s.roi : Roi{0, 0, src_w, src_h};
-  if (roi.x < 0 || roi.y < 0 || roi.width <= 0 || roi.height <= 0 || roi.x + roi.width > src_w ||
-      roi.y + roi.height > src_h)
+  // 64-bit sums: x + w of two ints near INT_MAX must not wrap past the check.
+  if (roi.x < 0 || roi.y < 0 || roi.width <= 0 || roi.height <= 0 ||
+      static_cast<int64_t>(roi.x) + roi.width > src_w || static_cast<int64_t>(roi.y) + roi.height > src_h)
     return InputError("roi (" + std::to_string(roi.x) + ", " + std::to_string(roi.y) + ", " +
                       std::to_string(roi.width) + ", " + std::to_string(roi.height) +
                       ") must lie inside the " + std::to_string(src_w) + "x" + std::to_string(src_h) + " frame");
@@ -936,8 +959,12 @@ Status CheckGeometry(const Spec& s, int sw, int sh, int ow, int oh) {
     return InputError(std::string("frame: ") + Name(s.format) + " needs an even width, got " + std::to_string(sw));
   if (ow <= 0 || oh <= 0)
     return InputError("output: expected a positive size, got " + std::to_string(ow) + "x" + std::to_string(oh));
-  if (sw > (1 << 20) || sh > (1 << 20) || ow > (1 << 16) || oh > (1 << 16))
-    return InputError("frame or output too large");
+  if (sw > kMaxFrameSide || sh > kMaxFrameSide)
+    return InputError("frame: " + std::to_string(sw) + "x" + std::to_string(sh) + " is larger than " +
+                      std::to_string(kMaxFrameSide) + " pixels on a side");
+  if (ow > kMaxOutputSide || oh > kMaxOutputSide)
+    return InputError("output: " + std::to_string(ow) + "x" + std::to_string(oh) + " is larger than " +
+                      std::to_string(kMaxOutputSide) + " pixels on a side");
   return Status::Ok();
 }
 }  // namespace
