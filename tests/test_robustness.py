@@ -206,3 +206,110 @@ def test_frame_row_stride_beyond_reason_is_refused():
     wide = np.lib.stride_tricks.as_strided(np.zeros(3, np.float32), (1, 1, 2**33, 3), (0, 0, 0, 4))
     with pytest.raises(edgerun.InputError):
         pre(FRAME, wide)
+
+
+def test_sizes_beyond_int_range_are_input_errors():
+    pre = edgerun.Preprocessor("rgb")
+    with pytest.raises(edgerun.InputError, match="frame_size width: expected an int in"):
+        pre.transform((2**32 + 64, 48), (16, 16))  # not silently 64
+    with pytest.raises(edgerun.InputError, match="rotate: expected an int in"):
+        edgerun.Preprocessor("rgb", rotate=2**32 + 90)  # not silently 90
+
+
+# --------------------------------------------------------------------------- 11: smaller input checks
+@pytest.mark.parametrize("std", [1e-45, 1e-38, 1e-30])
+def test_tiny_std_is_refused_not_nan(std):
+    with pytest.raises(edgerun.InputError, match="std"):
+        edgerun.Preprocessor("rgb", std=std)
+
+
+def test_std_with_tiny_quantization_scale_is_refused():
+    pre = edgerun.Preprocessor("rgb", std=1e-6)
+    q = np.zeros((1, 16, 16, 3), np.int8)
+    with pytest.raises(edgerun.InputError, match="std"):
+        pre(FRAME, q, scale=1e-38, zero_point=0)
+    # Small but sane std stays finite (no NaN, no inf).
+    out = np.zeros((1, 16, 16, 3), np.float32)
+    edgerun.Preprocessor("rgb", std=1e-3)(FRAME + 7, out)
+    assert np.all(np.isfinite(out))
+
+
+def test_float_roi_is_refused_not_truncated():
+    with pytest.raises(edgerun.InputError, match="roi x"):
+        edgerun.Preprocessor("rgb", roi=(1.5, 0, 8, 8))
+    with pytest.raises(edgerun.InputError, match="roi w"):
+        edgerun.Preprocessor("rgb", roi=(0, 0, 8.25, 8))
+    with pytest.raises(edgerun.InputError, match="roi"):
+        edgerun.Preprocessor("rgb", roi=(0, 0, float("nan"), 8))
+    # Integral values of any integer-like type are fine.
+    assert edgerun.Preprocessor("rgb", roi=(1.0, 0, 8, 8)).options["roi"] == (1, 0, 8, 8)
+    assert edgerun.Preprocessor("rgb", roi=np.array([1, 0, 8, 8])).options["roi"] == (1, 0, 8, 8)
+
+
+def _one_line_input_error(call, name):
+    with pytest.raises(edgerun.InputError) as e:
+        call()
+    msg = str(e.value)
+    assert "\n" not in msg and name in msg, msg
+    return msg
+
+
+def test_out_of_range_ints_are_one_line_input_errors_naming_the_argument():
+    pre = edgerun.Preprocessor("rgb")
+    q = np.zeros((1, 16, 16, 3), np.int8)
+    s = edgerun.Session(mg.dynamic_batch_model())
+    cases = [
+        (lambda: pre(FRAME, q, scale=0.5, zero_point=2**40), "zero_point"),
+        (lambda: pre(FRAME, q, scale=0.5, zero_point=1.5), "zero_point"),
+        (lambda: pre(FRAME, q, scale="x", zero_point=0), "scale"),
+        (lambda: pre.transform((2**40, 1), (16, 16)), "frame_size width"),
+        (lambda: pre.transform((64, 48), (16, 2**63)), "input_size height"),
+        (lambda: edgerun.Transform([1, 0, 0, 0, 1, 0], (2**40, 1), (0, 0, 1, 1), (0, 0, 1, 1)), "input_size"),
+        (lambda: edgerun.Transform([1, 0, 0, 0, 1, "x"], (1, 1), (0, 0, 1, 1), (0, 0, 1, 1)), "matrix"),
+        (lambda: s.resize_input(0, (2**70, 4)), "shape"),
+        (lambda: s.resize_input(0, (2.5, 4)), "shape"),
+        (lambda: s.run(copy=2**40), "copy"),
+        (lambda: s.run(copy="yes"), "copy"),
+        (lambda: s.input(2**70), "input index"),
+        (lambda: edgerun.Preprocessor("rgb", roi=(2**40, 0, 1, 1)), "roi x"),
+        (lambda: edgerun.Preprocessor("rgb", threads=2**64), "threads"),
+        (lambda: edgerun.Session(mg.dynamic_batch_model(), threads=2**32 + 1), "threads"),
+        (lambda: edgerun.Session(mg.dynamic_batch_model(), signature=2**40), "signature"),
+    ]
+    for call, name in cases:
+        _one_line_input_error(call, name)
+
+
+def test_pipeline_timeouts_are_checked():
+    s = edgerun.Session(mg.builtin_image_model(dtype="float32"))
+    with edgerun.Pipeline(s, edgerun.Preprocessor("rgb")) as p:
+        for bad in ("x", float("nan"), [1]):
+            _one_line_input_error(lambda: p.get(timeout=bad), "timeout")
+        with pytest.raises(TimeoutError):
+            p.get(timeout=0.01)
+
+
+def test_unencodable_strings_are_input_errors_not_runtime_errors(tmp_path):
+    bad = "\udcff"  # a lone surrogate: what os.fsdecode gives for an undecodable file name
+    m = mg.dynamic_batch_model()
+    s = edgerun.Session(m)
+    for call in (lambda: edgerun.Session(m, accelerator=bad), lambda: edgerun.Session(m, signature=bad),
+                 lambda: edgerun.Session(m, fallback=bad), lambda: s.input(bad),
+                 lambda: edgerun.Preprocessor(bad), lambda: edgerun.Preprocessor("rgb", fit=bad),
+                 lambda: edgerun.heads.Classifier(output=bad)):
+        with pytest.raises(edgerun.InputError):
+            call()
+    with pytest.raises(edgerun.ModelError, match="cannot open"):
+        edgerun.Session(str(tmp_path / bad))
+    # An undecodable (but existing) file name loads: the path reaches open() as the OS spelled it.
+    raw = os.path.join(os.fsencode(str(tmp_path)), b"\xff.tflite")
+    with open(raw, "wb") as f:
+        f.write(m)
+    edgerun.Session(os.fsdecode(raw)).close()
+    edgerun.verify(os.fsdecode(raw))
+
+
+def test_bad_anchor_values_are_input_errors():
+    for bad in (b"x", object(), [["a", 1, 2, 3]]):
+        with pytest.raises(edgerun.InputError, match="anchors"):
+            edgerun.heads.SSD(bad)

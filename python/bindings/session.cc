@@ -71,7 +71,7 @@ py::array BlockView(const std::shared_ptr<AlignedBlock>& block, const TensorInfo
 std::shared_ptr<ModelBytes> model_bytes_from(py::handle model) {
   edgerun::Expected<std::shared_ptr<ModelBytes>> bytes = edgerun::InternalError("unset");
   if (py::isinstance<py::str>(model)) {
-    std::string path = model.cast<std::string>();
+    std::string path = fs_path_of(model, "model");
     py::gil_scoped_release release;
     bytes = ModelBytes::MapFile(path);
   } else {
@@ -108,10 +108,10 @@ class PySession {
     for (const auto& d : delegates) opts.delegates.push_back({d.first, d.second});
     if (!fallback.is_none()) {
       if (!PyUnicode_Check(fallback.ptr())) fail_option("fallback", "'cpu' or None", fallback);
-      opts.fallback = fallback.cast<std::string>();
+      opts.fallback = utf8_of(fallback, "fallback");
     }
     if (PyUnicode_Check(signature.ptr())) {
-      opts.signature = signature.cast<std::string>();
+      opts.signature = utf8_of(signature, "signature");
     } else if (!signature.is_none()) {
       if (PyBool_Check(signature.ptr()) || !PyIndex_Check(signature.ptr()))
         fail_option("signature", "a str (key), an int (index) or None", signature);
@@ -139,7 +139,7 @@ class PySession {
   // run in flight finishes on a live session and later calls raise ClosedError.
   size_t ResolveInput(const Session& s, py::handle key) const {
     if (py::isinstance<py::str>(key)) {
-      auto i = s.InputIndex(key.cast<std::string>());
+      auto i = s.InputIndex(utf8_of(key, "input name"));
       if (!i.ok()) throw_status(i.status());
       return *i;
     }
@@ -169,7 +169,25 @@ class PySession {
     return BlockView(buf.first, buf.second, /*writable=*/true);
   }
 
-  py::list Run(py::args args, bool copy) {
+  py::list Run(py::args args, py::handle copy_obj) {
+    // True/False (numpy bools and 0/1 too); anything else is a one-line InputError.
+    bool copy = false;
+    if (PyBool_Check(copy_obj.ptr())) {
+      copy = copy_obj.ptr() == Py_True;
+    } else {
+      const std::string tn = py::str(py::type::of(copy_obj).attr("__name__"));
+      if (tn != "bool_" && tn != "bool" && !PyIndex_Check(copy_obj.ptr())) fail_option("copy", "True or False", copy_obj);
+      const int t = PyObject_IsTrue(copy_obj.ptr());
+      if (t < 0) {
+        PyErr_Clear();
+        fail_option("copy", "True or False", copy_obj);
+      }
+      if (PyIndex_Check(copy_obj.ptr()) && tn != "bool_" && tn != "bool") {
+        const long long v = int_in_range<long long>(copy_obj, "copy");
+        if (v != 0 && v != 1) fail_option("copy", "True or False", copy_obj);
+      }
+      copy = t != 0;
+    }
     std::shared_ptr<Session> s = shared();
     const size_t nin = s->inputs().size();  // counts and dtypes never change
     std::vector<HostArray> arrays;
@@ -251,8 +269,9 @@ class PySession {
     return result;
   }
 
-  void ResizeInput(py::handle key, std::vector<int64_t> shape) {
+  void ResizeInput(py::handle key, py::handle shape_obj) {
     std::shared_ptr<Session> s = shared();
+    const std::vector<int64_t> shape = OptionValue<std::vector<int64_t>>::from(shape_obj, "shape");
     const size_t i = ResolveInput(*s, key);
     edgerun::Status st;
     {
@@ -342,7 +361,8 @@ void bind_session(py::module_& m) {
         },
         py::arg("data"), "Raise ModelError if the bytes are not a valid .tflite model.");
   m.def("verify_file",
-        [](const std::string& path) {
+        [](py::handle path_obj) {
+          const std::string path = fs_path_of(path_obj, "path");
           edgerun::Status st;
           {
             py::gil_scoped_release release;
@@ -388,7 +408,7 @@ void bind_session(py::module_& m) {
            py::arg("fallback") = py::none())
       .def("input", &PySession::Input, py::arg("key"),
            "Writable zero-copy view of the session-owned buffer of an input.")
-      .def("run", &PySession::Run, py::arg("copy") = false)
+      .def("run", &PySession::Run, py::arg("copy") = false)  // copy: py::handle, converted by Run
       .def("resize_input", &PySession::ResizeInput, py::arg("key"), py::arg("shape"))
       .def("_specs", &PySession::Specs, py::arg("inputs"))
       .def("close", &PySession::Close)

@@ -111,7 +111,7 @@ class SwapFuture:
 
     def _finish(self, timeout: Optional[float]) -> tuple:
         if self._outcome is None:
-            if not self._ticket.wait(-1.0 if timeout is None else max(0.0, float(timeout))):
+            if not self._ticket.wait(_timeout_arg(timeout)):
                 raise TimeoutError("the new model is still loading")
             ticket = self._ticket
             generation, error = ticket.model, ticket.error
@@ -131,6 +131,24 @@ class SwapFuture:
 
     def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
         return self._finish(timeout)[1]
+
+
+def _timeout_arg(timeout: Any) -> float:
+    """Seconds for the core's waits: None or inf -> -1 (forever), negative -> 0; anything
+    that is not a number (or NaN) is an InputError naming ``timeout``."""
+    if timeout is None:
+        return -1.0
+    if isinstance(timeout, (bool, str, bytes)):
+        raise InputError(f"timeout: expected a number of seconds or None, got {timeout!r}")
+    try:
+        t = float(timeout)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"timeout: expected a number of seconds or None, got {timeout!r}") from None
+    if t != t:
+        raise InputError("timeout: expected a number of seconds or None, got nan")
+    if t >= 1e9:  # ~31 years: as good as forever (and no overflow in the core's clock arithmetic)
+        return -1.0
+    return max(0.0, t)
 
 
 _live: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
@@ -271,7 +289,7 @@ class Pipeline:
         Raises TimeoutError when none arrived in time, ClosedError when the
         pipeline is closed and every result has been taken.
         """
-        raw = self._impl.get(-1.0 if timeout is None else max(0.0, float(timeout)))
+        raw = self._impl.get(_timeout_arg(timeout))
         self._release()
         if raw is None:
             raise TimeoutError(f"no result within {timeout} s")

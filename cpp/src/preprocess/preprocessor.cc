@@ -579,13 +579,24 @@ void SetupColor(const Spec& s, KPlan* k) {
   k->gw[2] = 1868.0f / 16384;
 }
 
-void SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out_c, KPlan* k) {
+// Fails (InputError) when mean/std/scale would make the kernels compute
+// infinities or NaN (e.g. std=1e-45: 1/std overflows float).
+Status SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out_c, KPlan* k) {
   const bool integer = type == ElemType::kUInt8 || type == ElemType::kInt8;
   const double q = integer ? scale : 1.0;
+  constexpr double kFloatMax = 3.4028234663852886e38;
   for (int c = 0; c < out_c; ++c) {
     const double sd = s.stddev[c], mn = s.mean[c];
-    k->A[c] = static_cast<float>(1.0 / (sd * q * kValueScale));
-    k->B[c] = static_cast<float>(-mn / (sd * q));
+    const double a = 1.0 / (sd * q * kValueScale), b = -mn / (sd * q);
+    // Largest magnitude a kernel computes: a * 255 * kValueScale + b (and its parts).
+    const double top = std::fabs(a) * 255.0 * kValueScale + std::fabs(b);
+    if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(top) || top >= kFloatMax ||
+        std::fabs(a) >= kFloatMax || std::fabs(b) >= kFloatMax)
+      return InputError("std: " + std::to_string(sd) + (integer ? " with quantization scale " + std::to_string(q) : "") +
+                        " (mean " + std::to_string(mn) + ") gives values beyond float range ((255 - mean) / std " +
+                        (integer ? "/ scale " : "") + "must be finite in float32); use a larger std");
+    k->A[c] = static_cast<float>(a);
+    k->B[c] = static_cast<float>(b);
   }
   k->zp = integer ? zp : 0;
   k->qclamp = false;
@@ -595,6 +606,7 @@ void SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out_c
   }
   if (type == ElemType::kUInt8) { k->qlo = static_cast<float>(0 - zp); k->qhi = static_cast<float>(255 - zp); }
   if (type == ElemType::kInt8) { k->qlo = static_cast<float>(-128 - zp); k->qhi = static_cast<float>(127 - zp); }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -682,7 +694,7 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
     k.rgb_taps = true;  // slots become R, G, B per tap
     k.op = ColorOp::kCopy;
   }
-  SetupNormalize(s, type, scale, zp, out_c, &k);
+  EDGERUN_RETURN_IF_ERROR(SetupNormalize(s, type, scale, zp, out_c, &k));
 
   if (s.interpolation == Interpolation::kArea) {
     k.area = true;
@@ -890,6 +902,11 @@ static Status ValidateSpec(const Spec& s) {
     if (!std::isfinite(s.mean[c])) return InputError("mean: expected finite values, got " + Triple(s.mean));
     if (!std::isfinite(s.stddev[c]) || s.stddev[c] == 0.f)
       return InputError("std: expected finite, non-zero values, got " + Triple(s.stddev));
+    // (pixel - mean) / std must stay finite in float32 (std=1e-45 gave NaN inputs).
+    const double worst = (255.0 + std::fabs(static_cast<double>(s.mean[c]))) / std::fabs(static_cast<double>(s.stddev[c]));
+    if (!(worst < 1e30))
+      return InputError("std: " + Triple(s.stddev) + " is too small: (pixel - mean) / std reaches " + Num(worst) +
+                        ", beyond what float32 inputs can hold meaningfully");
     if (!(s.pad_value[c] >= 0.f && s.pad_value[c] <= 255.f))
       return InputError("pad_value: expected pixel values in 0..255, got " + Triple(s.pad_value));
   }
