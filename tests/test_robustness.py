@@ -313,3 +313,58 @@ def test_bad_anchor_values_are_input_errors():
     for bad in (b"x", object(), [["a", 1, 2, 3]]):
         with pytest.raises(edgerun.InputError, match="anchors"):
             edgerun.heads.SSD(bad)
+
+
+# --------------------------------------------------------------------------- 10: meta with racing submitters
+def test_meta_survives_concurrent_submitters_with_drop_oldest():
+    out = run_child("""
+        import threading, time
+        import numpy as np
+        import edgerun
+        import models as mg
+        s = edgerun.Session(mg.builtin_image_model(dtype="float32"), threads=1)
+        p = edgerun.Pipeline(s, edgerun.Preprocessor("rgb"), depth=1, drop="oldest", max_results=4)
+        frame = np.zeros((32, 32, 3), np.uint8)
+        sent = {}              # frame id -> meta, as submit returned it
+        sent_lock = threading.Lock()
+        got, bad = [], []
+        stop = threading.Event()
+        def submitter(k):
+            i = 0
+            while not stop.is_set():
+                meta = (k, i)
+                fid = p.submit(frame if i % 7 else np.zeros((3, 3), np.float32), meta=meta)  # some bad frames too
+                with sent_lock:
+                    sent[fid] = meta
+                i += 1
+        def reader():
+            while True:
+                try:
+                    r = p.get(timeout=0.5)
+                except TimeoutError:
+                    if stop.is_set():
+                        return
+                    continue
+                except edgerun.ClosedError:
+                    return
+                got.append((r.frame_id, r.meta))
+        ts = [threading.Thread(target=submitter, args=(k,)) for k in range(4)]
+        rd = threading.Thread(target=reader)
+        rd.start()
+        for t in ts: t.start()
+        time.sleep(4.0)
+        stop.set()
+        for t in ts: t.join()
+        p.close()
+        rd.join()
+        for fid, meta in got:
+            if meta is None or sent.get(fid) != meta:
+                bad.append((fid, meta, sent.get(fid)))
+        st = p.stats()
+        print("results", len(got), "dropped", st["dropped"], "discarded", st["results_discarded"])
+        print("meta left", len(p._meta), "frames left", len(p._frames))
+        print("BAD" if bad or p._meta or p._frames else "OK", bad[:5])
+        """, timeout=120)
+    last = out.strip().splitlines()
+    assert last[-1].startswith("OK"), out
+    assert int(last[0].split()[1]) > 50, out  # the race was exercised

@@ -276,8 +276,15 @@ class Pipeline:
         for the Preprocessor's format is not raised here: its result carries the error.
         """
         self._release()
-        fid, accepted = self._impl.submit(frame)
+        # The lock covers the native submit and the bookkeeping: once the frame is
+        # queued, the workers may finish (or drop) it before this thread runs
+        # again, and the reader (get, _release) pops under the same lock, so it
+        # always finds the meta and the frame stored (before: meta=None results
+        # and entries leaked for frames dropped before they were recorded).
+        # The native submit releases the GIL; with drop="none" it may wait for
+        # room, which the C++ workers make without this lock.
         with self._lock:
+            fid, accepted = self._impl.submit(frame)
             if accepted:
                 self._frames[fid] = frame
             self._meta[fid] = meta
