@@ -315,6 +315,42 @@ def test_bad_anchor_values_are_input_errors():
             edgerun.heads.SSD(bad)
 
 
+# --------------------------------------------------------------------------- 9: hot swap releases old models
+def test_hot_swaps_release_old_sessions():
+    import gc
+    import weakref
+
+    data = [mg.builtin_image_model(dtype="float32"), mg.builtin_image_model(dtype="float32") + b""]
+    first = edgerun.Session(data[0], threads=1)
+    refs = [weakref.ref(first)]
+    p = edgerun.Pipeline(first, edgerun.Preprocessor("rgb"), depth=2)
+    del first
+    frame = np.zeros((48, 64, 3), np.uint8)
+    n = 12
+    for i in range(n):
+        for _ in range(3):
+            p.submit(frame, meta=i)
+        p.swap(data[i % 2])          # from bytes: the pipeline creates the session
+        refs.append(weakref.ref(p.session))
+        for _ in range(3):
+            p.submit(frame, meta=i)
+        while p.in_flight:
+            p.get(timeout=10)
+        if i == n // 2:  # a swap to a Session the user made (and then forgets)
+            s = edgerun.Session(data[0], threads=1)
+            refs.append(weakref.ref(s))
+            p.swap(s)
+            del s
+        assert len(p._sessions) == 1, p._sessions
+        assert len(p._models) <= 1 + 4 + 1, sorted(p._models)
+        assert not p._swaps
+    gc.collect()
+    alive = [i for i, r in enumerate(refs) if r() is not None]
+    assert alive == [len(refs) - 1] or (len(alive) == 1 and refs[alive[0]]() is p.session), alive
+    p.close()
+    assert not p._meta and not p._frames
+
+
 # --------------------------------------------------------------------------- 10: meta with racing submitters
 def test_meta_survives_concurrent_submitters_with_drop_oldest():
     out = run_child("""

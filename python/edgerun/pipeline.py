@@ -121,6 +121,7 @@ class SwapFuture:
                                                                                           self._verified)
                 info = self._pipe._register(generation, session)
             self._outcome = (info, error)
+            self._pipe._forget(self)
         return self._outcome
 
     def result(self, timeout: Optional[float] = None) -> ModelInfo:
@@ -150,6 +151,9 @@ def _timeout_arg(timeout: Any) -> float:
         return -1.0
     return max(0.0, t)
 
+
+# ModelInfos kept for generations just below the oldest one in use (see _prune_models_locked).
+_KEEP_OLD_MODELS = 4
 
 _live: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
 
@@ -236,10 +240,32 @@ class Pipeline:
     def _register(self, generation: int, session: Session) -> ModelInfo:
         info = session.model_info
         with self._lock:
-            self._sessions[generation] = session
+            # Only the newest session is kept (what `session` returns): the old one
+            # goes as soon as the C++ side is done with it and the user holds none.
+            if generation >= max(self._sessions, default=0):
+                self._sessions = {generation: session}
             self._models[generation] = info
-            self._swaps = [f for f in self._swaps if not f.done()]
+            self._swaps = [f for f in self._swaps if f._outcome is None]  # settled futures are done with
+            self._prune_models_locked()
         return info
+
+    def _forget(self, fut: "SwapFuture") -> None:
+        """A settled swap (applied or failed) needs no more tracking."""
+        with self._lock:
+            self._swaps = [f for f in self._swaps if f is not fut and f._outcome is None]
+
+    def _prune_models_locked(self) -> None:
+        """Forgets the ModelInfo of generations no frame in flight or unread result
+        uses any more (keeping a few recent ones for a result being wrapped on
+        another thread right now). Call with self._lock held."""
+        if len(self._models) <= _KEEP_OLD_MODELS + 1:
+            return
+        try:
+            oldest = self._impl.oldest_model()
+        except Error:  # closed: results already taken name their models
+            return
+        for g in [g for g in self._models if g < oldest - _KEEP_OLD_MODELS]:
+            del self._models[g]
 
     def _model_for(self, generation: int) -> ModelInfo:
         info = self._models.get(generation)
@@ -256,7 +282,11 @@ class Pipeline:
         error, output, generation = raw.error, raw.output, raw.model
         if error is None and self._head is not None and output is not None:
             output = self._head._finish(output)
-        return FrameResult(raw.frame_id, meta, output, error, self._model_for(generation), generation,
+        model = self._model_for(generation)
+        if len(self._models) > _KEEP_OLD_MODELS + 1:
+            with self._lock:
+                self._prune_models_locked()
+        return FrameResult(raw.frame_id, meta, output, error, model, generation,
                            self._transform(raw.transform), raw)
 
     # -- synchronous -------------------------------------------------------------

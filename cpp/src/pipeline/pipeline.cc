@@ -310,13 +310,13 @@ void Pipeline::Close() {
   result_cv_.notify_all();
   if (invoke_thread_.joinable()) invoke_thread_.join();
   if (aux_thread_.joinable()) aux_thread_.join();
-  std::vector<std::thread> swaps;
+  std::vector<SwapThread> swaps;
   {
     std::lock_guard<std::mutex> lock(swap_threads_mu_);
     swaps.swap(swap_threads_);
   }
   for (auto& t : swaps)
-    if (t.joinable()) t.join();
+    if (t.thread.joinable()) t.thread.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
@@ -640,7 +640,22 @@ std::shared_ptr<SwapTicket> Pipeline::StartSwap(std::shared_ptr<ModelBytes> byte
     }
   }
   std::lock_guard<std::mutex> lock(swap_threads_mu_);
-  swap_threads_.emplace_back([this, bytes, session, ticket] { SwapWorker(bytes, session, ticket); });
+  // Join the swap threads that have finished: a long-running device swapping
+  // models for days must not accumulate thread handles (and their stacks).
+  for (auto it = swap_threads_.begin(); it != swap_threads_.end();) {
+    if (it->done->load()) {
+      if (it->thread.joinable()) it->thread.join();
+      it = swap_threads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  swap_threads_.push_back(SwapThread{std::thread([this, bytes, session, ticket, done]() mutable {
+                                       SwapWorker(std::move(bytes), std::move(session), std::move(ticket));
+                                       done->store(true);
+                                     }),
+                                     done});
   return ticket;
 }
 
@@ -688,6 +703,16 @@ void Pipeline::SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Ses
 uint64_t Pipeline::model() const {
   std::lock_guard<std::mutex> lock(mu_);
   return current_->generation;
+}
+
+uint64_t Pipeline::OldestModelInUse() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t g = current_->generation;
+  for (const auto& s : slots_)
+    if (s->model) g = std::min(g, s->model->generation);
+  for (const auto& r : results_)
+    if (r.model != 0) g = std::min(g, r.model);
+  return g;
 }
 
 std::shared_ptr<Session> Pipeline::session() const {
