@@ -226,7 +226,7 @@ class PySession {
       for (int attempt = 0;; ++attempt) {
         const std::vector<TensorInfo> outs = s->OutputInfos();
         py::list result(outs.size());
-        std::vector<edgerun::OutputCopy> dst(outs.size());
+        std::vector<edgerun::OutputDest> dst(outs.size());
         for (size_t i = 0; i < outs.size(); ++i) {
           std::vector<py::ssize_t> shape(outs[i].shape.begin(), outs[i].shape.end());
           py::array a(dtype_to_numpy(outs[i].dtype), shape);

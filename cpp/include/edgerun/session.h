@@ -65,7 +65,7 @@ class ModelBytes {
 };
 
 // Where Run() copies one output (see Session::Run).
-struct OutputCopy {
+struct OutputDest {
   void* data = nullptr;          // nullptr: skip this output
   std::vector<int64_t> shape;    // the shape the caller allocated `data` for
 };
@@ -160,7 +160,7 @@ class Session {
   // it meanwhile; nothing ran, the caller may re-read the shapes and retry).
   // `views`, when given, receives the output buffers and shapes this run
   // wrote, taken under the same lock.
-  Status Run(const std::vector<HostArray>& arrays = {}, std::vector<OutputCopy>* copies = nullptr,
+  Status Run(const std::vector<HostArray>& arrays = {}, std::vector<OutputDest>* copies = nullptr,
              OutputBlocks* views = nullptr);
 
   // Changes the shape of input i (for models with dynamic dimensions); output

@@ -352,7 +352,7 @@ Status Pipeline::Invoke(Slot* slot) {
   arrays[m.input_index].data = slot->in->data();
   // Shapes as bound: if the session was resized since (by its owner, on
   // another thread), Run() refuses (BusyError) instead of overflowing `outs`.
-  std::vector<OutputCopy> dst(m.outputs.size());
+  std::vector<OutputDest> dst(m.outputs.size());
   for (size_t i = 0; i < dst.size(); ++i) {
     dst[i].data = slot->outs[i]->data();
     dst[i].shape = m.outputs[i].shape;

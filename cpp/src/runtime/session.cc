@@ -681,7 +681,7 @@ std::pair<std::shared_ptr<AlignedBlock>, TensorInfo> Session::InputBuffer(size_t
   return {input_blocks_[i], inputs_[i]};
 }
 
-Status Session::Run(const std::vector<HostArray>& arrays, std::vector<OutputCopy>* copies,
+Status Session::Run(const std::vector<HostArray>& arrays, std::vector<OutputDest>* copies,
                     OutputBlocks* views) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!impl_ || !impl_->compiled) return ClosedError("the session is closed");
