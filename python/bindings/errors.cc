@@ -62,6 +62,19 @@ void register_errors(py::module_& m) {
         PyErr_SetObject(ClassFor(e.status.code()), msg);
         Py_DECREF(msg);
       }
+    } catch (const py::cast_error& e) {
+      // Backstop: a Python value a binding could not convert (the bindings
+      // convert arguments themselves and name them; this catches the rest)
+      // is the caller's input, reported on one line, not a bare RuntimeError.
+      std::string m = e.what();
+      const size_t cut = m.find(" (#define");
+      if (cut != std::string::npos) m.resize(cut);
+      m = "an argument could not be converted: " + m;
+      PyObject* msg = PyUnicode_DecodeUTF8(m.data(), static_cast<Py_ssize_t>(m.size()), "replace");
+      if (msg) {
+        PyErr_SetObject(ClassFor(edgerun::Code::kInputError), msg);
+        Py_DECREF(msg);
+      }
     }
   });
 }

@@ -51,7 +51,7 @@ pp::OutputRef Ref(py::handle o, const std::string& what) {
   pp::OutputRef r;
   if (o.is_none()) return r;
   if (py::isinstance<py::str>(o)) {
-    r.name = o.cast<std::string>();
+    r.name = edgerun_py::utf8_of(o, what);
     if (r.name.empty()) edgerun_py::fail_option(what, "an output index or a non-empty name", o);
     return r;
   }
@@ -168,11 +168,13 @@ py::array AnchorsArray(const std::vector<pp::Anchor>& v) {
 std::vector<pp::Anchor> AnchorsFrom(py::handle v) {
   using Arr = py::array_t<float, py::array::c_style | py::array::forcecast>;
   Arr a;
-  bool ok = !PyUnicode_Check(v.ptr());
+  bool ok = !PyUnicode_Check(v.ptr()) && !PyBytes_Check(v.ptr());
   if (ok) {
     try {
       a = v.cast<Arr>();
     } catch (const py::cast_error&) {
+      ok = false;
+    } catch (const py::error_already_set&) {  // numpy's own conversion error (ValueError, TypeError)
       ok = false;
     }
   }

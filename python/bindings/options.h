@@ -15,7 +15,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <climits>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +48,63 @@ inline double short_float(float f) {
   return std::strtod(buf, nullptr);
 }
 
+// A str as UTF-8, or an InputError naming the option (a str holding lone
+// surrogates, e.g. from an undecodable file name, has no UTF-8 form; pybind11
+// would raise a bare RuntimeError).
+inline std::string utf8_of(py::handle v, const std::string& name) {
+  if (!PyUnicode_Check(v.ptr())) fail_option(name, "a str", v);
+  Py_ssize_t n = 0;
+  const char* p = PyUnicode_AsUTF8AndSize(v.ptr(), &n);
+  if (!p) {
+    PyErr_Clear();
+    fail_option(name, "a str of valid Unicode text", v);
+  }
+  return std::string(p, static_cast<size_t>(n));
+}
+
+// A file system path given as str, in the bytes the OS uses (os.fsencode:
+// undecodable names round-trip through surrogateescape).
+inline std::string fs_path_of(py::handle v, const std::string& name) {
+  if (!PyUnicode_Check(v.ptr())) fail_option(name, "a path (str)", v);
+  PyObject* b = PyUnicode_EncodeFSDefault(v.ptr());
+  if (!b) {
+    PyErr_Clear();
+    fail_option(name, "a path the file system can encode", v);
+  }
+  py::bytes bytes = py::reinterpret_steal<py::bytes>(b);
+  return std::string(bytes);
+}
+
+// An int-like Python value (int, numpy integer: anything with __index__, not
+// bool, not float) as T, or an InputError "name: expected an int in [lo, hi]".
+template <class T>
+T int_in_range(py::handle v, const std::string& name) {
+  constexpr long long lo = std::is_unsigned_v<T> ? 0 : static_cast<long long>(std::numeric_limits<T>::min());
+  constexpr unsigned long long hi = static_cast<unsigned long long>(std::numeric_limits<T>::max());
+  const std::string range = "an int in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (PyBool_Check(v.ptr()) || !PyIndex_Check(v.ptr())) fail_option(name, "an int", v);
+  PyObject* idx = PyNumber_Index(v.ptr());
+  if (!idx) {
+    PyErr_Clear();
+    fail_option(name, "an int", v);
+  }
+  py::object i = py::reinterpret_steal<py::object>(idx);
+  int overflow = 0;
+  const long long x = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow > 0 && std::is_unsigned_v<T> && hi > static_cast<unsigned long long>(LLONG_MAX)) {
+    const unsigned long long u = PyLong_AsUnsignedLongLong(i.ptr());
+    if (!PyErr_Occurred() && u <= hi) return static_cast<T>(u);
+    PyErr_Clear();
+    fail_option(name, range, v);
+  }
+  if (overflow != 0 || (x == -1 && PyErr_Occurred())) {
+    PyErr_Clear();
+    fail_option(name, range, v);
+  }
+  if (x < lo || (x > 0 && static_cast<unsigned long long>(x) > hi)) fail_option(name, range, v);
+  return static_cast<T>(x);
+}
+
 // Python value -> C++ option value.
 template <class T, class Enable = void>
 struct OptionValue;
@@ -54,9 +113,9 @@ template <class T>
 struct OptionValue<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>> {
   static T from(py::handle v, const std::string& name) {
     if (PyBool_Check(v.ptr()) || !PyIndex_Check(v.ptr())) fail_option(name, "an int", v);
-    const long long x = py::int_(py::reinterpret_borrow<py::object>(v)).cast<long long>();
-    if (std::is_unsigned_v<T> && x < 0) fail_option(name, "an int >= 0", v);
-    return static_cast<T>(x);
+    // In range of T or an InputError naming the option: never a silent wrap
+    // (threads=2**32+1 is not 1) nor pybind11's multi-line cast error.
+    return int_in_range<T>(v, name);
   }
   static py::object to(T v) { return py::int_(v); }
 };
@@ -91,8 +150,7 @@ struct OptionValue<bool> {
 template <>
 struct OptionValue<std::string> {
   static std::string from(py::handle v, const std::string& name) {
-    if (!PyUnicode_Check(v.ptr())) fail_option(name, "a str", v);
-    return v.cast<std::string>();
+    return utf8_of(v, name);
   }
   static py::object to(const std::string& v) { return py::str(v); }
 };
@@ -117,7 +175,13 @@ struct OptionValue<std::vector<T>> {
 template <class E>
 E choice_from(py::handle v) {
   if (!PyUnicode_Check(v.ptr())) edgerun_py::throw_status(edgerun::UnknownName(edgerun::NamesOf<E>(), repr_of(v)));
-  return check_value(edgerun::ParseOption<E>(v.cast<std::string>()));
+  std::string name;
+  try {
+    name = utf8_of(v, edgerun::NamesOf<E>().option);
+  } catch (...) {
+    edgerun_py::throw_status(edgerun::UnknownName(edgerun::NamesOf<E>(), repr_of(v)));
+  }
+  return check_value(edgerun::ParseOption<E>(name));
 }
 
 // Binds the option struct S as a Python class.

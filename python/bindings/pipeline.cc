@@ -177,6 +177,10 @@ class PyPipeline {
   }
 
   uint64_t Model() { return get().model(); }
+  uint64_t OldestModel() {
+    if (!p_) throw_status(edgerun::ClosedError("the pipeline is closed"));
+    return p_->OldestModelInUse();
+  }
   SessionHandle CurrentSession() { return SessionHandle{get().session()}; }
   size_t InFlight() { return p_ ? p_->InFlight() : 0; }
 
@@ -245,6 +249,7 @@ void bind_pipeline(py::module_& m) {
       .def("swap", &PyPipeline::SwapModel, py::arg("model"))
       .def("stats", &PyPipeline::Stats)
       .def("model", &PyPipeline::Model)
+      .def("oldest_model", &PyPipeline::OldestModel)
       .def("session", &PyPipeline::CurrentSession)
       .def("in_flight", &PyPipeline::InFlight)
       .def("close", &PyPipeline::Close)

@@ -3,6 +3,7 @@
 // checked by the core: FrameFromArray / OutputFromArray), GIL released around
 // the kernel, Status -> edgerun.InputError via throw_status. The Python API lives in
 // python/edgerun/preprocess.py.
+#include <cmath>
 #include <pybind11/stl.h>
 
 #include <array>
@@ -77,8 +78,22 @@ bool SameTransform(const pp::Transform& a, const pp::Transform& b) {
 void BindTransform(py::module_& m) {
   using T = pp::Transform;
   py::class_<T>(m, "Transform", "preprocess::Transform: model input <-> source frame (edgerun.Transform wraps it).")
-      .def(py::init([](const std::array<double, 6>& matrix, const std::array<int, 2>& input_size,
-                       const std::array<int, 4>& content, const std::array<int, 4>& source_roi) {
+      .def(py::init([](py::handle matrix_obj, py::handle input_size_obj, py::handle content_obj,
+                       py::handle source_roi_obj) {
+             auto nums = [](py::handle v, const char* name, size_t n) {
+               auto r = edgerun_py::OptionValue<std::vector<double>>::from(v, name);
+               if (r.size() != n) edgerun_py::fail_option(name, std::to_string(n) + " numbers", v);
+               return r;
+             };
+             auto ints = [](py::handle v, const char* name, size_t n) {
+               auto r = edgerun_py::OptionValue<std::vector<int>>::from(v, name);
+               if (r.size() != n) edgerun_py::fail_option(name, std::to_string(n) + " ints", v);
+               return r;
+             };
+             const auto matrix = nums(matrix_obj, "matrix", 6);
+             const auto input_size = ints(input_size_obj, "input_size", 2);
+             const auto content = ints(content_obj, "content", 4);
+             const auto source_roi = ints(source_roi_obj, "source_roi", 4);
              T t;
              for (int k = 0; k < 6; ++k) t.m[k] = matrix[k];
              t.input_width = input_size[0];
@@ -138,16 +153,26 @@ void BindSpec(py::module_& m) {
               s.roi = pp::Roi();
               return;
             }
-            std::vector<int> r;  // int() of each value, as the Python API always did
-            if (!PyUnicode_Check(v.ptr()) && py::isinstance<py::iterable>(v)) {
+            // Four integers (int, numpy integer, or a float with an integral
+            // value such as 10.0): a fractional 10.5 is refused, not
+            // truncated, and a value beyond int range is an InputError.
+            std::vector<int> r;
+            if (!PyUnicode_Check(v.ptr()) && !PyBytes_Check(v.ptr()) && py::isinstance<py::iterable>(v)) {
+              static const char* const kNames[] = {"x", "y", "w", "h"};
               for (py::handle x : v) {
-                PyObject* i = PyBool_Check(x.ptr()) ? nullptr : PyNumber_Long(x.ptr());
-                if (!i) {
-                  PyErr_Clear();
-                  r.clear();
-                  break;
+                if (r.size() == 4) { r.push_back(0); break; }
+                const std::string what = std::string("roi ") + kNames[r.size()];
+                py::object item = py::reinterpret_borrow<py::object>(x);
+                if (PyFloat_Check(x.ptr())) {
+                  const double d = PyFloat_AsDouble(x.ptr());
+                  if (!std::isfinite(d) || std::floor(d) != d)
+                    edgerun_py::fail_option(what, "an integer number of pixels (roi is (x, y, w, h) in pixels)", x);
+                  if (std::fabs(d) > 9e15) edgerun_py::fail_option(what, "an int in [-2147483648, 2147483647]", x);
+                  item = py::int_(static_cast<long long>(d));
+                } else if (PyBool_Check(x.ptr()) || !PyIndex_Check(x.ptr())) {
+                  edgerun_py::fail_option("roi", "(x, y, w, h) integers or None", v);
                 }
-                r.push_back(static_cast<int>(py::reinterpret_steal<py::int_>(i).cast<long long>()));
+                r.push_back(edgerun_py::int_in_range<int>(item, what));
               }
             }
             if (r.size() != 4) edgerun_py::fail_option("roi", "(x, y, w, h) integers or None", v);
@@ -180,7 +205,11 @@ class PyPreprocessor {
   explicit PyPreprocessor(const pp::Spec& spec)
       : impl_(edgerun_py::check_value(pp::Preprocessor::Create(spec))) {}
 
-  py::object Run(const py::array& frame, py::array& out, double scale, int zero_point) {
+  // Numbers arrive as Python objects and are converted here: an out-of-range
+  // int is a one-line InputError naming the argument, not pybind11's dump.
+  py::object Run(const py::array& frame, py::array& out, py::handle scale_obj, py::handle zero_point_obj) {
+    const double scale = edgerun_py::OptionValue<double>::from(scale_obj, "scale");
+    const int zero_point = edgerun_py::int_in_range<int>(zero_point_obj, "zero_point");
     const pp::Spec& s = impl_->spec();
     pp::Image img = edgerun_py::check_value(pp::FrameFromArray(s.format, Desc(frame)));
     pp::Output o = edgerun_py::check_value(pp::OutputFromArray(s, Desc(out)));
@@ -195,8 +224,12 @@ class PyPreprocessor {
     return last_.get(r.value());
   }
 
-  pp::Transform GetTransform(int sw, int sh, int ow, int oh) {
-    return edgerun_py::check_value(impl_->GetTransform(sw, sh, ow, oh));
+  pp::Transform GetTransform(py::handle sw, py::handle sh, py::handle ow, py::handle oh) {
+    using edgerun_py::int_in_range;
+    return edgerun_py::check_value(impl_->GetTransform(int_in_range<int>(sw, "frame_size width"),
+                                                       int_in_range<int>(sh, "frame_size height"),
+                                                       int_in_range<int>(ow, "input_size width"),
+                                                       int_in_range<int>(oh, "input_size height")));
   }
 
   std::string kernel() const { return impl_->kernel_name(); }

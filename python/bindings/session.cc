@@ -71,7 +71,7 @@ py::array BlockView(const std::shared_ptr<AlignedBlock>& block, const TensorInfo
 std::shared_ptr<ModelBytes> model_bytes_from(py::handle model) {
   edgerun::Expected<std::shared_ptr<ModelBytes>> bytes = edgerun::InternalError("unset");
   if (py::isinstance<py::str>(model)) {
-    std::string path = model.cast<std::string>();
+    std::string path = fs_path_of(model, "model");
     py::gil_scoped_release release;
     bytes = ModelBytes::MapFile(path);
   } else {
@@ -108,10 +108,10 @@ class PySession {
     for (const auto& d : delegates) opts.delegates.push_back({d.first, d.second});
     if (!fallback.is_none()) {
       if (!PyUnicode_Check(fallback.ptr())) fail_option("fallback", "'cpu' or None", fallback);
-      opts.fallback = fallback.cast<std::string>();
+      opts.fallback = utf8_of(fallback, "fallback");
     }
     if (PyUnicode_Check(signature.ptr())) {
-      opts.signature = signature.cast<std::string>();
+      opts.signature = utf8_of(signature, "signature");
     } else if (!signature.is_none()) {
       if (PyBool_Check(signature.ptr()) || !PyIndex_Check(signature.ptr()))
         fail_option("signature", "a str (key), an int (index) or None", signature);
@@ -134,34 +134,62 @@ class PySession {
     out_cache_.resize(session_->outputs().size());
   }
 
-  size_t ResolveInput(py::handle key) const {
+  // Every method takes its own reference to the session first (with the GIL
+  // held): close() on another thread only drops the binding's reference, so a
+  // run in flight finishes on a live session and later calls raise ClosedError.
+  size_t ResolveInput(const Session& s, py::handle key) const {
     if (py::isinstance<py::str>(key)) {
-      auto i = session_->InputIndex(key.cast<std::string>());
+      auto i = s.InputIndex(utf8_of(key, "input name"));
       if (!i.ok()) throw_status(i.status());
       return *i;
     }
     if (!py::isinstance<py::int_>(key))
       throw_status(edgerun::InputError("an input is selected by index (int) or name (str), got " +
                                        std::string(py::str(py::type::of(key).attr("__name__")))));
-    long long i = key.cast<long long>();
-    const long long n = static_cast<long long>(session_->inputs().size());
+    const long long n = static_cast<long long>(s.inputs().size());  // the count never changes
+    long long i = 0;
+    int overflow = 0;
+    i = PyLong_AsLongLongAndOverflow(key.ptr(), &overflow);
+    if (overflow != 0 || (i == -1 && PyErr_Occurred())) {
+      PyErr_Clear();
+      i = n;  // out of range either way
+    }
     if (i < 0) i += n;
     if (i < 0 || i >= n)
-      throw_status(edgerun::InputError("input index " + std::to_string(key.cast<long long>()) +
+      throw_status(edgerun::InputError("input index " + std::string(py::str(key)) +
                                        " is out of range; the model has " + std::to_string(n) +
                                        " input(s)"));
     return static_cast<size_t>(i);
   }
 
   py::array Input(py::handle key) {
-    Check();
-    const size_t i = ResolveInput(key);
-    return BlockView(session_->input_block(i), session_->inputs()[i], /*writable=*/true);
+    std::shared_ptr<Session> s = shared();
+    const size_t i = ResolveInput(*s, key);
+    auto buf = s->InputBuffer(i);  // block + shape under the session lock
+    return BlockView(buf.first, buf.second, /*writable=*/true);
   }
 
-  py::list Run(py::args args, bool copy) {
-    Check();
-    const size_t nin = session_->inputs().size();
+  py::list Run(py::args args, py::handle copy_obj) {
+    // True/False (numpy bools and 0/1 too); anything else is a one-line InputError.
+    bool copy = false;
+    if (PyBool_Check(copy_obj.ptr())) {
+      copy = copy_obj.ptr() == Py_True;
+    } else {
+      const std::string tn = py::str(py::type::of(copy_obj).attr("__name__"));
+      if (tn != "bool_" && tn != "bool" && !PyIndex_Check(copy_obj.ptr())) fail_option("copy", "True or False", copy_obj);
+      const int t = PyObject_IsTrue(copy_obj.ptr());
+      if (t < 0) {
+        PyErr_Clear();
+        fail_option("copy", "True or False", copy_obj);
+      }
+      if (PyIndex_Check(copy_obj.ptr()) && tn != "bool_" && tn != "bool") {
+        const long long v = int_in_range<long long>(copy_obj, "copy");
+        if (v != 0 && v != 1) fail_option("copy", "True or False", copy_obj);
+      }
+      copy = t != 0;
+    }
+    std::shared_ptr<Session> s = shared();
+    const size_t nin = s->inputs().size();  // counts and dtypes never change
     std::vector<HostArray> arrays;
     if (args.size() > 0) {
       if (args.size() != nin)
@@ -174,7 +202,7 @@ class PySession {
         if (obj.is_none()) continue;  // keep what is in the session buffer
         if (!py::isinstance<py::array>(obj))
           throw_status(edgerun::InputError(
-              "input " + std::to_string(i) + " ('" + session_->inputs()[i].name +
+              "input " + std::to_string(i) + " ('" + s->inputs()[i].name +
               "'): expected a numpy array, got " +
               std::string(py::str(py::type::of(obj).attr("__name__")))));
         auto a = py::reinterpret_borrow<py::array>(obj);
@@ -182,7 +210,7 @@ class PySession {
         h.data = a.data();
         h.dtype = dtype_from_numpy(a.dtype());
         // The spelling is only needed for an error message: skip it per frame.
-        if (h.dtype != session_->inputs()[i].dtype || h.dtype == DType::kUnknown)
+        if (h.dtype != s->inputs()[i].dtype || h.dtype == DType::kUnknown)
           h.dtype_name = py::str(a.dtype()).cast<std::string>();
         const auto nd = a.ndim();
         h.shape.assign(a.shape(), a.shape() + nd);
@@ -192,70 +220,80 @@ class PySession {
     edgerun::Status st;
     if (copy) {
       // Copies are taken under the session lock: with several threads on one
-      // session, each gets the results of its own run.
-      const auto& outs = session_->outputs();
-      py::list result(outs.size());
-      std::vector<void*> dst(outs.size());
-      for (size_t i = 0; i < outs.size(); ++i) {
-        std::vector<py::ssize_t> shape(outs[i].shape.begin(), outs[i].shape.end());
-        py::array a(dtype_to_numpy(outs[i].dtype), shape);
-        dst[i] = a.mutable_data();
-        result[i] = a;
+      // session, each gets the results of its own run. The destinations are
+      // sized from shapes read before that lock; if resize_input() changes
+      // them meanwhile, Run() refuses (BusyError, nothing ran) and we retry.
+      for (int attempt = 0;; ++attempt) {
+        const std::vector<TensorInfo> outs = s->OutputInfos();
+        py::list result(outs.size());
+        std::vector<edgerun::OutputDest> dst(outs.size());
+        for (size_t i = 0; i < outs.size(); ++i) {
+          std::vector<py::ssize_t> shape(outs[i].shape.begin(), outs[i].shape.end());
+          py::array a(dtype_to_numpy(outs[i].dtype), shape);
+          dst[i].data = a.mutable_data();
+          dst[i].shape = outs[i].shape;
+          result[i] = a;
+        }
+        {
+          py::gil_scoped_release release;
+          st = s->Run(arrays, &dst);
+        }
+        if (st.code() == edgerun::Code::kBusyError && attempt < 8) continue;
+        if (!st.ok()) throw_status(st);
+        return result;
       }
-      {
-        py::gil_scoped_release release;
-        st = session_->Run(arrays, &dst);
-      }
-      if (!st.ok()) throw_status(st);
-      return result;
     }
+    edgerun::OutputBlocks views;
     {
       // The arrays stay referenced by `args` for the whole call.
       py::gil_scoped_release release;
-      st = session_->Run(arrays);
+      st = s->Run(arrays, nullptr, &views);
     }
     if (!st.ok()) throw_status(st);
-    return Outputs();
+    return Outputs(views);
   }
 
-  py::list Outputs() {
-    const auto& outs = session_->outputs();
-    py::list result(outs.size());
-    for (size_t i = 0; i < outs.size(); ++i) {
-      auto block = session_->output_block(i);
+  py::list Outputs(const edgerun::OutputBlocks& v) {
+    py::list result(v.info.size());
+    if (out_cache_.size() != v.info.size()) out_cache_.resize(v.info.size());
+    for (size_t i = 0; i < v.info.size(); ++i) {
+      const auto& block = v.blocks[i];
       Cached& c = out_cache_[i];
-      if (c.block != block.get() || c.shape != outs[i].shape) {
-        c.view = BlockView(block, outs[i], /*writable=*/false);
-        c.block = block.get();
-        c.shape = outs[i].shape;
+      if (c.block != block || c.shape != v.info[i].shape) {
+        c.view = BlockView(block, v.info[i], /*writable=*/false);
+        c.block = block;
+        c.shape = v.info[i].shape;
       }
       result[i] = c.view;
     }
     return result;
   }
 
-  void ResizeInput(py::handle key, std::vector<int64_t> shape) {
-    Check();
-    const size_t i = ResolveInput(key);
+  void ResizeInput(py::handle key, py::handle shape_obj) {
+    std::shared_ptr<Session> s = shared();
+    const std::vector<int64_t> shape = OptionValue<std::vector<int64_t>>::from(shape_obj, "shape");
+    const size_t i = ResolveInput(*s, key);
     edgerun::Status st;
     {
       py::gil_scoped_release release;
-      st = session_->ResizeInput(i, shape);
+      st = s->ResizeInput(i, shape);
     }
     if (!st.ok()) throw_status(st);
-    out_cache_.assign(session_->outputs().size(), Cached());
   }
 
   py::list Specs(bool inputs) const {
-    Check();
-    const auto& v = inputs ? session_->inputs() : session_->outputs();
+    std::shared_ptr<Session> s = shared();
+    const auto v = inputs ? s->InputInfos() : s->OutputInfos();
     py::list l;
     for (const auto& t : v) l.append(SpecTuple(t));
     return l;
   }
 
   void Close() {
+    // Runs in flight on other threads hold their own reference: the session
+    // is destroyed when the last of them returns (never under their feet).
     std::shared_ptr<Session> s = std::move(session_);
+    session_.reset();
     out_cache_.clear();
     py::gil_scoped_release release;
     s.reset();
@@ -272,14 +310,14 @@ class PySession {
     return *session_;
   }
 
-  const std::shared_ptr<Session>& shared() const {
+  std::shared_ptr<Session> shared() const {
     Check();
     return session_;
   }
 
  private:
   struct Cached {
-    const AlignedBlock* block = nullptr;
+    std::shared_ptr<AlignedBlock> block;  // identity of the cached view's block (kept alive by the view anyway)
     std::vector<int64_t> shape;
     py::object view;
   };
@@ -323,7 +361,8 @@ void bind_session(py::module_& m) {
         },
         py::arg("data"), "Raise ModelError if the bytes are not a valid .tflite model.");
   m.def("verify_file",
-        [](const std::string& path) {
+        [](py::handle path_obj) {
+          const std::string path = fs_path_of(path_obj, "path");
           edgerun::Status st;
           {
             py::gil_scoped_release release;
@@ -369,7 +408,7 @@ void bind_session(py::module_& m) {
            py::arg("fallback") = py::none())
       .def("input", &PySession::Input, py::arg("key"),
            "Writable zero-copy view of the session-owned buffer of an input.")
-      .def("run", &PySession::Run, py::arg("copy") = false)
+      .def("run", &PySession::Run, py::arg("copy") = false)  // copy: py::handle, converted by Run
       .def("resize_input", &PySession::ResizeInput, py::arg("key"), py::arg("shape"))
       .def("_specs", &PySession::Specs, py::arg("inputs"))
       .def("close", &PySession::Close)
@@ -389,11 +428,11 @@ void bind_session(py::module_& m) {
                              [](const PySession& s) { return s.get().fallback_reason(); })
       .def("_placement",
            [](const PySession& s) {
-             Session& session = s.get();
+             std::shared_ptr<Session> session = s.shared();  // close() may run meanwhile
              std::vector<edgerun::OpPlacement> p;
              {
                py::gil_scoped_release release;
-               p = session.placement();
+               p = session->placement();
              }
              py::list out;
              for (const auto& o : p)

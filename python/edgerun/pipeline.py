@@ -111,7 +111,7 @@ class SwapFuture:
 
     def _finish(self, timeout: Optional[float]) -> tuple:
         if self._outcome is None:
-            if not self._ticket.wait(-1.0 if timeout is None else max(0.0, float(timeout))):
+            if not self._ticket.wait(_timeout_arg(timeout)):
                 raise TimeoutError("the new model is still loading")
             ticket = self._ticket
             generation, error = ticket.model, ticket.error
@@ -121,6 +121,7 @@ class SwapFuture:
                                                                                           self._verified)
                 info = self._pipe._register(generation, session)
             self._outcome = (info, error)
+            self._pipe._forget(self)
         return self._outcome
 
     def result(self, timeout: Optional[float] = None) -> ModelInfo:
@@ -132,6 +133,27 @@ class SwapFuture:
     def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
         return self._finish(timeout)[1]
 
+
+def _timeout_arg(timeout: Any) -> float:
+    """Seconds for the core's waits: None or inf -> -1 (forever), negative -> 0; anything
+    that is not a number (or NaN) is an InputError naming ``timeout``."""
+    if timeout is None:
+        return -1.0
+    if isinstance(timeout, (bool, str, bytes)):
+        raise InputError(f"timeout: expected a number of seconds or None, got {timeout!r}")
+    try:
+        t = float(timeout)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"timeout: expected a number of seconds or None, got {timeout!r}") from None
+    if t != t:
+        raise InputError("timeout: expected a number of seconds or None, got nan")
+    if t >= 1e9:  # ~31 years: as good as forever (and no overflow in the core's clock arithmetic)
+        return -1.0
+    return max(0.0, t)
+
+
+# ModelInfos kept for generations just below the oldest one in use (see _prune_models_locked).
+_KEEP_OLD_MODELS = 4
 
 _live: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
 
@@ -219,10 +241,32 @@ class Pipeline:
     def _register(self, generation: int, session: Session) -> ModelInfo:
         info = session.model_info
         with self._lock:
-            self._sessions[generation] = session
+            # Only the newest session is kept (what `session` returns): the old one
+            # goes as soon as the C++ side is done with it and the user holds none.
+            if generation >= max(self._sessions, default=0):
+                self._sessions = {generation: session}
             self._models[generation] = info
-            self._swaps = [f for f in self._swaps if not f.done()]
+            self._swaps = [f for f in self._swaps if f._outcome is None]  # settled futures are done with
+            self._prune_models_locked()
         return info
+
+    def _forget(self, fut: "SwapFuture") -> None:
+        """A settled swap (applied or failed) needs no more tracking."""
+        with self._lock:
+            self._swaps = [f for f in self._swaps if f is not fut and f._outcome is None]
+
+    def _prune_models_locked(self) -> None:
+        """Forgets the ModelInfo of generations no frame in flight or unread result
+        uses any more (keeping a few recent ones for a result being wrapped on
+        another thread right now). Call with self._lock held."""
+        if len(self._models) <= _KEEP_OLD_MODELS + 1:
+            return
+        try:
+            oldest = self._impl.oldest_model()
+        except Error:  # closed: results already taken name their models
+            return
+        for g in [g for g in self._models if g < oldest - _KEEP_OLD_MODELS]:
+            del self._models[g]
 
     def _model_for(self, generation: int) -> ModelInfo:
         info = self._models.get(generation)
@@ -239,7 +283,11 @@ class Pipeline:
         error, output, generation = raw.error, raw.output, raw.model
         if error is None and self._head is not None and output is not None:
             output = self._head._finish(output)
-        return FrameResult(raw.frame_id, meta, output, error, self._model_for(generation), generation,
+        model = self._model_for(generation)
+        if len(self._models) > _KEEP_OLD_MODELS + 1:
+            with self._lock:
+                self._prune_models_locked()
+        return FrameResult(raw.frame_id, meta, output, error, model, generation,
                            self._transform(raw.transform), raw)
 
     # -- synchronous -------------------------------------------------------------
@@ -259,8 +307,15 @@ class Pipeline:
         for the Preprocessor's format is not raised here: its result carries the error.
         """
         self._release()
-        fid, accepted = self._impl.submit(frame)
+        # The lock covers the native submit and the bookkeeping: once the frame is
+        # queued, the workers may finish (or drop) it before this thread runs
+        # again, and the reader (get, _release) pops under the same lock, so it
+        # always finds the meta and the frame stored (before: meta=None results
+        # and entries leaked for frames dropped before they were recorded).
+        # The native submit releases the GIL; with drop="none" it may wait for
+        # room, which the C++ workers make without this lock.
         with self._lock:
+            fid, accepted = self._impl.submit(frame)
             if accepted:
                 self._frames[fid] = frame
             self._meta[fid] = meta
@@ -272,7 +327,7 @@ class Pipeline:
         Raises TimeoutError when none arrived in time, ClosedError when the
         pipeline is closed and every result has been taken.
         """
-        raw = self._impl.get(-1.0 if timeout is None else max(0.0, float(timeout)))
+        raw = self._impl.get(_timeout_arg(timeout))
         self._release()
         if raw is None:
             raise TimeoutError(f"no result within {timeout} s")

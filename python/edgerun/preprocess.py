@@ -43,8 +43,8 @@ class Transform:
 
     def __init__(self, matrix: Sequence[float], input_size: Tuple[int, int], content: Tuple[int, int, int, int],
                  source_roi: Tuple[int, int, int, int]):
-        self._init(_core.Transform(matrix=[float(v) for v in matrix], input_size=tuple(input_size),
-                                   content=tuple(content), source_roi=tuple(source_roi)))
+        # The binding converts and checks (InputError naming the argument).
+        self._init(_core.Transform(matrix=matrix, input_size=input_size, content=content, source_roi=source_roi))
 
     @classmethod
     def _wrap(cls, t: Any) -> "Transform":
@@ -303,10 +303,10 @@ class Preprocessor:
                     raise InputError(self._unquantized_message(out.dtype, spec is not None))
                 s = float(implied) if implied else 1.0  # 0: a session tensor that is not quantized
             else:
-                s = float(scale)
+                s = scale  # converted (and checked) by the binding: InputError naming "scale"
             if zero_point is None:
                 zero_point = getattr(src, "zero_point", None)
-            zp = int(zero_point) if zero_point is not None else 0
+            zp = zero_point if zero_point is not None else 0  # the binding refuses 1.5 and out-of-range ints
         raw = self._impl.run(frame, out, s, zp)
         last = self._last  # one read: consistent even when threads share this Preprocessor
         if last[0] is raw:  # same geometry -> the binding hands back the same _core.Transform object
@@ -334,8 +334,13 @@ class Preprocessor:
     def transform(self, frame_size: Tuple[int, int], input_size: Tuple[int, int]) -> Transform:
         """The Transform for a (width, height) frame and (width, height) model input,
         without converting any pixels."""
-        return Transform._wrap(self._impl.transform(int(frame_size[0]), int(frame_size[1]), int(input_size[0]),
-                                                    int(input_size[1])))
+        try:
+            fw, fh = frame_size
+            iw, ih = input_size
+        except (TypeError, ValueError):
+            raise InputError("transform: expected frame_size and input_size as (width, height) pairs, got "
+                             f"{frame_size!r} and {input_size!r}") from None
+        return Transform._wrap(self._impl.transform(fw, fh, iw, ih))  # ints checked by the binding
 
     @property
     def options(self) -> dict:

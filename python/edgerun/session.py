@@ -227,11 +227,9 @@ class Session(_core.Session):
 
     def resize_input(self, key: Union[int, str], shape: Sequence[int]) -> None:
         """Changes the shape of an input (models with dynamic dimensions); outputs follow."""
-        try:
-            dims = [int(d) for d in shape]
-        except (TypeError, ValueError):
-            raise InputError(f"shape must be a sequence of ints, got {shape!r}") from None
-        super().resize_input(key, dims)
+        # The binding converts: a sequence of ints (numpy integers too); a float
+        # or an int beyond int64 is an InputError naming "shape", never truncated.
+        super().resize_input(key, shape)
         self._spec_cache = None
 
     # -- lifetime ---------------------------------------------------------------

@@ -144,6 +144,11 @@ class Pipeline {
 
   // The current model and its session.
   uint64_t model() const;
+  // The oldest model generation a frame still uses: frames being prepared,
+  // invoked or decoded and results not yet taken (the current generation when
+  // none is older). Generations below it will never appear in a result again,
+  // so a caller may forget what it keeps about them.
+  uint64_t OldestModelInUse() const;
   std::shared_ptr<Session> session() const;
   PipelineStats Stats() const;
 
@@ -215,7 +220,11 @@ class Pipeline {
 
   std::mutex swap_mu_;           // swaps load one at a time, in order
   std::mutex swap_threads_mu_;
-  std::vector<std::thread> swap_threads_;
+  struct SwapThread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<SwapThread> swap_threads_;  // finished ones are joined at the next Swap()
   std::thread invoke_thread_, aux_thread_;
 };
 

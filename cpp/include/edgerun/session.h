@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "edgerun/accelerators.h"
@@ -63,6 +64,19 @@ class ModelBytes {
   std::string origin_;
 };
 
+// Where Run() copies one output (see Session::Run).
+struct OutputDest {
+  void* data = nullptr;          // nullptr: skip this output
+  std::vector<int64_t> shape;    // the shape the caller allocated `data` for
+};
+
+// The session's output buffers and their descriptions as one run left them,
+// taken under the session lock (consistent even if another thread resizes).
+struct OutputBlocks {
+  std::vector<std::shared_ptr<AlignedBlock>> blocks;
+  std::vector<TensorInfo> info;
+};
+
 struct SessionOptions {
   // CPU threads (>= 1); unset: one per physical core available to the process.
   std::optional<int> threads;
@@ -102,8 +116,15 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  // Descriptions of the inputs/outputs. The references are for code that owns
+  // the session alone (ResizeInput() changes shapes in place); code that may
+  // race with ResizeInput() on another thread takes the locked copies.
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
   const std::vector<TensorInfo>& outputs() const { return outputs_; }
+  std::vector<TensorInfo> InputInfos() const;
+  std::vector<TensorInfo> OutputInfos() const;
+  // Input i's buffer with its current description, under the lock.
+  std::pair<std::shared_ptr<AlignedBlock>, TensorInfo> InputBuffer(size_t i) const;
   const std::vector<std::string>& signatures() const { return signature_keys_; }
   const std::string& signature() const { return signature_keys_[signature_index_]; }
   int threads() const { return threads_; }
@@ -132,11 +153,15 @@ class Session {
   // Otherwise one entry per input (nullptr data = keep the session buffer).
   // An array that is C-contiguous and 64-byte aligned is handed to the runtime
   // as is; any other array of the right dtype/shape is copied once.
-  // `copy_outputs_to`, when given, receives one pointer per output (nullptr =
-  // skip) that the outputs are copied to before the session lock is released,
-  // so concurrent callers each get their own results.
-  Status Run(const std::vector<HostArray>& arrays = {},
-             const std::vector<void*>* copy_outputs_to = nullptr);
+  // `copies`, when given, has one entry per output: the outputs are copied
+  // there before the session lock is released, so concurrent callers each get
+  // their own results. Each entry's shape must be the output's current shape
+  // (checked under the lock before running: BusyError if ResizeInput() changed
+  // it meanwhile; nothing ran, the caller may re-read the shapes and retry).
+  // `views`, when given, receives the output buffers and shapes this run
+  // wrote, taken under the same lock.
+  Status Run(const std::vector<HostArray>& arrays = {}, std::vector<OutputDest>* copies = nullptr,
+             OutputBlocks* views = nullptr);
 
   // Changes the shape of input i (for models with dynamic dimensions); output
   // shapes are re-queried. Fails with BusyError while a view of input i is

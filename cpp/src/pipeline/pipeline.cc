@@ -137,14 +137,14 @@ Expected<std::shared_ptr<Pipeline::Model>> Pipeline::Bind(std::shared_ptr<Sessio
   auto m = std::make_shared<Model>();
   m->session = session;
   m->generation = generation;
-  const auto& ins = session->inputs();
+  const std::vector<TensorInfo> ins = session->InputInfos();  // locked copies: the caller may resize it
   m->num_inputs = ins.size();
   if (options.input_index >= ins.size())
     return InputError("the pipeline feeds input " + std::to_string(options.input_index) +
                       " but the model has " + std::to_string(ins.size()) + " input(s)");
   m->input_index = options.input_index;
   m->input = ins[options.input_index];
-  m->outputs = session->outputs();
+  m->outputs = session->OutputInfos();
   const TensorInfo& t = m->input;
   const pp::Spec& spec = pre.spec();
   const int want_c = spec.channels == pp::Channels::kGray ? 1 : 3;
@@ -310,13 +310,13 @@ void Pipeline::Close() {
   result_cv_.notify_all();
   if (invoke_thread_.joinable()) invoke_thread_.join();
   if (aux_thread_.joinable()) aux_thread_.join();
-  std::vector<std::thread> swaps;
+  std::vector<SwapThread> swaps;
   {
     std::lock_guard<std::mutex> lock(swap_threads_mu_);
     swaps.swap(swap_threads_);
   }
   for (auto& t : swaps)
-    if (t.joinable()) t.join();
+    if (t.thread.joinable()) t.thread.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
@@ -350,8 +350,13 @@ Status Pipeline::Invoke(Slot* slot) {
   std::vector<HostArray> arrays(m.num_inputs);  // other inputs: the session's own buffers
   arrays[m.input_index] = m.input_array;
   arrays[m.input_index].data = slot->in->data();
-  std::vector<void*> dst(m.outputs.size());
-  for (size_t i = 0; i < dst.size(); ++i) dst[i] = slot->outs[i]->data();
+  // Shapes as bound: if the session was resized since (by its owner, on
+  // another thread), Run() refuses (BusyError) instead of overflowing `outs`.
+  std::vector<OutputDest> dst(m.outputs.size());
+  for (size_t i = 0; i < dst.size(); ++i) {
+    dst[i].data = slot->outs[i]->data();
+    dst[i].shape = m.outputs[i].shape;
+  }
   return m.session->Run(arrays, &dst);
 }
 
@@ -635,7 +640,22 @@ std::shared_ptr<SwapTicket> Pipeline::StartSwap(std::shared_ptr<ModelBytes> byte
     }
   }
   std::lock_guard<std::mutex> lock(swap_threads_mu_);
-  swap_threads_.emplace_back([this, bytes, session, ticket] { SwapWorker(bytes, session, ticket); });
+  // Join the swap threads that have finished: a long-running device swapping
+  // models for days must not accumulate thread handles (and their stacks).
+  for (auto it = swap_threads_.begin(); it != swap_threads_.end();) {
+    if (it->done->load()) {
+      if (it->thread.joinable()) it->thread.join();
+      it = swap_threads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  swap_threads_.push_back(SwapThread{std::thread([this, bytes, session, ticket, done]() mutable {
+                                       SwapWorker(std::move(bytes), std::move(session), std::move(ticket));
+                                       done->store(true);
+                                     }),
+                                     done});
   return ticket;
 }
 
@@ -683,6 +703,16 @@ void Pipeline::SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Ses
 uint64_t Pipeline::model() const {
   std::lock_guard<std::mutex> lock(mu_);
   return current_->generation;
+}
+
+uint64_t Pipeline::OldestModelInUse() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t g = current_->generation;
+  for (const auto& s : slots_)
+    if (s->model) g = std::min(g, s->model->generation);
+  for (const auto& r : results_)
+    if (r.model != 0) g = std::min(g, r.model);
+  return g;
 }
 
 std::shared_ptr<Session> Pipeline::session() const {

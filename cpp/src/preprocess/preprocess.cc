@@ -21,6 +21,12 @@
 namespace edgerun {
 namespace preprocess {
 
+// Sizes every user number is checked against (in 64 bits) before it is
+// narrowed to int or multiplied: frames up to 2^20 pixels on a side, model
+// inputs up to 2^16.
+constexpr int kMaxFrameSide = 1 << 20;
+constexpr int kMaxOutputSide = 1 << 16;
+
 // ---------------------------------------------------------------------------
 // Names
 // ---------------------------------------------------------------------------
@@ -117,7 +123,15 @@ Expected<Image> ImageFromBuffer(PixelFormat f, const uint8_t* data, int width, i
   if (data == nullptr) return InputError("frame: data pointer is null");
   if (width <= 0 || height <= 0)
     return InputError("frame: expected a positive size, got " + std::to_string(width) + "x" + std::to_string(height));
+  if (width > kMaxFrameSide || height > kMaxFrameSide)
+    return InputError("frame: " + std::to_string(width) + "x" + std::to_string(height) + " is larger than " +
+                      std::to_string(kMaxFrameSide) + " pixels on a side");
+  if (static_cast<unsigned>(f) > static_cast<unsigned>(PixelFormat::kUYVY) || PackedChannels(f) <= 0)
+    return InputError("frame: unknown pixel format");
   const int row0 = PlaneRowBytes(f, width, 0);
+  // The largest offset below is about (3/2 height) * stride: keep it far from overflowing.
+  if (row_stride > (int64_t(1) << 40))
+    return InputError("frame: row stride " + std::to_string(row_stride) + " bytes is implausibly large");
   if (row_stride < row0)
     return InputError("frame: row stride " + std::to_string(row_stride) + " bytes is smaller than a row of " +
                       std::to_string(row0) + " bytes");
@@ -202,6 +216,9 @@ Expected<Image> FrameFromArray(PixelFormat f, const ArrayDesc& a) {
     return InputError("frame: the pixels of a row must be contiguous (strides (row, " + std::to_string(a.strides[1]) +
                       ", ...) were given, expected a column stride of " + std::to_string(inner) +
                       " bytes); a row stride larger than the row is fine");
+  if (rows > 3 * int64_t(kMaxFrameSide) || W > kMaxFrameSide)
+    return InputError("frame: shape " + ShapeStr(a) + " is larger than " + std::to_string(kMaxFrameSide) +
+                      " pixels on a side");
   const int64_t S = a.strides[0];
   if (rows > 1 && S < W * inner)
     return InputError("frame: expected rows stored top to bottom with a row stride >= " + std::to_string(W * inner) +
@@ -215,6 +232,8 @@ Expected<Image> FrameFromArray(PixelFormat f, const ArrayDesc& a) {
   } else {
     H = static_cast<int>(rows);
   }
+  if (rows > 1 && S > (int64_t(1) << 40))
+    return InputError("frame: row stride " + std::to_string(S) + " bytes is implausibly large");
   const int64_t stride = rows > 1 ? S : W * inner;
   const size_t extent = static_cast<size_t>((rows - 1) * stride + W * inner);
   const bool padded_i420 = f == PixelFormat::kI420 && stride != W;
@@ -247,14 +266,17 @@ Expected<Output> OutputFromArray(const Spec& s, const ArrayDesc& a) {
     ++sh;
     --n;
   }
-  int H = -1, W = -1;
+  int64_t H = -1, W = -1;  // narrowed to int only once in range
   if (n == 3) {
-    if (!nchw && sh[2] == C) { H = static_cast<int>(sh[0]); W = static_cast<int>(sh[1]); }
-    if (nchw && sh[0] == C) { H = static_cast<int>(sh[1]); W = static_cast<int>(sh[2]); }
+    if (!nchw && sh[2] == C) { H = sh[0]; W = sh[1]; }
+    if (nchw && sh[0] == C) { H = sh[1]; W = sh[2]; }
   } else if (n == 2 && gray && a.ndim == 2) {
-    H = static_cast<int>(sh[0]);
-    W = static_cast<int>(sh[1]);
+    H = sh[0];
+    W = sh[1];
   }
+  if (H > kMaxOutputSide || W > kMaxOutputSide)
+    return InputError("out: shape " + ShapeStr(a) + " is larger than " + std::to_string(kMaxOutputSide) +
+                      " pixels on a side");
   if (H <= 0 || W <= 0) {
     const std::string c = std::to_string(C);
     std::string want = nchw ? "(" + c + ", H, W) or (1, " + c + ", H, W)" : "(H, W, " + c + ") or (1, H, W, " + c + ")";
@@ -263,8 +285,8 @@ Expected<Output> OutputFromArray(const Spec& s, const ArrayDesc& a) {
                       "' expects shape " + want + ", got " + ShapeStr(a));
   }
   o.data = a.data;
-  o.width = W;
-  o.height = H;
+  o.width = static_cast<int>(W);
+  o.height = static_cast<int>(H);
   o.channels = C;
   o.bytes = a.nbytes;
   return o;
@@ -574,13 +596,24 @@ void SetupColor(const Spec& s, KPlan* k) {
   k->gw[2] = 1868.0f / 16384;
 }
 
-void SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out_c, KPlan* k) {
+// Fails (InputError) when mean/std/scale would make the kernels compute
+// infinities or NaN (e.g. std=1e-45: 1/std overflows float).
+Status SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out_c, KPlan* k) {
   const bool integer = type == ElemType::kUInt8 || type == ElemType::kInt8;
   const double q = integer ? scale : 1.0;
+  constexpr double kFloatMax = 3.4028234663852886e38;
   for (int c = 0; c < out_c; ++c) {
     const double sd = s.stddev[c], mn = s.mean[c];
-    k->A[c] = static_cast<float>(1.0 / (sd * q * kValueScale));
-    k->B[c] = static_cast<float>(-mn / (sd * q));
+    const double a = 1.0 / (sd * q * kValueScale), b = -mn / (sd * q);
+    // Largest magnitude a kernel computes: a * 255 * kValueScale + b (and its parts).
+    const double top = std::fabs(a) * 255.0 * kValueScale + std::fabs(b);
+    if (!std::isfinite(a) || !std::isfinite(b) || !std::isfinite(top) || top >= kFloatMax ||
+        std::fabs(a) >= kFloatMax || std::fabs(b) >= kFloatMax)
+      return InputError("std: " + std::to_string(sd) + (integer ? " with quantization scale " + std::to_string(q) : "") +
+                        " (mean " + std::to_string(mn) + ") gives values beyond float range ((255 - mean) / std " +
+                        (integer ? "/ scale " : "") + "must be finite in float32); use a larger std");
+    k->A[c] = static_cast<float>(a);
+    k->B[c] = static_cast<float>(b);
   }
   k->zp = integer ? zp : 0;
   k->qclamp = false;
@@ -590,6 +623,7 @@ void SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out_c
   }
   if (type == ElemType::kUInt8) { k->qlo = static_cast<float>(0 - zp); k->qhi = static_cast<float>(255 - zp); }
   if (type == ElemType::kInt8) { k->qlo = static_cast<float>(-128 - zp); k->qhi = static_cast<float>(127 - zp); }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -604,8 +638,9 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
   P.type = type; P.scale = scale; P.zp = zp; P.isa = isa;
 
   Roi roi = s.has_roi ? s.roi : Roi{0, 0, src_w, src_h};
-  if (roi.x < 0 || roi.y < 0 || roi.width <= 0 || roi.height <= 0 || roi.x + roi.width > src_w ||
-      roi.y + roi.height > src_h)
+  // 64-bit sums: x + w of two ints near INT_MAX must not wrap past the check.
+  if (roi.x < 0 || roi.y < 0 || roi.width <= 0 || roi.height <= 0 ||
+      static_cast<int64_t>(roi.x) + roi.width > src_w || static_cast<int64_t>(roi.y) + roi.height > src_h)
     return InputError("roi (" + std::to_string(roi.x) + ", " + std::to_string(roi.y) + ", " +
                       std::to_string(roi.width) + ", " + std::to_string(roi.height) +
                       ") must lie inside the " + std::to_string(src_w) + "x" + std::to_string(src_h) + " frame");
@@ -676,7 +711,7 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
     k.rgb_taps = true;  // slots become R, G, B per tap
     k.op = ColorOp::kCopy;
   }
-  SetupNormalize(s, type, scale, zp, out_c, &k);
+  EDGERUN_RETURN_IF_ERROR(SetupNormalize(s, type, scale, zp, out_c, &k));
 
   if (s.interpolation == Interpolation::kArea) {
     k.area = true;
@@ -884,6 +919,11 @@ static Status ValidateSpec(const Spec& s) {
     if (!std::isfinite(s.mean[c])) return InputError("mean: expected finite values, got " + Triple(s.mean));
     if (!std::isfinite(s.stddev[c]) || s.stddev[c] == 0.f)
       return InputError("std: expected finite, non-zero values, got " + Triple(s.stddev));
+    // (pixel - mean) / std must stay finite in float32 (std=1e-45 gave NaN inputs).
+    const double worst = (255.0 + std::fabs(static_cast<double>(s.mean[c]))) / std::fabs(static_cast<double>(s.stddev[c]));
+    if (!(worst < 1e30))
+      return InputError("std: " + Triple(s.stddev) + " is too small: (pixel - mean) / std reaches " + Num(worst) +
+                        ", beyond what float32 inputs can hold meaningfully");
     if (!(s.pad_value[c] >= 0.f && s.pad_value[c] <= 255.f))
       return InputError("pad_value: expected pixel values in 0..255, got " + Triple(s.pad_value));
   }
@@ -953,8 +993,12 @@ Status CheckGeometry(const Spec& s, int sw, int sh, int ow, int oh) {
     return InputError(std::string("frame: ") + Name(s.format) + " needs an even width, got " + std::to_string(sw));
   if (ow <= 0 || oh <= 0)
     return InputError("output: expected a positive size, got " + std::to_string(ow) + "x" + std::to_string(oh));
-  if (sw > (1 << 20) || sh > (1 << 20) || ow > (1 << 16) || oh > (1 << 16))
-    return InputError("frame or output too large");
+  if (sw > kMaxFrameSide || sh > kMaxFrameSide)
+    return InputError("frame: " + std::to_string(sw) + "x" + std::to_string(sh) + " is larger than " +
+                      std::to_string(kMaxFrameSide) + " pixels on a side");
+  if (ow > kMaxOutputSide || oh > kMaxOutputSide)
+    return InputError("output: " + std::to_string(ow) + "x" + std::to_string(oh) + " is larger than " +
+                      std::to_string(kMaxOutputSide) + " pixels on a side");
   return Status::Ok();
 }
 }  // namespace

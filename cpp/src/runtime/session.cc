@@ -103,15 +103,29 @@ std::shared_ptr<AlignedBlock> AlignedBlock::Allocate(size_t size) {
 AlignedBlock::~AlignedBlock() { std::free(data_); }
 
 Expected<std::shared_ptr<ModelBytes>> ModelBytes::MapFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+  // forever (and a device node might block too). Nothing is read before
+  // fstat() has proved this is a regular file; mmap ignores the flag.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     const int err = errno;
     return ModelError("cannot open model file '" + path + "': " + std::strerror(err));
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
     ::close(fd);
-    return ModelError("model path '" + path + "' is not a regular file");
+    return ModelError("cannot stat model file '" + path + "': " + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "something else";
+    return ModelError("model path '" + path + "' is not a regular file: it is " + what);
   }
   const size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) {
@@ -658,20 +672,48 @@ Expected<size_t> Session::OutputIndex(const std::string& name) const {
   return InputError("the model has no output named '" + name + "'; its outputs are " + names);
 }
 
-Status Session::Run(const std::vector<HostArray>& arrays,
-                    const std::vector<void*>* copy_outputs_to) {
+std::vector<TensorInfo> Session::InputInfos() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return inputs_;
+}
+
+std::vector<TensorInfo> Session::OutputInfos() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outputs_;
+}
+
+std::pair<std::shared_ptr<AlignedBlock>, TensorInfo> Session::InputBuffer(size_t i) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (i >= inputs_.size()) return {nullptr, TensorInfo()};
+  return {input_blocks_[i], inputs_[i]};
+}
+
+Status Session::Run(const std::vector<HostArray>& arrays, std::vector<OutputDest>* copies,
+                    OutputBlocks* views) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!impl_ || !impl_->compiled) return ClosedError("the session is closed");
-  if (copy_outputs_to && copy_outputs_to->size() != outputs_.size())
-    return InputError("expected " + std::to_string(outputs_.size()) + " output destination(s), got " +
-                      std::to_string(copy_outputs_to->size()));
+  if (copies) {
+    if (copies->size() != outputs_.size())
+      return InputError("expected " + std::to_string(outputs_.size()) + " output destination(s), got " +
+                        std::to_string(copies->size()));
+    // The destinations were sized from shapes read before this lock was taken:
+    // a resize on another thread in between would make the copy overflow them.
+    for (size_t i = 0; i < outputs_.size(); ++i)
+      if ((*copies)[i].data && (*copies)[i].shape != outputs_[i].shape)
+        return BusyError(Describe("output", i, outputs_[i]) + " is now " + ShapeString(outputs_[i].shape) +
+                         ", the destination was made for " + ShapeString((*copies)[i].shape) +
+                         " (resize_input() ran on another thread); nothing was run");
+  }
   Status s = RunLocked(arrays);
   if (!s.ok()) return s;
   ++run_count_;
-  if (copy_outputs_to) {
+  if (copies) {
     for (size_t i = 0; i < outputs_.size(); ++i)
-      if ((*copy_outputs_to)[i])
-        std::memcpy((*copy_outputs_to)[i], output_blocks_[i]->data(), outputs_[i].nbytes);
+      if ((*copies)[i].data) std::memcpy((*copies)[i].data, output_blocks_[i]->data(), outputs_[i].nbytes);
+  }
+  if (views) {
+    views->blocks = output_blocks_;
+    views->info = outputs_;
   }
   return s;
 }

@@ -1,0 +1,409 @@
+"""Issue 11: no file, argument or thread interleaving may crash or hang the process.
+
+Races and possible crashes run in a child Python (a crash is a failed test, not a dead
+pytest); each child runs for a bounded time and prints a verdict line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import edgerun
+import models as mg
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run_child(code: str, timeout: float = 120.0) -> str:
+    """Runs `code` in a fresh interpreter (tests/ on sys.path); fails on a signal,
+    a non-zero exit or a hang; returns stdout."""
+    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    try:
+        p = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                           timeout=timeout, env=env, cwd=HERE)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the child hung (> {timeout} s); output so far: {e.stdout!r} {e.stderr!r}")
+    assert p.returncode == 0, (f"child exited with {p.returncode} "
+                               f"({'signal ' + str(-p.returncode) if p.returncode < 0 else 'error'}):\n"
+                               f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+# --------------------------------------------------------------------------- 6: non-regular files
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_fifo_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "model.tflite"
+    os.mkfifo(fifo)
+    out = run_child(f"""
+        import edgerun
+        for call in (lambda p: edgerun.Session(p), lambda p: edgerun.verify(p)):
+            try:
+                call({str(fifo)!r})
+            except edgerun.ModelError as e:
+                print("ModelError:", e)
+            else:
+                print("NO ERROR")
+        """, timeout=60)
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and all(l.startswith("ModelError:") for l in lines), out
+    assert "FIFO" in lines[0] and str(fifo) in lines[0], lines[0]
+
+
+def test_directory_and_device_are_refused(tmp_path):
+    with pytest.raises(edgerun.ModelError, match="directory"):
+        edgerun.Session(str(tmp_path))
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(edgerun.ModelError, match="character device"):
+            edgerun.Session("/dev/zero")
+
+
+# --------------------------------------------------------------------------- 7: close/resize vs run
+_RACE_PRELUDE = """
+    import threading, time, sys
+    import numpy as np
+    import edgerun
+    import models as mg
+
+    EXPECTED = (edgerun.ClosedError, edgerun.BusyError)
+    unexpected = []
+    counts = {}
+
+    def hammer(fn, stop):
+        while not stop.is_set():
+            try:
+                fn()
+                counts[fn.__name__] = counts.get(fn.__name__, 0) + 1
+            except EXPECTED as e:
+                k = type(e).__name__
+                counts[k] = counts.get(k, 0) + 1
+            except BaseException as e:  # anything else fails the test
+                unexpected.append(repr(e))
+                stop.set()
+"""
+
+
+def test_close_while_other_threads_run():
+    out = run_child(_RACE_PRELUDE + """
+    data = mg.builtin_image_model(dtype="float32")
+    x = np.random.default_rng(0).random((1, 96, 96, 3), dtype=np.float32)
+    deadline = time.monotonic() + 6.0
+    rounds = 0
+    while time.monotonic() < deadline:
+        s = edgerun.Session(data, threads=1)
+        ref = s.run(x, copy=True)[0]
+        stop = threading.Event()
+        def run():
+            r = s.run(x, copy=True)[0]
+            if not np.array_equal(r, ref):
+                raise AssertionError("wrong result")
+        def run_views():
+            s.run(x)
+        def run_zero_copy():
+            s.input(0)[...] = x
+            s.run()
+        def specs():
+            s.inputs, s.outputs, s._placement()
+        ts = [threading.Thread(target=hammer, args=(f, stop)) for f in (run, run, run_views, run_zero_copy, specs)]
+        for t in ts: t.start()
+        time.sleep(0.01 * (rounds % 5))
+        s.close()
+        time.sleep(0.005)
+        stop.set()
+        for t in ts: t.join()
+        rounds += 1
+        if unexpected: break
+    print("rounds", rounds, "counts", counts)
+    print("UNEXPECTED" if unexpected else "OK", unexpected[:3])
+    """)
+    assert out.strip().splitlines()[-1].startswith("OK"), out
+    assert "ClosedError" in out, out  # the race was exercised: runs after close were refused
+
+
+def test_resize_while_other_threads_run_copy():
+    out = run_child(_RACE_PRELUDE + """
+    s = edgerun.Session(mg.dynamic_batch_model(features=4), threads=1)
+    stop = threading.Event()
+    def run_copy():
+        y = s.run(copy=True)[0]
+        if y.ndim != 2 or y.shape[1] != 4 or not np.all(y == 1.0):  # zeros in -> 2*0+1
+            raise AssertionError(f"bad output {y.shape}")
+    def run_views():
+        y = s.run()[0]
+        if y.shape[1] != 4:
+            raise AssertionError("bad shape")
+    def run_args():
+        b = s.inputs[0].shape[0]
+        try:
+            y = s.run(np.zeros((b, 4), np.float32), copy=True)[0]
+        except edgerun.InputError:  # resized between reading the shape and running: a clear error
+            counts["InputError"] = counts.get("InputError", 0) + 1
+    def resize():
+        s.resize_input(0, (int(np.random.randint(1, 300)), 4))
+    def specs():
+        [t.shape for t in s.outputs]
+    ts = [threading.Thread(target=hammer, args=(f, stop))
+          for f in (run_copy, run_copy, run_views, run_args, resize, specs)]
+    for t in ts: t.start()
+    time.sleep(6.0)
+    stop.set()
+    for t in ts: t.join()
+    s.close()
+    print("counts", counts)
+    print("UNEXPECTED" if unexpected else "OK", unexpected[:3])
+    """)
+    assert out.strip().splitlines()[-1].startswith("OK"), out
+    assert "'resize'" in out and "'run_copy'" in out, out
+
+
+def test_run_copy_after_resize_has_new_shape():
+    s = edgerun.Session(mg.dynamic_batch_model(features=4))
+    s.resize_input(0, (7, 4))
+    y = s.run(np.ones((7, 4), np.float32), copy=True)[0]
+    assert y.shape == (7, 4) and np.all(y == 3.0)
+    s.close()
+    with pytest.raises(edgerun.ClosedError):
+        s.run(copy=True)
+    with pytest.raises(edgerun.ClosedError):
+        s.input(0)
+
+
+# --------------------------------------------------------------------------- 8: 64-bit bounds
+FRAME = np.zeros((48, 64, 3), np.uint8)
+
+
+@pytest.mark.parametrize("roi", [(2**31 - 1, 0, 1, 1), (0, 2**31 - 1, 1, 1), (10, 0, 2**31 - 1, 1),
+                                 (0, 10, 1, 2**31 - 1), (2**31 - 2, 2**31 - 2, 2**31 - 1, 2**31 - 1)])
+def test_roi_near_int_max_is_refused_not_read_out_of_bounds(roi):
+    # Before: x + w wrapped negative, passed the bounds check and the kernel read far
+    # outside the frame (SIGSEGV) -- run in a child so a crash is a failure.
+    out = run_child(f"""
+        import numpy as np, edgerun
+        frame = np.zeros((48, 64, 3), np.uint8)
+        out = np.zeros((1, 16, 16, 3), np.float32)
+        try:
+            edgerun.Preprocessor("rgb", roi={roi!r})(frame, out)
+        except edgerun.InputError as e:
+            print("InputError:", e)
+        """, timeout=60)
+    assert out.startswith("InputError:") and "must lie inside the 64x48 frame" in out, out
+
+
+def test_frame_row_stride_beyond_reason_is_refused():
+    pre = edgerun.Preprocessor("rgb")
+    out = np.zeros((1, 16, 16, 3), np.float32)
+    huge_stride = np.lib.stride_tricks.as_strided(FRAME, (2, 64, 3), (2**50, 3, 1))
+    with pytest.raises(edgerun.InputError, match="row stride"):
+        pre(huge_stride, out)
+    with pytest.raises(edgerun.InputError, match="larger than"):
+        pre.transform((2**31 - 1, 48), (16, 16))
+    # Output shapes beyond int range: refused before narrowing (a view, no memory).
+    wide = np.lib.stride_tricks.as_strided(np.zeros(3, np.float32), (1, 1, 2**33, 3), (0, 0, 0, 4))
+    with pytest.raises(edgerun.InputError):
+        pre(FRAME, wide)
+
+
+def test_sizes_beyond_int_range_are_input_errors():
+    pre = edgerun.Preprocessor("rgb")
+    with pytest.raises(edgerun.InputError, match="frame_size width: expected an int in"):
+        pre.transform((2**32 + 64, 48), (16, 16))  # not silently 64
+    with pytest.raises(edgerun.InputError, match="rotate: expected an int in"):
+        edgerun.Preprocessor("rgb", rotate=2**32 + 90)  # not silently 90
+
+
+# --------------------------------------------------------------------------- 11: smaller input checks
+@pytest.mark.parametrize("std", [1e-45, 1e-38, 1e-30])
+def test_tiny_std_is_refused_not_nan(std):
+    with pytest.raises(edgerun.InputError, match="std"):
+        edgerun.Preprocessor("rgb", std=std)
+
+
+def test_std_with_tiny_quantization_scale_is_refused():
+    pre = edgerun.Preprocessor("rgb", std=1e-6)
+    q = np.zeros((1, 16, 16, 3), np.int8)
+    with pytest.raises(edgerun.InputError, match="std"):
+        pre(FRAME, q, scale=1e-38, zero_point=0)
+    # Small but sane std stays finite (no NaN, no inf).
+    out = np.zeros((1, 16, 16, 3), np.float32)
+    edgerun.Preprocessor("rgb", std=1e-3)(FRAME + 7, out)
+    assert np.all(np.isfinite(out))
+
+
+def test_float_roi_is_refused_not_truncated():
+    with pytest.raises(edgerun.InputError, match="roi x"):
+        edgerun.Preprocessor("rgb", roi=(1.5, 0, 8, 8))
+    with pytest.raises(edgerun.InputError, match="roi w"):
+        edgerun.Preprocessor("rgb", roi=(0, 0, 8.25, 8))
+    with pytest.raises(edgerun.InputError, match="roi"):
+        edgerun.Preprocessor("rgb", roi=(0, 0, float("nan"), 8))
+    # Integral values of any integer-like type are fine.
+    assert edgerun.Preprocessor("rgb", roi=(1.0, 0, 8, 8)).options["roi"] == (1, 0, 8, 8)
+    assert edgerun.Preprocessor("rgb", roi=np.array([1, 0, 8, 8])).options["roi"] == (1, 0, 8, 8)
+
+
+def _one_line_input_error(call, name):
+    with pytest.raises(edgerun.InputError) as e:
+        call()
+    msg = str(e.value)
+    assert "\n" not in msg and name in msg, msg
+    return msg
+
+
+def test_out_of_range_ints_are_one_line_input_errors_naming_the_argument():
+    pre = edgerun.Preprocessor("rgb")
+    q = np.zeros((1, 16, 16, 3), np.int8)
+    s = edgerun.Session(mg.dynamic_batch_model())
+    cases = [
+        (lambda: pre(FRAME, q, scale=0.5, zero_point=2**40), "zero_point"),
+        (lambda: pre(FRAME, q, scale=0.5, zero_point=1.5), "zero_point"),
+        (lambda: pre(FRAME, q, scale="x", zero_point=0), "scale"),
+        (lambda: pre.transform((2**40, 1), (16, 16)), "frame_size width"),
+        (lambda: pre.transform((64, 48), (16, 2**63)), "input_size height"),
+        (lambda: edgerun.Transform([1, 0, 0, 0, 1, 0], (2**40, 1), (0, 0, 1, 1), (0, 0, 1, 1)), "input_size"),
+        (lambda: edgerun.Transform([1, 0, 0, 0, 1, "x"], (1, 1), (0, 0, 1, 1), (0, 0, 1, 1)), "matrix"),
+        (lambda: s.resize_input(0, (2**70, 4)), "shape"),
+        (lambda: s.resize_input(0, (2.5, 4)), "shape"),
+        (lambda: s.run(copy=2**40), "copy"),
+        (lambda: s.run(copy="yes"), "copy"),
+        (lambda: s.input(2**70), "input index"),
+        (lambda: edgerun.Preprocessor("rgb", roi=(2**40, 0, 1, 1)), "roi x"),
+        (lambda: edgerun.Preprocessor("rgb", threads=2**64), "threads"),
+        (lambda: edgerun.Session(mg.dynamic_batch_model(), threads=2**32 + 1), "threads"),
+        (lambda: edgerun.Session(mg.dynamic_batch_model(), signature=2**40), "signature"),
+    ]
+    for call, name in cases:
+        _one_line_input_error(call, name)
+
+
+def test_pipeline_timeouts_are_checked():
+    s = edgerun.Session(mg.builtin_image_model(dtype="float32"))
+    with edgerun.Pipeline(s, edgerun.Preprocessor("rgb")) as p:
+        for bad in ("x", float("nan"), [1]):
+            _one_line_input_error(lambda: p.get(timeout=bad), "timeout")
+        with pytest.raises(TimeoutError):
+            p.get(timeout=0.01)
+
+
+def test_unencodable_strings_are_input_errors_not_runtime_errors(tmp_path):
+    bad = "\udcff"  # a lone surrogate: what os.fsdecode gives for an undecodable file name
+    m = mg.dynamic_batch_model()
+    s = edgerun.Session(m)
+    for call in (lambda: edgerun.Session(m, accelerator=bad), lambda: edgerun.Session(m, signature=bad),
+                 lambda: edgerun.Session(m, fallback=bad), lambda: s.input(bad),
+                 lambda: edgerun.Preprocessor(bad), lambda: edgerun.Preprocessor("rgb", fit=bad),
+                 lambda: edgerun.heads.Classifier(output=bad)):
+        with pytest.raises(edgerun.InputError):
+            call()
+    with pytest.raises(edgerun.ModelError, match="cannot open"):
+        edgerun.Session(str(tmp_path / bad))
+    # An undecodable (but existing) file name loads: the path reaches open() as the OS spelled it.
+    raw = os.path.join(os.fsencode(str(tmp_path)), b"\xff.tflite")
+    with open(raw, "wb") as f:
+        f.write(m)
+    edgerun.Session(os.fsdecode(raw)).close()
+    edgerun.verify(os.fsdecode(raw))
+
+
+def test_bad_anchor_values_are_input_errors():
+    for bad in (b"x", object(), [["a", 1, 2, 3]]):
+        with pytest.raises(edgerun.InputError, match="anchors"):
+            edgerun.heads.SSD(bad)
+
+
+# --------------------------------------------------------------------------- 9: hot swap releases old models
+def test_hot_swaps_release_old_sessions():
+    import gc
+    import weakref
+
+    data = [mg.builtin_image_model(dtype="float32"), mg.builtin_image_model(dtype="float32") + b""]
+    first = edgerun.Session(data[0], threads=1)
+    refs = [weakref.ref(first)]
+    p = edgerun.Pipeline(first, edgerun.Preprocessor("rgb"), depth=2)
+    del first
+    frame = np.zeros((48, 64, 3), np.uint8)
+    n = 12
+    for i in range(n):
+        for _ in range(3):
+            p.submit(frame, meta=i)
+        p.swap(data[i % 2])          # from bytes: the pipeline creates the session
+        refs.append(weakref.ref(p.session))
+        for _ in range(3):
+            p.submit(frame, meta=i)
+        while True:  # take every result (unread ones still name their model)
+            try:
+                p.get(timeout=10 if p.in_flight else 0.05)
+            except TimeoutError:
+                break
+        if i == n // 2:  # a swap to a Session the user made (and then forgets)
+            s = edgerun.Session(data[0], threads=1)
+            refs.append(weakref.ref(s))
+            p.swap(s)
+            del s
+        assert len(p._sessions) == 1, p._sessions
+        assert len(p._models) <= 1 + 4 + 1, sorted(p._models)
+        assert not p._swaps
+    gc.collect()
+    alive = [i for i, r in enumerate(refs) if r() is not None]
+    assert alive == [len(refs) - 1] or (len(alive) == 1 and refs[alive[0]]() is p.session), alive
+    p.close()
+    assert not p._meta and not p._frames
+
+
+# --------------------------------------------------------------------------- 10: meta with racing submitters
+def test_meta_survives_concurrent_submitters_with_drop_oldest():
+    out = run_child("""
+        import threading, time
+        import numpy as np
+        import edgerun
+        import models as mg
+        s = edgerun.Session(mg.builtin_image_model(dtype="float32"), threads=1)
+        p = edgerun.Pipeline(s, edgerun.Preprocessor("rgb"), depth=1, drop="oldest", max_results=4)
+        frame = np.zeros((32, 32, 3), np.uint8)
+        sent = {}              # frame id -> meta, as submit returned it
+        sent_lock = threading.Lock()
+        got, bad = [], []
+        stop = threading.Event()
+        def submitter(k):
+            i = 0
+            while not stop.is_set():
+                meta = (k, i)
+                fid = p.submit(frame if i % 7 else np.zeros((3, 3), np.float32), meta=meta)  # some bad frames too
+                with sent_lock:
+                    sent[fid] = meta
+                i += 1
+        def reader():
+            while True:
+                try:
+                    r = p.get(timeout=0.5)
+                except TimeoutError:
+                    if stop.is_set():
+                        return
+                    continue
+                except edgerun.ClosedError:
+                    return
+                got.append((r.frame_id, r.meta))
+        ts = [threading.Thread(target=submitter, args=(k,)) for k in range(4)]
+        rd = threading.Thread(target=reader)
+        rd.start()
+        for t in ts: t.start()
+        time.sleep(4.0)
+        stop.set()
+        for t in ts: t.join()
+        p.close()
+        rd.join()
+        for fid, meta in got:
+            if meta is None or sent.get(fid) != meta:
+                bad.append((fid, meta, sent.get(fid)))
+        st = p.stats()
+        print("results", len(got), "dropped", st["dropped"], "discarded", st["results_discarded"])
+        print("meta left", len(p._meta), "frames left", len(p._frames))
+        print("BAD" if bad or p._meta or p._frames else "OK", bad[:5])
+        """, timeout=120)
+    last = out.strip().splitlines()
+    assert last[-1].startswith("OK"), out
+    assert int(last[0].split()[1]) > 50, out  # the race was exercised
