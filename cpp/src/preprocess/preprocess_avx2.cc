@@ -190,9 +190,17 @@ template <ElemType T, bool LEAN>
 EDGERUN_INLINE void PackedBlocks(const KView& lv, const uint8_t* ra, const uint8_t* rb, bool same, __m256i wyv,
                                  const DirectConsts& lk, uint8_t* dst, int npos, uint8_t* tail, int b0, int b1) {
   constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
+  // Rows a and b rarely coincide in packed mode (large downscales). g++ runs the
+  // loop best with the skip; clang keeps both paths' values alive across the
+  // branch and runs ~9% slower (BGR 1280x720 -> 300 f32) than without it.
+#if defined(__clang__)
+  constexpr bool kSkipSameRow = false;
+#else
+  constexpr bool kSkipSameRow = true;
+#endif
   for (int b = b0; b < b1; ++b) {
     __m256 f[4];
-    PackedBlockFloats(lv, ra, rb, same, wyv, b, f);
+    PackedBlockFloats(lv, ra, rb, kSkipSameRow && same, wyv, b, f);
     uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
     const int after = npos - (b + 1) * 8;  // positions after this block
     if (after >= 2) {
