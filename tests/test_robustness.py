@@ -407,3 +407,54 @@ def test_meta_survives_concurrent_submitters_with_drop_oldest():
     last = out.strip().splitlines()
     assert last[-1].startswith("OK"), out
     assert int(last[0].split()[1]) > 50, out  # the race was exercised
+
+
+# --------------------------------------------------------------------------- 3: operator arity
+def _with_op(builtin: str, n_inputs=None, n_outputs=None) -> bytes:
+    """add_model with its ADD op turned into `builtin` and its input/output lists cut or padded
+    (what a structure-aware mutation does), repacked through the schema's object API."""
+    import flatbuffers
+
+    from edgerun.model import tflite_file
+    S = tflite_file.schema()
+    m = S.ModelT.InitFromPackedBuf(mg.add_model(), 0)
+    m.operatorCodes[0].builtinCode = getattr(S.BuiltinOperator, builtin)
+    m.operatorCodes[0].deprecatedBuiltinCode = min(127, getattr(S.BuiltinOperator, builtin))
+    op = m.subgraphs[0].operators[0]
+    op.builtinOptionsType, op.builtinOptions = 0, None
+    if n_inputs is not None:
+        op.inputs = (list(op.inputs) * 4)[:n_inputs]
+    if n_outputs is not None:
+        op.outputs = (list(op.outputs) * 4)[:n_outputs]
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+@pytest.mark.parametrize("builtin,n_in,n_out,what", [
+    ("STRIDED_SLICE", None, None, "has 2 input(s), the operator takes 4"),   # opcode swap: 2 of 4 inputs
+    ("STRIDED_SLICE", 0, None, "has 0 input(s), the operator takes 4"),
+    ("ADD", 1, None, "has 1 input(s), the operator takes 2"),
+    ("ADD", 3, None, "has 3 input(s), the operator takes 2"),
+    ("ADD", None, 0, "has 0 output(s), the operator gives 1"),
+    ("RESHAPE", 3, None, "takes 1 to 2"),
+    ("SOFTMAX", None, None, "takes 1"),
+])
+def test_operator_arity_is_verified(builtin, n_in, n_out, what):
+    data = _with_op(builtin, n_in, n_out)
+    with pytest.raises(edgerun.ModelError, match=what.replace("(", r"\(").replace(")", r"\)")):
+        edgerun.verify(data)
+    out = run_child(f"""
+        import edgerun
+        try:
+            edgerun.Session({data!r})
+        except edgerun.ModelError as e:
+            print("ModelError:", e)
+        """, timeout=60)
+    assert out.startswith("ModelError:"), out
+
+
+def test_arity_check_accepts_the_suite_models():
+    for data in (mg.add_model(), mg.builtin_image_model(dtype="float32"), mg.builtin_image_model(dtype="int8"),
+                 mg.dynamic_batch_model(), mg.gather_model(), mg.residual_model(), mg.multi_io_model()):
+        edgerun.verify(data)

@@ -932,6 +932,59 @@ Status ModelVerifier::CheckSubgraphRef(int64_t index, const char* what, Subgraph
   return Status();
 }
 
+namespace {
+
+// Input/output counts the runtime's kernels require (their Prepare() checks
+// NumInputs/NumOutputs, and some read past the list before checking). Counts
+// include optional inputs left out as -1, as the runtime counts them. Only ops
+// whose kernels' arity is certain are listed: an op absent here is not checked.
+struct Arity {
+  int16_t min_in, max_in, min_out, max_out;  // -1: unbounded
+};
+
+bool ArityOf(int32_t code, Arity* a) {
+  using namespace sc;
+  switch (code) {
+    case BuiltinOperator_ADD: case BuiltinOperator_SUB: case BuiltinOperator_MUL: case BuiltinOperator_DIV:
+      *a = {2, 2, 1, 1}; return true;
+    case BuiltinOperator_STRIDED_SLICE: *a = {4, 4, 1, 1}; return true;
+    case BuiltinOperator_SLICE: *a = {3, 3, 1, 1}; return true;
+    case BuiltinOperator_RESHAPE: *a = {1, 2, 1, 1}; return true;
+    case BuiltinOperator_MEAN: case BuiltinOperator_SUM: case BuiltinOperator_REDUCE_MAX:
+    case BuiltinOperator_REDUCE_MIN: case BuiltinOperator_REDUCE_PROD: case BuiltinOperator_REDUCE_ANY:
+      *a = {2, 2, 1, 1}; return true;
+    case BuiltinOperator_PAD: case BuiltinOperator_PADV2: *a = {2, 3, 1, 1}; return true;
+    case BuiltinOperator_GATHER: case BuiltinOperator_GATHER_ND: case BuiltinOperator_TRANSPOSE:
+    case BuiltinOperator_EXPAND_DIMS: case BuiltinOperator_RESIZE_BILINEAR:
+    case BuiltinOperator_RESIZE_NEAREST_NEIGHBOR: case BuiltinOperator_BATCH_MATMUL:
+    case BuiltinOperator_ARG_MAX: case BuiltinOperator_ARG_MIN: case BuiltinOperator_TILE:
+    case BuiltinOperator_BROADCAST_TO:
+      *a = {2, 2, 1, 1}; return true;
+    case BuiltinOperator_SOFTMAX: case BuiltinOperator_LOGISTIC: case BuiltinOperator_TANH:
+    case BuiltinOperator_RELU: case BuiltinOperator_RELU6: case BuiltinOperator_HARD_SWISH:
+    case BuiltinOperator_QUANTIZE: case BuiltinOperator_DEQUANTIZE: case BuiltinOperator_AVERAGE_POOL_2D:
+    case BuiltinOperator_MAX_POOL_2D: case BuiltinOperator_SQUEEZE: case BuiltinOperator_SHAPE:
+    case BuiltinOperator_CAST:
+      *a = {1, 1, 1, 1}; return true;
+    case BuiltinOperator_CONV_2D: case BuiltinOperator_DEPTHWISE_CONV_2D: *a = {2, 3, 1, 1}; return true;
+    case BuiltinOperator_FULLY_CONNECTED: *a = {2, 3, 1, 2}; return true;
+    case BuiltinOperator_TRANSPOSE_CONV: *a = {3, 4, 1, 1}; return true;
+    case BuiltinOperator_CONCATENATION: case BuiltinOperator_PACK: *a = {1, -1, 1, 1}; return true;
+    case BuiltinOperator_UNPACK: *a = {1, 1, 1, -1}; return true;
+    case BuiltinOperator_SPLIT: *a = {2, 2, 1, -1}; return true;
+    case BuiltinOperator_SPLIT_V: *a = {3, 3, 1, -1}; return true;
+    default: return false;
+  }
+}
+
+std::string CountRange(int lo, int hi) {
+  if (hi < 0) return "at least " + std::to_string(lo);
+  if (lo == hi) return std::to_string(lo);
+  return std::to_string(lo) + " to " + std::to_string(hi);
+}
+
+}  // namespace
+
 Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& op,
                                      const std::vector<VerifiedTensor>& tensors, std::vector<uint8_t>* produced,
                                      const std::vector<uint8_t>& is_input, SubgraphInfo* sginfo) {
@@ -1243,6 +1296,17 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
       }
       (*produced)[v] = 1;
     }
+  }
+  // Arity last, so the structural messages above keep precedence (the runtime
+  // reads past an operator's lists when the counts are wrong).
+  Arity arity;
+  if (ArityOf(code, &arity)) {
+    if (int64_t(inputs.len) < arity.min_in || (arity.max_in >= 0 && int64_t(inputs.len) > arity.max_in))
+      return ModelError(where() + Fmt(": has %u input(s), the operator takes %s", inputs.len,
+                                      CountRange(arity.min_in, arity.max_in).c_str()));
+    if (int64_t(outputs.len) < arity.min_out || (arity.max_out >= 0 && int64_t(outputs.len) > arity.max_out))
+      return ModelError(where() + Fmt(": has %u output(s), the operator gives %s", outputs.len,
+                                      CountRange(arity.min_out, arity.max_out).c_str()));
   }
 #undef OTRY
   return Status();
