@@ -5,11 +5,13 @@
 #      EDGERUN_FUZZ_SECONDS (default 120) from the test suite's models; any crash, leak,
 #      timeout (10 s) or memory blow-up (2 GB) fails, and the reproducer is printed;
 #   2. the C++ tests (ctest) built with -fsanitize=address,undefined (build/asan);
-#   3. test_pipeline and test_session built with -fsanitize=thread (build/tsan).
+#   3. test_pipeline and test_session built with -fsanitize=thread (build/tsan);
+#   4. a pytest subset (session, preprocess, pipeline, fuzz findings) against the _core
+#      extension built with -fsanitize=address,undefined (build/asan-py), libasan preloaded.
 # Needs: a Python with edgerun installed (PYTHON; the model generators and the path of
 # libLiteRt.so), and clang 14 + libclang-rt-14-dev + llvm (installed here with apt-get
 # when missing). Each step can be skipped: EDGERUN_SKIP_FUZZ=1, EDGERUN_SKIP_ASAN=1,
-# EDGERUN_SKIP_TSAN=1.
+# EDGERUN_SKIP_TSAN=1, EDGERUN_SKIP_ASAN_PYTEST=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -84,5 +86,28 @@ if [ "${EDGERUN_SKIP_TSAN:-0}" != 1 ]; then
     echo "--- $t"
     EDGERUN_LITERT_LIB="$LITERT_LIB" EDGERUN_TEST_MODEL="$MODEL" build/tsan/$t
   done
+fi
+if [ "${EDGERUN_SKIP_ASAN_PYTEST:-0}" != 1 ]; then
+  say "pytest subset (sessions, lifetimes, threads, preprocessing bounds) against an ASan+UBSan _core"
+  # pybind11's CMake files (the wheel build gets them in its isolated environment).
+  PYBIND11_DIR=$("$PY" -c "import pybind11; print(pybind11.get_cmake_dir())" 2>/dev/null) || {
+    "$PY" -m pip install -q "pybind11>=2.13"
+    PYBIND11_DIR=$("$PY" -c "import pybind11; print(pybind11.get_cmake_dir())")
+  }
+  # -shared-libasan: the extension uses the ASan runtime that LD_PRELOAD puts first in the
+  # process (python itself is not instrumented).
+  cmake -S . -B build/asan-py "${CMAKE_CLANG[@]}" -DEDGERUN_BUILD_PYTHON=ON -DEDGERUN_SANITIZE=address,undefined \
+        -DCMAKE_MODULE_LINKER_FLAGS=-shared-libasan -DPython_EXECUTABLE="$(command -v "$PY")" \
+        -Dpybind11_DIR="$PYBIND11_DIR" >/dev/null
+  cmake --build build/asan-py -j "$JOBS" --target _core
+  rm -rf build/asan-py/pkg && mkdir -p build/asan-py/pkg
+  cp -r python/edgerun build/asan-py/pkg/ && cp build/asan-py/_core*.so build/asan-py/pkg/edgerun/
+  # detect_leaks=0: the interpreter keeps its own allocations to exit (LSan would list them all).
+  (cd tests && LD_PRELOAD="$(clang -print-file-name=libclang_rt.asan-x86_64.so)" \
+     ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 PYTHONPATH="$ROOT/build/asan-py/pkg" \
+     "$PY" -c "import edgerun._core as c, sys; sys.exit(0 if '/asan-py/' in c.__file__ else 'not the ASan build: ' + c.__file__)" && \
+   LD_PRELOAD="$(clang -print-file-name=libclang_rt.asan-x86_64.so)" \
+     ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 PYTHONPATH="$ROOT/build/asan-py/pkg" \
+     "$PY" -m pytest -q -p no:cacheprovider test_session.py test_preprocess.py test_pipeline.py test_fuzz_findings.py)
 fi
 say "sanitizers: all passed"
