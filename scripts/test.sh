@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh checkout: installs what it needs, builds the sdist
 # and from it the x86_64 + aarch64 manylinux wheels (scripts/build_wheels.sh --ci), installs
-# the x86_64 wheel, builds and runs the C++ tests (ctest), the aarch64 (NEON) tests under
-# qemu, pytest, and the wheel checks (scripts/test_wheels.sh: clean venv without a compiler,
-# aarch64 wheel under qemu compared with x86_64). Used by newcomers (README) and by CI
+# the x86_64 wheel, builds and runs the C++ tests (ctest), fuzzing and sanitizers
+# (scripts/sanitizers.sh), the aarch64 (NEON) tests under qemu, pytest, and the wheel checks
+# (scripts/test_wheels.sh: clean venv without a compiler, aarch64 wheel under qemu compared
+# with x86_64). Used by newcomers (README) and by CI
 # (.ci/run).
 #
 #   scripts/test.sh            # everything
 #   EDGERUN_SKIP_AARCH64=1 scripts/test.sh   # skip the cross-compiled aarch64 tests
+#   EDGERUN_SKIP_SANITIZERS=1 scripts/test.sh  # skip fuzzing + ASan/UBSan/TSan (scripts/sanitizers.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -57,6 +59,11 @@ cmake -S . -B build/cpp-tests -DEDGERUN_BUILD_TESTS=ON -DEDGERUN_BUILD_PYTHON=OF
 cmake --build build/cpp-tests -j "$JOBS"
 python -c "from edgerun.model import builder; open('build/cpp-tests/builtin.tflite','wb').write(builder.builtin_image_model())"
 EDGERUN_LITERT_LIB="$LITERT_LIB" EDGERUN_TEST_MODEL="$ROOT/build/cpp-tests/builtin.tflite" ctest --test-dir build/cpp-tests --output-on-failure
+
+if [ "${EDGERUN_SKIP_SANITIZERS:-0}" != 1 ]; then
+  say "fuzzing and sanitizers: fuzz_verify, ctest under ASan+UBSan, pipeline/session under TSan (scripts/sanitizers.sh)"
+  PYTHON=python EDGERUN_LITERT_LIB="$LITERT_LIB" scripts/sanitizers.sh
+fi
 
 if [ "${EDGERUN_SKIP_AARCH64:-0}" != 1 ] && [ -x cpp/tests/aarch64/run.sh ]; then
   say "aarch64 tests under qemu (NEON kernels)"

@@ -589,6 +589,14 @@ TEST(ShapeDimsAndElementCount) {
   EXPECT_REJECT(m5.Bytes(), "shape_signature has invalid dimension -3");
   m5.output->Ref(7, VecI32({-1, 2, 2}));
   EXPECT_REJECT(m5.Bytes(), "different ranks");
+  // The signature's element count is bounded too, also when the shape is absent
+  // (fuzz_session: the runtime then sizes buffers from the signature).
+  TinyModel m6;
+  m6.output->Remove(0);
+  m6.output->Ref(7, VecI32({2147483647, 2147483647}));
+  EXPECT_REJECT(m6.Bytes(), "tensor 3 ('output'): shape_signature [2147483647,2147483647] has more than 2147483648 elements");
+  m6.output->Ref(7, VecI32({-1, 65536, 0, 65536}));
+  EXPECT_REJECT(m6.Bytes(), "shape_signature [-1,65536,0,65536] has more than");
 }
 
 TEST(Quantization) {

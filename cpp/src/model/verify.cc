@@ -572,11 +572,20 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
     }
     elements *= uint64_t(dim);
   }
+  // The signature is bounded like the shape: the runtime takes its dims when the
+  // shape is absent (found by fuzz_session: no shape, signature [2147483647,2147483647]).
+  uint64_t sig_elements = 1;  // -1 and 0 counted as 1
   for (uint32_t i = 0; i < signature.len; ++i) {
     int32_t dim = w_.VI32(signature, i);
     if (dim < -1) {
       return ModelError(where() + Fmt(": shape_signature has invalid dimension %d at index %u", dim, i));
     }
+    if (dim <= 0) continue;
+    if (sig_elements > uint64_t(o_.max_tensor_elements) / uint64_t(dim)) {
+      return ModelError(where() + Fmt(": shape_signature %s has more than %llu elements",
+                                      FlatShapeString(w_, signature).c_str(), ull(o_.max_tensor_elements)));
+    }
+    sig_elements *= uint64_t(dim);
   }
   for (uint32_t i = 0; i < signature.len && !dynamic; ++i) info->dynamic = w_.VI32(signature, i) == -1;
   info->dynamic = info->dynamic || dynamic;

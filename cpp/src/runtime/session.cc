@@ -68,9 +68,21 @@ std::string Describe(const char* kind, size_t i, const TensorInfo& t) {
   return std::string(kind) + " " + std::to_string(i) + " ('" + t.name + "')";
 }
 
+// Largest element count of one input/output buffer: the verifier's default
+// VerifyOptions::max_tensor_elements. The runtime's shape inference can report
+// more (or overflow int64) for a model whose shapes were tampered with.
+constexpr int64_t kMaxBufferElements = int64_t(1) << 31;
+
+// Elements of a shape of non-negative dims; -1 when over kMaxBufferElements
+// (never overflows: found by fuzz_session, signed overflow on tampered shapes).
 int64_t Product(const std::vector<int64_t>& shape) {
+  for (int64_t d : shape)
+    if (d == 0) return 0;
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || d > kMaxBufferElements / n) return -1;
+    n *= d;
+  }
   return n;
 }
 
@@ -89,6 +101,7 @@ Status AsLoadError(const Status& s) {
 // ---------------------------------------------------------------------------
 std::shared_ptr<AlignedBlock> AlignedBlock::Allocate(size_t size) {
   // Tail padding: SIMD kernels may read/write whole vectors at the end.
+  if (size > SIZE_MAX - kAlignment) return nullptr;  // the rounding below would wrap to a tiny block
   size_t capacity = ((std::max<size_t>(size, 1) + kAlignment - 1) / kAlignment) * kAlignment;
   void* p = nullptr;
   if (posix_memalign(&p, kAlignment, capacity) != 0) return nullptr;
@@ -616,7 +629,11 @@ Status Session::AllocateBuffers() {
       if (d < 0)
         return InputError(Describe(is_input ? "input" : "output", i, info) + " has dynamic shape " +
                           ShapeString(info.shape) + "; call resize_input() with a concrete shape");
-    info.nbytes = static_cast<size_t>(Product(info.shape)) * DTypeSize(info.dtype);
+    const int64_t elements = Product(info.shape);
+    if (elements < 0)
+      return ModelError(Describe(is_input ? "input" : "output", i, info) + " has shape " + ShapeString(info.shape) +
+                        ": more than 2^31 elements");
+    info.nbytes = static_cast<size_t>(elements) * DTypeSize(info.dtype);
     LiteRtTensorBufferRequirements req = nullptr;
     size_t need = info.nbytes, align = AlignedBlock::kAlignment;
     LiteRtStatus st = is_input
