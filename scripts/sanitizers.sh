@@ -103,11 +103,14 @@ if [ "${EDGERUN_SKIP_ASAN_PYTEST:-0}" != 1 ]; then
   rm -rf build/asan-py/pkg && mkdir -p build/asan-py/pkg
   cp -r python/edgerun build/asan-py/pkg/ && cp build/asan-py/_core*.so build/asan-py/pkg/edgerun/
   # detect_leaks=0: the interpreter keeps its own allocations to exit (LSan would list them all).
+  # The RSS-growth test is left out: under ASan, RSS counts the quarantine of freed blocks
+  # (up to 256 MB) and shadow memory, so growth says nothing about leaks there.
   (cd tests && LD_PRELOAD="$(clang -print-file-name=libclang_rt.asan-x86_64.so)" \
      ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 PYTHONPATH="$ROOT/build/asan-py/pkg" \
      "$PY" -c "import edgerun._core as c, sys; sys.exit(0 if '/asan-py/' in c.__file__ else 'not the ASan build: ' + c.__file__)" && \
    LD_PRELOAD="$(clang -print-file-name=libclang_rt.asan-x86_64.so)" \
      ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 PYTHONPATH="$ROOT/build/asan-py/pkg" \
-     "$PY" -m pytest -q -p no:cacheprovider test_session.py test_preprocess.py test_pipeline.py test_fuzz_findings.py)
+     "$PY" -m pytest -q -p no:cacheprovider test_session.py test_preprocess.py test_pipeline.py test_fuzz_findings.py \
+       -k "not test_no_memory_growth_across_session_recreation")
 fi
 say "sanitizers: all passed"
