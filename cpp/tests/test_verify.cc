@@ -889,7 +889,11 @@ TEST(FlexBufferCustomOptions) {
     m.op->U8(3, 0).Remove(4).Ref(5, Vec<uint8_t>(options));
     return m.Bytes();
   };
-  EXPECT_OK(make(kFlexOptions, "TFLite_Detection_PostProcess"));
+  // Structurally fine, but the detection operator's required keys are missing
+  // (the kernel would read zeros: its options are checked key by key).
+  EXPECT_REJECT(make(kFlexOptions, "TFLite_Detection_PostProcess"),
+                "'TFLite_Detection_PostProcess': custom options have no 'max_classes_per_detection'");
+  EXPECT_REJECT(make({}, "Mfcc"), "operator 0 (CUSTOM) 'Mfcc': has no custom options");
   std::vector<uint8_t> cut(kFlexOptions.begin(), kFlexOptions.end() - 1);
   EXPECT_REJECT(make(cut, "TFLite_Detection_PostProcess"),
                 "operator 0 (CUSTOM) 'TFLite_Detection_PostProcess': custom options: FlexBuffer root width 38 is "

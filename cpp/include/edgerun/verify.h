@@ -18,7 +18,16 @@
 //  - operators: no operator without inputs and outputs (except CALL_ONCE),
 //    strides/dilations/filter sizes >= 1 where a zero would divide by zero,
 //    static output shapes of common operators consistent with their inputs,
-//    and data flow (see VerifyOptions::check_dataflow).
+//    and data flow (see VerifyOptions::check_dataflow), required inputs not
+//    left out (-1), operator arity for the builtin operators whose kernels
+//    read their lists unchecked;
+//  - the custom operators the runtime implements (TFLite_Detection_PostProcess,
+//    AudioSpectrogram, Mfcc): options present, required keys, ranges, arity and
+//    input shapes;
+//  - subgraph inputs/outputs: no repeats, no more than the tensors;
+//  - resource variables: the same type and shape wherever one is read/assigned;
+//  - no shape that depends on input values (see allow_value_dependent_shapes);
+//  - signatures: their inputs/outputs are exactly the subgraph's, names unique.
 // It reads the bytes only, allocates in proportion to the number of buffers,
 // tensors and subgraphs, needs no other library, runs in time linear in the
 // file size, and stops after a bounded amount of work.
@@ -43,6 +52,11 @@ struct VerifyOptions {
   // subgraph input or the output of an earlier operator; no operator writes a
   // constant tensor or a subgraph input, and no tensor is written twice.
   bool check_dataflow = true;
+  // Operands whose values decide an output's shape (RESHAPE's shape, MEAN's
+  // axes, STRIDED_SLICE's begin/end, PAD's paddings ...) may be computed from
+  // the values of graph inputs or variables. Off by default: LiteRT sizes
+  // buffers at load and writes past them when such a shape changes at run time.
+  bool allow_value_dependent_shapes = false;
 };
 
 // OK, or a Status with Code::kModelError whose message says what is wrong and
