@@ -757,3 +757,25 @@ def test_structural_mutation_campaign_finds_nothing(tmp_path):
                         "--timeout", "60", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
     assert "# 300 mutants" in p.stdout, p.stdout[-2000:]
+
+
+def test_variable_read_used_twice_by_one_operator_is_refused():
+    """ADD(v, v) with v a READ_VARIABLE output: XNNPACK crashes (the Interpreter too)."""
+    def fn(m, S):
+        m.subgraphs[0].operators[3].inputs = [2, 2]  # total = counter + counter
+    _refused(_edit(mg.stateful_counter_model(), fn), "takes tensor 2, read from a variable, as both input 0 and input 1")
+
+
+def test_required_operand_left_out_is_refused():
+    """RESHAPE(x, -1): the runtime dereferenced the missing shape operand (SIGSEGV)."""
+    def fn(m, S):
+        m.subgraphs[0].operators[0].inputs = [m.subgraphs[0].operators[0].inputs[0], -1]
+    _refused(_edit(mg.shape_ops_model(), fn), "operator 0 (RESHAPE): input 1 is left out (-1)")
+
+
+def test_a_tiny_file_cannot_declare_gigabytes():
+    """fuzz_session found 700-byte models whose input alone is 4 GB (RSS over the fuzzer's
+    2 GB limit): the sum of non-constant tensor bytes is bounded (2 GiB)."""
+    data = mg.identity_model((1, 1 << 30))
+    assert len(data) < 2000
+    _refused(data, "the model's tensors (other than constants) need more than 2147483648 bytes")

@@ -44,6 +44,12 @@ struct VerifyOptions {
   // Largest number of elements one tensor may have (product of its dims; a 0
   // or dynamic (-1) dim counts as 1 so that no partial product can overflow).
   size_t max_tensor_elements = size_t(1) << 31;
+  // Largest total size in bytes of the model's non-constant tensors (all
+  // subgraphs; dynamic dims counted as 1): what the runtime allocates for
+  // activations, inputs and outputs is at most this. 2 GiB is far above what
+  // edge models declare (the largest vision models tried stay under 200 MB) and
+  // below what a file of a few hundred bytes could otherwise make it take.
+  uint64_t max_tensor_bytes = uint64_t(2) << 30;
   // Upper bound on the work done (tables visited + vector elements examined).
   // 0 = automatic: 2^20 + 2 * size, far above what a well-formed model needs
   // (a model that shares sub-tables to multiply the work is rejected).

@@ -347,6 +347,7 @@ class ModelVerifier {
   std::vector<SubgraphInfo> subgraphs_;
   std::vector<uint32_t> external_buffer_ids_;
   uint32_t nsubgraphs_ = 0;
+  uint64_t tensor_bytes_ = 0;  // bytes of the non-constant tensors seen so far
 };
 
 // ---------------------------------------------------------------------------
@@ -666,6 +667,19 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
   const BufferInfo& b = nbuffers ? buffers_[buffer] : none;
   info->has_data = b.size > 0;
   info->buffer = buffer;
+  if (!info->has_data) {
+    // What the runtime will allocate for it (arena, or a buffer of edgerun's for
+    // an input/output): bounded for the whole model, so that a 700-byte file
+    // cannot declare a 4 GB tensor and take the device's memory.
+    const uint64_t n = elements > sig_elements ? elements : sig_elements;
+    const uint64_t size = kTensorTypeSize[int(type)] ? kTensorTypeSize[int(type)] : 1;
+    tensor_bytes_ += n * size;  // n <= 2^31 and size <= 16: no overflow per tensor
+    if (tensor_bytes_ > o_.max_tensor_bytes) {
+      return ModelError(where() + Fmt(": the model's tensors (other than constants) need more than %llu bytes "
+                                      "(VerifyOptions::max_tensor_bytes); this one alone has shape %s",
+                                      ull(o_.max_tensor_bytes), FlatShapeString(w_, shape).c_str()));
+    }
+  }
 
   if (external_buffer != 0) {
     if (!std::binary_search(external_buffer_ids_.begin(), external_buffer_ids_.end(), external_buffer)) {
@@ -1115,13 +1129,22 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
 
   // Required inputs: -1 marks an optional input left out, which only trailing
   // optional operands may be (the runtime dereferences the others).
-  if (code != sc::BuiltinOperator_CUSTOM && code != sc::BuiltinOperator_DELEGATE) {
-    Arity ar;
-    const uint32_t required = ArityOf(code, &ar) ? uint32_t(ar.min_in) : (inputs.len > 0 ? 1u : 0u);
-    for (uint32_t i = 0; i < required && i < inputs.len; ++i) {
-      if (w_.VI32(inputs, i) == -1) {
-        return ModelError(where() + Fmt(": input %u is left out (-1), but the operator requires it", i));
-      }
+  // -1 marks an optional operand left out. Only the operands the runtime reads
+  // through its optional-input accessor may be (every other kernel dereferences
+  // the -1: PRELU's alpha, RESHAPE's shape and DEPTHWISE_CONV_2D's bias crashed).
+  if (code != sc::BuiltinOperator_CUSTOM && code != sc::BuiltinOperator_DELEGATE &&
+      code != sc::BuiltinOperator_STABLEHLO_CUSTOM_CALL) {
+    const bool recurrent = code == sc::BuiltinOperator_LSTM || code == sc::BuiltinOperator_UNIDIRECTIONAL_SEQUENCE_LSTM ||
+                           code == sc::BuiltinOperator_BIDIRECTIONAL_SEQUENCE_LSTM ||
+                           code == sc::BuiltinOperator_BIDIRECTIONAL_SEQUENCE_RNN ||
+                           code == sc::BuiltinOperator_UNIDIRECTIONAL_SEQUENCE_RNN || code == sc::BuiltinOperator_RNN ||
+                           code == sc::BuiltinOperator_SVDF;
+    for (uint32_t i = 0; i < inputs.len; ++i) {
+      if (w_.VI32(inputs, i) != -1) continue;
+      const bool optional = (recurrent && i >= 1) || (code == sc::BuiltinOperator_FULLY_CONNECTED && i == 2) ||
+                            (code == sc::BuiltinOperator_TRANSPOSE_CONV && i == 3) ||
+                            (code == sc::BuiltinOperator_PADV2 && i == 2);
+      if (!optional) return ModelError(where() + Fmt(": input %u is left out (-1), but the operator requires it", i));
     }
   }
   {
@@ -1798,6 +1821,11 @@ Status ModelVerifier::CheckVariables() {
   for (uint32_t si = 0; si < nsubgraphs_; ++si) {
     const SubgraphInfo& sg = subgraphs_[si];
     std::vector<int32_t> handle_of(sg.ntensors, -1);  // tensor -> index into sg.ops of its VAR_HANDLE
+    std::vector<uint8_t> read_output(sg.ntensors, 0);
+    for (const OpRecord& op : sg.ops)
+      if (op.code == sc::BuiltinOperator_READ_VARIABLE)
+        for (int32_t v : op.out)
+          if (v >= 0) read_output[v] = 1;
     for (size_t oi = 0; oi < sg.ops.size(); ++oi) {
       const OpRecord& op = sg.ops[oi];
       if (op.code == sc::BuiltinOperator_VAR_HANDLE) {
@@ -1813,7 +1841,22 @@ Status ModelVerifier::CheckVariables() {
         continue;
       }
       const bool read = op.code == sc::BuiltinOperator_READ_VARIABLE;
-      if (!read && op.code != sc::BuiltinOperator_ASSIGN_VARIABLE) continue;
+      if (!read && op.code != sc::BuiltinOperator_ASSIGN_VARIABLE) {
+        // XNNPACK crashes (the Interpreter too) on a binary operator given the same
+        // READ_VARIABLE output twice (ADD(v, v), MUL(v, v): a SIGSEGV in its kernels).
+        for (size_t a = 0; a < op.in.size(); ++a) {
+          const int32_t v = op.in[a];
+          if (v < 0 || !read_output[v]) continue;
+          for (size_t b = a + 1; b < op.in.size(); ++b) {
+            if (op.in[b] == v) {
+              return ModelError(Fmt("subgraph %u operator %zu (%s): takes tensor %d, read from a variable, as both "
+                                    "input %zu and input %zu (XNNPACK crashes on this; read the variable twice)",
+                                    si, oi, OpName(op.code), v, a, b));
+            }
+          }
+        }
+        continue;
+      }
       const char* opname = read ? "READ_VARIABLE" : "ASSIGN_VARIABLE";
       const size_t want_in = read ? 1 : 2, want_out = read ? 1 : 0;
       if (op.in.size() != want_in || op.out.size() != want_out) {
