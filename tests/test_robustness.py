@@ -439,6 +439,9 @@ def _with_op(builtin: str, n_inputs=None, n_outputs=None) -> bytes:
     ("ADD", None, 0, "has 0 output(s), the operator gives 1"),
     ("RESHAPE", 3, None, "takes 1 to 2"),
     ("SOFTMAX", None, None, "takes 1"),
+    ("SIGN", 1, 0, "has 0 output(s), the operator gives 1"),  # fuzz_session: SIGSEGV in the runtime
+    ("PRELU", 1, None, "has 1 input(s), the operator takes 2"),
+    ("BROADCAST_ARGS", None, 0, "has 0 output(s), the operator gives at least 1"),
 ])
 def test_operator_arity_is_verified(builtin, n_in, n_out, what):
     data = _with_op(builtin, n_in, n_out)

@@ -1036,6 +1036,32 @@ bool ArityOf(int32_t code, Arity* a) {
     case BuiltinOperator_TRANSPOSE_CONV: *a = {3, 4, 1, 1}; return true;
     case BuiltinOperator_CONCATENATION: case BuiltinOperator_PACK: *a = {1, -1, 1, 1}; return true;
     case BuiltinOperator_UNPACK: *a = {1, 1, 1, -1}; return true;
+    // Element-wise and other fixed-arity kernels (each checks NumInputs in
+    // Prepare, but reads inputs before that in some versions).
+    case BuiltinOperator_ABS: case BuiltinOperator_NEG: case BuiltinOperator_EXP: case BuiltinOperator_LOG:
+    case BuiltinOperator_SQRT: case BuiltinOperator_RSQRT: case BuiltinOperator_SQUARE: case BuiltinOperator_SIN:
+    case BuiltinOperator_COS: case BuiltinOperator_FLOOR: case BuiltinOperator_CEIL: case BuiltinOperator_ROUND:
+    case BuiltinOperator_SIGN: case BuiltinOperator_ELU: case BuiltinOperator_GELU: case BuiltinOperator_LEAKY_RELU:
+    case BuiltinOperator_RELU_N1_TO_1: case BuiltinOperator_RELU_0_TO_1: case BuiltinOperator_LOGICAL_NOT:
+    case BuiltinOperator_L2_NORMALIZATION: case BuiltinOperator_LOCAL_RESPONSE_NORMALIZATION:
+    case BuiltinOperator_LOG_SOFTMAX: case BuiltinOperator_L2_POOL_2D: case BuiltinOperator_ZEROS_LIKE:
+    case BuiltinOperator_DEPTH_TO_SPACE: case BuiltinOperator_SPACE_TO_DEPTH: case BuiltinOperator_RANK:
+    case BuiltinOperator_WHERE: case BuiltinOperator_MATRIX_DIAG:
+      *a = {1, 1, 1, 1}; return true;
+    case BuiltinOperator_MAXIMUM: case BuiltinOperator_MINIMUM: case BuiltinOperator_SQUARED_DIFFERENCE:
+    case BuiltinOperator_POW: case BuiltinOperator_FLOOR_DIV: case BuiltinOperator_FLOOR_MOD:
+    case BuiltinOperator_LESS: case BuiltinOperator_LESS_EQUAL: case BuiltinOperator_GREATER:
+    case BuiltinOperator_GREATER_EQUAL: case BuiltinOperator_EQUAL: case BuiltinOperator_NOT_EQUAL:
+    case BuiltinOperator_LOGICAL_AND: case BuiltinOperator_LOGICAL_OR: case BuiltinOperator_PRELU:
+    case BuiltinOperator_MIRROR_PAD: case BuiltinOperator_REVERSE_V2: case BuiltinOperator_FILL:
+    case BuiltinOperator_EMBEDDING_LOOKUP: case BuiltinOperator_CUMSUM: case BuiltinOperator_MATRIX_SET_DIAG:
+      *a = {2, 2, 1, 1}; return true;
+    case BuiltinOperator_SELECT: case BuiltinOperator_SELECT_V2: case BuiltinOperator_SPACE_TO_BATCH_ND:
+    case BuiltinOperator_BATCH_TO_SPACE_ND: case BuiltinOperator_RANGE: case BuiltinOperator_SCATTER_ND:
+      *a = {3, 3, 1, 1}; return true;
+    case BuiltinOperator_ONE_HOT: *a = {4, 4, 1, 1}; return true;
+    case BuiltinOperator_TOPK_V2: *a = {2, 2, 2, 2}; return true;
+    case BuiltinOperator_ADD_N: *a = {1, -1, 1, 1}; return true;
     case BuiltinOperator_SPLIT: *a = {2, 2, 1, -1}; return true;
     case BuiltinOperator_SPLIT_V: *a = {3, 3, 1, -1}; return true;
     default: return false;
@@ -1405,6 +1431,17 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
   }
   // Arity last, so the structural messages above keep precedence (the runtime
   // reads past an operator's lists when the counts are wrong).
+  // Every builtin kernel writes an output, except those that only change state
+  // (SIGN with no outputs crashed the runtime's Prepare); the table's own
+  // message comes below for the operators it lists.
+  Arity arity_probe;
+  if (outputs.len == 0 && code != sc::BuiltinOperator_CUSTOM && code != sc::BuiltinOperator_DELEGATE &&
+      code != sc::BuiltinOperator_ASSIGN_VARIABLE && code != sc::BuiltinOperator_CALL_ONCE &&
+      code != sc::BuiltinOperator_HASHTABLE_IMPORT && code != sc::BuiltinOperator_CALL &&
+      code != sc::BuiltinOperator_IF && code != sc::BuiltinOperator_WHILE &&
+      code < sc::BuiltinOperator_STABLEHLO_LOGISTIC && !ArityOf(code, &arity_probe)) {
+    return ModelError(where() + ": has 0 output(s), the operator gives at least 1");
+  }
   Arity arity;
   if (ArityOf(code, &arity)) {
     if (int64_t(inputs.len) < arity.min_in || (arity.max_in >= 0 && int64_t(inputs.len) > arity.max_in))
