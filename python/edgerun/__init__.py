@@ -26,6 +26,7 @@ from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetp
 from .preprocess import Preprocessor, Transform
 from .session import Session, TensorSpec
 from .pipeline import FrameResult, FrameTimings, Pipeline, SwapFuture
+from .gate import Cascade, ChangeGate
 from .verify import verify
 from .model.info import ModelDetails, ModelInfo
 from .model.inspect import inspect
@@ -41,6 +42,8 @@ __all__ = [
     "Pipeline",
     "FrameResult",
     "FrameTimings",
+    "ChangeGate",
+    "Cascade",
     "ModelInfo",
     "SwapFuture",
     "verify",

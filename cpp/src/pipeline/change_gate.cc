@@ -1,0 +1,113 @@
+// Luma thumbnails for the change gate (see edgerun/change_gate.h).
+#include "edgerun/change_gate.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+namespace edgerun {
+
+namespace pp = preprocess;
+
+namespace {
+
+// Where luma is found for one pixel of a packed row: byte offset of the first
+// pixel's luma (or R/G/B) and the distance between pixels.
+struct LumaLayout {
+  bool rgb = false;   // compute from three channels
+  int r = 0, g = 0, b = 0;  // channel offsets (rgb)
+  int y = 0;          // luma offset (!rgb)
+  int step = 1;       // bytes per pixel
+};
+
+LumaLayout LayoutOf(pp::PixelFormat f) {
+  LumaLayout l;
+  switch (f) {
+    case pp::PixelFormat::kRGB: l = {true, 0, 1, 2, 0, 3}; break;
+    case pp::PixelFormat::kBGR: l = {true, 2, 1, 0, 0, 3}; break;
+    case pp::PixelFormat::kRGBA: l = {true, 0, 1, 2, 0, 4}; break;
+    case pp::PixelFormat::kBGRA: l = {true, 2, 1, 0, 0, 4}; break;
+    case pp::PixelFormat::kGray:
+    case pp::PixelFormat::kNV12:
+    case pp::PixelFormat::kNV21:
+    case pp::PixelFormat::kI420: l = {false, 0, 0, 0, 0, 1}; break;  // plane 0 is Y
+    case pp::PixelFormat::kYUYV: l = {false, 0, 0, 0, 0, 2}; break;  // Y0 U Y1 V
+    case pp::PixelFormat::kUYVY: l = {false, 0, 0, 0, 1, 2}; break;  // U Y0 V Y1
+  }
+  return l;
+}
+
+}  // namespace
+
+constexpr int G = LumaThumbnail::kGrid;
+constexpr int S = LumaThumbnail::kSamples;
+
+Status ComputeLumaThumbnail(const pp::Image& image, pp::PixelFormat format, LumaThumbnail* out) {
+  if (static_cast<unsigned>(format) > static_cast<unsigned>(pp::PixelFormat::kUYVY))
+    return InputError("change gate: unknown pixel format " + std::to_string(static_cast<int>(format)));
+  const int w = image.width, h = image.height;
+  if (w <= 0 || h <= 0 || !image.data[0])
+    return InputError("change gate: expected a non-empty frame, got " + std::to_string(w) + "x" + std::to_string(h) +
+                      (image.data[0] ? "" : " with no pixel data"));
+  const LumaLayout l = LayoutOf(format);
+  const ptrdiff_t row_bytes = static_cast<ptrdiff_t>(w) * l.step;
+  if (image.stride[0] < row_bytes)
+    return InputError("change gate: plane 0 row stride " + std::to_string(image.stride[0]) + " is shorter than a " +
+                      std::to_string(w) + "-pixel " + pp::Name(format) + " row (" + std::to_string(row_bytes) +
+                      " bytes)");
+  const uint8_t* base = image.data[0];
+  const ptrdiff_t stride = image.stride[0];
+  // Sample positions: the centres of S equal slices of each cell (fewer when
+  // the cell is smaller than S pixels), computed once per axis.
+  int xs[G * S], ys[G * S];
+  int nx[G], ny[G];
+  auto positions = [](int extent, int* pos, int* count) {
+    for (int c = 0; c < G; ++c) {
+      const int lo = static_cast<int>(static_cast<int64_t>(c) * extent / G);
+      int hi = static_cast<int>(static_cast<int64_t>(c + 1) * extent / G);
+      if (hi <= lo) hi = std::min(lo + 1, extent);  // frames narrower than the grid: cells share pixels
+      const int n = std::min<int>(S, hi - lo);
+      count[c] = n;
+      for (int k = 0; k < n; ++k)
+        pos[c * S + k] = std::min(extent - 1, lo + static_cast<int>((2 * k + 1) * static_cast<int64_t>(hi - lo) / (2 * n)));
+    }
+  };
+  positions(w, xs, nx);
+  positions(h, ys, ny);
+  for (int cy = 0; cy < G; ++cy) {
+    uint32_t sums[G] = {};
+    for (int ky = 0; ky < ny[cy]; ++ky) {
+      const uint8_t* row = base + static_cast<ptrdiff_t>(ys[cy * S + ky]) * stride;
+      for (int cx = 0; cx < G; ++cx) {
+        uint32_t s = 0;
+        const int* px = xs + cx * S;
+        if (l.rgb) {
+          for (int k = 0; k < nx[cx]; ++k) {
+            const uint8_t* p = row + static_cast<ptrdiff_t>(px[k]) * l.step;
+            s += (77u * p[l.r] + 150u * p[l.g] + 29u * p[l.b]) >> 8;
+          }
+        } else {
+          for (int k = 0; k < nx[cx]; ++k) s += row[static_cast<ptrdiff_t>(px[k]) * l.step + l.y];
+        }
+        sums[cx] += s;
+      }
+    }
+    for (int cx = 0; cx < G; ++cx) {
+      const uint32_t n = static_cast<uint32_t>(nx[cx] * ny[cy]);
+      out->cells[static_cast<size_t>(cy * G + cx)] = static_cast<uint8_t>((sums[cx] + n / 2) / n);
+    }
+  }
+  out->width = w;
+  out->height = h;
+  out->format = format;
+  return Status::Ok();
+}
+
+int ThumbnailDifference(const LumaThumbnail& a, const LumaThumbnail& b) {
+  if (a.width != b.width || a.height != b.height || a.format != b.format) return 255;
+  int d = 0;
+  for (size_t i = 0; i < a.cells.size(); ++i) d = std::max(d, std::abs(int(a.cells[i]) - int(b.cells[i])));
+  return d;
+}
+
+}  // namespace edgerun
