@@ -36,28 +36,36 @@ def _positions(extent):
     return out
 
 
-def _luma_plane(frame, fmt, h, w):
-    """Per-pixel luma as the gate defines it (uint8 integer formula for RGB)."""
+def _planes(frame, fmt, h, w):
+    """The planes the gate averages: (R, G, B) for RGB formats, (Y,) otherwise."""
     if fmt in ("rgb", "bgr", "rgba", "bgra"):
         r, b = (0, 2) if fmt in ("rgb", "rgba") else (2, 0)
-        f = frame.astype(np.int64)
-        return (77 * f[..., r] + 150 * f[..., 1] + 29 * f[..., b]) >> 8
+        return [frame[..., r], frame[..., 1], frame[..., b]]
     if fmt == "gray":
-        return frame.reshape(h, w).astype(np.int64)
+        return [frame.reshape(h, w)]
     if fmt in ("nv12", "nv21", "i420"):
-        return frame[:h].astype(np.int64)
-    return frame[:, :, 0 if fmt == "yuyv" else 1].astype(np.int64)
+        return [frame[:h]]
+    return [frame[:, :, 0 if fmt == "yuyv" else 1]]
+
+
+def _luma_plane(frame, fmt, h, w):
+    p = [q.astype(np.float64) for q in _planes(frame, fmt, h, w)]
+    return (77 * p[0] + 150 * p[1] + 29 * p[2]) / 256 if len(p) == 3 else p[0]
 
 
 def reference_thumbnail(frame, fmt, h, w):
-    luma = _luma_plane(frame, fmt, h, w)
+    """Cell = mean of its sampled pixels (luma of the mean R, G, B for RGB formats), rounded half up."""
+    planes = [q.astype(np.int64) for q in _planes(frame, fmt, h, w)]
     ys, xs = _positions(h), _positions(w)
     out = np.empty((G, G), np.uint8)
     for cy in range(G):
         for cx in range(G):
-            block = luma[np.ix_(ys[cy], xs[cx])]
-            n = block.size
-            out[cy, cx] = (int(block.sum()) + n // 2) // n
+            sums = [int(q[np.ix_(ys[cy], xs[cx])].sum()) for q in planes]
+            n = len(ys[cy]) * len(xs[cx])
+            if len(sums) == 3:
+                out[cy, cx] = (77 * sums[0] + 150 * sums[1] + 29 * sums[2] + 128 * n) // (256 * n)
+            else:
+                out[cy, cx] = (sums[0] + n // 2) // n
     return out
 
 
@@ -91,7 +99,7 @@ def test_thumbnail_close_to_opencv_block_means(fmt):
     yy, xx = np.mgrid[0:h, 0:w]
     rgb = np.dstack([(xx * 255 // w), (yy * 255 // h), ((xx + yy) * 255 // (w + h))]).astype(np.uint8)
     frame = to_format(rgb, fmt)
-    luma = _luma_plane(frame, fmt, h, w).astype(np.uint8)
+    luma = np.clip(np.rint(_luma_plane(frame, fmt, h, w)), 0, 255).astype(np.uint8)
     want = cv2.resize(luma, (G, G), interpolation=cv2.INTER_AREA)
     got = edgerun._core._luma_thumbnail(edgerun.Preprocessor(fmt), frame)
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 3

@@ -6,7 +6,8 @@
 // cell holds the mean luma of up to kSamples x kSamples evenly spaced pixels of
 // its area (sampling, not every pixel: the whole thumbnail costs a few
 // microseconds for a VGA frame). Luma: the Y plane of YUV formats, the gray
-// plane, or (77 R + 150 G + 29 B) >> 8 from RGB/BGR/RGBA/BGRA pixels.
+// plane, or for RGB/BGR/RGBA/BGRA round((77 R + 150 G + 29 B) / 256) of the
+// cell's mean R, G, B.
 #pragma once
 
 #include <array>

@@ -75,26 +75,43 @@ Status ComputeLumaThumbnail(const pp::Image& image, pp::PixelFormat format, Luma
   positions(w, xs, nx);
   positions(h, ys, ny);
   for (int cy = 0; cy < G; ++cy) {
-    uint32_t sums[G] = {};
+    // Per cell: the sums of the sampled R, G, B (or Y) values; the luma
+    // weights are applied once per cell (exact integer arithmetic, no
+    // per-pixel rounding).
+    uint32_t sr[G] = {}, sg[G] = {}, sb[G] = {};
     for (int ky = 0; ky < ny[cy]; ++ky) {
       const uint8_t* row = base + static_cast<ptrdiff_t>(ys[cy * S + ky]) * stride;
       for (int cx = 0; cx < G; ++cx) {
-        uint32_t s = 0;
         const int* px = xs + cx * S;
+        const int n = nx[cx];
         if (l.rgb) {
-          for (int k = 0; k < nx[cx]; ++k) {
+          uint32_t r = 0, g = 0, b = 0;
+          for (int k = 0; k < n; ++k) {
             const uint8_t* p = row + static_cast<ptrdiff_t>(px[k]) * l.step;
-            s += (77u * p[l.r] + 150u * p[l.g] + 29u * p[l.b]) >> 8;
+            r += p[l.r];
+            g += p[l.g];
+            b += p[l.b];
           }
+          sr[cx] += r;
+          sg[cx] += g;
+          sb[cx] += b;
         } else {
-          for (int k = 0; k < nx[cx]; ++k) s += row[static_cast<ptrdiff_t>(px[k]) * l.step + l.y];
+          uint32_t y = 0;
+          for (int k = 0; k < n; ++k) y += row[static_cast<ptrdiff_t>(px[k]) * l.step + l.y];
+          sg[cx] += y;
         }
-        sums[cx] += s;
       }
     }
     for (int cx = 0; cx < G; ++cx) {
       const uint32_t n = static_cast<uint32_t>(nx[cx] * ny[cy]);
-      out->cells[static_cast<size_t>(cy * G + cx)] = static_cast<uint8_t>((sums[cx] + n / 2) / n);
+      uint32_t v;
+      if (l.rgb) {
+        // round((77 R + 150 G + 29 B) / (256 n)); at most 64 samples: no overflow.
+        v = (77u * sr[cx] + 150u * sg[cx] + 29u * sb[cx] + 128u * n) / (256u * n);
+      } else {
+        v = (sg[cx] + n / 2) / n;
+      }
+      out->cells[static_cast<size_t>(cy * G + cx)] = static_cast<uint8_t>(v);
     }
   }
   out->width = w;
