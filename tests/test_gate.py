@@ -20,11 +20,11 @@ from test_preprocess import to_format
 
 cv2 = pytest.importorskip("cv2")
 
-G, S = 16, 8  # LumaThumbnail::kGrid, kSamples
+G, SX, SY = 16, 8, 4  # LumaThumbnail::kGrid, kSamplesX, kSamplesY
 FORMATS = ["rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy"]
 
 
-def _positions(extent):
+def _positions(extent, S):
     """Sample positions per cell: the centres of up to S equal slices of the cell."""
     out = []
     for c in range(G):
@@ -56,7 +56,7 @@ def _luma_plane(frame, fmt, h, w):
 def reference_thumbnail(frame, fmt, h, w):
     """Cell = mean of its sampled pixels (luma of the mean R, G, B for RGB formats), rounded half up."""
     planes = [q.astype(np.int64) for q in _planes(frame, fmt, h, w)]
-    ys, xs = _positions(h), _positions(w)
+    ys, xs = _positions(h, SY), _positions(w, SX)
     out = np.empty((G, G), np.uint8)
     for cy in range(G):
         for cx in range(G):

@@ -40,7 +40,9 @@ LumaLayout LayoutOf(pp::PixelFormat f) {
 }  // namespace
 
 constexpr int G = LumaThumbnail::kGrid;
-constexpr int S = LumaThumbnail::kSamples;
+constexpr int SX = LumaThumbnail::kSamplesX;
+constexpr int SY = LumaThumbnail::kSamplesY;
+constexpr int S = SX > SY ? SX : SY;  // room per cell in the position tables
 
 Status ComputeLumaThumbnail(const pp::Image& image, pp::PixelFormat format, LumaThumbnail* out) {
   if (static_cast<unsigned>(format) > static_cast<unsigned>(pp::PixelFormat::kUYVY))
@@ -57,23 +59,23 @@ Status ComputeLumaThumbnail(const pp::Image& image, pp::PixelFormat format, Luma
                       " bytes)");
   const uint8_t* base = image.data[0];
   const ptrdiff_t stride = image.stride[0];
-  // Sample positions: the centres of S equal slices of each cell (fewer when
-  // the cell is smaller than S pixels), computed once per axis.
+  // Sample positions: the centres of `samples` equal slices of each cell
+  // (fewer when the cell is smaller), computed once per axis.
   int xs[G * S], ys[G * S];
   int nx[G], ny[G];
-  auto positions = [](int extent, int* pos, int* count) {
+  auto positions = [](int extent, int samples, int* pos, int* count) {
     for (int c = 0; c < G; ++c) {
       const int lo = static_cast<int>(static_cast<int64_t>(c) * extent / G);
       int hi = static_cast<int>(static_cast<int64_t>(c + 1) * extent / G);
       if (hi <= lo) hi = std::min(lo + 1, extent);  // frames narrower than the grid: cells share pixels
-      const int n = std::min<int>(S, hi - lo);
+      const int n = std::min(samples, hi - lo);
       count[c] = n;
       for (int k = 0; k < n; ++k)
         pos[c * S + k] = std::min(extent - 1, lo + static_cast<int>((2 * k + 1) * static_cast<int64_t>(hi - lo) / (2 * n)));
     }
   };
-  positions(w, xs, nx);
-  positions(h, ys, ny);
+  positions(w, SX, xs, nx);
+  positions(h, SY, ys, ny);
   for (int cy = 0; cy < G; ++cy) {
     // Per cell: the sums of the sampled R, G, B (or Y) values; the luma
     // weights are applied once per cell (exact integer arithmetic, no
@@ -106,7 +108,7 @@ Status ComputeLumaThumbnail(const pp::Image& image, pp::PixelFormat format, Luma
       const uint32_t n = static_cast<uint32_t>(nx[cx] * ny[cy]);
       uint32_t v;
       if (l.rgb) {
-        // round((77 R + 150 G + 29 B) / (256 n)); at most 64 samples: no overflow.
+        // round((77 R + 150 G + 29 B) / (256 n)); at most 32 samples: no overflow.
         v = (77u * sr[cx] + 150u * sg[cx] + 29u * sb[cx] + 128u * n) / (256u * n);
       } else {
         v = (sg[cx] + n / 2) / n;
