@@ -24,7 +24,8 @@ from ._runtime import runtime_info
 from ._version import __version__
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
 from .preprocess import Preprocessor, Transform
-from .session import Session, TensorSpec
+from .session import Session, SessionMemory, TensorSpec
+from .model.memory import MemoryEstimate, memory_estimate
 from .pipeline import FrameResult, FrameTimings, Pipeline, SwapFuture
 from .gate import Cascade, ChangeGate
 from .verify import verify
@@ -37,6 +38,9 @@ __all__ = [
     "heads",
     "Session",
     "TensorSpec",
+    "SessionMemory",
+    "MemoryEstimate",
+    "memory_estimate",
     "Preprocessor",
     "Transform",
     "Pipeline",

@@ -121,6 +121,7 @@ class SwapFuture:
         self._ticket = ticket
         self._session = session  # the Session the caller passed, if any
         self._verified = verified  # whether a session made from a path/bytes verifies them (current options)
+        self._memory_limit: Optional[int] = None  # the current session's, inherited by a session made here
         self._outcome: Optional[tuple] = None
 
     def done(self) -> bool:
@@ -134,8 +135,8 @@ class SwapFuture:
             generation, error = ticket.model, ticket.error
             info = None
             if error is None:
-                session = self._session if self._session is not None else Session._adopt(ticket.session,
-                                                                                          self._verified)
+                session = self._session if self._session is not None else Session._adopt(
+                    ticket.session, self._verified, self._memory_limit)
                 info = self._pipe._register(generation, session)
             self._outcome = (info, error)
             self._pipe._forget(self)
@@ -426,8 +427,15 @@ class Pipeline:
             model = os.fsdecode(os.fspath(model))
         if not isinstance(model, (str, bytes, bytearray, memoryview, Session)):
             raise InputError(f"model: expected a path, bytes or an edgerun.Session, got {type(model).__name__}")
-        verified = self.session._verified  # a new session from a path or bytes gets the current one's options
+        current = self.session
+        verified = current._verified  # a new session from a path or bytes gets the current one's options
+        if isinstance(model, (str, bytes, bytearray, memoryview)) and current._memory_limit is not None:
+            from .session import check_memory_limit
+
+            check_memory_limit(model if isinstance(model, str) else bytes(model), current._memory_limit,
+                               "new model")
         fut = SwapFuture(self, self._impl.swap(model), model if isinstance(model, Session) else None, verified)
+        fut._memory_limit = current._memory_limit
         with self._lock:
             self._swaps.append(fut)
         if wait:
