@@ -15,7 +15,7 @@ The estimate adds up what a CPU (XNNPACK) session keeps resident:
 
 The coefficients are empirical, fitted as an upper bound on five real models
 (BlazeFace short and full range, MediaPipe hand re-crop and selfie segmentation,
-ResNet-8; ai-edge-litert 2.3, x86_64): the estimate was 1.25x-1.5x the measured
+ResNet-8; ai-edge-litert 2.3, x86_64): the estimate was 1.2x-1.6x the measured
 resident-set growth of loading each (see docs/power.md). Delegates (Edge TPU, GPU)
 allocate elsewhere and are not covered.
 """
