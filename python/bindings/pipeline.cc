@@ -271,7 +271,7 @@ void bind_pipeline(py::module_& m) {
           else fail_option("overlap", "True, False or None", v);
         });
     c.field("input_index", &S::input_index);
-    c.field("max_fps", &S::max_fps).field("gate", &S::gate).field("gate_threshold", &S::gate_threshold);
+    c.field("max_fps", &S::max_fps).field("change_gate", &S::gate).field("gate_threshold", &S::gate_threshold);
     c.field("gate_max_skip", &S::gate_max_skip);
     c.done();
   }

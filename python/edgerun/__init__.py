@@ -26,8 +26,7 @@ from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetp
 from .preprocess import Preprocessor, Transform
 from .session import Session, SessionMemory, TensorSpec
 from .model.memory import MemoryEstimate, memory_estimate
-from .pipeline import FrameResult, FrameTimings, Pipeline, SwapFuture
-from .gate import Cascade, ChangeGate
+from .pipeline import Cascade, ChangeGate, FrameResult, FrameTimings, Pipeline, SwapFuture
 from .verify import verify
 from .model.info import ModelDetails, ModelInfo
 from .model.inspect import inspect

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import operator
 import os
 import threading
 import weakref
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import numpy as np
 
 from . import _core
 from .errors import ClosedError, Error, InputError
-from .gate import Cascade, ChangeGate
 from .model.info import ModelInfo
 from .preprocess import Preprocessor, Transform
 from .session import Session
@@ -170,6 +170,90 @@ def _timeout_arg(timeout: Any) -> float:
     return max(0.0, t)
 
 
+# ---------------------------------------------------------------------------
+# Selective execution: run the model only on frames that need it
+# ---------------------------------------------------------------------------
+def _int_option(name: str, value: Any, lo: int, hi: int) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = operator.index(value)
+    except TypeError:
+        raise InputError(f"{name}: expected an int in [{lo}, {hi}], got {value!r}") from None
+    if not lo <= v <= hi:
+        raise InputError(f"{name}: expected an int in [{lo}, {hi}], got {v}")
+    return v
+
+
+class ChangeGate:
+    """Skips frames whose scene did not change since the last frame that ran.
+
+    Each frame gets a 16x16 luma thumbnail (the Y plane of YUV formats, luma
+    from RGB/BGR/RGBA/BGRA, the gray plane; each cell the mean of up to 8x4
+    sampled pixels: about 10 us per VGA frame on a 2-core x86, computed in C++). A frame
+    whose thumbnail differs from the reference (the last frame that ran) by at
+    most ``threshold`` luma levels in every cell reuses that frame's result:
+    nothing is preprocessed, run or decoded, and its :class:`FrameResult` has
+    ``skipped=True`` and ``reused_frame_id``. After ``max_skip`` frames in a
+    row reused one result, the next frame runs anyway, so a change the
+    thumbnail cannot see (smaller than a cell's share of the frame, or slower
+    than ``threshold`` per ``max_skip`` frames) is answered within
+    ``max_skip`` frames.
+
+    Args:
+        threshold: the largest change of a cell's mean luma (0..254) that still
+            counts as the same scene. Sensor noise averages out over a cell (for
+            noise of standard deviation s, cells move by about s/6); 8 keeps
+            noisy static scenes skipped while a hand or face entering a cell is
+            seen.
+        max_skip: frames in a row that may reuse a result (>= 1).
+    """
+
+    __slots__ = ("threshold", "max_skip")
+
+    def __init__(self, threshold: int = 8, max_skip: int = 30) -> None:
+        self.threshold = _int_option("threshold", threshold, 0, 254)
+        self.max_skip = _int_option("max_skip", max_skip, 1, 2**31 - 1)
+
+    def __repr__(self) -> str:
+        return f"edgerun.ChangeGate(threshold={self.threshold}, max_skip={self.max_skip})"
+
+
+class Cascade:
+    """Runs a cheap model on every frame and the pipeline's model only when
+    ``predicate(cheap_result)`` is true.
+
+    Args:
+        cheap: an :class:`edgerun.Pipeline` (its own Preprocessor and head) or
+            an :class:`edgerun.Session` (fed by the gated pipeline's
+            Preprocessor; the predicate then gets the raw output arrays).
+        predicate: called with the cheap model's :class:`FrameResult`; true
+            means "run the expensive model on this frame".
+        max_skip: frames in a row that may reuse the expensive model's last
+            result when the predicate says no (>= 1); then it runs anyway.
+
+    The cheap model runs on the thread that calls ``pipe(frame)`` or
+    ``pipe.submit(frame)``; its result is in ``FrameResult.gate_output``. A
+    frame whose predicate is false reuses the expensive model's last result
+    (``skipped=True``); the first frame always runs.
+    """
+
+    __slots__ = ("cheap", "predicate", "max_skip")
+
+    def __init__(self, cheap: Any, predicate: Callable[[Any], Any], *, max_skip: int = 30) -> None:
+        if not isinstance(cheap, (Pipeline, Session)):
+            raise InputError(f"cheap: expected an edgerun.Pipeline or edgerun.Session, got {type(cheap).__name__}")
+        if not callable(predicate):
+            raise InputError(f"predicate: expected a callable taking the cheap model's FrameResult, got "
+                             f"{type(predicate).__name__}")
+        self.cheap = cheap
+        self.predicate = predicate
+        self.max_skip = _int_option("max_skip", max_skip, 1, 2**31 - 1)
+
+    def __repr__(self) -> str:
+        return f"edgerun.Cascade({self.cheap!r}, {self.predicate!r}, max_skip={self.max_skip})"
+
+
 # ModelInfos kept for generations just below the oldest one in use (see _prune_models_locked).
 _KEEP_OLD_MODELS = 4
 
@@ -223,7 +307,7 @@ class Pipeline:
 
     def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = _DEFAULTS.depth,
                  drop: str = _DEFAULTS.drop, max_results: int = _DEFAULTS.max_results,
-                 overlap: Optional[bool] = _DEFAULTS.overlap, max_fps: Optional[float] = None,
+                 overlap: Optional[bool] = _DEFAULTS.overlap, max_fps: Optional[float] = _DEFAULTS.max_fps,
                  gate: Union[ChangeGate, Cascade, None] = None) -> None:
         if not isinstance(session, Session):
             raise InputError(f"session: expected an edgerun.Session, got {type(session).__name__}")
@@ -244,7 +328,7 @@ class Pipeline:
         self._cascade: Optional[Cascade] = None
         self._cheap: Any = None
         if isinstance(gate, ChangeGate):
-            gate_opts = dict(gate=True, gate_threshold=gate.threshold, gate_max_skip=gate.max_skip)
+            gate_opts = dict(change_gate=True, gate_threshold=gate.threshold, gate_max_skip=gate.max_skip)
         elif isinstance(gate, Cascade):
             gate_opts = dict(gate_max_skip=gate.max_skip)
             self._cascade = gate
