@@ -348,3 +348,15 @@ def test_energy_counters(ident):
     assert st["cpu_ms_per_frame"] == pytest.approx(st["cpu_s"] * 1e3 / 50)
     assert st["voluntary_switches"] + st["involuntary_switches"] > 0
     assert st["wall_s"] > 0 and st["cpu_load"] == pytest.approx(st["cpu_s"] / st["wall_s"], rel=0.2)
+
+
+def test_gate_runs_after_a_hot_swap(ident):
+    pre = edgerun.Preprocessor("rgb")
+    f = np.full((48, 64, 3), 60, np.uint8)
+    with edgerun.Pipeline(ident, pre, gate=edgerun.ChangeGate()) as pipe:
+        a, b = pipe(f), pipe(f)
+        pipe.swap(modelgen.identity_model((1, 16, 16, 3)))
+        c, d = pipe(f), pipe(f)
+    assert not a.skipped and b.skipped
+    assert not c.skipped and c.model_generation == 2  # a new model never reuses the old one's result
+    assert d.skipped and d.reused_frame_id == c.frame_id
