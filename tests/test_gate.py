@@ -20,7 +20,7 @@ from test_preprocess import to_format
 
 cv2 = pytest.importorskip("cv2")
 
-G, SX, SY = 16, 8, 4  # LumaThumbnail::kGrid, kSamplesX, kSamplesY
+G, SX, SY = 16, 8, 3  # LumaThumbnail::kGrid, kSamplesX, kSamplesY
 FORMATS = ["rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy"]
 
 

@@ -189,7 +189,7 @@ class ChangeGate:
     """Skips frames whose scene did not change since the last frame that ran.
 
     Each frame gets a 16x16 luma thumbnail (the Y plane of YUV formats, luma
-    from RGB/BGR/RGBA/BGRA, the gray plane; each cell the mean of up to 8x4
+    from RGB/BGR/RGBA/BGRA, the gray plane; each cell the mean of up to 8x3
     sampled pixels: about 10 us per VGA frame on a 2-core x86, computed in C++). A frame
     whose thumbnail differs from the reference (the last frame that ran) by at
     most ``threshold`` luma levels in every cell reuses that frame's result:
@@ -203,7 +203,7 @@ class ChangeGate:
     Args:
         threshold: the largest change of a cell's mean luma (0..254) that still
             counts as the same scene. Sensor noise averages out over a cell (for
-            noise of standard deviation s, cells move by about s/6); 8 keeps
+            noise of standard deviation s, cells move by about s/5); 8 keeps
             noisy static scenes skipped while a hand or face entering a cell is
             seen.
         max_skip: frames in a row that may reuse a result (>= 1).

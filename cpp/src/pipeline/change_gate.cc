@@ -121,7 +121,7 @@ Status ComputeLumaThumbnail(const pp::Image& image, pp::PixelFormat format, Luma
       const uint32_t n = static_cast<uint32_t>(nx[cx] * ny[cy]);
       uint32_t v;
       if (l.rgb) {
-        // round((77 R + 150 G + 29 B) / (256 n)); at most 32 samples: no overflow.
+        // round((77 R + 150 G + 29 B) / (256 n)); at most 24 samples: no overflow.
         v = (77u * sr[cx] + 150u * sg[cx] + 29u * sb[cx] + 128u * n) / (256u * n);
       } else {
         v = (sg[cx] + n / 2) / n;
