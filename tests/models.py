@@ -564,3 +564,62 @@ def ssd_postprocess_model(n: int = 6, num_classes: int = 2, max_detections: int 
     sg.outputs = outs
     data = mb.build()
     return builtin_ops_to_custom(data, "ADD", EDGETPU_CUSTOM_OP) if edgetpu else data
+
+
+def audio_frontend_model(samples: int = 1024, window: int = 256, stride: int = 128,
+                         sample_rate: int = 16000, dct: int = 13, with_options: bool = True) -> bytes:
+    """``waveform`` float32 [samples, 1] -> ``AudioSpectrogram`` -> ``Mfcc`` -> ``mfcc``
+    [1, frames, dct]: the two custom operators the runtime implements for speech models (both
+    read their FlexBuffer options unchecked). ``with_options=False`` leaves the options out
+    (what a broken converter or a tampered file does).
+    """
+    from flatbuffers import flexbuffers
+
+    fft = 1 << (window - 1).bit_length()
+    frames = 1 + (samples - window) // stride
+    mb = ModelBuilder("edgerun.modelgen audio_frontend_model")
+    sg = mb.subgraph("main")
+    wav = sg.input("waveform", [samples, 1], "float32")
+    spec = sg.tensor("spectrogram", [1, frames, fft // 2 + 1], "float32")
+    rate = sg.const("sample_rate", np.array([sample_rate], np.int32))
+    mfcc = sg.tensor("mfcc", [1, frames, dct], "float32")
+    sg.op("CUSTOM", [wav], [spec], custom_code="AudioSpectrogram")
+    if with_options:
+        sg._ops[-1].customOptions = list(flexbuffers.Dumps(
+            {"window_size": window, "stride": stride, "magnitude_squared": True}))
+    sg.op("CUSTOM", [spec, rate], [mfcc], custom_code="Mfcc")
+    if with_options:
+        sg._ops[-1].customOptions = list(flexbuffers.Dumps(
+            {"upper_frequency_limit": 4000.0, "lower_frequency_limit": 20.0,
+             "filterbank_channel_count": 40, "dct_coefficient_count": dct}))
+    sg.outputs = [mfcc]
+    mb.signature("serving_default", sg, {"waveform": wav}, {"mfcc": mfcc})
+    return mb.build()
+
+
+def shape_ops_model() -> bytes:
+    """``x`` float32 [1, 4, 4, 2] through the operators whose output shape is decided by a
+    constant operand: RESHAPE (shape) -> STRIDED_SLICE (begin/end/strides) -> MEAN (axes) ->
+    PAD (paddings) -> TILE (multiples) -> ``y`` [1, 12]. For the mutation campaigns (a constant
+    turned into a graph input must not reach the runtime).
+    """
+    mb = ModelBuilder("edgerun.modelgen shape_ops_model")
+    sg = mb.subgraph("main")
+    x = sg.input("x", [1, 4, 4, 2], "float32")
+    r = sg.tensor("reshaped", [1, 8, 4], "float32")
+    sg.op("RESHAPE", [x, sg.const("shape", np.array([1, 8, 4], np.int32))], [r],
+          op_options("ReshapeOptions", newShape=[1, 8, 4]))
+    s = sg.tensor("sliced", [1, 4, 4], "float32")
+    sg.op("STRIDED_SLICE", [r, sg.const("begin", np.array([0, 0, 0], np.int32)),
+                            sg.const("end", np.array([1, 8, 4], np.int32)),
+                            sg.const("strides", np.array([1, 2, 1], np.int32))], [s],
+          op_options("StridedSliceOptions"))
+    m = sg.tensor("mean", [1, 4], "float32")
+    sg.op("MEAN", [s, sg.const("axes", np.array([1], np.int32))], [m], op_options("ReducerOptions"))
+    p = sg.tensor("padded", [1, 6], "float32")
+    sg.op("PAD", [m, sg.const("paddings", np.array([[0, 0], [1, 1]], np.int32))], [p], op_options("PadOptions"))
+    y = sg.tensor("y", [1, 12], "float32")
+    sg.op("TILE", [p, sg.const("multiples", np.array([1, 2], np.int32))], [y])
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"x": x}, {"y": y})
+    return mb.build()

@@ -418,3 +418,47 @@ def test_unread_results_bound(ident):
         assert not pipe._meta and not pipe._frames  # nothing kept for frames that will never report
     assert len(got) == 3 and st["results_discarded"] + st["dropped"] + 3 == len(frames)
     assert [r.meta for r in got] == [r.frame_id - 1 for r in got]
+
+
+def test_swap_authenticates_before_parsing(tmp_path):
+    """expect_sha256 and check= refuse a tampered model before anything parses it; the old
+    model keeps running; the accepted bytes are the ones loaded (a path is read once)."""
+    import hashlib
+
+    pre = edgerun.Preprocessor("rgb", mean=0.0, std=1.0)
+    frame = _frames(1, 8, 8, seed=3)[0]
+    good = modelgen.builtin_image_model(input_size=8)
+    good_sha = hashlib.sha256(good).hexdigest()
+    tampered = bytearray(good)
+    tampered[len(tampered) // 2] ^= 0x01  # one bit in the weights: still a valid model
+    path = tmp_path / "update.tflite"
+    path.write_bytes(bytes(tampered))
+    seen = []
+
+    def signed_by_us(data: bytes) -> bool:
+        seen.append(hashlib.sha256(data).hexdigest())
+        return data == good
+
+    with edgerun.Pipeline(edgerun.Session(modelgen.identity_model((1, 8, 8, 3)), threads=1), pre) as pipe:
+        before = pipe.model.sha256
+        with pytest.raises(edgerun.ModelError, match=f"has sha256 {hashlib.sha256(tampered).hexdigest()}, "
+                                                     f"expected {good_sha}"):
+            pipe.swap(path, expect_sha256=good_sha)
+        with pytest.raises(edgerun.ModelError, match="swap refused by check 'signed_by_us' \\(it returned False\\)"):
+            pipe.swap(str(path), check=signed_by_us, wait=False)
+        with pytest.raises(edgerun.ModelError, match="ValueError: bad signature"):
+            pipe.swap(bytes(tampered), check=lambda d: (_ for _ in ()).throw(ValueError("bad signature")))
+        with pytest.raises(edgerun.InputError, match="expect_sha256: expected 64 hex digits"):
+            pipe.swap(good, expect_sha256="abc")
+        assert pipe.model.sha256 == before and pipe.stats()["swaps"] == 0
+        pipe.submit(frame)
+        assert pipe.get(timeout=10).output is not None  # the old model still runs
+        path.write_bytes(good)
+        info = pipe.swap(path, expect_sha256=good_sha.upper(), check=signed_by_us)
+        assert info.sha256 == good_sha == pipe.model.sha256
+        assert seen == [hashlib.sha256(tampered).hexdigest(), good_sha]
+        if hasattr(os, "mkfifo"):
+            fifo = tmp_path / "fifo.tflite"
+            os.mkfifo(fifo)
+            with pytest.raises(edgerun.ModelError, match="is not a regular file"):
+                pipe.swap(fifo, expect_sha256=good_sha)

@@ -380,9 +380,28 @@ TEST(ValidModelsAccepted) {
 }
 
 TEST(OptionalInputMinusOneAccepted) {
+  // -1 (an operand left out) only where the kernel reads the operand as optional:
+  // FULLY_CONNECTED's bias yes; CONV_2D's bias no (the runtime refuses it, and
+  // DEPTHWISE_CONV_2D's crashed XNNPACK).
   TinyModel m;
   m.op->Ref(1, VecI32({0, 1, -1}));
+  EXPECT_REJECT(m.Bytes(), "operator 0 (CONV_2D): input 2 is left out (-1), but the operator requires it");
+  m.opcode->I8(0, 9).I32(3, 9);  // FULLY_CONNECTED
   EXPECT_OK(m.Bytes());
+  m.op->Ref(1, VecI32({0, -1, 2}));
+  EXPECT_REJECT(m.Bytes(), "operator 0 (FULLY_CONNECTED): input 1 is left out (-1)");
+}
+
+TEST(TensorBytesBounded) {
+  // A few hundred bytes must not declare gigabytes of activations.
+  TinyModel m;
+  m.input->Ref(0, VecI32({1, 1 << 30}));
+  m.input->Ref(7, VecI32({1, 1 << 30}));
+  EXPECT_REJECT(m.Bytes(), "the model's tensors (other than constants) need more than 2147483648 bytes");
+  edgerun::VerifyOptions o;
+  o.max_tensor_bytes = uint64_t(1) << 33;
+  edgerun::Status s = Verify(m.Bytes(), o);
+  CHECK_MSG(s.ok() || s.message().find("need more than") == std::string::npos, "%s", s.message().c_str());
 }
 
 TEST(DynamicDimAllowedBySignature) {
@@ -889,7 +908,11 @@ TEST(FlexBufferCustomOptions) {
     m.op->U8(3, 0).Remove(4).Ref(5, Vec<uint8_t>(options));
     return m.Bytes();
   };
-  EXPECT_OK(make(kFlexOptions, "TFLite_Detection_PostProcess"));
+  // Structurally fine, but the detection operator's required keys are missing
+  // (the kernel would read zeros: its options are checked key by key).
+  EXPECT_REJECT(make(kFlexOptions, "TFLite_Detection_PostProcess"),
+                "'TFLite_Detection_PostProcess': custom options have no 'max_classes_per_detection'");
+  EXPECT_REJECT(make({}, "Mfcc"), "operator 0 (CUSTOM) 'Mfcc': has no custom options");
   std::vector<uint8_t> cut(kFlexOptions.begin(), kFlexOptions.end() - 1);
   EXPECT_REJECT(make(cut, "TFLite_Detection_PostProcess"),
                 "operator 0 (CUSTOM) 'TFLite_Detection_PostProcess': custom options: FlexBuffer root width 38 is "

@@ -28,10 +28,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 import numpy as np
 
 from . import _core
-from .errors import ClosedError, Error, InputError
+from .errors import ClosedError, Error, InputError, ModelError
 from .model.info import ModelInfo
 from .preprocess import Preprocessor, Transform
-from .session import Session
+from .session import Session, check_memory_limit
 
 __all__ = ["Pipeline", "FrameResult", "FrameTimings", "SwapFuture", "ModelInfo", "model_info", "ChangeGate",
            "Cascade"]
@@ -497,7 +497,8 @@ class Pipeline:
 
     # -- hot swap ------------------------------------------------------------------
     def swap(self, model: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Session], *,
-             wait: bool = True, timeout: Optional[float] = None) -> Union[ModelInfo, SwapFuture]:
+             wait: bool = True, timeout: Optional[float] = None, expect_sha256: Optional[str] = None,
+             check: Optional[Callable[[bytes], Any]] = None) -> Union[ModelInfo, SwapFuture]:
         """Replace the model while frames keep flowing.
 
         The new model (a path, its bytes, or a :class:`Session`) is verified,
@@ -506,16 +507,26 @@ class Pipeline:
         current between two frames. If any step fails, the old model keeps running
         and the error is raised here (``wait=True``) or by the returned
         :class:`SwapFuture` (``wait=False``).
+
+        Models that arrive over the network should be authenticated before anything
+        parses them (see docs/security.md): ``expect_sha256`` (hex) refuses bytes
+        with another digest, and ``check(data)`` -- e.g. a signature check of your
+        own -- refuses them by raising or by returning ``False``. Both see exactly the
+        bytes that are then loaded (a path is read once, into memory), and both run
+        before the verifier or the runtime sees a byte; a refusal raises
+        :class:`edgerun.ModelError` here, whatever ``wait`` says, and the old model
+        keeps running.
         """
         if isinstance(model, os.PathLike):
             model = os.fsdecode(os.fspath(model))
         if not isinstance(model, (str, bytes, bytearray, memoryview, Session)):
             raise InputError(f"model: expected a path, bytes or an edgerun.Session, got {type(model).__name__}")
+        if expect_sha256 is not None or check is not None:
+            model = _authenticate(model, expect_sha256, check)
         current = self.session
         verified = current._verified  # a new session from a path or bytes gets the current one's options
         if isinstance(model, (str, bytes, bytearray, memoryview)) and current._memory_limit is not None:
-            from .session import check_memory_limit
-
+            # The current session's memory_limit holds for what replaces it (checked before compiling).
             check_memory_limit(model if isinstance(model, str) else bytes(model), current._memory_limit,
                                "new model")
         fut = SwapFuture(self, self._impl.swap(model), model if isinstance(model, Session) else None, verified)
@@ -589,3 +600,61 @@ class Pipeline:
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"model={self.model}"
         return f"<edgerun.Pipeline {state} head={self._head!r}>"
+
+
+def _read_regular_file(path: str) -> bytes:
+    """The bytes of `path`, refusing anything but a regular file (a FIFO would block open())."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ModelError(f"cannot open model file {path!r}: {e.strerror}") from None
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ModelError(f"model file {path!r} is not a regular file")
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def _authenticate(model, expect_sha256: Optional[str], check) -> Union[bytes, Session]:
+    """Pipeline.swap's integrity checks; returns what to load (bytes, so that what was checked
+    is what is loaded)."""
+    import hashlib
+
+    if expect_sha256 is not None:
+        if not isinstance(expect_sha256, str) or len(expect_sha256) != 64 or any(
+                c not in "0123456789abcdefABCDEF" for c in expect_sha256):
+            raise InputError(f"expect_sha256: expected 64 hex digits, got {expect_sha256!r}")
+    if check is not None and not callable(check):
+        raise InputError(f"check: expected a callable taking the model bytes, got {type(check).__name__}")
+    if isinstance(model, Session):
+        data = np.asarray(model._model_bytes).tobytes()
+        what = "the session's model"
+    elif isinstance(model, str):
+        data = _read_regular_file(model)
+        what = repr(model)
+    else:
+        data = bytes(model)
+        what = "the model bytes"
+    if expect_sha256 is not None:
+        got = hashlib.sha256(data).hexdigest()
+        if got != expect_sha256.lower():
+            raise ModelError(f"swap refused: {what} ({len(data)} bytes) has sha256 {got}, expected "
+                             f"{expect_sha256.lower()}; the current model keeps running")
+    if check is not None:
+        try:
+            ok = check(data)
+        except Exception as e:  # the user's check said no
+            raise ModelError(f"swap refused by check {getattr(check, '__name__', check)!r}: {type(e).__name__}: "
+                             f"{e}; the current model keeps running") from e
+        if ok is False:
+            raise ModelError(f"swap refused by check {getattr(check, '__name__', check)!r} (it returned False); "
+                             f"the current model keeps running")
+    return model if isinstance(model, Session) else data

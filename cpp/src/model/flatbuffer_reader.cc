@@ -157,6 +157,63 @@ class FlexVerifier {
     return w_.Spend(len);
   }
 
+ public:
+  // The root map's entries (the buffer has passed Run()).
+  Status RootMap(std::vector<FlexEntry>* out) {
+    out->clear();
+    if (n_ < 3) return ModelError("FlexBuffer is too small");
+    const uint32_t root_width = b_[n_ - 1];
+    const uint8_t packed = b_[n_ - 2];
+    if ((packed >> 2) != kMap) return ModelError(Fmt("custom options are not a FlexBuffer map (root type %u)", packed >> 2));
+    const uint32_t width = 1u << (packed & 3);
+    uint64_t target, len;
+    VRET(Target(n_ - 2 - root_width, root_width, &target));
+    VRET(Size(target, width, &len));
+    uint64_t keys;
+    VRET(Target(target - 3ull * width, width, &keys));
+    const uint32_t keys_width = uint32_t(ReadUInt(target - 2ull * width, width));
+    const uint64_t types = target + len * width;
+    out->reserve(len);
+    for (uint64_t i = 0; i < len; ++i) {
+      FlexEntry e;
+      uint64_t k;
+      VRET(Target(keys + i * keys_width, keys_width, &k));
+      const char* key = reinterpret_cast<const char*>(b_ + k);
+      e.key.assign(key, strnlen(key, n_ - k));
+      const uint8_t t = b_[types + i];
+      const uint32_t type = t >> 2;
+      uint64_t pos = target + i * width;
+      uint32_t w = width;
+      if (type == kIndirectInt || type == kIndirectUInt || type == kIndirectFloat) {
+        VRET(Target(pos, width, &pos));
+        w = 1u << (t & 3);
+      }
+      if (type == kInt || type == kIndirectInt) {
+        uint64_t u = ReadUInt(pos, w);
+        int64_t v = w == 8 ? int64_t(u) : (int64_t(u << (64 - 8 * w)) >> (64 - 8 * w));  // sign-extend
+        e.scalar = true, e.value = double(v);
+      } else if (type == kUInt || type == kIndirectUInt || type == kBool) {
+        e.scalar = true, e.value = double(ReadUInt(pos, w));
+      } else if (type == kFloat || type == kIndirectFloat) {
+        e.scalar = true, e.is_float = true;
+        if (w == 4) {
+          uint32_t u = uint32_t(ReadUInt(pos, 4));
+          float f;
+          std::memcpy(&f, &u, 4);
+          e.value = f;
+        } else if (w == 8) {
+          uint64_t u = ReadUInt(pos, 8);
+          std::memcpy(&e.value, &u, 8);
+        } else {
+          return ModelError(Fmt("FlexBuffer map value '%s' is a %u-byte float", e.key.c_str(), w));
+        }
+      }
+      out->push_back(std::move(e));
+    }
+    return Status();
+  }
+
+ private:
   Status Value(uint64_t pos, uint32_t parent_width, uint8_t packed, int depth) {
     VRET(w_.Spend(1));
     if (depth > 32) return ModelError("FlexBuffer nesting is too deep");
@@ -247,6 +304,10 @@ class FlexVerifier {
 }  // namespace
 
 Status VerifyFlexBuffer(Reader& r, uint64_t begin, uint64_t size) { return FlexVerifier(r, begin, size).Run(); }
+
+Status ReadFlexRootMap(Reader& r, uint64_t begin, uint64_t size, std::vector<FlexEntry>* out) {
+  return FlexVerifier(r, begin, size).RootMap(out);
+}
 
 #undef VRET
 

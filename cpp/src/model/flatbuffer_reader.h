@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "edgerun/status.h"
 
@@ -337,6 +338,20 @@ inline Status Reader::VecTable(const VecRef& v, uint32_t i, TableRef* t) {
 // reader's data: every value, key, string, vector and map in bounds, bounded
 // nesting, work paid from the reader's budget.
 Status VerifyFlexBuffer(Reader& r, uint64_t begin, uint64_t size);
+
+// One entry of a FlexBuffer map whose value is a scalar (int, uint, float,
+// bool, inline or indirect). Other values (strings, vectors, maps) are listed
+// with scalar = false.
+struct FlexEntry {
+  std::string key;
+  bool scalar = false;
+  bool is_float = false;
+  double value = 0;  // the number (ints converted; exact below 2^53)
+};
+
+// The entries of the root map of a FlexBuffer that VerifyFlexBuffer accepted.
+// A root that is not a map is a ModelError.
+Status ReadFlexRootMap(Reader& r, uint64_t begin, uint64_t size, std::vector<FlexEntry>* out);
 
 }  // namespace fb
 }  // namespace edgerun

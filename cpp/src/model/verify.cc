@@ -156,9 +156,20 @@ struct VerifiedTensor {
   bool zero_elements = false;  // static shape with a 0 dim (needs no data)
 };
 
+// What the model-level passes (value-dependent shapes, variables) need of one
+// operator: collected during the walk, so they read no byte of the file again.
+struct OpRecord {
+  int32_t code = 0;
+  std::vector<int32_t> in, out;
+  std::string var_key;  // VAR_HANDLE: container + '\0' + shared_name
+};
+
 struct SubgraphInfo {
   uint32_t ntensors = 0;
   std::vector<int32_t> callees;  // subgraphs referenced by its operators
+  std::vector<VerifiedTensor> tensors;
+  std::vector<int32_t> inputs, outputs;
+  std::vector<OpRecord> ops;
 };
 
 // A shape vector inside the file (verified int32 vector), shortened after 12
@@ -311,6 +322,18 @@ class ModelVerifier {
     }
     return false;
   }
+  Status VerifyBuiltinCustomOp(const std::string& name, uint64_t begin, uint64_t size, const VecRef& inputs,
+                               const VecRef& outputs, const std::vector<VerifiedTensor>& tensors,
+                               const std::string& where);
+  Status CheckValueDependentShapes();
+  Status CheckVariables();
+  bool ShapeEq(const VecRef& a, const VecRef& b) {
+    if (a.len != b.len) return false;
+    for (uint32_t i = 0; i < a.len; ++i)
+      if (w_.VI32(a, i) != w_.VI32(b, i)) return false;
+    return true;
+  }
+  int64_t Dim(const VerifiedTensor& t, uint32_t i) { return i < t.shape.len ? w_.VI32(t.shape, i) : -1; }
   Status VerifySignatures(const TableRef& model);
   Status VerifyMetadata(const TableRef& model);
   Status VerifyExternalBuffers(const TableRef& model);
@@ -324,6 +347,7 @@ class ModelVerifier {
   std::vector<SubgraphInfo> subgraphs_;
   std::vector<uint32_t> external_buffer_ids_;
   uint32_t nsubgraphs_ = 0;
+  uint64_t tensor_bytes_ = 0;  // bytes of the non-constant tensors seen so far
 };
 
 // ---------------------------------------------------------------------------
@@ -364,6 +388,8 @@ Status ModelVerifier::Run() {
   VRET(VerifySignatures(model));
   VRET(VerifyMetadata(model));
   VRET(CheckCallGraph());
+  VRET(CheckVariables());
+  if (!o_.allow_value_dependent_shapes) VRET(CheckValueDependentShapes());
   return Status();
 }
 
@@ -475,21 +501,35 @@ Status ModelVerifier::VerifySubgraph(uint32_t si, const TableRef& sg) {
     VRET(VerifyTensor(si, ti, t, nt, &tinfo[ti]));
   }
 
+  // Each listed input/output makes the runtime build per-tensor state (and
+  // edgerun a buffer): more entries than tensors can only be repeats, which
+  // multiply memory (200,000 outputs aliasing one tensor took gigabytes).
+  if (inputs.len > nt || outputs.len > nt) {
+    return ModelError(Fmt("subgraph %u: lists %u inputs and %u outputs but has only %u tensors", si, inputs.len,
+                          outputs.len, nt));
+  }
   std::vector<uint8_t> is_input(nt, 0);
+  info.inputs.reserve(inputs.len);
   for (uint32_t i = 0; i < inputs.len; ++i) {
     int32_t v = w_.VI32(inputs, i);
     if (v < 0 || uint32_t(v) >= nt) {
       return ModelError(Fmt("subgraph %u: input %u is tensor index %d, out of range (subgraph has %u tensors)", si,
                             i, v, nt));
     }
+    if (is_input[v]) return ModelError(Fmt("subgraph %u: input %u repeats tensor %d", si, i, v));
     is_input[v] = 1;
+    info.inputs.push_back(v);
   }
+  std::vector<uint8_t> is_output(nt, 0);
   for (uint32_t i = 0; i < outputs.len; ++i) {
     int32_t v = w_.VI32(outputs, i);
     if (v < 0 || uint32_t(v) >= nt) {
       return ModelError(Fmt("subgraph %u: output %u is tensor index %d, out of range (subgraph has %u tensors)",
                             si, i, v, nt));
     }
+    if (is_output[v]) return ModelError(Fmt("subgraph %u: output %u repeats tensor %d", si, i, v));
+    is_output[v] = 1;
+    info.outputs.push_back(v);
   }
 
   if (ops.present) {
@@ -501,6 +541,7 @@ Status ModelVerifier::VerifySubgraph(uint32_t si, const TableRef& sg) {
       VRET(VerifyOperator(si, oi, op, tinfo, &produced, is_input, &info));
     }
   }
+  info.tensors = std::move(tinfo);
   return Status();
 }
 
@@ -626,6 +667,19 @@ Status ModelVerifier::VerifyTensor(uint32_t si, uint32_t ti, const TableRef& t, 
   const BufferInfo& b = nbuffers ? buffers_[buffer] : none;
   info->has_data = b.size > 0;
   info->buffer = buffer;
+  if (!info->has_data) {
+    // What the runtime will allocate for it (arena, or a buffer of edgerun's for
+    // an input/output): bounded for the whole model, so that a 700-byte file
+    // cannot declare a 4 GB tensor and take the device's memory.
+    const uint64_t n = elements > sig_elements ? elements : sig_elements;
+    const uint64_t size = kTensorTypeSize[int(type)] ? kTensorTypeSize[int(type)] : 1;
+    tensor_bytes_ += n * size;  // n <= 2^31 and size <= 16: no overflow per tensor
+    if (tensor_bytes_ > o_.max_tensor_bytes) {
+      return ModelError(where() + Fmt(": the model's tensors (other than constants) need more than %llu bytes "
+                                      "(VerifyOptions::max_tensor_bytes); this one alone has shape %s",
+                                      ull(o_.max_tensor_bytes), FlatShapeString(w_, shape).c_str()));
+    }
+  }
 
   if (external_buffer != 0) {
     if (!std::binary_search(external_buffer_ids_.begin(), external_buffer_ids_.end(), external_buffer)) {
@@ -975,7 +1029,9 @@ bool ArityOf(int32_t code, Arity* a) {
     case BuiltinOperator_MAX_POOL_2D: case BuiltinOperator_SQUEEZE: case BuiltinOperator_SHAPE:
     case BuiltinOperator_CAST:
       *a = {1, 1, 1, 1}; return true;
-    case BuiltinOperator_CONV_2D: case BuiltinOperator_DEPTHWISE_CONV_2D: *a = {2, 3, 1, 1}; return true;
+    // The bias is not optional here: DEPTHWISE_CONV_2D with two inputs crashes
+    // XNNPACK's delegate (it reads inputs[2]); CONV_2D's kernel refuses it.
+    case BuiltinOperator_CONV_2D: case BuiltinOperator_DEPTHWISE_CONV_2D: *a = {3, 3, 1, 1}; return true;
     case BuiltinOperator_FULLY_CONNECTED: *a = {2, 3, 1, 2}; return true;
     case BuiltinOperator_TRANSPOSE_CONV: *a = {3, 4, 1, 1}; return true;
     case BuiltinOperator_CONCATENATION: case BuiltinOperator_PACK: *a = {1, -1, 1, 1}; return true;
@@ -1060,14 +1116,45 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
                                     ull(large_offset), ull(large_size), ull(w_.size())));
   }
 
-  // Custom operators built into the runtime read their options as a FlexBuffer.
+  // Custom operators built into the runtime read their options as a FlexBuffer,
+  // unchecked (null options included): structure, required keys and ranges.
   if (code == sc::BuiltinOperator_CUSTOM && IsFlexbufferCustomOp(custom_codes_[opcode_index])) {
     uint64_t begin = custom_options.data, size = custom_options.present ? custom_options.len : 0;
     if (large_offset > 1) begin = large_offset, size = large_size;
-    if (size > 0) {
-      VTRY(fb::VerifyFlexBuffer(w_, begin, size), "%s '%s': custom options", where().c_str(),
-           w_.Printable(custom_codes_[opcode_index]).c_str());
+    const std::string name = w_.Printable(custom_codes_[opcode_index]);
+    if (size == 0) return ModelError(where() + " '" + name + "': has no custom options (the operator needs them)");
+    VTRY(fb::VerifyFlexBuffer(w_, begin, size), "%s '%s': custom options", where().c_str(), name.c_str());
+    VRET(VerifyBuiltinCustomOp(name, begin, size, inputs, outputs, tensors, where() + " '" + name + "'"));
+  }
+
+  // Required inputs: -1 marks an optional input left out, which only trailing
+  // optional operands may be (the runtime dereferences the others).
+  // -1 marks an optional operand left out. Only the operands the runtime reads
+  // through its optional-input accessor may be (every other kernel dereferences
+  // the -1: PRELU's alpha, RESHAPE's shape and DEPTHWISE_CONV_2D's bias crashed).
+  if (code != sc::BuiltinOperator_CUSTOM && code != sc::BuiltinOperator_DELEGATE &&
+      code != sc::BuiltinOperator_STABLEHLO_CUSTOM_CALL) {
+    const bool recurrent = code == sc::BuiltinOperator_LSTM || code == sc::BuiltinOperator_UNIDIRECTIONAL_SEQUENCE_LSTM ||
+                           code == sc::BuiltinOperator_BIDIRECTIONAL_SEQUENCE_LSTM ||
+                           code == sc::BuiltinOperator_BIDIRECTIONAL_SEQUENCE_RNN ||
+                           code == sc::BuiltinOperator_UNIDIRECTIONAL_SEQUENCE_RNN || code == sc::BuiltinOperator_RNN ||
+                           code == sc::BuiltinOperator_SVDF;
+    for (uint32_t i = 0; i < inputs.len; ++i) {
+      if (w_.VI32(inputs, i) != -1) continue;
+      const bool optional = (recurrent && i >= 1) || (code == sc::BuiltinOperator_FULLY_CONNECTED && i == 2) ||
+                            (code == sc::BuiltinOperator_TRANSPOSE_CONV && i == 3) ||
+                            (code == sc::BuiltinOperator_PADV2 && i == 2);
+      if (!optional) return ModelError(where() + Fmt(": input %u is left out (-1), but the operator requires it", i));
     }
+  }
+  {
+    OpRecord rec;
+    rec.code = code;
+    rec.in.reserve(inputs.len);
+    for (uint32_t i = 0; i < inputs.len; ++i) rec.in.push_back(w_.VI32(inputs, i));
+    rec.out.reserve(outputs.len);
+    for (uint32_t i = 0; i < outputs.len; ++i) rec.out.push_back(w_.VI32(outputs, i));
+    sginfo->ops.push_back(std::move(rec));
   }
 
   // Options unions.
@@ -1090,6 +1177,16 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
     OTRY(w_.Child(op, sc::Operator::BuiltinOptions2, &opts2, &has_opts2, sc::kBuiltinOptions2[opt2_type].name));
     if (has_opts2) VTRY(w_.VerifyLayout(opts2, sc::kBuiltinOptions2[opt2_type]), "%s: %s", where().c_str(),
                         sc::kBuiltinOptions2[opt2_type].name);
+  }
+
+  if (code == sc::BuiltinOperator_VAR_HANDLE && has_opts && opt_type == sc::BuiltinOptions_VarHandleOptions) {
+    VecRef container, shared;
+    OTRY(w_.String(opts, sc::VarHandleOptions::Container, &container, "container"));
+    OTRY(w_.String(opts, sc::VarHandleOptions::SharedName, &shared, "shared_name"));
+    std::string& key = sginfo->ops.back().var_key;
+    if (container.present) key.assign(reinterpret_cast<const char*>(w_.data() + container.data), container.len);
+    key.push_back('\0');
+    if (shared.present) key.append(reinterpret_cast<const char*>(w_.data() + shared.data), shared.len);
   }
 
   // Operators that need their options (the runtime would otherwise use zeros).
@@ -1345,6 +1442,16 @@ Status ModelVerifier::VerifySignatures(const TableRef& model) {
     const uint32_t nt = subgraphs_[sgi].ntensors;
     for (int side = 0; side < 2; ++side) {
       const VecRef& maps = side == 0 ? ins : outs;
+      const std::vector<int32_t>& io = side == 0 ? subgraphs_[sgi].inputs : subgraphs_[sgi].outputs;
+      // The runtime pairs a signature's names with the subgraph's inputs/outputs
+      // (and throws C++ exceptions on names it cannot find): the same tensors,
+      // each once, each with a distinct name.
+      if (maps.len != io.size()) {
+        return ModelError(Fmt("signature %u ('%s'): lists %u %ss, but subgraph %u has %zu", i,
+                              w_.Printable(key).c_str(), maps.len, side ? "output" : "input", sgi, io.size()));
+      }
+      std::vector<uint8_t> seen(io.size(), 0);
+      std::vector<VecRef> names;
       VRET(w_.Spend(maps.len));
       for (uint32_t m = 0; m < maps.len; ++m) {
         TableRef tm;
@@ -1359,6 +1466,31 @@ Status ModelVerifier::VerifySignatures(const TableRef& model) {
                                 "tensors)",
                                 i, w_.Printable(key).c_str(), side ? "output" : "input",
                                 w_.Printable(name).c_str(), index, sgi, nt));
+        }
+        size_t pos = std::find(io.begin(), io.end(), int32_t(index)) - io.begin();
+        if (pos == io.size() || seen[pos]) {
+          return ModelError(Fmt("signature %u ('%s') %s '%s': tensor %u is %s of subgraph %u", i,
+                                w_.Printable(key).c_str(), dir, w_.Printable(name).c_str(), index,
+                                pos == io.size() ? (side ? "not an output" : "not an input")
+                                                 : (side ? "listed twice as an output" : "listed twice as an input"),
+                                sgi));
+        }
+        seen[pos] = 1;
+        if (!name.present || name.len == 0) {
+          return ModelError(Fmt("signature %u ('%s') %s %u: has no name", i, w_.Printable(key).c_str(), dir, m));
+        }
+        names.push_back(name);
+      }
+      const uint8_t* base = w_.data();
+      auto less = [base](const VecRef& a, const VecRef& b) {
+        int c = std::memcmp(base + a.data, base + b.data, std::min(a.len, b.len));
+        return c < 0 || (c == 0 && a.len < b.len);
+      };
+      std::sort(names.begin(), names.end(), less);
+      for (size_t k = 1; k < names.size(); ++k) {
+        if (!less(names[k - 1], names[k])) {
+          return ModelError(Fmt("signature %u ('%s'): two %ss are named '%s'", i, w_.Printable(key).c_str(),
+                                side ? "output" : "input", w_.Printable(names[k]).c_str()));
         }
       }
     }
@@ -1459,6 +1591,305 @@ Status ModelVerifier::CheckCallGraph() {
       } else {
         state[s] = 2;
         stack.pop_back();
+      }
+    }
+  }
+  return Status();
+}
+
+// ---------------------------------------------------------------------------
+// Custom operators the runtime implements (their kernels parse the options
+// without checking them, and index their inputs from option values)
+// ---------------------------------------------------------------------------
+Status ModelVerifier::VerifyBuiltinCustomOp(const std::string& name, uint64_t begin, uint64_t size,
+                                            const VecRef& inputs, const VecRef& outputs,
+                                            const std::vector<VerifiedTensor>& tensors, const std::string& where) {
+  std::vector<fb::FlexEntry> entries;
+  VTRY(fb::ReadFlexRootMap(w_, begin, size, &entries), "%s: custom options", where.c_str());
+  auto find = [&](const char* key) -> const fb::FlexEntry* {
+    for (const auto& e : entries)
+      if (e.key == key) return &e;
+    return nullptr;
+  };
+  // A required number in [lo, hi]; integers must be whole.
+  auto number = [&](const char* key, bool integer, double lo, double hi, double* v, bool optional = false,
+                    double def = 0) -> Status {
+    const fb::FlexEntry* e = find(key);
+    if (!e) {
+      if (optional) {
+        *v = def;
+        return Status();
+      }
+      return ModelError(where + Fmt(": custom options have no '%s'", key));
+    }
+    if (!e->scalar) return ModelError(where + Fmt(": custom option '%s' is not a number", key));
+    const double x = e->value;
+    if (!(x >= lo && x <= hi) || (integer && x != double(int64_t(x)))) {
+      return ModelError(where + Fmt(": custom option '%s' is %g, expected %s in [%g, %g]", key, x,
+                                    integer ? "an integer" : "a number", lo, hi));
+    }
+    *v = x;
+    return Status();
+  };
+  auto arity = [&](uint32_t nin, uint32_t nout) -> Status {
+    if (inputs.len != nin || outputs.len != nout) {
+      return ModelError(where + Fmt(": has %u input(s) and %u output(s), the operator takes %u and gives %u",
+                                    inputs.len, outputs.len, nin, nout));
+    }
+    for (uint32_t i = 0; i < nin; ++i)
+      if (w_.VI32(inputs, i) < 0) return ModelError(where + Fmt(": input %u is left out (-1)", i));
+    return Status();
+  };
+  // Static shape of input i, or nullptr (dynamic / unknown: the kernel checks at run time).
+  auto static_in = [&](uint32_t i) -> const VerifiedTensor* {
+    const VerifiedTensor& t = tensors[w_.VI32(inputs, i)];
+    return (t.dynamic || t.shape.len == 0) ? nullptr : &t;
+  };
+  const double kHuge = 1e9;
+  if (name == "TFLite_Detection_PostProcess") {
+    double max_det, max_cls, per_class, num_classes, v;
+    VRET(number("num_classes", true, 1, 1 << 20, &num_classes));
+    VRET(number("max_detections", true, 1, 1 << 16, &max_det));
+    VRET(number("max_classes_per_detection", true, 1, num_classes, &max_cls));
+    VRET(number("detections_per_class", true, 1, 1 << 16, &per_class, true, 100));
+    VRET(number("nms_score_threshold", false, -kHuge, kHuge, &v));
+    VRET(number("nms_iou_threshold", false, 0, 1, &v));
+    for (const char* k : {"y_scale", "x_scale", "h_scale", "w_scale"}) {
+      VRET(number(k, false, 1e-6, kHuge, &v));
+    }
+    VRET(number("use_regular_nms", true, 0, 1, &v, true, 0));
+    VRET(arity(3, 4));
+    const VerifiedTensor* boxes = static_in(0);
+    const VerifiedTensor* scores = static_in(1);
+    const VerifiedTensor* anchors = static_in(2);
+    if (boxes && (boxes->shape.len != 3 || Dim(*boxes, 2) < 4)) {
+      return ModelError(where + ": box encodings (input 0) must be [1, boxes, >= 4], got " +
+                        FlatShapeString(w_, boxes->shape));
+    }
+    if (scores && (scores->shape.len != 3 || Dim(*scores, 2) < int64_t(num_classes) ||
+                   (boxes && Dim(*scores, 1) != Dim(*boxes, 1)))) {
+      return ModelError(where + Fmt(": class predictions (input 1) must be [1, boxes, >= num_classes (%lld)], got ",
+                                    ll(int64_t(num_classes))) +
+                        FlatShapeString(w_, scores->shape) +
+                        (boxes ? " with box encodings " + FlatShapeString(w_, boxes->shape) : std::string()));
+    }
+    if (anchors && (anchors->shape.len != 2 || Dim(*anchors, 1) != 4 ||
+                    (boxes && Dim(*anchors, 0) != Dim(*boxes, 1)))) {
+      return ModelError(where + ": anchors (input 2) must be [boxes, 4], got " + FlatShapeString(w_, anchors->shape) +
+                        (boxes ? " with box encodings " + FlatShapeString(w_, boxes->shape) : std::string()));
+    }
+    for (uint32_t i = 0; i < 3; ++i) {
+      const VerifiedTensor& t = tensors[w_.VI32(inputs, i)];
+      if (t.type != sc::TensorType_FLOAT32 && t.type != sc::TensorType_UINT8 && t.type != sc::TensorType_INT8) {
+        return ModelError(where + Fmt(": input %u has type %s, expected float32, uint8 or int8", i, TypeName(t.type)));
+      }
+    }
+  } else if (name == "AudioSpectrogram") {
+    double window, stride, v;
+    VRET(number("window_size", true, 2, 1 << 20, &window));
+    VRET(number("stride", true, 1, 1 << 20, &stride));
+    VRET(number("magnitude_squared", true, 0, 1, &v, true, 0));
+    VRET(arity(1, 1));
+    const VerifiedTensor* in = static_in(0);
+    if (in && in->shape.len != 2) {
+      return ModelError(where + ": input 0 must be [samples, channels], got " + FlatShapeString(w_, in->shape));
+    }
+    if (tensors[w_.VI32(inputs, 0)].type != sc::TensorType_FLOAT32) {
+      return ModelError(where + ": input 0 must be float32");
+    }
+  } else if (name == "Mfcc") {
+    double upper, lower, channels, dct;
+    VRET(number("upper_frequency_limit", false, 0, kHuge, &upper));
+    VRET(number("lower_frequency_limit", false, 0, upper, &lower));
+    VRET(number("filterbank_channel_count", true, 1, 1 << 16, &channels));
+    VRET(number("dct_coefficient_count", true, 1, channels, &dct));
+    VRET(arity(2, 1));
+    const VerifiedTensor* spec = static_in(0);
+    if (spec && spec->shape.len != 3) {
+      return ModelError(where + ": input 0 (spectrogram) must be [channels, frames, bins], got " +
+                        FlatShapeString(w_, spec->shape));
+    }
+    const VerifiedTensor& rate = tensors[w_.VI32(inputs, 1)];
+    if (rate.type != sc::TensorType_INT32 || tensors[w_.VI32(inputs, 0)].type != sc::TensorType_FLOAT32) {
+      return ModelError(where + ": expects a float32 spectrogram (input 0) and an int32 sample rate (input 1)");
+    }
+  }
+  return Status();
+}
+
+// ---------------------------------------------------------------------------
+// Value-dependent shapes
+// ---------------------------------------------------------------------------
+namespace {
+// Bit i set: the *values* of input i decide the shape of an output.
+uint32_t ShapeDecidingInputs(int32_t code) {
+  using namespace sc;
+  switch (code) {
+    case BuiltinOperator_RESHAPE: case BuiltinOperator_MEAN: case BuiltinOperator_SUM:
+    case BuiltinOperator_REDUCE_PROD: case BuiltinOperator_REDUCE_MAX: case BuiltinOperator_REDUCE_MIN:
+    case BuiltinOperator_REDUCE_ANY: case BuiltinOperator_REDUCE_ALL: case BuiltinOperator_PAD:
+    case BuiltinOperator_PADV2: case BuiltinOperator_MIRROR_PAD: case BuiltinOperator_TILE:
+    case BuiltinOperator_BROADCAST_TO: case BuiltinOperator_EXPAND_DIMS: case BuiltinOperator_RESIZE_BILINEAR:
+    case BuiltinOperator_RESIZE_NEAREST_NEIGHBOR: case BuiltinOperator_TRANSPOSE: case BuiltinOperator_ARG_MAX:
+    case BuiltinOperator_ARG_MIN: case BuiltinOperator_ONE_HOT: case BuiltinOperator_SEGMENT_SUM:
+    case BuiltinOperator_SPARSE_TO_DENSE: case BuiltinOperator_MULTINOMIAL: case BuiltinOperator_TOPK_V2:
+      return 1u << 1;
+    case BuiltinOperator_STRIDED_SLICE: return (1u << 1) | (1u << 2) | (1u << 3);
+    case BuiltinOperator_SLICE: case BuiltinOperator_SPACE_TO_BATCH_ND: case BuiltinOperator_BATCH_TO_SPACE_ND:
+    case BuiltinOperator_SPLIT_V:
+      return (1u << 1) | (1u << 2);
+    case BuiltinOperator_SPLIT: case BuiltinOperator_FILL: case BuiltinOperator_TRANSPOSE_CONV:
+    case BuiltinOperator_RANDOM_STANDARD_NORMAL: case BuiltinOperator_RANDOM_UNIFORM:
+    case BuiltinOperator_WHERE: case BuiltinOperator_UNIQUE:
+      return 1u << 0;
+    case BuiltinOperator_RANGE: return 7u;
+    case BuiltinOperator_BROADCAST_ARGS: return 3u;
+    case BuiltinOperator_UNSORTED_SEGMENT_PROD: case BuiltinOperator_UNSORTED_SEGMENT_MAX:
+    case BuiltinOperator_UNSORTED_SEGMENT_SUM: case BuiltinOperator_UNSORTED_SEGMENT_MIN:
+    case BuiltinOperator_SCATTER_ND: case BuiltinOperator_NON_MAX_SUPPRESSION_V4:
+    case BuiltinOperator_NON_MAX_SUPPRESSION_V5:
+      return 1u << 2;
+    default: return 0;
+  }
+}
+}  // namespace
+
+// An operand whose values decide an output's shape must not depend on the
+// values the caller feeds (or on variables): LiteRT sizes buffers at load and
+// writes past them when a shape changes at run time (ASan: a heap overflow in
+// the warm-up run when a MEAN's axes became a graph input). Values computed
+// from *shapes* only (SHAPE, RANK) are fine: that is how dynamic-batch models
+// compute their reshapes. Subgraphs called by others (WHILE bodies ...) are
+// not checked: their inputs are loop state, not caller data.
+Status ModelVerifier::CheckValueDependentShapes() {
+  std::vector<uint8_t> called(nsubgraphs_, 0);
+  for (const auto& sg : subgraphs_)
+    for (int32_t c : sg.callees) called[c] = 1;
+  for (uint32_t si = 0; si < nsubgraphs_; ++si) {
+    if (called[si]) continue;
+    const SubgraphInfo& sg = subgraphs_[si];
+    std::vector<int32_t> from(sg.ntensors, -1);  // the graph input a tensor's values derive from
+    for (int32_t v : sg.inputs) from[v] = v;
+    for (size_t oi = 0; oi < sg.ops.size(); ++oi) {
+      const OpRecord& op = sg.ops[oi];
+      const uint32_t deciding = ShapeDecidingInputs(op.code);
+      for (size_t k = 0; k < op.in.size() && k < 32; ++k) {
+        const int32_t v = op.in[k];
+        if (!(deciding >> k & 1) || v < 0 || from[v] < 0) continue;
+        const int32_t src = from[v];
+        return ModelError(Fmt("subgraph %u operator %zu (%s): input %zu (tensor %d) decides the shape of the output "
+                              "and is computed from the values of %s; the output's size would change with the "
+                              "data, and LiteRT sizes buffers once at load (it writes past them when a shape "
+                              "changes at run time). Models whose shapes depend on input values are refused; "
+                              "load a model you trust with verify=False",
+                              si, oi, OpName(op.code), k, v,
+                              src == int32_t(sg.ntensors) ? "a variable"
+                                                          : Fmt("graph input tensor %d", src).c_str()));
+      }
+      if (op.code == sc::BuiltinOperator_SHAPE || op.code == sc::BuiltinOperator_RANK) continue;
+      int32_t src = -1;
+      if (op.code == sc::BuiltinOperator_READ_VARIABLE) src = int32_t(sg.ntensors);  // marker: a variable
+      for (int32_t v : op.in)
+        if (v >= 0 && from[v] >= 0) src = from[v];
+      if (src < 0) continue;
+      for (int32_t v : op.out)
+        if (v >= 0) from[v] = src;
+    }
+  }
+  return Status();
+}
+
+namespace {
+std::string PrintableName(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 64; ++i) out += (s[i] >= 32 && s[i] < 127) ? s[i] : '?';
+  return s.size() > 64 ? out + "..." : out;
+}
+}  // namespace
+
+// Resource variables: every READ_VARIABLE output and ASSIGN_VARIABLE value of
+// one variable (VAR_HANDLE container + shared_name, across subgraphs) must
+// have the same type and static shape (the runtime copies with the variable's
+// size into a tensor sized from the model).
+Status ModelVerifier::CheckVariables() {
+  struct Var {
+    const VerifiedTensor* t = nullptr;
+    uint32_t si = 0;
+    size_t oi = 0;
+  };
+  std::vector<std::pair<std::string, Var>> vars;  // few variables: linear search
+  for (uint32_t si = 0; si < nsubgraphs_; ++si) {
+    const SubgraphInfo& sg = subgraphs_[si];
+    std::vector<int32_t> handle_of(sg.ntensors, -1);  // tensor -> index into sg.ops of its VAR_HANDLE
+    std::vector<uint8_t> read_output(sg.ntensors, 0);
+    for (const OpRecord& op : sg.ops)
+      if (op.code == sc::BuiltinOperator_READ_VARIABLE)
+        for (int32_t v : op.out)
+          if (v >= 0) read_output[v] = 1;
+    for (size_t oi = 0; oi < sg.ops.size(); ++oi) {
+      const OpRecord& op = sg.ops[oi];
+      if (op.code == sc::BuiltinOperator_VAR_HANDLE) {
+        if (op.out.size() != 1 || op.out[0] < 0) {
+          return ModelError(Fmt("subgraph %u operator %zu (VAR_HANDLE): must have exactly one output", si, oi));
+        }
+        if (sg.tensors[op.out[0]].type != sc::TensorType_RESOURCE) {
+          return ModelError(Fmt("subgraph %u operator %zu (VAR_HANDLE): output tensor %d has type %s, expected "
+                                "resource",
+                                si, oi, op.out[0], TypeName(sg.tensors[op.out[0]].type)));
+        }
+        handle_of[op.out[0]] = int32_t(oi);
+        continue;
+      }
+      const bool read = op.code == sc::BuiltinOperator_READ_VARIABLE;
+      if (!read && op.code != sc::BuiltinOperator_ASSIGN_VARIABLE) {
+        // XNNPACK crashes (the Interpreter too) on a binary operator given the same
+        // READ_VARIABLE output twice (ADD(v, v), MUL(v, v): a SIGSEGV in its kernels).
+        for (size_t a = 0; a < op.in.size(); ++a) {
+          const int32_t v = op.in[a];
+          if (v < 0 || !read_output[v]) continue;
+          for (size_t b = a + 1; b < op.in.size(); ++b) {
+            if (op.in[b] == v) {
+              return ModelError(Fmt("subgraph %u operator %zu (%s): takes tensor %d, read from a variable, as both "
+                                    "input %zu and input %zu (XNNPACK crashes on this; read the variable twice)",
+                                    si, oi, OpName(op.code), v, a, b));
+            }
+          }
+        }
+        continue;
+      }
+      const char* opname = read ? "READ_VARIABLE" : "ASSIGN_VARIABLE";
+      const size_t want_in = read ? 1 : 2, want_out = read ? 1 : 0;
+      if (op.in.size() != want_in || op.out.size() != want_out) {
+        return ModelError(Fmt("subgraph %u operator %zu (%s): has %zu input(s) and %zu output(s), expected %zu and "
+                              "%zu",
+                              si, oi, opname, op.in.size(), op.out.size(), want_in, want_out));
+      }
+      for (int32_t v : op.in)
+        if (v < 0) return ModelError(Fmt("subgraph %u operator %zu (%s): an input is left out (-1)", si, oi, opname));
+      if (sg.tensors[op.in[0]].type != sc::TensorType_RESOURCE) {
+        return ModelError(Fmt("subgraph %u operator %zu (%s): input 0 (tensor %d) has type %s, expected resource",
+                              si, oi, opname, op.in[0], TypeName(sg.tensors[op.in[0]].type)));
+      }
+      const int32_t value = read ? op.out[0] : op.in[1];
+      const VerifiedTensor& t = sg.tensors[value];
+      const int32_t h = handle_of[op.in[0]];
+      if (h < 0) continue;  // a handle passed in from a caller: checked where it was made
+      const std::string& key = sg.ops[h].var_key;
+      Var* known = nullptr;
+      for (auto& kv : vars)
+        if (kv.first == key) known = &kv.second;
+      if (!known) {
+        vars.emplace_back(key, Var{&t, si, oi});
+        continue;
+      }
+      const VerifiedTensor& k = *known->t;
+      if (k.type != t.type || k.dynamic != t.dynamic || (!t.dynamic && !ShapeEq(k.shape, t.shape))) {
+        const size_t nul = key.find('\0');
+        return ModelError(Fmt("subgraph %u operator %zu (%s): variable '%s' is used as %s %s here but as %s %s by "
+                              "subgraph %u operator %zu",
+                              si, oi, opname, PrintableName(key.substr(nul + 1)).c_str(), TypeName(t.type),
+                              FlatShapeString(w_, t.shape).c_str(), TypeName(k.type),
+                              FlatShapeString(w_, k.shape).c_str(), known->si, known->oi));
       }
     }
   }

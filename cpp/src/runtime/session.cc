@@ -11,8 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 
@@ -469,7 +471,19 @@ Expected<std::unique_ptr<Session>> Session::CreateOnce(std::shared_ptr<ModelByte
   s->options_ = options;
   s->threads_ = options.threads ? *options.threads : DefaultThreadCount();
   s->impl_.reset(new Impl());
-  EDGERUN_RETURN_IF_ERROR(s->Build());
+  // The runtime throws C++ exceptions through its C API on some models it
+  // cannot handle (std::bad_alloc, std::out_of_range, a null std::string): they
+  // are the model's fault and must not escape as anything else.
+  Status built;
+  try {
+    built = s->Build();
+  } catch (const std::bad_alloc&) {
+    built = ModelError("the runtime ran out of memory loading model " + s->bytes_->origin() +
+                       " (the model asks for more memory than this process can have)");
+  } catch (const std::exception& e) {
+    built = ModelError("the runtime failed on model " + s->bytes_->origin() + ": " + e.what());
+  }
+  EDGERUN_RETURN_IF_ERROR(built);
   return s;
 }
 
