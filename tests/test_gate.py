@@ -360,3 +360,25 @@ def test_gate_runs_after_a_hot_swap(ident):
     assert not a.skipped and b.skipped
     assert not c.skipped and c.model_generation == 2  # a new model never reuses the old one's result
     assert d.skipped and d.reused_frame_id == c.frame_id
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_async_gate_survives_bad_frames(ident, overlap):
+    # A frame that cannot be read fails alone; the gate's reference stays the last frame that ran.
+    pre = edgerun.Preprocessor("rgb")
+    good = np.full((48, 64, 3), 120, np.uint8)
+    bad = np.zeros((48, 64, 5), np.uint8)
+    seq = [good, good, bad, good, bad, good, good]
+    with edgerun.Pipeline(ident, pre, gate=edgerun.ChangeGate(max_skip=100), drop="none", overlap=overlap) as pipe:
+        for _ in range(3):
+            for f in seq:
+                pipe.submit(f)
+        results = [pipe.get(timeout=10) for _ in range(3 * len(seq))]
+    first = results[0]
+    assert first.ok and not first.skipped
+    for f, r in zip(seq * 3, results):
+        if f is bad:
+            assert isinstance(r.error, edgerun.InputError)
+        else:
+            assert r.ok, r.error
+            assert r is first or (r.skipped and r.reused_frame_id == first.frame_id)

@@ -339,6 +339,9 @@ void Pipeline::TakeAndPrepare(Slot* s, std::unique_lock<std::mutex>* lock) {
   s->frame_id = p.id;
   s->t_submit = p.t_submit;
   s->timings = FrameTimings();
+  s->gated = false;  // an error frame skips Prepare: no stale gate decision of the slot's last frame
+  s->skip = false;
+  s->gate_difference = -1;
   lock->unlock();
   room_cv_.notify_one();  // room in the queue for a waiting Submit()
   const int64_t t0 = NowNs();
