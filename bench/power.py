@@ -24,6 +24,7 @@ import argparse
 import os
 import resource
 import sys
+import threading
 import time
 
 import numpy as np
@@ -41,6 +42,18 @@ class _Skipped:  # what run_loop reads from a result, for the empty loop
     skipped = False
 
 
+def thread_cpu() -> dict:
+    """{thread id: CPU seconds} of every thread of this process (/proc/self/task/*/schedstat, ns)."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                out[int(tid)] = int(f.read().split()[0]) * 1e-9
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
 def switches() -> int:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_nvcsw + ru.ru_nivcsw
@@ -51,7 +64,7 @@ def run_loop(pipe, frame_at, n: int, fps: float) -> dict:
     lat = np.empty(n)
     period = 1.0 / fps if fps > 0 else 0.0
     t_next = time.perf_counter()
-    c0, s0, w0 = time.process_time(), switches(), time.perf_counter()
+    c0, s0, w0, t0 = time.process_time(), switches(), time.perf_counter(), thread_cpu()
     skipped = 0
     for i in range(n):
         if period:
@@ -66,8 +79,13 @@ def run_loop(pipe, frame_at, n: int, fps: float) -> dict:
         skipped += r.skipped
     wall = time.perf_counter() - w0
     cpu = time.process_time() - c0
+    t1 = thread_cpu()
+    me = threading.get_native_id()
+    caller = t1.get(me, 0.0) - t0.get(me, 0.0)
+    others = sum(v - t0.get(k, 0.0) for k, v in t1.items() if k != me)
     return {"lat_ms": float(np.median(lat) * 1e3), "cpu_ms": cpu * 1e3 / n, "switches": (switches() - s0) / n,
-            "wall_s": wall, "skipped": skipped, "load": cpu / wall}
+            "wall_s": wall, "skipped": skipped, "load": cpu / wall,
+            "caller_ms": caller * 1e3 / n, "other_threads_ms": others * 1e3 / n}
 
 
 def idle_after_invoke(session, x, idle_s: float, reps: int = 20) -> float:
@@ -159,6 +177,11 @@ def main(argv=None) -> int:
               f"{paced['lat_ms']:>12.3f} {paced['cpu_ms']:>8.3f} {paced['switches']:>6.1f} "
               f"{st['cpu_ms_per_frame']:>16.3f} | {idle:>30.3f}")
         s.close()
+    print(f"  where the CPU of a paced frame goes (per-thread clocks, /proc/self/task/*/schedstat): the calling "
+          f"thread (preprocessing, XNNPACK's share of the work, decoding) vs the runtime's worker threads")
+    for t, (b2b, paced, idle) in rows.items():
+        print(f"    threads={t}: caller {paced['caller_ms']:.3f} ms/frame, other threads "
+              f"{paced['other_threads_ms']:.3f} ms/frame")
     base = rows[min(rows)]
     for t, (b2b, paced, idle) in rows.items():
         print(f"  threads={t}: latency {b2b['lat_ms'] / base[0]['lat_ms']:.2f}x, CPU/frame at {args.fps:g} FPS "
