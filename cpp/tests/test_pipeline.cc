@@ -1,6 +1,7 @@
 // C++ tests of edgerun::Pipeline against the real runtime. Needs
 // EDGERUN_LITERT_LIB and EDGERUN_TEST_MODEL (the built-in float image model,
 // [1,96,96,3] -> [1,1000]); exits 77 (skipped) without them.
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -97,6 +98,67 @@ TEST(sync_and_async_equal_the_reference_in_order) {
   auto after = (*p)->Get(0.0, &r);
   CHECK(!after.ok() && after.status().code() == Code::kClosedError);
   }
+}
+
+TEST(change_gate_reuses_results_in_order_and_max_fps_sleeps) {
+  auto s = Open();
+  auto pre = Pre();
+  if (!s) return;
+  Frame f1(1), f2(2);
+  auto ref1 = Reference(*s, *pre, f1), ref2 = Reference(*s, *pre, f2);
+  for (auto mode : {PipelineOptions::Overlap::kOn, PipelineOptions::Overlap::kOff}) {
+    PipelineOptions o;
+    o.drop = DropPolicy::kNone;
+    o.overlap = mode;
+    o.gate = true;
+    o.gate_threshold = 8;
+    o.gate_max_skip = 3;
+    auto p = Pipeline::Create(s, pre, nullptr, o);
+    CHECK(p.ok());
+    if (!p.ok()) return;
+    // f1 x5, f2 x2, f1: runs at 0 (first), 4 (max_skip), 5 (change), 7 (change).
+    const int which[] = {1, 1, 1, 1, 1, 2, 2, 1};
+    std::vector<uint64_t> ids;
+    for (int w : which) ids.push_back(*(*p)->Submit(w == 1 ? f1.image : f2.image));
+    const bool want_skip[] = {false, true, true, true, false, false, true, false};
+    uint64_t last_run = 0;
+    FrameResult r;
+    for (int i = 0; i < 8; ++i) {
+      auto got = (*p)->Get(10.0, &r);
+      CHECK(got.ok() && *got);
+      CHECK(r.frame_id == ids[i]);
+      CHECK_MSG(r.skipped == want_skip[i], "frame %d skipped=%d", i, int(r.skipped));
+      CHECK(Same(r, which[i] == 1 ? ref1 : ref2));
+      if (r.skipped) CHECK(r.reused_frame_id == last_run);
+      else last_run = r.frame_id;
+    }
+    auto st = (*p)->Stats();
+    CHECK(st.gate_ran == 4 && st.gate_skipped == 4 && st.gate_first == 1 && st.gate_forced == 1 &&
+          st.gate_changed == 2);
+    CHECK(st.frames == 8 && st.cpu_s > 0 && st.worker_cpu_s > 0 && st.worker_cpu_s <= st.cpu_s + 1e-3);
+    (*p)->Close();
+  }
+  // max_fps: 5 frames at 50 FPS take >= 4 periods; the worker sleeps meanwhile.
+  PipelineOptions o;
+  o.drop = DropPolicy::kNone;
+  o.max_fps = 50;
+  auto p = Pipeline::Create(s, pre, nullptr, o);
+  CHECK(p.ok());
+  if (!p.ok()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) (*p)->Submit(f1.image);
+  FrameResult r;
+  for (int i = 0; i < 5; ++i) CHECK((*p)->Get(10.0, &r).ok());
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK_MSG(wall >= 4 / 50.0 * 0.95, "wall %.3f s", wall);
+  auto st = (*p)->Stats();
+  CHECK(st.worker_cpu_s < 0.5 * st.wall_s);
+  PipelineOptions bad;
+  bad.max_fps = -1;
+  CHECK(Pipeline::Create(s, pre, nullptr, bad).status().code() == Code::kInputError);
+  bad = PipelineOptions();
+  bad.gate_max_skip = 0;
+  CHECK(Pipeline::Create(s, pre, nullptr, bad).status().code() == Code::kInputError);
 }
 
 TEST(drop_oldest_keeps_the_newest_and_counts) {

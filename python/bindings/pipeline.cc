@@ -4,6 +4,7 @@
 // referenced by the Python side until take_released() lists them.
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct PyFrameResult {
   py::object output;           // decoded structured array, raw output views, or None
   py::object transform;        // _core.Transform, or None when the frame was not preprocessed
   edgerun::FrameTimings timings;
+  bool skipped = false;        // the change gate reused the result of reused_frame_id
+  uint64_t reused_frame_id = 0;
+  int gate_difference = -1;
 };
 
 PyFrameResult ToPython(FrameResult& r, TransformCache* transforms) {
@@ -47,6 +51,9 @@ PyFrameResult ToPython(FrameResult& r, TransformCache* transforms) {
   const bool preprocessed = r.transform.input_width != 0 || r.transform.input_height != 0;
   p.transform = preprocessed ? transforms->get(r.transform) : py::none();
   p.timings = r.timings;
+  p.skipped = r.skipped;
+  p.reused_frame_id = r.reused_frame_id;
+  p.gate_difference = r.gate_difference;
   return p;
 }
 
@@ -92,14 +99,22 @@ class PyPipeline {
     return *p_;
   }
 
-  PyFrameResult Process(py::handle frame) {
+  static edgerun::GateForce ForceOf(int force) {
+    if (force < 0 || force > static_cast<int>(edgerun::GateForce::kRun))
+      throw_status(edgerun::InputError("force: expected 0 (gate decides), 1 (may reuse) or 2 (run), got " +
+                                       std::to_string(force)));
+    return static_cast<edgerun::GateForce>(force);
+  }
+
+  PyFrameResult Process(py::handle frame, int force) {
     Pipeline& p = get();
+    const edgerun::GateForce f = ForceOf(force);
     edgerun::preprocess::Image img = image_from_numpy(format_, frame);
     FrameResult r;
     edgerun::Status st;
     {
       py::gil_scoped_release release;  // the caller's argument keeps the frame alive
-      st = p.Process(img, &r);
+      st = p.Process(img, &r, f);
     }
     if (!st.ok()) throw_status(st);
     return ToPython(r, &transforms_);
@@ -107,8 +122,9 @@ class PyPipeline {
 
   // (frame id, accepted?): a frame that cannot be described as an Image is
   // queued as a failed frame (its error arrives with its result).
-  py::tuple Submit(py::handle frame) {
+  py::tuple Submit(py::handle frame, int force) {
     Pipeline& p = get();
+    const edgerun::GateForce f = ForceOf(force);
     edgerun::preprocess::Image img;
     try {
       img = image_from_numpy(format_, frame);
@@ -121,7 +137,7 @@ class PyPipeline {
     edgerun::Expected<uint64_t> id = edgerun::InternalError("unset");
     {
       py::gil_scoped_release release;
-      id = p.Submit(img);
+      id = p.Submit(img, f);
     }
     return py::make_tuple(check_value(std::move(id)), true);
   }
@@ -173,6 +189,25 @@ class PyPipeline {
     d["invoke_p50_ms"] = s.invoke_p50;
     d["decode_p50_ms"] = s.decode_p50;
     d["fps"] = s.fps;
+    // Energy proxy since the pipeline was created (see PipelineStats).
+    d["frames"] = s.frames;
+    d["wall_s"] = s.wall_s;
+    d["cpu_s"] = s.cpu_s;
+    d["worker_cpu_s"] = s.worker_cpu_s;
+    d["cpu_load"] = s.wall_s > 0 ? s.cpu_s / s.wall_s : 0.0;
+    d["cpu_ms_per_frame"] = s.frames ? s.cpu_s * 1e3 / static_cast<double>(s.frames) : 0.0;
+    d["worker_cpu_ms_per_frame"] = s.frames ? s.worker_cpu_s * 1e3 / static_cast<double>(s.frames) : 0.0;
+    d["voluntary_switches"] = s.voluntary_switches;
+    d["involuntary_switches"] = s.involuntary_switches;
+    d["switches_per_frame"] =
+        s.frames ? static_cast<double>(s.voluntary_switches + s.involuntary_switches) / static_cast<double>(s.frames)
+                 : 0.0;
+    d["gate_ran"] = s.gate_ran;
+    d["gate_skipped"] = s.gate_skipped;
+    d["gate_changed"] = s.gate_changed;
+    d["gate_forced"] = s.gate_forced;
+    d["gate_first"] = s.gate_first;
+    d["gate_p50_ms"] = s.gate_p50;
     return d;
   }
 
@@ -200,6 +235,25 @@ class PyPipeline {
 }  // namespace
 
 void bind_pipeline(py::module_& m) {
+  m.def(
+      "_luma_thumbnail",
+      [](py::handle pre, py::handle frame) {
+        const auto format = preprocessor_of(pre)->spec().format;
+        edgerun::preprocess::Image img = image_from_numpy(format, frame);
+        edgerun::LumaThumbnail t;
+        edgerun::Status st;
+        {
+          py::gil_scoped_release release;
+          st = edgerun::ComputeLumaThumbnail(img, format, &t);
+        }
+        if (!st.ok()) throw_status(st);
+        constexpr py::ssize_t g = edgerun::LumaThumbnail::kGrid;
+        py::array_t<uint8_t> out({g, g});
+        std::memcpy(out.mutable_data(), t.cells.data(), t.cells.size());
+        return out;
+      },
+      py::arg("pre"), py::arg("frame"),
+      "The change gate's luma thumbnail of a frame in the Preprocessor's format (kGrid x kGrid uint8).");
   {
     using S = edgerun::PipelineOptions;
     using Overlap = S::Overlap;
@@ -217,6 +271,8 @@ void bind_pipeline(py::module_& m) {
           else fail_option("overlap", "True, False or None", v);
         });
     c.field("input_index", &S::input_index);
+    c.field("max_fps", &S::max_fps).field("change_gate", &S::gate).field("gate_threshold", &S::gate_threshold);
+    c.field("gate_max_skip", &S::gate_max_skip);
     c.done();
   }
   py::class_<edgerun::FrameTimings>(m, "FrameTimings", "Per-frame timings in milliseconds (FrameTimings).")
@@ -224,14 +280,18 @@ void bind_pipeline(py::module_& m) {
       .def_readonly("preprocess", &edgerun::FrameTimings::preprocess)
       .def_readonly("invoke", &edgerun::FrameTimings::invoke)
       .def_readonly("decode", &edgerun::FrameTimings::decode)
-      .def_readonly("total", &edgerun::FrameTimings::total);
+      .def_readonly("total", &edgerun::FrameTimings::total)
+      .def_readonly("gate", &edgerun::FrameTimings::gate);
   py::class_<PyFrameResult>(m, "_FrameResult")
       .def_readonly("frame_id", &PyFrameResult::frame_id)
       .def_readonly("model", &PyFrameResult::model)
       .def_readonly("error", &PyFrameResult::error)
       .def_readonly("output", &PyFrameResult::output)
       .def_readonly("transform", &PyFrameResult::transform)
-      .def_readonly("timings", &PyFrameResult::timings);
+      .def_readonly("timings", &PyFrameResult::timings)
+      .def_readonly("skipped", &PyFrameResult::skipped)
+      .def_readonly("reused_frame_id", &PyFrameResult::reused_frame_id)
+      .def_readonly("gate_difference", &PyFrameResult::gate_difference);
   py::class_<PySwapTicket>(m, "_SwapTicket")
       .def("wait", &PySwapTicket::wait, py::arg("timeout"))
       .def("done", &PySwapTicket::done)
@@ -242,8 +302,8 @@ void bind_pipeline(py::module_& m) {
       .def(py::init<py::handle, py::handle, py::object, const edgerun::PipelineOptions&>(), py::arg("session"),
            py::arg("pre"), py::arg("head"), py::arg("options"))
       .def_property_readonly("overlapped", [](PyPipeline& p) { return p.get().overlapped(); })
-      .def("process", &PyPipeline::Process, py::arg("frame"))
-      .def("submit", &PyPipeline::Submit, py::arg("frame"))
+      .def("process", &PyPipeline::Process, py::arg("frame"), py::arg("force") = 0)
+      .def("submit", &PyPipeline::Submit, py::arg("frame"), py::arg("force") = 0)
       .def("get", &PyPipeline::Get, py::arg("timeout"))
       .def("take_released", &PyPipeline::TakeReleased)
       .def("swap", &PyPipeline::SwapModel, py::arg("model"))

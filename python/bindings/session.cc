@@ -460,7 +460,11 @@ void bind_session(py::module_& m) {
                                return arr;
                              })
       .def_property_readonly("_origin",
-                             [](const PySession& s) { return text(s.get().model_bytes().origin()); });
+                             [](const PySession& s) { return text(s.get().model_bytes().origin()); })
+      .def("_memory", [](const PySession& s) {
+        const edgerun::SessionMemory m = s.get().memory();
+        return py::make_tuple(m.model_bytes, m.model_mapped, m.io_bytes, m.load_rss_bytes);
+      });
 }
 
 }  // namespace edgerun_py

@@ -24,8 +24,9 @@ from ._runtime import runtime_info
 from ._version import __version__
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
 from .preprocess import Preprocessor, Transform
-from .session import Session, TensorSpec
-from .pipeline import FrameResult, FrameTimings, Pipeline, SwapFuture
+from .session import Session, SessionMemory, TensorSpec
+from .model.memory import MemoryEstimate, memory_estimate
+from .pipeline import Cascade, ChangeGate, FrameResult, FrameTimings, Pipeline, SwapFuture
 from .verify import verify
 from .model.info import ModelDetails, ModelInfo
 from .model.inspect import inspect
@@ -36,11 +37,16 @@ __all__ = [
     "heads",
     "Session",
     "TensorSpec",
+    "SessionMemory",
+    "MemoryEstimate",
+    "memory_estimate",
     "Preprocessor",
     "Transform",
     "Pipeline",
     "FrameResult",
     "FrameTimings",
+    "ChangeGate",
+    "Cascade",
     "ModelInfo",
     "SwapFuture",
     "verify",

@@ -5,6 +5,8 @@
     pipe.submit(frame, meta=None)    # asynchronous, non-blocking
     for r in pipe.results(): ...     # or pipe.get(timeout=)
     pipe.swap("new_model.tflite")    # hot swap between two frames
+    edgerun.Pipeline(..., max_fps=10)                  # at most 10 frames per second; sleeps in between
+    edgerun.Pipeline(..., gate=edgerun.ChangeGate())   # unchanged scenes reuse the last result
 
 Asynchronous mode runs two C++ threads with the GIL released: one runs the model
 back to back, the other preprocesses the next frame and decodes the previous one
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import operator
 import os
 import threading
 import weakref
@@ -28,9 +31,10 @@ from . import _core
 from .errors import ClosedError, Error, InputError, ModelError
 from .model.info import ModelInfo
 from .preprocess import Preprocessor, Transform
-from .session import Session
+from .session import Session, check_memory_limit
 
-__all__ = ["Pipeline", "FrameResult", "FrameTimings", "SwapFuture", "ModelInfo", "model_info"]
+__all__ = ["Pipeline", "FrameResult", "FrameTimings", "SwapFuture", "ModelInfo", "model_info", "ChangeGate",
+           "Cascade"]
 
 
 def model_info(session: Session) -> ModelInfo:
@@ -40,13 +44,15 @@ def model_info(session: Session) -> ModelInfo:
 
 @dataclasses.dataclass(frozen=True)
 class FrameTimings:
-    """Per-frame timings in milliseconds. ``total`` runs from submit to result."""
+    """Per-frame timings in milliseconds. ``total`` runs from submit to result;
+    ``gate`` is the change gate's share of ``preprocess`` (0 without a gate)."""
 
     queue: float
     preprocess: float
     invoke: float
     decode: float
     total: float
+    gate: float = 0.0
 
 
 class FrameResult:
@@ -56,12 +62,18 @@ class FrameResult:
     or the list of raw output arrays when the pipeline has no head. ``error`` is
     the exception for a frame that failed (``output`` is then None); ``ok`` says
     which. ``model`` is the :class:`ModelInfo` of the model that produced it.
+    ``skipped`` is True for a frame the gate (:class:`ChangeGate`,
+    :class:`Cascade`) did not run: ``output`` is then a copy of the result of
+    frame ``reused_frame_id``. ``gate_output`` is a :class:`Cascade`'s cheap
+    model result for this frame (None otherwise).
     """
 
-    __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "_timings")
+    __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "_timings",
+                 "skipped", "reused_frame_id", "gate_output")
 
     def __init__(self, frame_id: int, meta: Any, output: Any, error: Optional[BaseException], model: ModelInfo,
-                 model_generation: int, transform: Optional[Transform], timings: Any) -> None:
+                 model_generation: int, transform: Optional[Transform], timings: Any, skipped: bool = False,
+                 reused_frame_id: Optional[int] = None, gate_output: Any = None) -> None:
         self.frame_id = frame_id
         self.meta = meta
         self.output = output
@@ -70,13 +82,16 @@ class FrameResult:
         self.model_generation = model_generation
         self.transform = transform
         self._timings = timings  # FrameTimings, or the binding's result (converted when first read)
+        self.skipped = skipped
+        self.reused_frame_id = reused_frame_id
+        self.gate_output = gate_output
 
     @property
     def timings(self) -> FrameTimings:
         t = self._timings
         if not isinstance(t, FrameTimings):
             c = t.timings  # _core.FrameTimings of the binding's _FrameResult
-            t = self._timings = FrameTimings(c.queue, c.preprocess, c.invoke, c.decode, c.total)
+            t = self._timings = FrameTimings(c.queue, c.preprocess, c.invoke, c.decode, c.total, c.gate)
         return t
 
     @property
@@ -91,6 +106,8 @@ class FrameResult:
 
     def __repr__(self) -> str:
         what = f"error={self.error!r}" if self.error is not None else f"output={type(self.output).__name__}"
+        if self.skipped:
+            what += f" skipped(reuses frame {self.reused_frame_id})"
         return (f"<FrameResult frame_id={self.frame_id} {what} model={self.model.sha256[:12]} "
                 f"total={self.timings.total:.3f}ms>")
 
@@ -104,6 +121,7 @@ class SwapFuture:
         self._ticket = ticket
         self._session = session  # the Session the caller passed, if any
         self._verified = verified  # whether a session made from a path/bytes verifies them (current options)
+        self._memory_limit: Optional[int] = None  # the current session's, inherited by a session made here
         self._outcome: Optional[tuple] = None
 
     def done(self) -> bool:
@@ -117,8 +135,8 @@ class SwapFuture:
             generation, error = ticket.model, ticket.error
             info = None
             if error is None:
-                session = self._session if self._session is not None else Session._adopt(ticket.session,
-                                                                                          self._verified)
+                session = self._session if self._session is not None else Session._adopt(
+                    ticket.session, self._verified, self._memory_limit)
                 info = self._pipe._register(generation, session)
             self._outcome = (info, error)
             self._pipe._forget(self)
@@ -150,6 +168,90 @@ def _timeout_arg(timeout: Any) -> float:
     if t >= 1e9:  # ~31 years: as good as forever (and no overflow in the core's clock arithmetic)
         return -1.0
     return max(0.0, t)
+
+
+# ---------------------------------------------------------------------------
+# Selective execution: run the model only on frames that need it
+# ---------------------------------------------------------------------------
+def _int_option(name: str, value: Any, lo: int, hi: int) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = operator.index(value)
+    except TypeError:
+        raise InputError(f"{name}: expected an int in [{lo}, {hi}], got {value!r}") from None
+    if not lo <= v <= hi:
+        raise InputError(f"{name}: expected an int in [{lo}, {hi}], got {v}")
+    return v
+
+
+class ChangeGate:
+    """Skips frames whose scene did not change since the last frame that ran.
+
+    Each frame gets a 16x16 luma thumbnail (the Y plane of YUV formats, luma
+    from RGB/BGR/RGBA/BGRA, the gray plane; each cell the mean of up to 8x3
+    sampled pixels: about 10 us per VGA frame on a 2-core x86, computed in C++). A frame
+    whose thumbnail differs from the reference (the last frame that ran) by at
+    most ``threshold`` luma levels in every cell reuses that frame's result:
+    nothing is preprocessed, run or decoded, and its :class:`FrameResult` has
+    ``skipped=True`` and ``reused_frame_id``. After ``max_skip`` frames in a
+    row reused one result, the next frame runs anyway, so a change the
+    thumbnail cannot see (smaller than a cell's share of the frame, or slower
+    than ``threshold`` per ``max_skip`` frames) is answered within
+    ``max_skip`` frames.
+
+    Args:
+        threshold: the largest change of a cell's mean luma (0..254) that still
+            counts as the same scene. Sensor noise averages out over a cell (for
+            noise of standard deviation s, cells move by about s/5); 8 keeps
+            noisy static scenes skipped while a hand or face entering a cell is
+            seen.
+        max_skip: frames in a row that may reuse a result (>= 1).
+    """
+
+    __slots__ = ("threshold", "max_skip")
+
+    def __init__(self, threshold: int = 8, max_skip: int = 30) -> None:
+        self.threshold = _int_option("threshold", threshold, 0, 254)
+        self.max_skip = _int_option("max_skip", max_skip, 1, 2**31 - 1)
+
+    def __repr__(self) -> str:
+        return f"edgerun.ChangeGate(threshold={self.threshold}, max_skip={self.max_skip})"
+
+
+class Cascade:
+    """Runs a cheap model on every frame and the pipeline's model only when
+    ``predicate(cheap_result)`` is true.
+
+    Args:
+        cheap: an :class:`edgerun.Pipeline` (its own Preprocessor and head) or
+            an :class:`edgerun.Session` (fed by the gated pipeline's
+            Preprocessor; the predicate then gets the raw output arrays).
+        predicate: called with the cheap model's :class:`FrameResult`; true
+            means "run the expensive model on this frame".
+        max_skip: frames in a row that may reuse the expensive model's last
+            result when the predicate says no (>= 1); then it runs anyway.
+
+    The cheap model runs on the thread that calls ``pipe(frame)`` or
+    ``pipe.submit(frame)``; its result is in ``FrameResult.gate_output``. A
+    frame whose predicate is false reuses the expensive model's last result
+    (``skipped=True``); the first frame always runs.
+    """
+
+    __slots__ = ("cheap", "predicate", "max_skip")
+
+    def __init__(self, cheap: Any, predicate: Callable[[Any], Any], *, max_skip: int = 30) -> None:
+        if not isinstance(cheap, (Pipeline, Session)):
+            raise InputError(f"cheap: expected an edgerun.Pipeline or edgerun.Session, got {type(cheap).__name__}")
+        if not callable(predicate):
+            raise InputError(f"predicate: expected a callable taking the cheap model's FrameResult, got "
+                             f"{type(predicate).__name__}")
+        self.cheap = cheap
+        self.predicate = predicate
+        self.max_skip = _int_option("max_skip", max_skip, 1, 2**31 - 1)
+
+    def __repr__(self) -> str:
+        return f"edgerun.Cascade({self.cheap!r}, {self.predicate!r}, max_skip={self.max_skip})"
 
 
 # ModelInfos kept for generations just below the oldest one in use (see _prune_models_locked).
@@ -190,11 +292,23 @@ class Pipeline:
             turn on one worker thread (False). None (default): overlap only when the
             session's threads leave a CPU core free; when inference already uses
             every core, a third busy thread stalls it more than overlapping gains.
+        max_fps: at most this many frames start per second (None or 0: no
+            limit). The worker sleeps until the next frame may start (no
+            spinning, near-zero CPU in between); asynchronous frames arriving
+            faster wait in the queue, where ``drop`` applies (``"oldest"``: the
+            newest frame is the one that runs); ``pipe(frame)`` sleeps before it
+            starts a frame.
+        gate: run the model only on frames that need it: an
+            :class:`edgerun.ChangeGate` (unchanged scenes reuse the last
+            result) or an :class:`edgerun.Cascade` (a cheap model decides).
+            Skipped frames have ``FrameResult.skipped``; the decisions are in
+            ``stats()`` (``gate_ran``, ``gate_skipped``, ...).
     """
 
     def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = _DEFAULTS.depth,
                  drop: str = _DEFAULTS.drop, max_results: int = _DEFAULTS.max_results,
-                 overlap: Optional[bool] = _DEFAULTS.overlap) -> None:
+                 overlap: Optional[bool] = _DEFAULTS.overlap, max_fps: Optional[float] = _DEFAULTS.max_fps,
+                 gate: Union[ChangeGate, Cascade, None] = None) -> None:
         if not isinstance(session, Session):
             raise InputError(f"session: expected an edgerun.Session, got {type(session).__name__}")
         if not isinstance(pre, Preprocessor):
@@ -206,12 +320,31 @@ class Pipeline:
                 raise InputError(f"head: expected an edgerun.heads decoder or None, got {type(head).__name__}")
         self._head = head
         self._pre = pre
-        options = _core.PipelineOptions(depth=depth, drop=drop, max_results=max_results, overlap=overlap)
+        if max_fps is None:
+            max_fps = 0.0
+        elif isinstance(max_fps, bool) or not isinstance(max_fps, (int, float, np.integer, np.floating)):
+            raise InputError(f"max_fps: expected a number of frames per second or None, got {max_fps!r}")
+        gate_opts: Dict[str, Any] = {}
+        self._cascade: Optional[Cascade] = None
+        self._cheap: Any = None
+        if isinstance(gate, ChangeGate):
+            gate_opts = dict(change_gate=True, gate_threshold=gate.threshold, gate_max_skip=gate.max_skip)
+        elif isinstance(gate, Cascade):
+            gate_opts = dict(gate_max_skip=gate.max_skip)
+            self._cascade = gate
+            # A Session is fed by this pipeline's Preprocessor (raw outputs to the predicate).
+            self._cheap = gate.cheap if isinstance(gate.cheap, Pipeline) else Pipeline(gate.cheap, pre)
+        elif gate is not None:
+            raise InputError(f"gate: expected an edgerun.ChangeGate, an edgerun.Cascade or None, got "
+                             f"{type(gate).__name__}")
+        self._gate = gate
+        options = _core.PipelineOptions(depth=depth, drop=drop, max_results=max_results, overlap=overlap,
+                                        max_fps=float(max_fps), **gate_opts)
         self._impl = _core._Pipeline(session, pre, impl, options)  # validates the options
         self._overlapped = bool(self._impl.overlapped)  # decided at start; still readable after close()
         self._lock = threading.Lock()
         self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
-        self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
+        self._meta: Dict[int, Any] = {}    # frame id -> (meta, gate output), until its result is taken (or dropped)
         self._sessions: Dict[int, Session] = {1: session}
         self._models: Dict[int, ModelInfo] = {1: session.model_info}  # computed once, by the session
         self._last_transform: tuple = (None, None)  # (_core.Transform, Transform)
@@ -278,7 +411,21 @@ class Pipeline:
             info = self._models.get(generation)
         return info if info is not None else ModelInfo(sha256="?" * 64, size=0)
 
-    def _wrap(self, raw: Any, meta: Any) -> FrameResult:
+    def _cascade_force(self, frame: Any, strict: bool) -> tuple:
+        """(force for the core, the cheap model's result): the cascade's decision for one frame.
+        ``strict``: raise the cheap model's frame error (synchronous call); otherwise the
+        frame runs and the pipeline reports its error with its result."""
+        if self._cascade is None:
+            return 0, None
+        try:
+            cheap = self._cheap(frame)
+        except Error:
+            if strict:
+                raise
+            return 2, None
+        return (2 if self._cascade.predicate(cheap) else 1), cheap
+
+    def _wrap(self, raw: Any, meta: Any, gate_output: Any = None) -> FrameResult:
         """A FrameResult from the binding's _core._FrameResult."""
         error, output, generation = raw.error, raw.output, raw.model
         if error is None and self._head is not None and output is not None:
@@ -287,13 +434,16 @@ class Pipeline:
         if len(self._models) > _KEEP_OLD_MODELS + 1:
             with self._lock:
                 self._prune_models_locked()
+        skipped = raw.skipped
         return FrameResult(raw.frame_id, meta, output, error, model, generation,
-                           self._transform(raw.transform), raw)
+                           self._transform(raw.transform), raw, skipped,
+                           raw.reused_frame_id if skipped else None, gate_output)
 
     # -- synchronous -------------------------------------------------------------
     def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult:
         """Preprocess, run and decode one frame on this thread; raises the frame's error."""
-        r = self._wrap(self._impl.process(frame), meta)
+        force, cheap = self._cascade_force(frame, True)
+        r = self._wrap(self._impl.process(frame, force), meta, cheap)
         if r.error is not None:
             raise r.error
         return r
@@ -307,6 +457,7 @@ class Pipeline:
         for the Preprocessor's format is not raised here: its result carries the error.
         """
         self._release()
+        force, cheap = self._cascade_force(frame, False)
         # The lock covers the native submit and the bookkeeping: once the frame is
         # queued, the workers may finish (or drop) it before this thread runs
         # again, and the reader (get, _release) pops under the same lock, so it
@@ -315,10 +466,10 @@ class Pipeline:
         # The native submit releases the GIL; with drop="none" it may wait for
         # room, which the C++ workers make without this lock.
         with self._lock:
-            fid, accepted = self._impl.submit(frame)
+            fid, accepted = self._impl.submit(frame, force)
             if accepted:
                 self._frames[fid] = frame
-            self._meta[fid] = meta
+            self._meta[fid] = (meta, cheap)
         return fid
 
     def get(self, timeout: Optional[float] = None) -> FrameResult:
@@ -332,8 +483,8 @@ class Pipeline:
         if raw is None:
             raise TimeoutError(f"no result within {timeout} s")
         with self._lock:
-            meta = self._meta.pop(raw.frame_id, None)
-        return self._wrap(raw, meta)
+            meta, cheap = self._meta.pop(raw.frame_id, (None, None))
+        return self._wrap(raw, meta, cheap)
 
     def results(self, timeout: Optional[float] = None) -> Iterator[FrameResult]:
         """Yields results as they arrive until the pipeline is closed and drained
@@ -372,8 +523,14 @@ class Pipeline:
             raise InputError(f"model: expected a path, bytes or an edgerun.Session, got {type(model).__name__}")
         if expect_sha256 is not None or check is not None:
             model = _authenticate(model, expect_sha256, check)
-        verified = self.session._verified  # a new session from a path or bytes gets the current one's options
+        current = self.session
+        verified = current._verified  # a new session from a path or bytes gets the current one's options
+        if isinstance(model, (str, bytes, bytearray, memoryview)) and current._memory_limit is not None:
+            # The current session's memory_limit holds for what replaces it (checked before compiling).
+            check_memory_limit(model if isinstance(model, str) else bytes(model), current._memory_limit,
+                               "new model")
         fut = SwapFuture(self, self._impl.swap(model), model if isinstance(model, Session) else None, verified)
+        fut._memory_limit = current._memory_limit
         with self._lock:
             self._swaps.append(fut)
         if wait:
@@ -395,7 +552,17 @@ class Pipeline:
 
     def stats(self) -> Dict[str, Any]:
         """Counters (submitted, completed, failed, dropped, swaps, ...) and, over the
-        last results, latency p50/p90/p99, per-stage medians (ms) and FPS."""
+        last results, latency p50/p90/p99, per-stage medians (ms) and FPS.
+
+        Energy proxy, since the pipeline was created: ``cpu_s`` (CPU time of the
+        whole process: every thread, the runtime's included), ``worker_cpu_s``
+        (this pipeline's worker threads), ``cpu_ms_per_frame`` and
+        ``worker_cpu_ms_per_frame`` (per result), ``cpu_load`` (cores busy on
+        average), ``voluntary_switches`` / ``involuntary_switches`` (context
+        switches of the process: a wake-up proxy) and ``switches_per_frame``.
+        Gate decisions: ``gate_ran`` (= ``gate_first`` + ``gate_changed`` +
+        ``gate_forced``: no reference yet, scene changed or cascade fired,
+        max_skip reached), ``gate_skipped`` and ``gate_p50_ms`` (thumbnail cost)."""
         return self._impl.stats()
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
 import warnings
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -12,11 +13,12 @@ import numpy as np
 from . import _core
 from ._runtime import ensure_runtime
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, options_pairs
-from .errors import InputError
+from .errors import InputError, ModelError
 from .model.info import ModelInfo
+from .model.memory import MemoryEstimate, memory_estimate
 from .model.tflite_file import op_name
 
-__all__ = ["Session", "TensorSpec", "InputView"]
+__all__ = ["Session", "TensorSpec", "InputView", "SessionMemory"]
 
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
@@ -71,6 +73,55 @@ class InputView(np.ndarray):
         return self.spec.zero_point if self.spec is not None else None
 
 
+@dataclasses.dataclass(frozen=True)
+class SessionMemory:
+    """What a session's memory is made of (``Session.memory``), in bytes.
+
+    ``model_bytes``: the model (``model_mapped``: a read-only file mapping, whose
+    pages the kernel may share and drop, else a private copy); ``io_bytes``: the
+    session-owned input/output buffers; ``load_rss_bytes``: measured growth of
+    the process's resident set while the session was verified, compiled and
+    warmed up (process-wide, so exact only when no other thread allocated
+    meanwhile; None if unknown); ``arena_bytes``: the runtime's tensor arena and
+    XNNPACK workspace, None because the LiteRT C API does not report them;
+    ``estimate``: the static estimate from the file (:func:`edgerun.memory_estimate`),
+    what ``memory_limit`` checks.
+    """
+
+    model_bytes: int
+    model_mapped: bool
+    io_bytes: int
+    load_rss_bytes: Optional[int]
+    arena_bytes: Optional[int]
+    estimate: MemoryEstimate
+
+
+def _memory_limit_arg(limit: Any) -> Optional[int]:
+    if limit is None:
+        return None
+    try:
+        if isinstance(limit, bool):
+            raise TypeError
+        v = operator.index(limit)
+    except TypeError:
+        raise InputError(f"memory_limit: expected a number of bytes (int > 0) or None, got {limit!r}") from None
+    if v <= 0:
+        raise InputError(f"memory_limit: expected a number of bytes (int > 0) or None, got {v}")
+    return v
+
+
+def check_memory_limit(source: Any, limit: Optional[int], what: str = "model") -> Optional[MemoryEstimate]:
+    """The estimate of `source` (path or bytes) when a limit is set; ModelError when it exceeds the limit."""
+    if limit is None:
+        return None
+    est = memory_estimate(source)
+    if est.total > limit:
+        name = source if isinstance(source, str) else f"<{len(source)} bytes>"
+        raise ModelError(f"{what} {name}: its estimated memory, {est.total} bytes ({est}), exceeds "
+                         f"memory_limit={limit} bytes; not compiled")
+    return est
+
+
 def _spec(t: tuple) -> TensorSpec:
     name, shape, dtype, scale, zp, scales, zps, qdim = t
     return TensorSpec(name, tuple(shape), np.dtype(dtype), float(scale), int(zp),
@@ -99,6 +150,11 @@ class Session(_core.Session):
             :class:`~edgerun.AcceleratorFallbackWarning`) when the accelerator or
             a delegate cannot be used and the model can run on the CPU;
             ``None`` (default): raise :class:`~edgerun.DelegateError`.
+        memory_limit: bytes this session may take: a model whose static
+            estimate (:func:`edgerun.memory_estimate`) exceeds it raises
+            :class:`~edgerun.ModelError` (naming both numbers) before it is
+            compiled, so a device running several models does not run out of
+            memory mid-stream. ``Pipeline.swap`` applies the same limit.
 
     A model compiled for the Edge TPU (``edgetpu-custom-op``) opened without a
     usable Edge TPU raises :class:`~edgerun.DelegateError` here, before any frame.
@@ -120,6 +176,7 @@ class Session(_core.Session):
         accelerator_options: Optional[Mapping[str, Any]] = None,
         delegates: Sequence[Delegate] = (),
         fallback: Optional[str] = None,
+        memory_limit: Optional[int] = None,
     ) -> None:
         if isinstance(model, (str, os.PathLike)):
             source: Any = os.fsdecode(os.fspath(model))
@@ -138,6 +195,8 @@ class Session(_core.Session):
             if not isinstance(d, Delegate):
                 raise InputError("delegates must be a list of edgerun.Delegate, got an item of type "
                                  f"{type(d).__name__}")
+        limit = _memory_limit_arg(memory_limit)
+        estimate = check_memory_limit(source, limit)
         ensure_runtime()
         # threads, accelerator, signature, verify and fallback are converted and
         # checked by the core (Session::Create), nowhere else.
@@ -146,12 +205,14 @@ class Session(_core.Session):
         self._spec_cache: Optional[tuple] = None
         self._model_info_cache: Optional[ModelInfo] = None
         self._verified = bool(verify)  # the bytes passed edgerun's verifier (no second check needed)
+        self._memory_limit = limit
+        self._memory_estimate: Optional[MemoryEstimate] = estimate
         if self._fallback_reason:
             warnings.warn(f"edgerun: running on the CPU instead: {self._fallback_reason}",
                           AcceleratorFallbackWarning, stacklevel=2)
 
     @classmethod
-    def _adopt(cls, handle: Any, verified: bool) -> "Session":
+    def _adopt(cls, handle: Any, verified: bool, memory_limit: Optional[int] = None) -> "Session":
         """Wrap a session created in C++ (a pipeline's hot swap); ``verified``: whether
         its options had ``verify`` on."""
         obj = cls.__new__(cls)
@@ -159,6 +220,8 @@ class Session(_core.Session):
         obj._spec_cache = None
         obj._model_info_cache = None
         obj._verified = bool(verified)
+        obj._memory_limit = memory_limit
+        obj._memory_estimate = None
         return obj
 
     @property
@@ -168,6 +231,16 @@ class Session(_core.Session):
         if self._model_info_cache is None:
             self._model_info_cache = ModelInfo.from_bytes(self._model_bytes, self._origin, verified=self._verified)
         return self._model_info_cache
+
+    @property
+    def memory(self) -> SessionMemory:
+        """The session's memory: model bytes, I/O buffers, the measured growth at
+        load and the static estimate side by side (:class:`SessionMemory`)."""
+        model_bytes, mapped, io_bytes, load_rss = self._memory()
+        if self._memory_estimate is None:
+            self._memory_estimate = memory_estimate(bytes(self._model_bytes))
+        return SessionMemory(int(model_bytes), bool(mapped), int(io_bytes), int(load_rss) if load_rss >= 0 else None,
+                             None, self._memory_estimate)
 
     # -- descriptions ---------------------------------------------------------
     def _specs_cached(self) -> tuple:

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "edgerun/change_gate.h"
 #include "edgerun/options.h"
 #include "edgerun/postprocess.h"
 #include "edgerun/preprocess.h"
@@ -55,10 +56,31 @@ struct PipelineOptions {
   // overlaps only when the session's threads leave a core free.
   enum class Overlap : int { kAuto = 0, kOn, kOff };
   Overlap overlap = Overlap::kAuto;
+  // Frame-rate governor: at most this many frames start per second (0: no
+  // limit). The workers sleep until the next frame may start (no spinning);
+  // asynchronous frames arriving faster wait in the queue, where `drop`
+  // applies; the synchronous Process() sleeps before it starts.
+  double max_fps = 0;  // >= 0, finite
+  // Change gate: a frame whose luma thumbnail (see change_gate.h) differs from
+  // the one of the last frame that ran by at most gate_threshold (largest
+  // cell difference, 0..255) reuses that frame's result instead of running;
+  // after gate_max_skip frames in a row reused, the next one runs anyway.
+  bool gate = false;
+  int gate_threshold = 8;   // 0..254
+  int gate_max_skip = 30;   // >= 1
+};
+
+// What a caller decides for one frame (the cascade form of the gate: a cheap
+// model decided whether this one needs to run).
+enum class GateForce : int {
+  kNone = 0,  // the change gate decides (always run without a gate)
+  kSkip,      // reuse the last result if allowed (a result exists, same model, max_skip not reached)
+  kRun,       // run
 };
 
 struct FrameTimings {  // milliseconds
   double queue = 0, preprocess = 0, invoke = 0, decode = 0, total = 0;
+  double gate = 0;  // the change gate's thumbnail + decision (included in preprocess)
 };
 
 struct FrameResult {
@@ -72,6 +94,10 @@ struct FrameResult {
   std::vector<TensorInfo> output_info;
   preprocess::Transform transform;
   FrameTimings timings;
+  // The gate reused the result of frame `reused_frame_id` (nothing ran).
+  bool skipped = false;
+  uint64_t reused_frame_id = 0;
+  int gate_difference = -1;  // thumbnail difference to the reference (-1: not computed)
 };
 
 struct PipelineStats {
@@ -81,6 +107,16 @@ struct PipelineStats {
   double latency_p50 = 0, latency_p90 = 0, latency_p99 = 0;  // ms, submit -> result
   double invoke_p50 = 0, preprocess_p50 = 0, decode_p50 = 0;  // ms
   double fps = 0;  // results per second over the window
+  // Energy proxy, since the pipeline was created: CPU time of the whole process
+  // (every thread: the caller's, ours, the runtime's), of this pipeline's
+  // worker threads, and context switches of the process (wake-up proxy).
+  double wall_s = 0, cpu_s = 0, worker_cpu_s = 0;
+  uint64_t voluntary_switches = 0, involuntary_switches = 0;
+  uint64_t frames = 0;  // results produced (completed + failed, skipped included)
+  // Change gate decisions.
+  uint64_t gate_ran = 0, gate_skipped = 0;
+  uint64_t gate_changed = 0, gate_forced = 0, gate_first = 0;  // why frames ran
+  double gate_p50 = 0;  // ms, thumbnail + decision, over the window
 };
 
 // The outcome of a Swap(), available once the new model is current or has failed.
@@ -119,12 +155,12 @@ class Pipeline {
   // Synchronous: preprocess, run and decode `image` on the calling thread.
   // A frame error is returned in out->status (the returned Status is for
   // pipeline-level errors such as ClosedError).
-  Status Process(const preprocess::Image& image, FrameResult* out);
+  Status Process(const preprocess::Image& image, FrameResult* out, GateForce force = GateForce::kNone);
 
   // Asynchronous: queues the frame and returns its id. The image memory must
   // stay valid until TakeReleased() lists the id. Waits only with DropPolicy::kNone
   // while the queue is full. ClosedError after Close().
-  Expected<uint64_t> Submit(const preprocess::Image& image);
+  Expected<uint64_t> Submit(const preprocess::Image& image, GateForce force = GateForce::kNone);
   // Records a frame that failed before it could be queued (e.g. a bad array):
   // its result, carrying `error`, is delivered in order like any other.
   Expected<uint64_t> SubmitError(Status error);
@@ -177,10 +213,15 @@ class Pipeline {
   void SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session,
                   std::shared_ptr<SwapTicket> ticket);
   // Stages shared by Process() and the workers.
-  Status Prepare(Slot* slot, const preprocess::Image& image);
+  Status Prepare(Slot* slot, const preprocess::Image& image, GateForce force);
+  void GateDecide(Slot* slot, const preprocess::Image& image, GateForce force);
+  void GateReuse(Slot* slot, FrameResult* out);  // a skipped frame's result
+  void GateKeep(Slot* slot, const FrameResult& out);  // a frame that ran: its result becomes the reference
+  void WaitForStart(std::unique_lock<std::mutex>* lock);  // max_fps
   Status Invoke(Slot* slot);
   void InvokeAndDecode(Slot* slot, FrameResult* out);  // the serial stages after Prepare
   void Decode(Slot* slot, FrameResult* out);
+  void DecodeRun(Slot* slot, FrameResult* out);
   void Deliver(FrameResult&& r);  // under mu_: record + queue
   void Record(FrameResult* r);    // under mu_: counters and stats rings
   struct Pending;
@@ -202,6 +243,7 @@ class Pipeline {
     preprocess::Image image;
     Status error;        // not ok: the frame failed before it was queued
     int64_t t_submit = 0;  // steady clock, ns
+    GateForce force = GateForce::kNone;
   };
   std::deque<Pending> pending_;
   std::vector<std::unique_ptr<Slot>> slots_;
@@ -212,8 +254,27 @@ class Pipeline {
   bool overlap_ = true;
   std::atomic<bool> closed_{false};
   PipelineStats counters_;
-  std::vector<double> lat_ring_, inv_ring_, pre_ring_, dec_ring_, done_ring_;
+  std::vector<double> lat_ring_, inv_ring_, pre_ring_, dec_ring_, done_ring_, gate_ring_;
   size_t ring_pos_ = 0, ring_fill_ = 0;
+
+  // max_fps: when the next frame may start (steady clock ns), under mu_ (sync_mu_ for Process()).
+  int64_t next_start_ = 0, sync_next_start_ = 0;
+  // Energy accounting: the process's clocks when the pipeline was created;
+  // worker threads' CPU clocks (valid while they run) and final CPU time.
+  int64_t t_created_ = 0;
+  double cpu_created_ = 0;
+  uint64_t nvcsw_created_ = 0, nivcsw_created_ = 0;
+  struct WorkerClock;
+  std::vector<std::shared_ptr<WorkerClock>> worker_clocks_;  // fixed once started
+
+  // Change gate state, under gate_mu_ (taken by whichever thread prepares or decodes).
+  mutable std::mutex gate_mu_;
+  LumaThumbnail gate_ref_;
+  bool gate_have_ref_ = false;
+  uint64_t gate_ref_frame_ = 0, gate_ref_model_ = 0;
+  int gate_run_length_ = 0;  // frames reused in a row since the reference ran
+  std::shared_ptr<FrameResult> gate_last_;  // the result of the last frame that ran (once decoded)
+  PipelineStats gate_counts_;  // only the gate_* counters
 
   std::mutex sync_mu_;           // Process() calls are serialized
   std::unique_ptr<Slot> sync_slot_;

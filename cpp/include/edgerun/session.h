@@ -54,6 +54,7 @@ class ModelBytes {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& origin() const { return origin_; }  // path or "<bytes>"
+  bool mapped() const { return mapped_; }  // a read-only file mapping (else an owned copy)
 
  private:
   ModelBytes() = default;
@@ -102,6 +103,21 @@ struct HostArray {
   std::vector<int64_t> shape;
   std::vector<int64_t> byte_strides;  // one per dim
 };
+
+// What a session's memory is made of, as far as it can be known.
+struct SessionMemory {
+  size_t model_bytes = 0;   // the model's bytes (a file mapping or an owned copy)
+  bool model_mapped = false;
+  size_t io_bytes = 0;      // the session-owned input/output buffers (allocated bytes)
+  // Resident set growth of the process while the session was verified,
+  // compiled and warmed up (-1: /proc/self/statm unreadable). Process-wide:
+  // exact only when no other thread allocated meanwhile; memory that an
+  // earlier, freed allocation left in the allocator does not show up.
+  int64_t load_rss_bytes = -1;
+};
+
+// The process's resident set size in bytes (/proc/self/statm), -1 if unknown.
+int64_t ResidentBytes();
 
 class Session {
  public:
@@ -168,6 +184,8 @@ class Session {
   // alive (the memory would be replaced under it).
   Status ResizeInput(size_t i, const std::vector<int64_t>& shape);
 
+  SessionMemory memory() const;
+
   // Number of runs since creation (the warm-up excluded).
   uint64_t run_count() const { return run_count_; }
   // Caller arrays passed to Run(): how many were handed to the runtime as is
@@ -199,6 +217,7 @@ class Session {
   uint64_t run_count_ = 0;
   uint64_t zero_copy_inputs_ = 0;
   uint64_t copied_inputs_ = 0;
+  int64_t load_rss_bytes_ = -1;
   mutable std::mutex mu_;
   std::unique_ptr<Impl> impl_;
 };

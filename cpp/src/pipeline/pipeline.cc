@@ -1,9 +1,15 @@
 // edgerun::Pipeline (see edgerun/pipeline.h).
 #include "edgerun/pipeline.h"
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 namespace edgerun {
@@ -19,6 +25,25 @@ int64_t NowNs() {
 }
 
 double Ms(int64_t ns) { return static_cast<double>(ns) * 1e-6; }
+
+std::chrono::steady_clock::time_point SteadyAt(int64_t ns) {
+  return std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+double ClockSeconds(clockid_t id) {
+  timespec ts{};
+  if (clock_gettime(id, &ts) != 0) return -1.0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Context switches of the whole process (every thread, finished ones included).
+void ProcessSwitches(uint64_t* voluntary, uint64_t* involuntary) {
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return;
+  *voluntary = static_cast<uint64_t>(ru.ru_nvcsw);
+  *involuntary = static_cast<uint64_t>(ru.ru_nivcsw);
+}
 
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0.0;
@@ -51,12 +76,42 @@ struct Pipeline::Model {
   int zero_point = 0;
 };
 
+// The CPU clock of one worker thread: read from any thread while it runs,
+// its final value once it has finished.
+struct Pipeline::WorkerClock {
+  std::mutex mu;
+  bool running = false;
+  clockid_t clock{};
+  double final_s = 0;
+  void Start() {
+    std::lock_guard<std::mutex> lock(mu);
+    running = pthread_getcpuclockid(pthread_self(), &clock) == 0;
+  }
+  void Stop() {
+    const double s = ClockSeconds(CLOCK_THREAD_CPUTIME_ID);
+    std::lock_guard<std::mutex> lock(mu);
+    final_s = s > 0 ? s : 0;
+    running = false;
+  }
+  double Seconds() {
+    std::lock_guard<std::mutex> lock(mu);  // the thread cannot finish (Stop) while this reads its clock
+    if (!running) return final_s;
+    const double s = ClockSeconds(clock);
+    return s >= 0 ? s : final_s;
+  }
+};
+
 struct Pipeline::Slot {
   enum class State { kFree, kPreparing, kPrepared, kInvoking, kInvoked, kDecoding };
   State state = State::kFree;
   std::shared_ptr<Model> model;
   uint64_t frame_id = 0;
   Status status;  // a failure of this frame (delivered with its result)
+  // Change gate: whether it decided about this frame, and whether the frame reuses frame reuse_id's result.
+  bool gated = false;
+  bool skip = false;
+  uint64_t reuse_id = 0;
+  int gate_difference = -1;
   std::shared_ptr<AlignedBlock> in;
   std::vector<std::shared_ptr<AlignedBlock>> outs;
   pp::Transform transform;
@@ -223,6 +278,15 @@ Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> se
     return InputError("max_results: expected an int >= 1, got " + std::to_string(options.max_results));
   if (static_cast<unsigned>(options.overlap) > static_cast<unsigned>(PipelineOptions::Overlap::kOff))
     return InputError("overlap: expected auto, on or off, got " + std::to_string(static_cast<int>(options.overlap)));
+  if (!(options.max_fps >= 0) || !std::isfinite(options.max_fps))
+    return InputError("max_fps: expected a finite number of frames per second >= 0 (0: no limit), got " +
+                      std::to_string(options.max_fps));
+  if (options.gate_threshold < 0 || options.gate_threshold > 254)
+    return InputError("gate threshold: expected an int in 0..254 (largest luma change of a thumbnail cell that "
+                      "still counts as unchanged), got " + std::to_string(options.gate_threshold));
+  if (options.gate_max_skip < 1)
+    return InputError("gate max_skip: expected an int >= 1 (frames in a row that may reuse a result), got " +
+                      std::to_string(options.gate_max_skip));
   auto model = Bind(std::move(session), *pre, head.get(), options, 1);
   if (!model.ok()) return model.status();
   std::unique_ptr<Pipeline> p(new Pipeline());
@@ -233,8 +297,11 @@ Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> se
   p->counters_.model = 1;
   for (size_t i = 0; i < kSlots; ++i) p->slots_.push_back(std::make_unique<Slot>());
   p->sync_slot_ = std::make_unique<Slot>();
-  for (auto* r : {&p->lat_ring_, &p->inv_ring_, &p->pre_ring_, &p->dec_ring_, &p->done_ring_})
+  for (auto* r : {&p->lat_ring_, &p->inv_ring_, &p->pre_ring_, &p->dec_ring_, &p->done_ring_, &p->gate_ring_})
     r->assign(kRing, 0.0);
+  p->t_created_ = NowNs();
+  p->cpu_created_ = ClockSeconds(CLOCK_PROCESS_CPUTIME_ID);
+  ProcessSwitches(&p->nvcsw_created_, &p->nivcsw_created_);
   p->StartWorkers();
   return p;
 }
@@ -251,11 +318,15 @@ void Pipeline::StartWorkers() {
     overlap = static_cast<unsigned>(current_->session->threads()) < cores;
   }
   overlap_ = overlap;
+  auto a = std::make_shared<WorkerClock>();
+  worker_clocks_.push_back(a);
   if (overlap) {
-    invoke_thread_ = std::thread([this] { InvokeLoop(); });
-    aux_thread_ = std::thread([this] { AuxLoop(); });
+    auto b = std::make_shared<WorkerClock>();
+    worker_clocks_.push_back(b);
+    invoke_thread_ = std::thread([this, a] { a->Start(); InvokeLoop(); a->Stop(); });
+    aux_thread_ = std::thread([this, b] { b->Start(); AuxLoop(); b->Stop(); });
   } else {
-    invoke_thread_ = std::thread([this] { SerialLoop(); });
+    invoke_thread_ = std::thread([this, a] { a->Start(); SerialLoop(); a->Stop(); });
   }
 }
 
@@ -268,14 +339,29 @@ void Pipeline::TakeAndPrepare(Slot* s, std::unique_lock<std::mutex>* lock) {
   s->frame_id = p.id;
   s->t_submit = p.t_submit;
   s->timings = FrameTimings();
+  s->gated = false;  // an error frame skips Prepare: no stale gate decision of the slot's last frame
+  s->skip = false;
+  s->gate_difference = -1;
   lock->unlock();
   room_cv_.notify_one();  // room in the queue for a waiting Submit()
   const int64_t t0 = NowNs();
   s->timings.queue = Ms(t0 - p.t_submit);
-  s->status = p.error.ok() ? Prepare(s, p.image) : p.error;
+  s->status = p.error.ok() ? Prepare(s, p.image, p.force) : p.error;
   s->timings.preprocess = Ms(NowNs() - t0);
   lock->lock();
   if (p.error.ok()) released_.emplace_back(p.id, false);
+}
+
+void Pipeline::WaitForStart(std::unique_lock<std::mutex>* lock) {
+  // mu_ held. Schedules the next start (max_fps); the caller checked that
+  // now >= next_start_ (or the pipeline is stopping).
+  (void)lock;
+  if (options_.max_fps <= 0) return;
+  const int64_t period = static_cast<int64_t>(1e9 / options_.max_fps);
+  const int64_t now = NowNs();
+  // Keep the schedule while frames keep up with it; after a gap, start afresh.
+  const int64_t base = (next_start_ != 0 && now - next_start_ < period) ? next_start_ : now;
+  next_start_ = base + period;
 }
 
 void Pipeline::SerialLoop() {
@@ -287,6 +373,11 @@ void Pipeline::SerialLoop() {
       cv_.wait(lock);
       continue;
     }
+    if (options_.max_fps > 0 && !stopping_ && NowNs() < next_start_) {
+      cv_.wait_until(lock, SteadyAt(next_start_));  // sleeps; newer frames may replace the waiting one
+      continue;
+    }
+    WaitForStart(&lock);
     TakeAndPrepare(s, &lock);
     lock.unlock();
     FrameResult r;
@@ -327,8 +418,18 @@ void Pipeline::Close() {
 // ---------------------------------------------------------------------------
 // Stages
 // ---------------------------------------------------------------------------
-Status Pipeline::Prepare(Slot* slot, const pp::Image& image) {
+Status Pipeline::Prepare(Slot* slot, const pp::Image& image, GateForce force) {
   const Model& m = *slot->model;
+  slot->gated = false;
+  slot->skip = false;
+  slot->reuse_id = 0;
+  slot->gate_difference = -1;
+  if (options_.gate || force != GateForce::kNone) {
+    const int64_t t0 = NowNs();
+    GateDecide(slot, image, force);
+    slot->timings.gate = Ms(NowNs() - t0);
+    if (slot->skip) return Status::Ok();  // nothing to preprocess or run
+  }
   EDGERUN_RETURN_IF_ERROR(slot->EnsureBuffers(m));
   pp::Output o;
   o.data = slot->in->data();
@@ -364,7 +465,7 @@ void Pipeline::InvokeAndDecode(Slot* slot, FrameResult* out) {
   // slot->timings holds queue and preprocess; invoke, decode and (as the
   // submit time, for Record) total are filled in here.
   const int64_t t1 = NowNs();
-  if (slot->status.ok()) slot->status = Invoke(slot);
+  if (slot->status.ok() && !slot->skip) slot->status = Invoke(slot);
   const int64_t t2 = NowNs();
   slot->timings.invoke = Ms(t2 - t1);
   Decode(slot, out);
@@ -383,6 +484,19 @@ void Pipeline::Decode(Slot* slot, FrameResult* out) {
   out->result.Clear();
   out->outputs.clear();
   out->output_info.clear();
+  out->skipped = false;
+  out->reused_frame_id = 0;
+  out->gate_difference = slot->gate_difference;
+  if (slot->gated && slot->skip && slot->status.ok()) {
+    GateReuse(slot, out);
+    return;
+  }
+  DecodeRun(slot, out);
+  if (slot->gated) GateKeep(slot, *out);
+}
+
+void Pipeline::DecodeRun(Slot* slot, FrameResult* out) {
+  const Model& m = *slot->model;
   if (!slot->status.ok()) return;
   if (m.decoder) {
     std::vector<const void*> ptrs(m.outputs.size());
@@ -428,6 +542,7 @@ void Pipeline::Record(FrameResult* r) {
   inv_ring_[ring_pos_] = r->timings.invoke;
   pre_ring_[ring_pos_] = r->timings.preprocess;
   dec_ring_[ring_pos_] = r->timings.decode;
+  gate_ring_[ring_pos_] = r->timings.gate;
   done_ring_[ring_pos_] = now;
   ring_pos_ = (ring_pos_ + 1) % kRing;
   ring_fill_ = std::min(ring_fill_ + 1, kRing);
@@ -437,9 +552,20 @@ void Pipeline::Record(FrameResult* r) {
 // ---------------------------------------------------------------------------
 // Synchronous path
 // ---------------------------------------------------------------------------
-Status Pipeline::Process(const pp::Image& image, FrameResult* out) {
+Status Pipeline::Process(const pp::Image& image, FrameResult* out, GateForce force) {
   std::lock_guard<std::mutex> sync(sync_mu_);
   Slot* slot = sync_slot_.get();
+  if (options_.max_fps > 0) {
+    // Governor: sleep (never spin) until this frame may start.
+    const int64_t period = static_cast<int64_t>(1e9 / options_.max_fps);
+    int64_t now = NowNs();
+    if (now < sync_next_start_) {
+      std::this_thread::sleep_until(SteadyAt(sync_next_start_));
+      now = NowNs();
+    }
+    const int64_t base = (sync_next_start_ != 0 && now - sync_next_start_ < period) ? sync_next_start_ : now;
+    sync_next_start_ = base + period;
+  }
   const int64_t t0 = NowNs();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -451,7 +577,7 @@ Status Pipeline::Process(const pp::Image& image, FrameResult* out) {
   }
   slot->t_submit = t0;
   slot->timings = FrameTimings();
-  slot->status = Prepare(slot, image);
+  slot->status = Prepare(slot, image, force);
   slot->timings.preprocess = Ms(NowNs() - t0);
   InvokeAndDecode(slot, out);
   {
@@ -466,7 +592,7 @@ Status Pipeline::Process(const pp::Image& image, FrameResult* out) {
 // ---------------------------------------------------------------------------
 // Asynchronous path
 // ---------------------------------------------------------------------------
-Expected<uint64_t> Pipeline::Submit(const pp::Image& image) {
+Expected<uint64_t> Pipeline::Submit(const pp::Image& image, GateForce force) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return ClosedError("the pipeline is closed");
   if (options_.drop == DropPolicy::kNone && results_.size() + in_flight_ >= static_cast<size_t>(options_.max_results))
@@ -490,6 +616,7 @@ Expected<uint64_t> Pipeline::Submit(const pp::Image& image) {
   }
   Pending p;
   p.image = image;
+  p.force = force;
   return Enqueue(std::move(p), &lock);
 }
 
@@ -532,7 +659,7 @@ void Pipeline::InvokeLoop() {
     next->state = Slot::State::kInvoking;
     lock.unlock();
     const int64_t t0 = NowNs();
-    if (next->status.ok()) next->status = Invoke(next);
+    if (next->status.ok() && !next->skip) next->status = Invoke(next);
     next->timings.invoke = Ms(NowNs() - t0);
     lock.lock();
     next->state = Slot::State::kInvoked;
@@ -564,9 +691,15 @@ void Pipeline::AuxLoop() {
       }
     }
     // Keep the invoke thread fed first (one prepared frame ahead), then decode.
-    const bool can_prepare = free_slot && !pending_.empty() && !have_prepared;
+    bool can_prepare = free_slot && !pending_.empty() && !have_prepared;
+    int64_t wake_at = 0;  // max_fps: the next frame may not start before then
+    if (can_prepare && options_.max_fps > 0 && !stopping_ && NowNs() < next_start_) {
+      can_prepare = false;
+      wake_at = next_start_;
+    }
     if (can_prepare) {
       Slot* s = free_slot;
+      WaitForStart(&lock);
       TakeAndPrepare(s, &lock);
       s->state = Slot::State::kPrepared;
       cv_.notify_all();
@@ -588,7 +721,11 @@ void Pipeline::AuxLoop() {
       continue;
     }
     if (stopping_ && pending_.empty() && all_free) break;
-    cv_.wait(lock);
+    if (wake_at != 0) {
+      cv_.wait_until(lock, SteadyAt(wake_at));
+    } else {
+      cv_.wait(lock);
+    }
   }
 }
 
@@ -616,6 +753,120 @@ std::vector<std::pair<uint64_t, bool>> Pipeline::TakeReleased() {
 size_t Pipeline::InFlight() const {
   std::lock_guard<std::mutex> lock(mu_);
   return in_flight_;
+}
+
+// ---------------------------------------------------------------------------
+// Change gate
+// ---------------------------------------------------------------------------
+void Pipeline::GateDecide(Slot* slot, const pp::Image& image, GateForce force) {
+  // The thumbnail is computed outside the lock; a frame it cannot read (a bad
+  // image) simply runs, and preprocessing reports what is wrong with it.
+  LumaThumbnail thumb;
+  const bool use_thumb = options_.gate && force == GateForce::kNone;
+  const bool have_thumb = use_thumb && ComputeLumaThumbnail(image, pre_->spec().format, &thumb).ok();
+  const uint64_t generation = slot->model->generation;
+  std::lock_guard<std::mutex> lock(gate_mu_);
+  slot->gated = true;
+  // A result may be reused only from the same model, and only max_skip times in a row.
+  const bool have_ref = gate_have_ref_ && gate_ref_model_ == generation;
+  const bool may_reuse = have_ref && gate_run_length_ < options_.gate_max_skip;
+  bool unchanged = false;
+  if (force == GateForce::kSkip) {
+    unchanged = true;
+  } else if (use_thumb && have_thumb && have_ref) {
+    slot->gate_difference = ThumbnailDifference(thumb, gate_ref_);
+    unchanged = slot->gate_difference <= options_.gate_threshold;
+  }
+  if (may_reuse && unchanged) {
+    ++gate_run_length_;
+    slot->skip = true;
+    slot->reuse_id = gate_ref_frame_;
+    ++gate_counts_.gate_skipped;
+    return;
+  }
+  if (!have_ref) {
+    ++gate_counts_.gate_first;
+  } else if (unchanged) {
+    ++gate_counts_.gate_forced;  // max_skip reached
+  } else {
+    ++gate_counts_.gate_changed;
+  }
+  ++gate_counts_.gate_ran;
+  if (have_thumb) gate_ref_ = thumb;
+  gate_have_ref_ = !use_thumb || have_thumb;
+  gate_ref_frame_ = slot->frame_id;
+  gate_ref_model_ = generation;
+  gate_run_length_ = 0;
+}
+
+namespace {
+std::vector<std::shared_ptr<AlignedBlock>> CopyBlocks(const std::vector<std::shared_ptr<AlignedBlock>>& in,
+                                                      Status* st) {
+  std::vector<std::shared_ptr<AlignedBlock>> out;
+  out.reserve(in.size());
+  for (const auto& b : in) {
+    auto c = AlignedBlock::Allocate(std::max<size_t>(b->size(), 1));
+    if (!c) {
+      *st = InternalError("out of memory for a copy of a reused result");
+      return {};
+    }
+    std::memcpy(c->data(), b->data(), b->size());
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+}  // namespace
+
+void Pipeline::GateKeep(Slot* slot, const FrameResult& out) {
+  // A frame that ran (decoded, in frame order): its result is what the next
+  // skipped frames reuse. Raw outputs are copied: the caller may write into
+  // the arrays of the result it gets.
+  auto kept = std::make_shared<FrameResult>();
+  kept->frame_id = out.frame_id;
+  kept->model = out.model;
+  kept->status = out.status;
+  kept->decoded = out.decoded;
+  kept->result = out.result;
+  kept->output_info = out.output_info;
+  kept->transform = out.transform;
+  if (out.status.ok() && !out.outputs.empty()) {
+    Status st;
+    kept->outputs = CopyBlocks(out.outputs, &st);
+    if (!st.ok()) kept->status = st;
+  }
+  std::lock_guard<std::mutex> lock(gate_mu_);
+  gate_last_ = std::move(kept);
+  if (!out.status.ok() && gate_ref_frame_ == slot->frame_id) gate_have_ref_ = false;  // the next frame runs
+}
+
+void Pipeline::GateReuse(Slot* slot, FrameResult* out) {
+  std::shared_ptr<FrameResult> last;
+  {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    last = gate_last_;
+  }
+  out->skipped = true;
+  out->reused_frame_id = slot->reuse_id;
+  if (!last || last->frame_id != slot->reuse_id) {
+    out->status = InternalError("frame " + std::to_string(slot->frame_id) + " was to reuse the result of frame " +
+                                std::to_string(slot->reuse_id) +
+                                ", which is not available (synchronous and asynchronous frames mixed in one "
+                                "gated pipeline?)");
+    return;
+  }
+  if (!last->status.ok()) {
+    out->status = Status(last->status.code(), "frame " + std::to_string(slot->frame_id) +
+                                                   " reuses the result of frame " + std::to_string(slot->reuse_id) +
+                                                   ", which failed: " + last->status.message());
+    return;
+  }
+  out->decoded = last->decoded;
+  out->result = last->result;
+  out->output_info = last->output_info;
+  out->transform = last->transform;
+  Status st;
+  out->outputs = CopyBlocks(last->outputs, &st);
+  if (!st.ok()) out->status = st;
 }
 
 // ---------------------------------------------------------------------------
@@ -721,7 +972,7 @@ std::shared_ptr<Session> Pipeline::session() const {
 }
 
 PipelineStats Pipeline::Stats() const {
-  std::vector<double> lat, inv, pre, dec, done;
+  std::vector<double> lat, inv, pre, dec, done, gate;
   PipelineStats s;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -735,8 +986,26 @@ PipelineStats Pipeline::Stats() const {
       pre.push_back(pre_ring_[i]);
       dec.push_back(dec_ring_[i]);
       done.push_back(done_ring_[i]);
+      gate.push_back(gate_ring_[i]);
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    s.gate_ran = gate_counts_.gate_ran;
+    s.gate_skipped = gate_counts_.gate_skipped;
+    s.gate_changed = gate_counts_.gate_changed;
+    s.gate_forced = gate_counts_.gate_forced;
+    s.gate_first = gate_counts_.gate_first;
+  }
+  s.frames = s.completed + s.failed;
+  s.wall_s = Ms(NowNs() - t_created_) * 1e-3;
+  const double cpu = ClockSeconds(CLOCK_PROCESS_CPUTIME_ID);
+  s.cpu_s = cpu >= 0 && cpu_created_ >= 0 ? cpu - cpu_created_ : 0.0;
+  for (const auto& w : worker_clocks_) s.worker_cpu_s += w->Seconds();
+  uint64_t nv = nvcsw_created_, niv = nivcsw_created_;
+  ProcessSwitches(&nv, &niv);
+  s.voluntary_switches = nv - nvcsw_created_;
+  s.involuntary_switches = niv - nivcsw_created_;
   s.window = lat.size();
   s.latency_p50 = Percentile(lat, 0.50);
   s.latency_p90 = Percentile(lat, 0.90);
@@ -744,6 +1013,7 @@ PipelineStats Pipeline::Stats() const {
   s.invoke_p50 = Percentile(inv, 0.50);
   s.preprocess_p50 = Percentile(pre, 0.50);
   s.decode_p50 = Percentile(dec, 0.50);
+  s.gate_p50 = Percentile(gate, 0.50);
   if (done.size() >= 2 && done.back() > done.front())
     s.fps = static_cast<double>(done.size() - 1) / ((done.back() - done.front()) * 1e-3);
   return s;

@@ -401,11 +401,37 @@ void StridedCopy(const HostArray& a, size_t itemsize, uint8_t* dst) {
 // ---------------------------------------------------------------------------
 // Session
 // ---------------------------------------------------------------------------
+int64_t ResidentBytes() {
+  std::ifstream f("/proc/self/statm");
+  long long size = 0, resident = -1;
+  if (!(f >> size >> resident) || resident < 0) return -1;
+  const long page = sysconf(_SC_PAGESIZE);
+  return page > 0 ? static_cast<int64_t>(resident) * page : -1;
+}
+
+SessionMemory Session::memory() const {
+  SessionMemory m;
+  m.model_bytes = bytes_->size();
+  m.model_mapped = bytes_->mapped();
+  m.load_rss_bytes = load_rss_bytes_;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& b : input_blocks_)
+    if (b) m.io_bytes += b->capacity();
+  for (const auto& b : output_blocks_)
+    if (b) m.io_bytes += b->capacity();
+  return m;
+}
+
 Expected<std::unique_ptr<Session>> Session::Create(std::shared_ptr<ModelBytes> model,
                                                    const SessionOptions& options) {
   if (!model) return InputError("no model given");
   EDGERUN_RETURN_IF_ERROR(runtime::ValidateAcceleratorOptions(options));
+  const int64_t rss0 = ResidentBytes();
   auto s = CreateOnce(model, options);
+  if (s.ok()) {
+    const int64_t rss1 = ResidentBytes();
+    if (rss0 >= 0 && rss1 >= 0) (*s)->load_rss_bytes_ = std::max<int64_t>(0, rss1 - rss0);
+  }
   if (s.ok() || options.fallback != "cpu" || !runtime::UsesAcceleratorEnv(options) ||
       s.status().code() != Code::kDelegateError)
     return s;
@@ -426,6 +452,8 @@ Expected<std::unique_ptr<Session>> Session::Create(std::shared_ptr<ModelBytes> m
                                         : why));
   }
   (*c)->fallback_reason_ = s.status().message();
+  const int64_t rss1 = ResidentBytes();
+  if (rss0 >= 0 && rss1 >= 0) (*c)->load_rss_bytes_ = std::max<int64_t>(0, rss1 - rss0);
   return c;
 }
 

@@ -107,12 +107,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         session.run(*frames[i % len(frames)])
     samples = np.empty(args.frames, dtype=np.float64)
     clock = time.perf_counter_ns
+    energy0 = _energy()
     for i in range(args.frames):
         f = frames[i % len(frames)]
         t = clock()
         session.run(*f)
         samples[i] = (clock() - t) / 1e3
     stats = _percentiles(samples)
+    power = _energy_per_frame(energy0, _energy(), args.frames)
     info = _runtime.runtime_info()
     result = {
         "model": label,
@@ -127,6 +129,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "outputs": [dict(name=t.name, shape=list(t.shape), dtype=str(t.dtype),
                          scale=t.scale, zero_point=t.zero_point) for t in session.outputs],
         "latency": stats,
+        "power": power,
+        "memory": _memory_dict(session),
         "edgerun": __version__,
         "litert": info["version"],
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
@@ -148,7 +152,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"  p50 {stats['p50_us']:.1f} us   p90 {stats['p90_us']:.1f} us   "
           f"p99 {stats['p99_us']:.1f} us   mean {stats['mean_us']:.1f} us")
     print(f"  {stats['fps']:.1f} FPS")
+    print(f"  CPU {power['cpu_ms_per_frame']:.3f} ms/frame (process, all threads; {power['cpu_load']:.2f} cores busy), "
+          f"{power['switches_per_frame']:.1f} context switches/frame")
+    mem = result["memory"]
+    rss = f"{mem['load_rss_bytes'] / 2**20:.1f} MiB" if mem["load_rss_bytes"] is not None else "unknown"
+    print(f"memory:  RSS grew {rss} at load (static estimate {mem['estimate_bytes'] / 2**20:.1f} MiB); "
+          f"peak RSS {mem['peak_rss_bytes'] / 2**20:.1f} MiB")
     return 0
+
+
+def _energy() -> tuple:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return time.process_time(), time.perf_counter(), ru.ru_nvcsw, ru.ru_nivcsw
+
+
+def _energy_per_frame(e0: tuple, e1: tuple, frames: int) -> dict:
+    cpu, wall = e1[0] - e0[0], e1[1] - e0[1]
+    n = max(frames, 1)
+    return {"cpu_ms_per_frame": cpu * 1e3 / n, "cpu_load": cpu / wall if wall > 0 else 0.0,
+            "voluntary_switches": e1[2] - e0[2], "involuntary_switches": e1[3] - e0[3],
+            "switches_per_frame": (e1[2] - e0[2] + e1[3] - e0[3]) / n}
+
+
+def _memory_dict(session) -> dict:
+    import resource
+
+    m = session.memory
+    return {"model_bytes": m.model_bytes, "io_bytes": m.io_bytes, "load_rss_bytes": m.load_rss_bytes,
+            "estimate_bytes": m.estimate.total,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def _one_line(e: BaseException) -> str:

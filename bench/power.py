@@ -1,0 +1,200 @@
+"""Power: CPU-seconds per frame (an energy proxy) of a BlazeFace camera loop.
+
+1. Threads: for threads=1/2/4, latency against CPU time per frame, back to back
+   and at a camera's frame rate (30 FPS, paced by sleeping between frames, the way
+   frames arrive from a camera), plus the CPU the process burns while the caller
+   sleeps right after an invoke (runtime worker threads spinning) and context
+   switches per frame (wake-up proxy).
+2. Change gate: a static scene (one frame plus sensor-like noise) at 30 FPS through
+   the gated and the ungated pipeline: CPU time per frame, ratio (target >= 10x
+   lower). A changing scene (every frame different) back to back: the gate's
+   thumbnail + decision time against the frame time (target <= 3%).
+3. Peak RSS of the process.
+
+CPU time is the process clock (time.process_time: every thread, the runtime's
+included); the pipeline's own stats() counters are printed next to it. All
+numbers are from one run on this machine; the ratios are what to compare.
+
+    python bench/power.py [--frames 150] [--fps 30] [--threads-list 1,2,4] [--gate-threads default,1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import threading
+import time
+
+import numpy as np
+
+import edgerun
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, HERE)
+import realmodels  # noqa: E402
+from camera_loop import load_frames  # noqa: E402
+
+
+class _Skipped:  # what run_loop reads from a result, for the empty loop
+    skipped = False
+
+
+def thread_cpu() -> dict:
+    """{thread id: CPU seconds} of every thread of this process (/proc/self/task/*/schedstat, ns)."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                out[int(tid)] = int(f.read().split()[0]) * 1e-9
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def switches() -> int:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_nvcsw + ru.ru_nivcsw
+
+
+def run_loop(pipe, frame_at, n: int, fps: float) -> dict:
+    """n frames through pipe(frame); fps > 0: one frame every 1/fps s (sleeping in between)."""
+    lat = np.empty(n)
+    period = 1.0 / fps if fps > 0 else 0.0
+    t_next = time.perf_counter()
+    c0, s0, w0, t0 = time.process_time(), switches(), time.perf_counter(), thread_cpu()
+    skipped = 0
+    for i in range(n):
+        if period:
+            now = time.perf_counter()
+            if now < t_next:
+                time.sleep(t_next - now)
+            t_next += period
+        f = frame_at(i)
+        t = time.perf_counter()
+        r = pipe(f)
+        lat[i] = time.perf_counter() - t
+        skipped += r.skipped
+    wall = time.perf_counter() - w0
+    cpu = time.process_time() - c0
+    t1 = thread_cpu()
+    me = threading.get_native_id()
+    caller = t1.get(me, 0.0) - t0.get(me, 0.0)
+    others = sum(v - t0.get(k, 0.0) for k, v in t1.items() if k != me)
+    return {"lat_ms": float(np.median(lat) * 1e3), "cpu_ms": cpu * 1e3 / n, "switches": (switches() - s0) / n,
+            "wall_s": wall, "skipped": skipped, "load": cpu / wall,
+            "caller_ms": caller * 1e3 / n, "other_threads_ms": others * 1e3 / n}
+
+
+def idle_after_invoke(session, x, idle_s: float, reps: int = 20) -> float:
+    """CPU ms the process uses while the caller sleeps idle_s right after a run."""
+    total = 0.0
+    for _ in range(reps):
+        session.run(x)
+        c0 = time.process_time()
+        time.sleep(idle_s)
+        total += time.process_time() - c0
+    return total * 1e3 / reps
+
+
+def gate_section(model, pre, head, frame0, frames_changing, args, threads) -> None:
+    s = edgerun.Session(model, threads=threads)
+    print(f"\n2. change gate (threads={s.threads}, ChangeGate(threshold=8, max_skip=30))")
+    rng = np.random.default_rng(0)
+    static = [np.clip(frame0 + rng.normal(0, args.noise, frame0.shape), 0, 255).astype(np.uint8) for _ in range(16)]
+    gate = edgerun.ChangeGate(threshold=8, max_skip=30)
+    with edgerun.Pipeline(s, pre, head) as ungated:
+        u = run_loop(ungated, lambda i: static[i % 16], args.frames, args.fps)
+    with edgerun.Pipeline(s, pre, head, gate=gate) as gated:
+        g = run_loop(gated, lambda i: static[i % 16], args.frames, args.fps)
+        gst = gated.stats()
+    print(f"  static scene (noise std {args.noise:g}) at {args.fps:g} FPS: ungated {u['cpu_ms']:.3f} CPU ms/frame, "
+          f"gated {g['cpu_ms']:.3f} CPU ms/frame ({gst['gate_ran']} ran, {gst['gate_skipped']} reused)")
+    print(f"  CPU per frame, ungated / gated: {u['cpu_ms'] / g['cpu_ms']:.1f}x (target >= 10)")
+    gate90 = edgerun.ChangeGate(threshold=8, max_skip=90)
+    with edgerun.Pipeline(s, pre, head, gate=gate90) as gated:
+        g90 = run_loop(gated, lambda i: static[i % 16], args.frames, args.fps)
+    empty = run_loop(lambda f: _Skipped, lambda i: static[i % 16], args.frames, args.fps)
+    print(f"  same with max_skip=90: gated {g90['cpu_ms']:.3f} CPU ms/frame, {u['cpu_ms'] / g90['cpu_ms']:.1f}x; "
+          f"the paced loop alone (sleep + wake, no pipeline): {empty['cpu_ms']:.3f} CPU ms/frame")
+    # Changing scene, back to back, interleaved rounds.
+    gated_lat, ungated_lat, skipped = [], [], 0
+    with edgerun.Pipeline(s, pre, head) as ungated, edgerun.Pipeline(s, pre, head, gate=gate) as gated:
+        for _ in range(5):
+            ungated_lat.append(run_loop(ungated, lambda i: frames_changing[i % 32], args.frames // 3, 0)["lat_ms"])
+            r = run_loop(gated, lambda i: frames_changing[i % 32], args.frames // 3, 0)
+            gated_lat.append(r["lat_ms"])
+            skipped += r["skipped"]
+        gate_ms = gated.stats()["gate_p50_ms"]
+    fu, fg = float(np.median(ungated_lat)), float(np.median(gated_lat))
+    print(f"  changing scene, back to back: ungated {fu:.3f} ms/frame, gated {fg:.3f} ms/frame "
+          f"({(fg / fu - 1) * 100:+.1f}%); thumbnail + decision {gate_ms * 1e3:.1f} us = "
+          f"{gate_ms / fg * 100:.2f}% of the frame (target <= 3%); {skipped} of {5 * (args.frames // 3)} "
+          f"changing frames skipped")
+    s.close()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=150, help="frames per configuration")
+    ap.add_argument("--fps", type=float, default=30.0, help="camera frame rate of the paced runs")
+    ap.add_argument("--threads-list", default="1,2,4")
+    ap.add_argument("--gate-threads", default="default,1",
+                    help="threads of the gate benchmark, comma-separated ('default': the Session default)")
+    ap.add_argument("--noise", type=float, default=2.0, help="sensor noise (std, levels) of the static scene")
+    args = ap.parse_args(argv)
+
+    model = str(realmodels.blazeface_path())
+    bgr, _, is_photo = load_frames()
+    frame0 = bgr[0]
+    print(f"edgerun {edgerun.__version__}, {os.cpu_count()} logical CPUs, BlazeFace 128x128 float32, "
+          f"640x480 BGR {'photo' if is_photo else 'synthetic'} frames, {args.frames} frames per row")
+
+    # -- 1. threads -------------------------------------------------------------------------
+    print(f"\n1. threads: back to back vs paced at {args.fps:g} FPS (process CPU per frame)")
+    hdr = (f"  {'threads':>7} | {'b2b lat ms':>10} {'CPU ms/f':>8} {'sw/f':>6} | {'30fps lat ms':>12} "
+           f"{'CPU ms/f':>8} {'sw/f':>6} {'stats() CPU ms/f':>16} | {'idle CPU ms in 1/fps after run':>30}")
+    print(hdr.replace("30fps", f"{args.fps:g}fps"))
+    pre = edgerun.Preprocessor("bgr", mean=127.5, std=127.5)
+    head = edgerun.heads.BlazeFace()
+    frames_changing = [np.roll(frame0, 3 * k, axis=1) for k in range(32)]
+    rows = {}
+    for t in [int(v) for v in args.threads_list.split(",")]:
+        s = edgerun.Session(model, threads=t)
+        x = np.zeros(s.inputs[0].shape, np.float32)
+        pre(frame0, x)
+        with edgerun.Pipeline(s, pre, head) as pipe:
+            run_loop(pipe, lambda i: frames_changing[i % 32], 20, 0)  # warm
+            b2b = run_loop(pipe, lambda i: frames_changing[i % 32], args.frames, 0)
+        with edgerun.Pipeline(s, pre, head) as pipe:
+            paced = run_loop(pipe, lambda i: frames_changing[i % 32], args.frames, args.fps)
+            st = pipe.stats()
+        idle = idle_after_invoke(s, x, 1.0 / args.fps)
+        rows[t] = (b2b, paced, idle)
+        print(f"  {t:>7} | {b2b['lat_ms']:>10.3f} {b2b['cpu_ms']:>8.3f} {b2b['switches']:>6.1f} | "
+              f"{paced['lat_ms']:>12.3f} {paced['cpu_ms']:>8.3f} {paced['switches']:>6.1f} "
+              f"{st['cpu_ms_per_frame']:>16.3f} | {idle:>30.3f}")
+        s.close()
+    print(f"  where the CPU of a paced frame goes (per-thread clocks, /proc/self/task/*/schedstat): the calling "
+          f"thread (preprocessing, XNNPACK's share of the work, decoding) vs the runtime's worker threads")
+    for t, (b2b, paced, idle) in rows.items():
+        print(f"    threads={t}: caller {paced['caller_ms']:.3f} ms/frame, other threads "
+              f"{paced['other_threads_ms']:.3f} ms/frame")
+    base = rows[min(rows)]
+    for t, (b2b, paced, idle) in rows.items():
+        print(f"  threads={t}: latency {b2b['lat_ms'] / base[0]['lat_ms']:.2f}x, CPU/frame at {args.fps:g} FPS "
+              f"{paced['cpu_ms'] / base[1]['cpu_ms']:.2f}x of threads={min(rows)}")
+
+    # -- 2. change gate ------------------------------------------------------------------------
+    for spec in args.gate_threads.split(","):
+        gate_section(model, pre, head, frame0, frames_changing, args, None if spec == "default" else int(spec))
+
+    # -- 3. memory -----------------------------------------------------------------------------
+    print(f"\n3. peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
