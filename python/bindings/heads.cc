@@ -324,6 +324,8 @@ void BindOptions(py::module_& m) {
     c.field("version", &S::version).field("score_threshold", &S::score_threshold);
     NmsFields(c, /*with_mode=*/false);
     c.choice("layout", &S::layout).choice("coordinates", &S::coordinates);
+    NoneIs<S, int>(c, "num_classes", [](S& s) -> int& { return s.num_classes; }, 0);
+    c.field("num_keypoints", &S::num_keypoints);
     OutputField(c, "output", &S::output);
     c.done();
   }

@@ -188,17 +188,30 @@ class Ssd : public Head {
 
 // YOLOv5: [1, N, 5 + C] rows (xc, yc, w, h, objectness, class scores...);
 //   a box is a candidate when objectness >= threshold and objectness * class >= threshold.
-// YOLOv8: [1, 4 + C, N] (features first) or [1, N, 4 + C] (boxes first); score = max class.
-// Coordinates are centre/size in input pixels, or normalized to [0, 1].
+// YOLOv8 / YOLO11 (version 8 or 11): [1, 4 + C, N] (features first) or [1, N, 4 + C]
+//   (boxes first); score = max class.
+// Coordinates are centre/size in input pixels, or normalized to [0, 1]; NMS follows.
+// End-to-end, NMS-free exports (version 10 or 26: YOLOv10, YOLO26): [1, N, 6] rows
+//   (x1, y1, x2, y2, score, class id), already suppressed: kept when score >=
+//   threshold, best first, no NMS.
+// Pose variants (num_keypoints = K > 0): each row continues with K * (x, y,
+//   visibility) after the class scores (after the class id for end-to-end).
+// Scores are probabilities: a frame whose class scores (or objectness) fall
+// outside [0, 1] after dequantization is refused (InputError) instead of being
+// misread (e.g. an end-to-end output decoded as version 8, or raw logits).
 struct YoloOptions {
   enum class Layout : int { kAuto = 0, kFeaturesFirst, kBoxesFirst };
   enum class Coordinates : int { kAuto = 0, kNormalized, kPixels };
-  int version = 8;                    // 5 or 8
+  int version = 8;                    // 5, 8, 11 (= 8), 10 or 26 (end-to-end)
   float score_threshold = 0.25f;
   NmsOptions nms = {0.45f, 100, false, NmsMode::kHard};
-  Layout layout = Layout::kAuto;      // v8: auto = the smaller dimension holds the features
+  // auto: the dimension that matches the expected feature count (when classes
+  // are known), else the smaller one holds the features (end-to-end: boxes first).
+  Layout layout = Layout::kAuto;
   // kAuto: normalized when every box coordinate of the frame is <= 1.5.
   Coordinates coordinates = Coordinates::kAuto;
+  int num_classes = 0;                // 0: inferred from the shape; else the shape must agree
+  int num_keypoints = 0;              // pose models: keypoints (x, y, visibility) per box
   OutputRef output;
 };
 
