@@ -14,6 +14,11 @@ outputs (shapes, dtypes, quantization) once and then decodes every frame:
 - :class:`BlazeFace`: the SSD preset of MediaPipe's short-range face detector.
 - :class:`YOLO`: YOLOv5, YOLOv8/11, end-to-end YOLOv10/YOLO26 (+ pose keypoints).
 - :class:`DetectionPostProcess`: models that end in ``TFLite_Detection_PostProcess``.
+- :class:`Segmentation`: semantic masks (selfie segmentation, DeepLab) -> a
+  :class:`SegmentationMask` in source-frame pixels (or at model resolution).
+- :class:`Landmarks`: landmark models (MediaPipe face mesh, hands, pose) ->
+  :class:`LandmarkPoints` in source-frame pixels. YOLO-pose keypoints:
+  ``YOLO(num_keypoints=17)``.
 
 Results are numpy structured arrays: :class:`Detections` (fields ``x1, y1, x2,
 y2, score, class_id`` and ``keypoints`` (K, 2) when the model has keypoints)
@@ -48,8 +53,12 @@ __all__ = [
     "BlazeFace",
     "YOLO",
     "DetectionPostProcess",
+    "Segmentation",
+    "Landmarks",
     "Detections",
     "Classifications",
+    "SegmentationMask",
+    "LandmarkPoints",
 ]
 
 OutputKey = Union[int, str, None]
@@ -64,6 +73,8 @@ _BLAZEFACE = _core.SsdOptions.blazeface()
 _ANCHORS = _core.SsdAnchorOptions()
 _YOLO = _core.YoloOptions()
 _DPP = _core.DetectionPostProcessOptions()
+_SEG = _core.SegmentationOptions()
+_LM = _core.LandmarksOptions()
 
 
 # ----------------------------------------------------------------------------- results
@@ -128,6 +139,116 @@ class Classifications(_ResultArray):
     """Top-k classes of one frame: a structured array (``class_id`` int32,
     ``score`` float32), best first, plus :attr:`classes`, :attr:`scores` and
     :attr:`labels` (names, when the head has labels)."""
+
+
+class SegmentationMask:
+    """A segmentation of one frame.
+
+    Attributes:
+        classes: (H, W) int32 class id per pixel; -1 where the model saw nothing
+            (letterbox padding). For one-channel models (a foreground
+            probability), 1 = foreground, 0 = background.
+        scores: (H, W) float32 score of each pixel's class (the foreground
+            probability for one-channel models), or None for models that
+            output class ids.
+        matrix: 2x3 float64, mask pixel coordinates -> source-frame pixels
+            (continuous: pixel ``i`` covers ``[i, i+1)``). At source
+            resolution it is a translation by :attr:`origin`.
+        labels: the head's class names (or None).
+    """
+
+    __slots__ = ("classes", "scores", "matrix", "labels")
+
+    def __init__(self, classes: np.ndarray, scores: Optional[np.ndarray], matrix: Any,
+                 labels: Optional[Tuple[str, ...]] = None) -> None:
+        self.classes = classes
+        self.scores = scores
+        self.matrix = np.array(matrix, dtype=np.float64).reshape(2, 3)
+        self.labels = labels
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.classes.shape  # type: ignore[return-value]
+
+    @property
+    def origin(self) -> Tuple[float, float]:
+        """Source-frame pixel of the mask's top-left corner."""
+        return float(self.matrix[0, 2]), float(self.matrix[1, 2])
+
+    def to_source(self, points: Any) -> np.ndarray:
+        """Mask coordinates (..., 2) as (x, y) -> source-frame pixels."""
+        p = np.asarray(points, dtype=np.float64)
+        if p.ndim == 0 or p.shape[-1] != 2:
+            raise InputError(f"to_source: expected points (..., 2) as (x, y), got shape {p.shape}")
+        m = self.matrix
+        return np.stack([m[0, 0] * p[..., 0] + m[0, 1] * p[..., 1] + m[0, 2],
+                         m[1, 0] * p[..., 0] + m[1, 1] * p[..., 1] + m[1, 2]], -1)
+
+    def full_frame(self, width: int, height: int, fill: int = -1) -> np.ndarray:
+        """The class mask pasted into a (height, width) frame (``fill`` elsewhere): for
+        masks at source resolution (``resolution="source"``), which cover the frame
+        region the model saw."""
+        m = self.matrix
+        if not (m[0, 0] == 1 and m[1, 1] == 1 and m[0, 1] == 0 and m[1, 0] == 0
+                and float(m[0, 2]).is_integer() and float(m[1, 2]).is_integer()):
+            raise InputError("full_frame: the mask is not at source resolution (resolution='model'); map it with "
+                             ".matrix instead")
+        w, h = _size((width, height), "full_frame")
+        out = np.full((h, w), fill, dtype=np.int32)
+        x0, y0 = int(m[0, 2]), int(m[1, 2])
+        mh, mw = self.classes.shape
+        xs, ys = max(x0, 0), max(y0, 0)
+        xe, ye = min(x0 + mw, w), min(y0 + mh, h)
+        if xe > xs and ye > ys:
+            out[ys:ye, xs:xe] = self.classes[ys - y0:ye - y0, xs - x0:xe - x0]
+        return out
+
+    def __repr__(self) -> str:
+        h, w = self.classes.shape
+        ox, oy = self.origin
+        return f"<SegmentationMask {w}x{h} origin=({ox:g}, {oy:g}) classes={np.unique(self.classes).tolist()[:8]}>"
+
+
+class LandmarkPoints:
+    """Landmarks of one frame: ``points`` (N, L, D) float32 for N instances (1 for a
+    single-ROI landmark model) of L landmarks with D values (x, y[, z[, visibility[,
+    presence]]]); x, y in source-frame pixels with a transform (else model-input
+    pixels), z scaled like x. ``scores`` (N,): the model's score output per instance
+    (1.0 when the head reads none). ``len()`` = N; indexing gives one instance's
+    (L, D) array."""
+
+    __slots__ = ("points", "scores")
+
+    def __init__(self, points: np.ndarray, scores: np.ndarray) -> None:
+        self.points = points
+        self.scores = scores
+
+    @property
+    def xy(self) -> np.ndarray:
+        """(N, L, 2) view of (x, y)."""
+        return self.points[..., :2]
+
+    @property
+    def z(self) -> Optional[np.ndarray]:
+        return self.points[..., 2] if self.points.shape[-1] > 2 else None
+
+    @property
+    def visibility(self) -> Optional[np.ndarray]:
+        return self.points[..., 3] if self.points.shape[-1] > 3 else None
+
+    @property
+    def presence(self) -> Optional[np.ndarray]:
+        return self.points[..., 4] if self.points.shape[-1] > 4 else None
+
+    def __len__(self) -> int:
+        return int(self.points.shape[0])
+
+    def __getitem__(self, i: Any) -> np.ndarray:
+        return self.points[i]
+
+    def __repr__(self) -> str:
+        n, l, d = self.points.shape
+        return f"<LandmarkPoints {n} instance(s) x {l} landmarks x {d} values, scores={self.scores.tolist()}>"
 
 
 def _load_labels(labels: LabelsArg) -> Optional[Tuple[str, ...]]:
@@ -199,6 +320,8 @@ class Head:
     """
 
     _impl: Any
+    #: int8/uint8 outputs may be plain integers (class ids), not quantized values
+    _plain_ints_ok = False
 
     def __init__(self, impl: Any, labels: LabelsArg = None) -> None:
         self._impl = impl
@@ -255,7 +378,7 @@ class Head:
                     q = (float(q[0] or 0.0), int(q[1] or 0))
                 except (TypeError, ValueError, IndexError):
                     raise InputError(f"quantization[{i}]: expected (scale, zero_point), got {q!r}") from None
-            if a.dtype in (np.int8, np.uint8) and (q is None or q[0] == 0.0):
+            if a.dtype in (np.int8, np.uint8) and (q is None or q[0] == 0.0) and not self._plain_ints_ok:
                 raise InputError(
                     f"output {i} is {a.dtype} (quantized): its scale and zero point are needed; bind the head to "
                     f"the session (head.bind(session)) or pass quantization=[(scale, zero_point), ...]")
@@ -536,6 +659,80 @@ class YOLO(Head):
             max_detections=max_detections, class_agnostic=class_agnostic, layout=layout, coordinates=coords,
             num_classes=num_classes, num_keypoints=num_keypoints, output=output))
         super().__init__(impl, labels)
+
+
+class Segmentation(Head):
+    """Semantic segmentation masks (MediaPipe selfie segmentation, DeepLab ...).
+
+    Layouts (one output, chosen by shape unless ``output=`` says):
+
+    - [1, H, W, C], C >= 2: per-class scores (logits or probabilities); the
+      class is the argmax, its score reported after ``score_activation``
+      (``"softmax"`` over the C values, ``"sigmoid"``, or ``"none"``: as given).
+    - [1, H, W, 1] or [1, H, W] float (or quantized): one foreground score
+      (e.g. selfie segmentation's person probability): class 1 where
+      ``score_activation(value) >= threshold``, else 0.
+    - [1, H, W] (or [1, H, W, 1]) integers that are not quantized: class ids
+      (models ending in ARG_MAX); no scores.
+
+    With a :class:`~edgerun.Transform` and ``resolution="source"`` (default)
+    the mask covers the frame region the model saw (``transform.source_roi``)
+    in source pixels: each source pixel centre is mapped into the model input
+    (letterbox, crop, rotation and flip undone) and the score maps are sampled
+    there, ``interpolation="bilinear"`` (scores resampled, then argmax /
+    threshold, as MediaPipe and DeepLab resize before deciding) or
+    ``"nearest"`` (faster); class-id maps always nearest. Pixels that land in
+    letterbox padding are -1. ``resolution="model"`` (or no transform) returns
+    the mask as the model produced it; :attr:`SegmentationMask.matrix` maps it
+    to source pixels either way. Result: :class:`SegmentationMask`.
+    """
+
+    _plain_ints_ok = True
+
+    def __init__(self, score_activation: str = _SEG.score_activation, threshold: float = _SEG.threshold, *,
+                 resolution: str = _SEG.resolution, interpolation: str = _SEG.interpolation,
+                 output: OutputKey = _SEG.output, labels: LabelsArg = None) -> None:
+        impl = _core.SegmentationHead(_core.SegmentationOptions(
+            score_activation=score_activation, threshold=threshold, resolution=resolution,
+            interpolation=interpolation, output=output))
+        super().__init__(impl, labels)
+
+    def _finish(self, arr: Any) -> SegmentationMask:
+        return SegmentationMask(arr["classes"], arr["scores"], arr["matrix"], self._labels)
+
+
+class Landmarks(Head):
+    """Landmark models: MediaPipe face mesh (468 x 3), hands (21 x 3), pose (39 x 5:
+    33 body landmarks + 6 auxiliary), or any model whose output is N points of
+    ``dims`` values (x, y[, z[, visibility[, presence]]]).
+
+    The landmarks output ([1, N*D], [1, N, D], [1, 1, 1, N*D]; a batch [B, N*D]
+    gives B instances) is found by size (the first largest output holding a
+    multiple of ``dims`` values; ``num_landmarks`` narrows it) unless
+    ``landmarks_output=`` names it. x, y are in model-input pixels (MediaPipe)
+    or fractions of the input (``normalized=True``); they come out in
+    source-frame pixels through the transform (any affine one: a rotated ROI
+    crop too), z scaled like x. Values 3 and 4 (visibility, presence) go
+    through ``visibility_activation`` (MediaPipe pose: ``"sigmoid"``).
+
+    ``score_output=`` (index or name) reads the model's presence score (face
+    flag, hand flag) through ``score_activation``; with ``score_threshold``
+    instances below it are dropped. Result: :class:`LandmarkPoints`.
+    """
+
+    def __init__(self, num_landmarks: Optional[int] = _LM.num_landmarks, dims: int = _LM.dims, *,
+                 normalized: bool = _LM.normalized, visibility_activation: str = _LM.visibility_activation,
+                 score_output: OutputKey = _LM.score_output, score_activation: str = _LM.score_activation,
+                 score_threshold: Optional[float] = _LM.score_threshold,
+                 landmarks_output: OutputKey = _LM.landmarks_output) -> None:
+        impl = _core.LandmarksHead(_core.LandmarksOptions(
+            num_landmarks=num_landmarks, dims=dims, normalized=normalized,
+            visibility_activation=visibility_activation, score_activation=score_activation,
+            score_threshold=score_threshold, landmarks_output=landmarks_output, score_output=score_output))
+        super().__init__(impl, None)
+
+    def _finish(self, arr: Any) -> LandmarkPoints:
+        return LandmarkPoints(arr["points"], arr["scores"])
 
 
 class DetectionPostProcess(Head):
