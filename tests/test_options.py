@@ -154,6 +154,14 @@ def test_head_defaults_and_vocabularies_come_from_the_core():
             assert p.default == yolo[name], name
     assert edgerun.heads.SSD(_ANCHORS, nms="WEIGHTED", boxes_output="box")._impl.options.nms == "weighted"
     assert edgerun.heads.YOLO(max_detections=None)._impl.options.max_detections is None  # None: no limit
+    for cls, opts in ((edgerun.heads.Segmentation, _core.SegmentationOptions()),
+                      (edgerun.heads.Landmarks, _core.LandmarksOptions())):
+        d = opts.to_dict()
+        params = inspect.signature(cls).parameters
+        assert set(d) <= set(params), cls.__name__
+        for name, p in params.items():
+            if name in d:
+                assert p.default == d[name], (cls.__name__, name)
 
 
 # ----------------------------------------------------------------------------- pipeline, session
