@@ -193,6 +193,22 @@ def dynamic_length_model(taps: int = 4, channels: int = 3) -> bytes:
     return mb.build()
 
 
+def image_mean_model(size: int = 16, dynamic_batch: bool = True) -> bytes:
+    """``y = mean over H, W of x``: float32 [B, size, size, 3] -> [B, 3], the batch
+    dynamic (shape_signature [-1, size, size, 3]) when ``dynamic_batch``. A stand-in
+    second-stage model for cascade tests: one "landmark" of 3 values per image."""
+    mb = ModelBuilder("edgerun.modelgen image_mean_model")
+    sg = mb.subgraph("main")
+    b = -1 if dynamic_batch else 1
+    x = sg.input("image", [1, size, size, 3], "float32", shape_signature=[b, size, size, 3])
+    axes = sg.const("mean/axes", np.array([1, 2], np.int32))
+    y = sg.tensor("mean", [1, 3], "float32", shape_signature=[b, 3])
+    sg.op("MEAN", [x, axes], [y], op_options("ReducerOptions", keepDims=False))
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"image": x}, {"mean": y})
+    return mb.build()
+
+
 def two_signature_model() -> bytes:
     """Two signatures over two subgraphs.
 

@@ -26,6 +26,7 @@ from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetp
 from .preprocess import Preprocessor, Transform
 from .session import Session, TensorSpec
 from .pipeline import FrameResult, FrameTimings, Pipeline, SwapFuture
+from .cascade import Cascade, CascadeResult
 from .verify import verify
 from .model.info import ModelDetails, ModelInfo
 from .model.inspect import inspect
@@ -43,6 +44,8 @@ __all__ = [
     "FrameTimings",
     "ModelInfo",
     "SwapFuture",
+    "Cascade",
+    "CascadeResult",
     "verify",
     "inspect",
     "ModelDetails",
