@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "edgerun/tensor.h"
 
@@ -17,6 +18,67 @@ std::string Fmt(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
+}
+
+struct SampleArgs {
+  const uint8_t* base;
+  ptrdiff_t stride;
+  int w, h;
+  const float* pad;     // per source channel
+  double dx, dy;        // source step per output pixel along a row
+  double sx0, sy0;      // tap-grid position of the row's first pixel
+  const float* a;       // out = px * a + b per output channel
+  const float* b;
+  const int* pick;      // source channel per output channel (gray: per RGB component)
+};
+
+// floor() without a libm call (x within int range; checked by the caller's bounds).
+inline int FastFloor(double x) {
+  const int i = static_cast<int>(x);
+  return i - (x < i);
+}
+
+// One output row: bilinear taps (half-pixel centres), colour pick / gray, normalize.
+template <int SC, int OC>
+void SampleRow(const SampleArgs& s, int width, float* row) {
+  for (int u = 0; u < width; ++u) {
+    const double fx = s.sx0 + s.dx * u, fy = s.sy0 + s.dy * u;
+    float src[SC];
+    if (fx > -3.0 && fy > -3.0 && fx < s.w + 2.0 && fy < s.h + 2.0) {
+      const int x0 = FastFloor(fx), y0 = FastFloor(fy);
+      const float wx = static_cast<float>(fx - x0), wy = static_cast<float>(fy - y0);
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < s.w && y0 + 1 < s.h) {
+        const uint8_t* p0 = s.base + y0 * s.stride + static_cast<ptrdiff_t>(x0) * SC;
+        const uint8_t* p1 = p0 + s.stride;
+        for (int ch = 0; ch < SC; ++ch) {
+          const float a = p0[ch], b = p0[ch + SC], c = p1[ch], d = p1[ch + SC];
+          const float top = a + (b - a) * wx, bot = c + (d - c) * wx;
+          src[ch] = top + (bot - top) * wy;
+        }
+      } else {
+        auto tap = [&](int x, int y, int ch) -> float {
+          if (x < 0 || y < 0 || x >= s.w || y >= s.h) return s.pad[ch];
+          return s.base[y * s.stride + static_cast<ptrdiff_t>(x) * SC + ch];
+        };
+        for (int ch = 0; ch < SC; ++ch) {
+          const float a = tap(x0, y0, ch), b = tap(x0 + 1, y0, ch), c = tap(x0, y0 + 1, ch),
+                      d = tap(x0 + 1, y0 + 1, ch);
+          const float top = a + (b - a) * wx, bot = c + (d - c) * wx;
+          src[ch] = top + (bot - top) * wy;
+        }
+      }
+    } else {
+      for (int ch = 0; ch < SC; ++ch) src[ch] = s.pad[ch];  // far outside: padding
+    }
+    float* o = row + static_cast<size_t>(u) * OC;
+    if (OC == 1) {
+      const float g = SC == 1 ? src[0]
+                              : 0.299f * src[s.pick[0]] + 0.587f * src[s.pick[1]] + 0.114f * src[s.pick[2]];
+      o[0] = g * s.a[0] + s.b[0];
+    } else {
+      for (int k = 0; k < OC; ++k) o[k] = src[SC == 1 ? 0 : s.pick[k]] * s.a[k] + s.b[k];
+    }
+  }
 }
 
 }  // namespace
@@ -106,59 +168,59 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   const uint8_t* base = image.data[0];
   const ptrdiff_t stride = image.stride[0];
   const int W = image.width, H = image.height;
-  auto tap = [&](int x, int y, int ch) -> float {
-    if (x < 0 || y < 0 || x >= W || y >= H) return pad_src[ch];
-    return base[y * stride + static_cast<ptrdiff_t>(x) * src_c + ch];
-  };
+  float A[3], B[3];  // out = px * A + B = (px - mean) / std
+  for (int k = 0; k < out_c; ++k) {
+    A[k] = 1.0f / spec.stddev[k];
+    B[k] = -spec.mean[k] / spec.stddev[k];
+  }
+  // Source channel read for each output channel (gray output: the three RGB components).
+  int pick[3];
+  for (int k = 0; k < 3; ++k) pick[k] = comp[out_c == 1 ? k : order[k]];
   const size_t plane = static_cast<size_t>(out.width) * out.height;
   uint8_t* dst = static_cast<uint8_t*>(out.data);
+  std::vector<float> row(static_cast<size_t>(out.width) * out_c);
   for (int v = 0; v < out.height; ++v) {
-    for (int u = 0; u < out.width; ++u) {
-      double sx, sy;
-      t.ToSource(u + 0.5, v + 0.5, &sx, &sy);
-      const double fx = sx - 0.5, fy = sy - 0.5;
-      const double flx = std::floor(fx), fly = std::floor(fy);
-      // Far outside: every tap is padding (also keeps the int conversion in range).
-      float src[4];
-      if (flx < -2 || fly < -2 || flx > W + 1 || fly > H + 1) {
-        for (int ch = 0; ch < src_c; ++ch) src[ch] = pad_src[ch];
-      } else {
-        const int x0 = static_cast<int>(flx), y0 = static_cast<int>(fly);
-        const float wx = static_cast<float>(fx - flx), wy = static_cast<float>(fy - fly);
-        for (int ch = 0; ch < src_c; ++ch) {
-          const float top = tap(x0, y0, ch) + (tap(x0 + 1, y0, ch) - tap(x0, y0, ch)) * wx;
-          const float bot = tap(x0, y0 + 1, ch) + (tap(x0 + 1, y0 + 1, ch) - tap(x0, y0 + 1, ch)) * wx;
-          src[ch] = top + (bot - top) * wy;
+    // Source position of the pixel centre (u + 0.5, v + 0.5), minus 0.5: the tap grid.
+    double sx0, sy0;
+    t.ToSource(0.5, v + 0.5, &sx0, &sy0);
+    sx0 -= 0.5;
+    sy0 -= 0.5;
+    const SampleArgs a{base, stride, W, H, pad_src, t.m[0], t.m[3], sx0, sy0, A, B, pick};
+    switch (src_c * 10 + out_c) {
+      case 11: SampleRow<1, 1>(a, out.width, row.data()); break;
+      case 13: SampleRow<1, 3>(a, out.width, row.data()); break;
+      case 31: SampleRow<3, 1>(a, out.width, row.data()); break;
+      case 33: SampleRow<3, 3>(a, out.width, row.data()); break;
+      case 41: SampleRow<4, 1>(a, out.width, row.data()); break;
+      default: SampleRow<4, 3>(a, out.width, row.data()); break;
+    }
+    // Store the row in the output's type and layout.
+    const size_t pix0 = static_cast<size_t>(v) * out.width;
+    const size_t n = row.size();
+    if (out.type == ElemType::kFloat32 && (spec.layout == Layout::kNHWC || out_c == 1)) {
+      std::memcpy(dst + pix0 * out_c * 4, row.data(), n * 4);
+      continue;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const size_t pix = pix0 + i / out_c, k = i % out_c;
+      const size_t e = spec.layout == Layout::kNHWC ? pix * out_c + k : k * plane + pix;
+      const float val = row[i];
+      switch (out.type) {
+        case ElemType::kFloat32: std::memcpy(dst + e * 4, &val, 4); break;
+        case ElemType::kFloat16: {
+          const uint16_t h = FloatToHalf(val);
+          std::memcpy(dst + e * 2, &h, 2);
+          break;
         }
-      }
-      float rgb[3] = {src[comp[0]], src[comp[1]], src[comp[2]]};
-      float px[3];
-      if (out_c == 1) {
-        px[0] = src_c == 1 ? src[0] : 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
-      } else {
-        for (int k = 0; k < 3; ++k) px[k] = rgb[order[k]];
-      }
-      const size_t pix = static_cast<size_t>(v) * out.width + u;
-      for (int k = 0; k < out_c; ++k) {
-        const float val = (px[k] - spec.mean[k]) / spec.stddev[k];
-        const size_t e = spec.layout == Layout::kNHWC ? pix * out_c + k : k * plane + pix;
-        switch (out.type) {
-          case ElemType::kFloat32: std::memcpy(dst + e * 4, &val, 4); break;
-          case ElemType::kFloat16: {
-            const uint16_t h = FloatToHalf(val);
-            std::memcpy(dst + e * 2, &h, 2);
-            break;
-          }
-          default: {
-            float q = val / out.scale + static_cast<float>(out.zero_point);
-            q = std::min(std::max(q, qlo), qhi);
-            const int qi = static_cast<int>(std::nearbyint(q));
-            if (out.type == ElemType::kUInt8) {
-              dst[e] = static_cast<uint8_t>(qi);
-            } else {
-              const int8_t s8 = static_cast<int8_t>(qi);
-              std::memcpy(dst + e, &s8, 1);
-            }
+        default: {
+          float q = val / out.scale + static_cast<float>(out.zero_point);
+          q = std::min(std::max(q, qlo), qhi);
+          const int qi = static_cast<int>(std::nearbyint(q));
+          if (out.type == ElemType::kUInt8) {
+            dst[e] = static_cast<uint8_t>(qi);
+          } else {
+            const int8_t s8 = static_cast<int8_t>(qi);
+            std::memcpy(dst + e, &s8, 1);
           }
         }
       }
