@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -90,7 +91,7 @@ Expected<Transform> RotatedRoiTransform(const RotatedRoi& r, int out_w, int out_
                       Fmt(r.cx) + ", " + Fmt(r.cy) + ", " + Fmt(r.width) + ", " + Fmt(r.height) + ", " +
                       Fmt(r.angle) + ")");
   if (out_w <= 0 || out_h <= 0) return InputError("out: empty output");
-  const double a = r.angle * M_PI / 180.0, c = std::cos(a), s = std::sin(a);
+  const double a = r.angle * (3.14159265358979323846 / 180.0), c = std::cos(a), s = std::sin(a);
   const double kx = r.width / out_w, ky = r.height / out_h;
   Transform t;
   // source = centre + R(a) @ ((u - W/2) * kx, (v - H/2) * ky)
