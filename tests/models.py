@@ -7,7 +7,7 @@ seeded NumPy generators, so the same call always returns the same bytes.
 
 - :func:`builtin_image_reference`: the NumPy forward pass of the built-in model.
 - Small test models: :func:`add_model`, :func:`identity_model`,
-  :func:`dynamic_batch_model`, :func:`two_signature_model`,
+  :func:`dynamic_batch_model`, :func:`dynamic_length_model`, :func:`two_signature_model`,
   :func:`multi_io_model`, :func:`stateful_counter_model`,
   :func:`custom_op_model`, :func:`gather_model`, :func:`slow_model`
   (with :func:`slow_model_reference`), :func:`residual_model`.
@@ -159,6 +159,53 @@ def dynamic_batch_model(features: int = 4) -> bytes:
     sg.op("ADD", [t, one], [y], op_options("AddOptions"))
     sg.outputs = [y]
     mb.signature("serving_default", sg, {"x": x}, {"y": y})
+    return mb.build()
+
+
+def dynamic_length_params(taps: int = 4, channels: int = 3):
+    """Weights [channels, 1, taps, 1] and bias [channels] of :func:`dynamic_length_model`."""
+    rng = np.random.default_rng(23)
+    w = _round_sig(rng.standard_normal((channels, 1, taps, 1))).astype(np.float32)
+    b = _round_sig(rng.normal(0, 0.5, channels)).astype(np.float32)
+    return w, b
+
+
+def dynamic_length_model(taps: int = 4, channels: int = 3) -> bytes:
+    """A 1-D convolution over a signal of any length (an audio front end in small).
+
+    Input ``signal`` float32, shape [1, 1, 1, 1] with shape_signature [1, 1, -1, 1]
+    (the length is dynamic); a VALID CONV_2D with a [1, taps] kernel gives
+    ``features`` [1, 1, L - taps + 1, channels]. At the declared length 1 the
+    model cannot run (a negative output length): it needs ``input_shapes=``.
+    Signature ``serving_default`` (signal -> features); weights from
+    :func:`dynamic_length_params`.
+    """
+    w, b = dynamic_length_params(taps, channels)
+    mb = ModelBuilder("edgerun.modelgen dynamic_length_model")
+    sg = mb.subgraph("main")
+    x = sg.input("signal", [1, 1, 1, 1], "float32", shape_signature=[1, 1, -1, 1])
+    wt = sg.const("conv/weights", w)
+    bt = sg.const("conv/bias", b)
+    y = sg.tensor("features", [1, 1, 1, channels], "float32", shape_signature=[1, 1, -1, channels])
+    sg.op("CONV_2D", [x, wt, bt], [y], op_options("Conv2DOptions", padding=_VALID, strideW=1, strideH=1))
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"signal": x}, {"features": y})
+    return mb.build()
+
+
+def image_mean_model(size: int = 16, dynamic_batch: bool = True) -> bytes:
+    """``y = mean over H, W of x``: float32 [B, size, size, 3] -> [B, 3], the batch
+    dynamic (shape_signature [-1, size, size, 3]) when ``dynamic_batch``. A stand-in
+    second-stage model for cascade tests: one "landmark" of 3 values per image."""
+    mb = ModelBuilder("edgerun.modelgen image_mean_model")
+    sg = mb.subgraph("main")
+    b = -1 if dynamic_batch else 1
+    x = sg.input("image", [1, size, size, 3], "float32", shape_signature=[b, size, size, 3])
+    axes = sg.const("mean/axes", np.array([1, 2], np.int32))
+    y = sg.tensor("mean", [1, 3], "float32", shape_signature=[b, 3])
+    sg.op("MEAN", [x, axes], [y], op_options("ReducerOptions", keepDims=False))
+    sg.outputs = [y]
+    mb.signature("serving_default", sg, {"image": x}, {"mean": y})
     return mb.build()
 
 

@@ -11,7 +11,7 @@ When the registry cannot be reached the tests that need a model are skipped,
 unless ``EDGERUN_REQUIRE_REAL_MODELS=1`` (CI), which makes that a failure.
 A sha256 mismatch is always a failure.
 
-``python tests/realmodels.py`` fetches both models and prints their paths
+``python tests/realmodels.py`` fetches every model and prints their paths
 (e.g. to warm the cache in CI before the test run).
 """
 
@@ -29,8 +29,9 @@ import tempfile
 import zipfile
 from typing import Optional
 
-__all__ = ["BLAZEFACE", "RESNET8", "ASTRONAUT", "RealModel", "FetchError", "blazeface_path", "resnet8_path",
-           "astronaut_path", "fetch", "cache_dir"]
+__all__ = ["BLAZEFACE", "RESNET8", "SELFIE_SEGMENTATION", "FACE_LANDMARK", "MELSPECTROGRAM", "ASTRONAUT", "RealModel",
+           "FetchError", "blazeface_path", "resnet8_path", "selfie_segmentation_path", "face_landmark_path",
+           "melspectrogram_path", "astronaut_path", "fetch", "cache_dir"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,43 @@ RESNET8 = RealModel(
     sha256="c2a55811914398eadcdf6e94d393258390b42d14f633e0853d740312d6c5bf9f",
     size=99280,
     license="Zlib",
+)
+
+# MediaPipe selfie segmentation (general): float32 [1,256,256,3] in [0,1] -> person
+# probability [1,256,256,1]; no SignatureDefs. Apache-2.0.
+SELFIE_SEGMENTATION = RealModel(
+    package="mediapipe",
+    version="0.10.21",
+    member="mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+    inner=None,
+    sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+    size=249505,
+    license="Apache-2.0",
+)
+
+# MediaPipe face mesh: float32 [1,192,192,3] in [0,1] -> 468 x (x, y, z) in input
+# pixels [1,1,1,1404] and a face-flag logit [1,1,1,1]; no SignatureDefs. Apache-2.0.
+FACE_LANDMARK = RealModel(
+    package="mediapipe",
+    version="0.10.21",
+    member="mediapipe/modules/face_landmark/face_landmark.tflite",
+    inner=None,
+    sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+    size=1242398,
+    license="Apache-2.0",
+)
+
+# openWakeWord's audio front end: float32 samples [1, -1] (dynamic length, 16 kHz)
+# -> mel spectrogram [-1, 1, -1, 32]; SignatureDef serving_default. The wheel's
+# code is Apache-2.0; its bundled models are CC BY-NC-SA 4.0 (used here for tests only).
+MELSPECTROGRAM = RealModel(
+    package="openwakeword",
+    version="0.5.1",
+    member="openwakeword/resources/models/melspectrogram.tflite",
+    inner=None,
+    sha256="96fa0adccb6e8cf95cb14465409a1a2898ee4a96a85bb9ed3c7eb0e68bf163e8",
+    size=1092516,
+    license="CC-BY-NC-SA-4.0 (model), Apache-2.0 (code)",
 )
 
 # A real face photo (not a model, fetched the same way): Eileen Collins, NASA,
@@ -216,11 +254,27 @@ def resnet8_path() -> pathlib.Path:
     return _path_or_skip(RESNET8)
 
 
+def selfie_segmentation_path() -> pathlib.Path:
+    """MediaPipe selfie segmentation from the mediapipe 0.10.21 wheel (skips if unavailable)."""
+    return _path_or_skip(SELFIE_SEGMENTATION)
+
+
+def face_landmark_path() -> pathlib.Path:
+    """MediaPipe face mesh (468 landmarks) from the mediapipe 0.10.21 wheel (skips if unavailable)."""
+    return _path_or_skip(FACE_LANDMARK)
+
+
+def melspectrogram_path() -> pathlib.Path:
+    """openWakeWord's melspectrogram model (dynamic-length audio input) from the openwakeword
+    0.5.1 wheel (skips if unavailable)."""
+    return _path_or_skip(MELSPECTROGRAM)
+
+
 def astronaut_path() -> pathlib.Path:
     """A 512x512 RGB face photo (PNG) from the scikit-image 0.24.0 wheel (skips if unavailable)."""
     return _path_or_skip(ASTRONAUT)
 
 
 if __name__ == "__main__":
-    for m in (BLAZEFACE, RESNET8, ASTRONAUT):
+    for m in (BLAZEFACE, RESNET8, SELFIE_SEGMENTATION, FACE_LANDMARK, MELSPECTROGRAM, ASTRONAUT):
         print(fetch(m))

@@ -1,4 +1,4 @@
-"""Power: the change gate (ChangeGate), the cascade gate (Cascade), the frame-rate
+"""Power: the change gate (ChangeGate), the model gate (ModelGate), the frame-rate
 governor (max_fps) and the energy counters of Pipeline.stats().
 
 References: the thumbnail against a NumPy re-statement of its sampling rule (exact)
@@ -115,9 +115,9 @@ def test_gate_options_are_checked():
     with pytest.raises(edgerun.InputError, match="max_skip"):
         edgerun.ChangeGate(max_skip=2.5)
     with pytest.raises(edgerun.InputError, match="predicate"):
-        edgerun.Cascade(edgerun.Session(modelgen.identity_model((1, 4, 4, 3)), threads=1), 3)
+        edgerun.ModelGate(edgerun.Session(modelgen.identity_model((1, 4, 4, 3)), threads=1), 3)
     with pytest.raises(edgerun.InputError, match="cheap"):
-        edgerun.Cascade("model.tflite", bool)
+        edgerun.ModelGate("model.tflite", bool)
 
 
 @pytest.fixture
@@ -284,7 +284,7 @@ def test_cascade_runs_when_the_cheap_model_fires(ident):
     pre = edgerun.Preprocessor("rgb")
     with edgerun.Session(modelgen.identity_model((1, 4, 4, 3)), threads=1) as cheap:
         # Fires when the frame is bright (the cheap model's output is the frame, normalized).
-        casc = edgerun.Cascade(cheap, lambda r: float(r.output[0].mean()) > 0.5, max_skip=4)
+        casc = edgerun.ModelGate(cheap, lambda r: float(r.output[0].mean()) > 0.5, max_skip=4)
         levels = [200, 10, 10, 220, 10, 10, 10, 10, 10, 10, 230, 10]
         with edgerun.Pipeline(ident, pre, gate=casc, drop="none") as pipe:
             results = [pipe(np.full((48, 64, 3), v, np.uint8)) for v in levels]

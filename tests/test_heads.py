@@ -187,6 +187,37 @@ def ref_yolo(out, version, size, threshold, iou, max_det, agnostic, layout="auto
     return boxes[idx][k], score[idx][k], cls[idx][k]
 
 
+def ref_yolo_pose(out, num_classes, num_keypoints, size, threshold, iou, max_det):
+    """YOLOv8-pose the NumPy way: rows (xc, yc, w, h, C class scores, K x (x, y, visibility))
+    in input pixels, features first. Returns (boxes, scores, classes, keypoints (N, K, 2))."""
+    p = out.reshape(out.shape[-2:]).astype(np.float32).T
+    C = num_classes
+    cls = np.argmax(p[:, 4:4 + C], axis=1)
+    score = p[np.arange(len(p)), 4 + cls]
+    xywh = p[:, :4].astype(np.float64)
+    boxes = np.stack([xywh[:, 0] - xywh[:, 2] / 2, xywh[:, 1] - xywh[:, 3] / 2,
+                      xywh[:, 0] + xywh[:, 2] / 2, xywh[:, 1] + xywh[:, 3] / 2], 1)
+    kps = p[:, 4 + C:].reshape(len(p), num_keypoints, 3)[:, :, :2].astype(np.float64)
+    idx = np.nonzero(score >= threshold)[0]
+    k = ref_hard_nms(idx, boxes[idx], score[idx].astype(np.float64), cls[idx], iou, max_det, False)
+    return boxes[idx][k], score[idx][k], cls[idx][k], kps[idx][k]
+
+
+def ref_yolo_e2e(out, size, threshold, max_det, normalized, num_keypoints=0):
+    """End-to-end (YOLOv10 / YOLO26) rows (x1, y1, x2, y2, score, class[, K x (x, y, v)]):
+    threshold, best first (ties: lower row), at most max_det; no NMS."""
+    p = out.reshape(out.shape[-2:]).astype(np.float64)
+    scale = np.array([size[0], size[1]] * 2, np.float64) if normalized else np.ones(4)
+    score = out.reshape(out.shape[-2:])[:, 4]
+    idx = np.nonzero(score >= threshold)[0]
+    idx = idx[np.argsort(-score[idx].astype(np.float64), kind="stable")]
+    if max_det:
+        idx = idx[:max_det]
+    boxes = p[idx, :4] * scale
+    kps = p[idx, 6:].reshape(len(idx), num_keypoints, 3)[:, :, :2] * scale[:2]
+    return boxes, score[idx], np.rint(p[idx, 5]).astype(np.int32), kps
+
+
 def dequantize(q, scale, zp):
     return (q.astype(np.float32) - np.float32(zp)) * np.float32(scale)
 
@@ -532,11 +563,11 @@ def test_quantized_threshold_is_inclusive_on_raw_values():
     rows = np.zeros((1, 6, 5), np.int8)  # boxes first: xc, yc, w, h, class score
     rows[0, :, 0] = [10, 30, 50, 70, 90, 110]
     rows[0, :, 1:4] = [10, 10, 10]
-    rows[0, :, 4] = [5, 4, 6, 5, 127, -128]
+    rows[0, :, 4] = [5, 4, 6, 5, 10, 0]
     det = heads.YOLO(8, score_threshold=0.5, layout="boxes_first", normalized=False)([rows], quantization=[(0.1, 0)])
     # Rows 4, 2, 0, 3 (equal scores: lower row first); boxes are 1 px wide around xc = q * 0.1.
     np.testing.assert_allclose(det.boxes[:, 0], [8.5, 4.5, 0.5, 6.5], atol=1e-5)
-    np.testing.assert_allclose(det.scores, np.float32([12.7, 0.6, 0.5, 0.5]))
+    np.testing.assert_allclose(det.scores, np.float32([1.0, 0.6, 0.5, 0.5]))
 
 
 def test_yolo_coordinates_and_layout_overrides():
@@ -550,6 +581,147 @@ def test_yolo_coordinates_and_layout_overrides():
     assert det.boxes.max() < 1.5  # pixels as given: not scaled
     with pytest.raises(edgerun.InputError, match="input size is unknown"):
         heads.YOLO(8, score_threshold=0.2, layout="boxes_first")([out])
+
+
+def _e2e_output(rng, n, rows_used, classes, normalized, num_keypoints=0):
+    """[1, n, 6 + 3K]: `rows_used` detections (x1, y1, x2, y2, score, class) sorted by
+    score as the exporters emit them, then zero rows (padding up to max_det)."""
+    size = 1.0 if normalized else 640.0
+    out = np.zeros((n, 6 + 3 * num_keypoints), np.float32)
+    xy = rng.uniform(0.05, 0.7, (rows_used, 2)) * size
+    wh = rng.uniform(0.02, 0.25, (rows_used, 2)) * size
+    out[:rows_used, 0:2] = xy
+    out[:rows_used, 2:4] = xy + wh
+    out[:rows_used, 4] = np.sort(rng.uniform(0.05, 1.0, rows_used))[::-1]
+    out[:rows_used, 5] = rng.integers(0, classes, rows_used)
+    if num_keypoints:
+        kp = out[:rows_used, 6:].reshape(rows_used, num_keypoints, 3)
+        kp[:, :, 0:2] = rng.uniform(0.05, 0.95, (rows_used, num_keypoints, 2)) * size
+        kp[:, :, 2] = rng.uniform(0, 1, (rows_used, num_keypoints))
+    return out[None]
+
+
+@pytest.mark.parametrize("version,normalized,max_det", [(10, True, 300), (26, False, 300), (10, True, 7)])
+def test_yolo_end_to_end_float(version, normalized, max_det):
+    rng = np.random.default_rng(21)
+    out = _e2e_output(rng, 300, 40, 80, normalized)
+    out[0, 5, 4] = out[0, 6, 4]  # a tie: the lower row first
+    head = heads.YOLO(version, score_threshold=0.3, max_detections=max_det)
+    det = head([out], input_size=(640, 480))
+    boxes, scores, cls, _ = ref_yolo_e2e(out, (640, 480), 0.3, max_det, normalized)
+    assert len(boxes) == (7 if max_det == 7 else int((out[0, :, 4] >= 0.3).sum())) and len(boxes) > 5
+    assert_detections(det, boxes, scores, cls, score_tol=0)
+    # Overlapping boxes are not suppressed: the model did that already.
+    out2 = out.copy()
+    out2[0, 1, :4] = out2[0, 0, :4] + 0.001 * (1 if normalized else 640)
+    out2[0, 1, 5] = out2[0, 0, 5]
+    det2 = head([out2], input_size=(640, 480))
+    assert len(det2) == len(det)
+
+
+def test_yolo_end_to_end_through_transform():
+    rng = np.random.default_rng(22)
+    out = _e2e_output(rng, 300, 25, 3, True)
+    t = edgerun.Preprocessor("rgb", fit="letterbox", rotate=90, roi=(10, 20, 600, 440)).transform((640, 480),
+                                                                                                 (320, 320))
+    det = heads.YOLO(10, score_threshold=0.25)([out], t)
+    boxes, scores, cls, _ = ref_yolo_e2e(out, (320, 320), 0.25, 100, True)
+    assert len(boxes) > 5
+    assert_detections(det, ref_to_source(boxes, t.matrix), scores, cls, score_tol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_yolo_end_to_end_quantized(dtype):
+    # One scale for the whole tensor (boxes in pixels, scores, class ids): class ids come
+    # back by rounding; scores are compared after dequantization.
+    rng = np.random.default_rng(23)
+    out = _e2e_output(rng, 100, 30, 12, False) * np.float32(0.25)  # pixels up to ~200
+    scale, zp = 1.0, (-128 if dtype == np.int8 else 0)
+    out[0, :, 4] = out[0, :, 4] * 0  # scores set below on the raw grid
+    q = quantize(out, scale, zp, dtype)
+    q[0, :30, 4] = np.clip(rng.integers(0, 2, 30) + zp, np.iinfo(dtype).min, np.iinfo(dtype).max)  # score 0 or 1
+    det = heads.YOLO(10, score_threshold=0.5, normalized=False)([q], quantization=[(scale, zp)])
+    boxes, scores, cls, _ = ref_yolo_e2e(dequantize(q, scale, zp), (1, 1), 0.5, 100, False)
+    assert len(boxes) > 5
+    assert_detections(det, boxes, scores, cls, score_tol=0)
+    # A finer scale (normalized boxes, ids up to 11): ids still round to the right class.
+    out = _e2e_output(rng, 100, 30, 12, True)
+    scale2 = 12.0 / 255
+    q2 = quantize(out, scale2, 0, np.uint8)
+    det2 = heads.YOLO(10, score_threshold=0.4)([q2], input_size=(320, 320), quantization=[(scale2, 0)])
+    b2, s2, c2, _ = ref_yolo_e2e(dequantize(q2, scale2, 0), (320, 320), 0.4, 100, True)
+    # the ids survive quantization (the reference rounds the dequantized column too)
+    np.testing.assert_array_equal(np.rint(dequantize(q2, scale2, 0)[0, :, 5]), out[0, :, 5])
+    assert_detections(det2, b2, s2, c2, score_tol=0)
+
+
+def test_yolo_pose_v8_and_end_to_end():
+    rng = np.random.default_rng(24)
+    n, K = 2100, 17
+    base = _yolo_output(rng, n, 1, 8, False, True)[0]  # [5, n]: xc, yc, w, h, person score
+    kps = np.concatenate([rng.uniform(0, 640, (2, K, n)), rng.uniform(0, 1, (1, K, n))], 0)
+    kps = kps.transpose(1, 0, 2).reshape(3 * K, n)  # per keypoint: x, y, visibility
+    out = np.concatenate([base, kps], 0).astype(np.float32)[None]  # [1, 56, 2100]
+    det = heads.YOLO(8, score_threshold=0.4, num_keypoints=K)([out])
+    boxes, scores, cls, kp = ref_yolo_pose(out, 1, K, (640, 640), 0.4, 0.45, 100)
+    assert len(boxes) > 10 and det.keypoints.shape == (len(boxes), K, 2)
+    assert_detections(det, boxes, scores, cls, kp, score_tol=0)
+    # v11 is the same layout
+    assert_detections(heads.YOLO(11, score_threshold=0.4, num_keypoints=K)([out]), boxes, scores, cls, kp,
+                      score_tol=0)
+    # End-to-end pose (YOLO26-pose): [1, 300, 6 + 51], through a transform
+    e2e = _e2e_output(rng, 300, 20, 1, True, num_keypoints=K)
+    t = edgerun.Preprocessor("rgb", fit="crop").transform((640, 480), (320, 320))
+    det = heads.YOLO(26, score_threshold=0.2, num_keypoints=K)([e2e], t)
+    b, s_, c, k = ref_yolo_e2e(e2e, (320, 320), 0.2, 100, True, num_keypoints=K)
+    assert len(b) > 5
+    assert_detections(det, ref_to_source(b, t.matrix), s_, c, ref_points_to_source(k, t.matrix), score_tol=0)
+
+
+def test_yolo_refuses_what_it_cannot_interpret():
+    rng = np.random.default_rng(25)
+    e2e = _e2e_output(rng, 300, 40, 80, False)
+    # The issue's case: an end-to-end output read with the defaults.
+    with pytest.raises(edgerun.InputError, match=r"could be an end-to-end .*use version=10.*num_classes=2"):
+        heads.YOLO()([e2e])
+    # ... or forced to the v8 layout: class ids are not probabilities.
+    with pytest.raises(edgerun.InputError, match=r"YOLO \(version 8\): output 0 .*class scores reach \d+.*"
+                                                 r"need version=10"):
+        heads.YOLO(8, layout="boxes_first")([e2e])
+    # A v8 output read as end-to-end: wrong row length.
+    v8 = _yolo_output(rng, 2100, 80, 8, False, True)
+    with pytest.raises(edgerun.InputError, match=r"has 8400|expected an output|values per box; version 10 expects 6"):
+        heads.YOLO(10)([v8])
+    # Logits instead of probabilities.
+    logits = v8.copy()
+    logits[0, 4:] = rng.normal(0, 4, logits[0, 4:].shape)
+    with pytest.raises(edgerun.InputError, match=r"class scores (reach|go down to) .*logits"):
+        heads.YOLO(8)([logits])
+    # v5 objectness outside [0, 1]
+    v5 = _yolo_output(rng, 500, 3, 5, True, False)
+    v5[0, 7, 4] = 3.0
+    with pytest.raises(edgerun.InputError, match=r"objectness scores reach 3 \(row 7\)"):
+        heads.YOLO(5)([v5], input_size=(64, 64))
+    # Quantized: the check is on dequantized values (uint8 scale 0.01: 255 -> 2.55).
+    q = quantize(v8[:, :, :50], 0.01, 0, np.uint8)
+    q[0, 10, 3] = 255
+    with pytest.raises(edgerun.InputError, match=r"class scores reach 2\.55"):
+        heads.YOLO(8)([q], quantization=[(0.01, 0)])
+    # Unknown channel counts: num_classes / num_keypoints that do not match the shape.
+    with pytest.raises(edgerun.InputError, match=r"has 84 values per box; version 8, num_classes=20 expects 24"):
+        heads.YOLO(8, num_classes=20, layout="features_first")([v8])
+    with pytest.raises(edgerun.InputError, match=r"has 84 values per box; version 8, num_classes=1, num_keypoints=17 expects 56"):
+        heads.YOLO(8, num_keypoints=17, num_classes=1)([v8])
+    # Class column holding no class ids (an end-to-end read of something else).
+    bad = e2e.copy()
+    bad[0, 2, 5] = 3.4
+    with pytest.raises(edgerun.InputError, match=r"row 2 has class 3\.4 \(column 5\), expected a class id"):
+        heads.YOLO(10)([bad])
+    with pytest.raises(edgerun.InputError, match=r"expected a class id in 0\.\.4"):
+        heads.YOLO(10, num_classes=5)([e2e])
+    # num_classes matching the shape is accepted (and picks the layout).
+    ok = heads.YOLO(8, num_classes=80, score_threshold=0.5)([v8])
+    assert len(ok) > 0
 
 
 # ============================================================================ NMS semantics

@@ -109,7 +109,7 @@ _ANCHORS = np.full((10, 4), 0.5, np.float32)
     (lambda: edgerun.heads.SSD(_ANCHORS, score_threshold=float("inf")), r"^SSD: score_threshold must be a finite number, got inf$"),
     (lambda: edgerun.heads.SSD(_ANCHORS, boxes_output=-1), r"^boxes_output: expected an output index >= 0 or a name, got -1$"),
     (lambda: edgerun.heads.SSD(_ANCHORS, scores_output=1.5), r"^scores_output: expected an int, got 1\.5$"),
-    (lambda: edgerun.heads.YOLO(version=7), r"^YOLO: version must be 5 or 8, got 7$"),
+    (lambda: edgerun.heads.YOLO(version=7), r"^YOLO: version must be 5, 8, 11 \(YOLOv8 layout\) or 10, 26 \(end-to-end\), got 7$"),
     (lambda: edgerun.heads.YOLO(layout="nchw"), r"^layout: expected one of 'auto', 'features_first' or 'boxes_first'; got 'nchw'$"),
     (lambda: edgerun.heads.YOLO(iou_threshold=-0.1), r"^YOLO: iou_threshold must be in \[0, 1\], got -0\.1$"),
     (lambda: edgerun.heads.YOLO(max_detections=-5), r"^YOLO: max_detections must be >= 0 \(0: no limit\), got -5$"),
@@ -154,6 +154,14 @@ def test_head_defaults_and_vocabularies_come_from_the_core():
             assert p.default == yolo[name], name
     assert edgerun.heads.SSD(_ANCHORS, nms="WEIGHTED", boxes_output="box")._impl.options.nms == "weighted"
     assert edgerun.heads.YOLO(max_detections=None)._impl.options.max_detections is None  # None: no limit
+    for cls, opts in ((edgerun.heads.Segmentation, _core.SegmentationOptions()),
+                      (edgerun.heads.Landmarks, _core.LandmarksOptions())):
+        d = opts.to_dict()
+        params = inspect.signature(cls).parameters
+        assert set(d) <= set(params), cls.__name__
+        for name, p in params.items():
+            if name in d:
+                assert p.default == d[name], (cls.__name__, name)
 
 
 # ----------------------------------------------------------------------------- pipeline, session

@@ -269,4 +269,82 @@ TEST(CreateChecksEveryOption) {
   CHECK(Ssd::Create(BlazeFaceOptions()).ok());
 }
 
+// End-to-end rows pass through without NMS, best first; a v8 read of them is refused.
+TEST(YoloEndToEndAndScoreRange) {
+  YoloOptions o;
+  o.version = 10;
+  o.score_threshold = 0.3f;
+  auto head = Yolo::Create(o);
+  CHECK(head.ok());
+  // x1, y1, x2, y2, score, class (pixels); rows 0 and 1 overlap fully: both kept.
+  std::vector<float> rows = {10, 10, 50, 50, 0.6f, 2,  10, 10, 50, 50, 0.9f, 2,
+                             0,  0,  5,  5,  0.2f, 1,  20, 30, 40, 60, 0.6f, 0};
+  auto d = (*head)->Bind({Info("in", {1, 64, 64, 3}, DType::kFloat32)}, {Info("out", {1, 4, 6}, DType::kFloat32)});
+  CHECK(d.ok());
+  Result r;
+  CHECK((*d)->Decode({rows.data()}, nullptr, &r).ok());
+  CHECK(r.n == 3 && r.scores[0] == 0.9f && r.classes[0] == 2);
+  CHECK(r.scores[1] == 0.6f && r.classes[1] == 2 && r.scores[2] == 0.6f && r.classes[2] == 0);  // tie: row 0 first
+  CHECK(r.boxes[8] == 20.0f && r.boxes[11] == 60.0f);
+  YoloOptions v8;
+  v8.layout = YoloOptions::Layout::kBoxesFirst;
+  auto d8 = (*Yolo::Create(v8))->Bind({}, {Info("out", {1, 4, 6}, DType::kFloat32)});
+  CHECK(d8.ok());
+  Status st = (*d8)->Decode({rows.data()}, nullptr, &r);
+  CHECK(!st.ok() && st.message().find("class scores reach 2 (row 0)") != std::string::npos);
+  auto auto8 = (*Yolo::Create(YoloOptions()))->Bind({}, {Info("out", {1, 300, 6}, DType::kFloat32)});
+  CHECK(!auto8.ok() && auto8.status().message().find("could be an end-to-end") != std::string::npos);
+}
+
+TEST(SegmentationModelAndSourceResolution) {
+  SegmentationOptions o;
+  auto head = Segmentation::Create(o);
+  CHECK(head.ok());
+  // 2x2 mask, 2 classes: class 1 wins in the right column.
+  std::vector<float> m = {0.9f, 0.1f, 0.2f, 0.8f, 0.7f, 0.3f, 0.4f, 0.6f};
+  auto d = (*head)->Bind({Info("in", {1, 4, 4, 3}, DType::kFloat32)}, {Info("out", {1, 2, 2, 2}, DType::kFloat32)});
+  CHECK(d.ok());
+  Result r;
+  CHECK((*d)->Decode({m.data()}, nullptr, &r).ok());
+  CHECK(r.kind == Result::Kind::kSegmentation && r.mask_width == 2 && r.mask_height == 2);
+  CHECK(r.mask == std::vector<int32_t>({0, 1, 0, 1}) && r.mask_scores[1] == 0.8f);
+  CHECK(r.mask_matrix[0] == 2.0 && r.mask_matrix[4] == 2.0);  // mask pixel -> input pixel
+  // Source: an 8x8 frame stretched to the 4x4 input; nearest sampling.
+  SegmentationOptions n;
+  n.interpolation = SegmentationOptions::Interpolation::kNearest;
+  auto dn = (*Segmentation::Create(n))->Bind({}, {Info("out", {1, 2, 2, 2}, DType::kFloat32)});
+  CHECK(dn.ok());
+  preprocess::Transform t;
+  const double mt[6] = {2, 0, 0, 0, 2, 0};
+  std::copy(mt, mt + 6, t.m);
+  t.input_width = t.input_height = 4;
+  t.content[2] = t.content[3] = 4;
+  t.source_roi[2] = t.source_roi[3] = 8;
+  CHECK((*dn)->Decode({m.data()}, &t, &r).ok());
+  CHECK(r.mask_width == 8 && r.mask_height == 8 && r.mask[0] == 0 && r.mask[7] == 1 && r.mask[63] == 1);
+  CHECK(r.mask[3] == 0 && r.mask[4] == 1);  // the class boundary at the frame's middle column
+}
+
+TEST(LandmarksMapThroughTheTransform) {
+  LandmarksOptions o;
+  o.num_landmarks = 2;
+  o.dims = 3;
+  auto head = Landmarks::Create(o);
+  CHECK(head.ok());
+  std::vector<float> pts = {1, 2, 3, 4, 5, 6};
+  auto d = (*head)->Bind({}, {Info("out", {1, 6}, DType::kFloat32)});
+  CHECK(d.ok());
+  preprocess::Transform t;
+  const double mt[6] = {0, -2, 100, 2, 0, 10};  // rotation by 90 degrees and scale 2
+  std::copy(mt, mt + 6, t.m);
+  Result r;
+  CHECK((*d)->Decode({pts.data()}, &t, &r).ok());
+  CHECK(r.kind == Result::Kind::kLandmarks && r.n == 1 && r.num_landmarks == 2 && r.landmark_dims == 3);
+  CHECK(r.landmarks[0] == 96.0f && r.landmarks[1] == 12.0f && r.landmarks[2] == 6.0f);  // z scaled by 2
+  CHECK(r.landmarks[3] == 90.0f && r.landmarks[4] == 18.0f && r.landmarks[5] == 12.0f);
+  LandmarksOptions bad;
+  bad.dims = 9;
+  CHECK(!Landmarks::Create(bad).ok());
+}
+
 TEST_MAIN()

@@ -324,6 +324,8 @@ void BindOptions(py::module_& m) {
     c.field("version", &S::version).field("score_threshold", &S::score_threshold);
     NmsFields(c, /*with_mode=*/false);
     c.choice("layout", &S::layout).choice("coordinates", &S::coordinates);
+    NoneIs<S, int>(c, "num_classes", [](S& s) -> int& { return s.num_classes; }, 0);
+    c.field("num_keypoints", &S::num_keypoints);
     OutputField(c, "output", &S::output);
     c.done();
   }
@@ -347,12 +349,69 @@ void BindOptions(py::module_& m) {
     OutputField(c, "count_output", &S::count_output);
     c.done();
   }
+  {
+    using S = pp::SegmentationOptions;
+    edgerun_py::OptionsClass<S> c(m, "SegmentationOptions", "postprocess::SegmentationOptions (defaults from C++).");
+    c.choice("score_activation", &S::activation).field("threshold", &S::threshold);
+    c.choice("resolution", &S::resolution).choice("interpolation", &S::interpolation);
+    OutputField(c, "output", &S::output);
+    c.done();
+  }
+  {
+    using S = pp::LandmarksOptions;
+    edgerun_py::OptionsClass<S> c(m, "LandmarksOptions", "postprocess::LandmarksOptions (defaults from C++).");
+    NoneIs<S, int>(c, "num_landmarks", [](S& s) -> int& { return s.num_landmarks; }, 0);
+    c.field("dims", &S::dims).field("normalized", &S::normalized);
+    c.choice("visibility_activation", &S::visibility_activation).choice("score_activation", &S::score_activation);
+    c.property(
+        "score_threshold",
+        [](const S& s) -> py::object {
+          return s.has_score_threshold ? edgerun_py::OptionValue<float>::to(s.score_threshold) : py::object(py::none());
+        },
+        [](S& s, py::handle v) {
+          s.has_score_threshold = !v.is_none();
+          s.score_threshold = v.is_none() ? 0.5f : edgerun_py::OptionValue<float>::from(v, "score_threshold");
+        });
+    OutputField(c, "landmarks_output", &S::landmarks_output);
+    OutputField(c, "score_output", &S::score_output);
+    c.done();
+  }
 }
 
 }  // namespace
 
 py::object result_to_numpy(const pp::Result& r) {
   const py::ssize_t n = static_cast<py::ssize_t>(r.n);
+  if (r.kind == pp::Result::Kind::kSegmentation) {
+    const py::ssize_t h = r.mask_height, w = r.mask_width;
+    py::array_t<int32_t> classes({h, w});
+    if (!r.mask.empty()) std::memcpy(classes.mutable_data(), r.mask.data(), r.mask.size() * 4);
+    py::object scores = py::none();
+    if (!r.mask_scores.empty()) {
+      py::array_t<float> sc({h, w});
+      std::memcpy(sc.mutable_data(), r.mask_scores.data(), r.mask_scores.size() * 4);
+      scores = std::move(sc);
+    }
+    py::tuple matrix(6);
+    for (int k = 0; k < 6; ++k) matrix[k] = py::float_(r.mask_matrix[k]);
+    py::dict d;
+    d["kind"] = "segmentation";
+    d["classes"] = classes;
+    d["scores"] = scores;
+    d["matrix"] = matrix;
+    return std::move(d);
+  }
+  if (r.kind == pp::Result::Kind::kLandmarks) {
+    py::array_t<float> pts({n, static_cast<py::ssize_t>(r.num_landmarks), static_cast<py::ssize_t>(r.landmark_dims)});
+    if (!r.landmarks.empty()) std::memcpy(pts.mutable_data(), r.landmarks.data(), r.landmarks.size() * 4);
+    py::array_t<float> sc(std::vector<py::ssize_t>{n});
+    if (n) std::memcpy(sc.mutable_data(), r.scores.data(), r.scores.size() * 4);
+    py::dict d;
+    d["kind"] = "landmarks";
+    d["points"] = pts;
+    d["scores"] = sc;
+    return std::move(d);
+  }
   if (r.kind == pp::Result::Kind::kClassification) {
     py::array a(ClassificationDtype(), std::vector<py::ssize_t>{n});
     auto* p = static_cast<uint8_t*>(a.mutable_data());
@@ -428,6 +487,18 @@ void bind_heads(py::module_& m) {
            }),
            py::arg("options"))
       .def_property_readonly("options", [](const pp::DetectionPostProcess& h) { return h.options(); }, "A copy of the validated options.");
+
+  py::class_<pp::Segmentation, pp::Head, std::shared_ptr<pp::Segmentation>>(m, "SegmentationHead")
+      .def(py::init([](const pp::SegmentationOptions& o) {
+             return edgerun_py::check_value(pp::Segmentation::Create(o));
+           }),
+           py::arg("options"))
+      .def_property_readonly("options", [](const pp::Segmentation& h) { return h.options(); }, "A copy of the validated options.");
+
+  py::class_<pp::Landmarks, pp::Head, std::shared_ptr<pp::Landmarks>>(m, "LandmarksHead")
+      .def(py::init([](const pp::LandmarksOptions& o) { return edgerun_py::check_value(pp::Landmarks::Create(o)); }),
+           py::arg("options"))
+      .def_property_readonly("options", [](const pp::Landmarks& h) { return h.options(); }, "A copy of the validated options.");
 
   m.def(
       "generate_ssd_anchors",

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bindings.h"
+#include "edgerun/roi_crop.h"
 #include "edgerun/cpu.h"
 #include "options.h"
 #include "edgerun/preprocess.h"
@@ -224,6 +225,28 @@ class PyPreprocessor {
     return last_.get(r.value());
   }
 
+  // A rotated rectangle of `frame` into `out` (edgerun/roi_crop.h); roi = (cx, cy, w, h, angle degrees).
+  pp::Transform CropRotated(const py::array& frame, py::array& out, const std::vector<double>& roi,
+                            py::handle scale_obj, py::handle zero_point_obj) {
+    if (roi.size() != 5)
+      edgerun_py::fail_input("roi: expected (cx, cy, width, height, angle), got " + std::to_string(roi.size()) +
+                             " value(s)");
+    const double scale = edgerun_py::OptionValue<double>::from(scale_obj, "scale");
+    const int zero_point = edgerun_py::int_in_range<int>(zero_point_obj, "zero_point");
+    const pp::Spec& s = impl_->spec();
+    pp::Image img = edgerun_py::check_value(pp::FrameFromArray(s.format, Desc(frame)));
+    pp::Output o = edgerun_py::check_value(pp::OutputFromArray(s, Desc(out)));
+    o.scale = static_cast<float>(scale);
+    o.zero_point = zero_point;
+    const pp::RotatedRoi r{roi[0], roi[1], roi[2], roi[3], roi[4]};
+    edgerun::Expected<pp::Transform> t = edgerun::InputError("not run");
+    {
+      py::gil_scoped_release release;  // frame/out stay referenced by the caller's arguments
+      t = pp::CropRotatedRoi(s, img, r, o);
+    }
+    return edgerun_py::check_value(std::move(t));
+  }
+
   pp::Transform GetTransform(py::handle sw, py::handle sh, py::handle ow, py::handle oh) {
     using edgerun_py::int_in_range;
     return edgerun_py::check_value(impl_->GetTransform(int_in_range<int>(sw, "frame_size width"),
@@ -279,6 +302,9 @@ void bind_preprocess(pybind11::module_& m) {
       .def("run", &PyPreprocessor::Run, py::arg("frame"), py::arg("out"), py::arg("scale"), py::arg("zero_point"),
            "Convert `frame` into `out` (GIL released); returns the Transform (the same object while the geometry "
            "does not change).")
+      .def("crop_rotated", &PyPreprocessor::CropRotated, py::arg("frame"), py::arg("out"), py::arg("roi"),
+           py::arg("scale"), py::arg("zero_point"),
+           "Sample the rotated rectangle roi = (cx, cy, w, h, angle degrees) of `frame` into `out` (GIL released).")
       .def("transform", &PyPreprocessor::GetTransform, py::arg("src_width"), py::arg("src_height"),
            py::arg("out_width"), py::arg("out_height"))
       .def_property_readonly("kernel", &PyPreprocessor::kernel)

@@ -99,8 +99,32 @@ class PySession {
   // accelerator and fallback names, the signature).
   PySession(py::object model, py::object threads, py::object accelerator, py::object signature, py::object verify,
             const edgerun::KeyValues& accelerator_options,
-            const std::vector<std::pair<std::string, edgerun::KeyValues>>& delegates, py::object fallback) {
+            const std::vector<std::pair<std::string, edgerun::KeyValues>>& delegates, py::object fallback,
+            py::object input_shapes) {
     SessionOptions opts;
+    if (!input_shapes.is_none()) {
+      if (!PyDict_Check(input_shapes.ptr()))
+        fail_option("input_shapes", "a dict {input name or index: shape}", input_shapes);
+      for (auto item : py::reinterpret_borrow<py::dict>(input_shapes)) {
+        edgerun::InputShape in;
+        std::string key;
+        if (PyUnicode_Check(item.first.ptr())) {
+          in.name = utf8_of(item.first, "input_shapes key");
+          if (in.name.empty())
+            throw_status(edgerun::InputError("input_shapes: an input name must not be empty"));
+          key = "'" + in.name + "'";
+        } else if (!PyBool_Check(item.first.ptr()) && PyIndex_Check(item.first.ptr())) {
+          in.index = OptionValue<int>::from(item.first, "input_shapes key");
+          key = std::to_string(in.index);
+        } else {
+          throw_status(edgerun::InputError(
+              "input_shapes: keys are input names (str) or indices (int), got " +
+              std::string(py::str(py::type::of(item.first).attr("__name__")))));
+        }
+        in.shape = OptionValue<std::vector<int64_t>>::from(item.second, ("input_shapes[" + key + "]").c_str());
+        opts.input_shapes.push_back(std::move(in));
+      }
+    }
     if (!threads.is_none()) opts.threads = OptionValue<int>::from(threads, "threads");
     opts.accelerator = OptionValue<std::string>::from(accelerator, "accelerator");
     opts.verify = OptionValue<bool>::from(verify, "verify");
@@ -400,12 +424,12 @@ void bind_session(py::module_& m) {
   py::class_<PySession>(m, "Session", py::dynamic_attr())
       .def(py::init<const SessionHandle&>(), py::arg("handle"))
       .def(py::init<py::object, py::object, py::object, py::object, py::object, const edgerun::KeyValues&,
-                    const std::vector<std::pair<std::string, edgerun::KeyValues>>&, py::object>(),
+                    const std::vector<std::pair<std::string, edgerun::KeyValues>>&, py::object, py::object>(),
            py::arg("model"), py::arg("threads") = py::none(), py::arg("accelerator") = "cpu",
            py::arg("signature") = py::none(), py::arg("verify") = true,
            py::arg("accelerator_options") = edgerun::KeyValues(),
            py::arg("delegates") = std::vector<std::pair<std::string, edgerun::KeyValues>>(),
-           py::arg("fallback") = py::none())
+           py::arg("fallback") = py::none(), py::arg("input_shapes") = py::none())
       .def("input", &PySession::Input, py::arg("key"),
            "Writable zero-copy view of the session-owned buffer of an input.")
       .def("run", &PySession::Run, py::arg("copy") = false)  // copy: py::handle, converted by Run
@@ -419,7 +443,22 @@ void bind_session(py::module_& m) {
                                for (const auto& k : s.get().signatures()) l.append(text(k));
                                return l;
                              })
-      .def_property_readonly("signature", [](const PySession& s) { return text(s.get().signature()); })
+      .def_property_readonly("signature",
+                             [](const PySession& s) -> py::object {
+                               const Session& session = s.get();
+                               if (session.signatures().empty()) return py::none();
+                               return text(session.signature());
+                             })
+      .def_property_readonly("input_shape_signatures",
+                             [](const PySession& s) {
+                               py::list l;
+                               for (const auto& shape : s.get().input_shape_signatures()) {
+                                 py::tuple t(shape.size());
+                                 for (size_t i = 0; i < shape.size(); ++i) t[i] = py::int_(shape[i]);
+                                 l.append(t);
+                               }
+                               return l;
+                             })
       .def_property_readonly("threads", [](const PySession& s) { return s.get().threads(); })
       .def_property_readonly("stateful", [](const PySession& s) { return s.get().stateful(); })
       .def_property_readonly("accelerator",

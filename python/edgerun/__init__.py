@@ -26,7 +26,8 @@ from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetp
 from .preprocess import Preprocessor, Transform
 from .session import Session, SessionMemory, TensorSpec
 from .model.memory import MemoryEstimate, memory_estimate
-from .pipeline import Cascade, ChangeGate, FrameResult, FrameTimings, Pipeline, SwapFuture
+from .pipeline import ChangeGate, FrameResult, FrameTimings, ModelGate, Pipeline, SwapFuture
+from .cascade import Cascade, CascadeResult
 from .verify import verify
 from .model.info import ModelDetails, ModelInfo
 from .model.inspect import inspect
@@ -46,9 +47,11 @@ __all__ = [
     "FrameResult",
     "FrameTimings",
     "ChangeGate",
-    "Cascade",
+    "ModelGate",
     "ModelInfo",
     "SwapFuture",
+    "Cascade",
+    "CascadeResult",
     "verify",
     "inspect",
     "ModelDetails",

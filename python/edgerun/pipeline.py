@@ -34,7 +34,7 @@ from .preprocess import Preprocessor, Transform
 from .session import Session, check_memory_limit
 
 __all__ = ["Pipeline", "FrameResult", "FrameTimings", "SwapFuture", "ModelInfo", "model_info", "ChangeGate",
-           "Cascade"]
+           "ModelGate"]
 
 
 def model_info(session: Session) -> ModelInfo:
@@ -63,8 +63,8 @@ class FrameResult:
     the exception for a frame that failed (``output`` is then None); ``ok`` says
     which. ``model`` is the :class:`ModelInfo` of the model that produced it.
     ``skipped`` is True for a frame the gate (:class:`ChangeGate`,
-    :class:`Cascade`) did not run: ``output`` is then a copy of the result of
-    frame ``reused_frame_id``. ``gate_output`` is a :class:`Cascade`'s cheap
+    :class:`ModelGate`) did not run: ``output`` is then a copy of the result of
+    frame ``reused_frame_id``. ``gate_output`` is a :class:`ModelGate`'s cheap
     model result for this frame (None otherwise).
     """
 
@@ -219,7 +219,7 @@ class ChangeGate:
         return f"edgerun.ChangeGate(threshold={self.threshold}, max_skip={self.max_skip})"
 
 
-class Cascade:
+class ModelGate:
     """Runs a cheap model on every frame and the pipeline's model only when
     ``predicate(cheap_result)`` is true.
 
@@ -251,7 +251,7 @@ class Cascade:
         self.max_skip = _int_option("max_skip", max_skip, 1, 2**31 - 1)
 
     def __repr__(self) -> str:
-        return f"edgerun.Cascade({self.cheap!r}, {self.predicate!r}, max_skip={self.max_skip})"
+        return f"edgerun.ModelGate({self.cheap!r}, {self.predicate!r}, max_skip={self.max_skip})"
 
 
 # ModelInfos kept for generations just below the oldest one in use (see _prune_models_locked).
@@ -300,7 +300,7 @@ class Pipeline:
             starts a frame.
         gate: run the model only on frames that need it: an
             :class:`edgerun.ChangeGate` (unchanged scenes reuse the last
-            result) or an :class:`edgerun.Cascade` (a cheap model decides).
+            result) or an :class:`edgerun.ModelGate` (a cheap model decides).
             Skipped frames have ``FrameResult.skipped``; the decisions are in
             ``stats()`` (``gate_ran``, ``gate_skipped``, ...).
     """
@@ -308,7 +308,7 @@ class Pipeline:
     def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = _DEFAULTS.depth,
                  drop: str = _DEFAULTS.drop, max_results: int = _DEFAULTS.max_results,
                  overlap: Optional[bool] = _DEFAULTS.overlap, max_fps: Optional[float] = _DEFAULTS.max_fps,
-                 gate: Union[ChangeGate, Cascade, None] = None) -> None:
+                 gate: Union[ChangeGate, ModelGate, None] = None) -> None:
         if not isinstance(session, Session):
             raise InputError(f"session: expected an edgerun.Session, got {type(session).__name__}")
         if not isinstance(pre, Preprocessor):
@@ -325,17 +325,17 @@ class Pipeline:
         elif isinstance(max_fps, bool) or not isinstance(max_fps, (int, float, np.integer, np.floating)):
             raise InputError(f"max_fps: expected a number of frames per second or None, got {max_fps!r}")
         gate_opts: Dict[str, Any] = {}
-        self._cascade: Optional[Cascade] = None
+        self._cascade: Optional[ModelGate] = None
         self._cheap: Any = None
         if isinstance(gate, ChangeGate):
             gate_opts = dict(change_gate=True, gate_threshold=gate.threshold, gate_max_skip=gate.max_skip)
-        elif isinstance(gate, Cascade):
+        elif isinstance(gate, ModelGate):
             gate_opts = dict(gate_max_skip=gate.max_skip)
             self._cascade = gate
             # A Session is fed by this pipeline's Preprocessor (raw outputs to the predicate).
             self._cheap = gate.cheap if isinstance(gate.cheap, Pipeline) else Pipeline(gate.cheap, pre)
         elif gate is not None:
-            raise InputError(f"gate: expected an edgerun.ChangeGate, an edgerun.Cascade or None, got "
+            raise InputError(f"gate: expected an edgerun.ChangeGate, an edgerun.ModelGate or None, got "
                              f"{type(gate).__name__}")
         self._gate = gate
         options = _core.PipelineOptions(depth=depth, drop=drop, max_results=max_results, overlap=overlap,

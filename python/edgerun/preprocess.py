@@ -315,6 +315,43 @@ class Preprocessor:
         self._last = (raw, t)
         return t
 
+    def crop(self, frame: np.ndarray, out: np.ndarray, roi: Sequence[float], *, scale: Optional[float] = None,
+             zero_point: Optional[int] = None, spec: Any = None) -> Transform:
+        """Writes the rotated rectangle ``roi = (cx, cy, width, height, angle)`` of
+        ``frame`` into ``out`` and returns its :class:`Transform` (model input ->
+        source, a rotating one: heads map landmarks back through it).
+
+        The second stage of a detector -> landmark cascade (MediaPipe's face and hand
+        ROIs). Centre and size in source pixels; ``angle`` in degrees, clockwise as
+        seen in the image (the rectangle's x axis points along (cos, sin) of it in
+        y-down pixel coordinates; MediaPipe's rect rotation in radians is the same
+        angle). This Preprocessor's format (rgb, bgr, rgba, bgra, gray), mean, std,
+        channels, layout and pad_value apply (pixels outside the frame read
+        pad_value); its fit, roi, rotate and flip do not. Bilinear, half-pixel
+        centres, as OpenCV's ``warpAffine`` with ``WARP_INVERSE_MAP``. A scalar
+        kernel of its own (cpp/src/preprocess/roi_crop.cc), not the fused SIMD one.
+        ``out``, ``scale``, ``zero_point``, ``spec``: as for ``__call__``.
+        """
+        if not isinstance(out, np.ndarray):
+            raise InputError(f"out: expected a numpy array, got {type(out).__name__}")
+        if not isinstance(frame, np.ndarray):
+            raise InputError(f"frame: expected a numpy uint8 array, got {type(frame).__name__}")
+        try:
+            r = [float(v) for v in roi]
+        except (TypeError, ValueError):
+            raise InputError(f"roi: expected (cx, cy, width, height, angle), got {roi!r}") from None
+        s, zp = 1.0, 0
+        if out.dtype.kind in "iu":
+            src = spec if spec is not None else out
+            implied = getattr(src, "scale", None) if scale is None else scale
+            if implied is None and not self._unquantized_ok and out.dtype.itemsize == 1:
+                raise InputError(self._unquantized_message(out.dtype, spec is not None))
+            s = float(implied) if implied else 1.0
+            if zero_point is None:
+                zero_point = getattr(src, "zero_point", None)
+            zp = zero_point if zero_point is not None else 0
+        return Transform._wrap(self._impl.crop_rotated(frame, out, r, s, zp))
+
     def _unquantized_message(self, dtype: np.dtype, had_spec: bool) -> str:
         opts = self._impl.spec.to_dict()
         mean, std = opts["mean"], opts["std"]

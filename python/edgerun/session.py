@@ -146,6 +146,13 @@ class Session(_core.Session):
             ``":N"``, ``"usb:N"``, ``"pci:N"``; one Session per device),
             ``"Performance"``, ``"Usb.AlwaysDfu"``, ``"Usb.MaxBulkInQueueLength"``.
         delegates: :class:`~edgerun.Delegate` plugins to attach, in order.
+        input_shapes: ``{input name or index: shape}``: shapes the inputs get
+            before the model is first run, for models with dynamic (``-1``)
+            dimensions (e.g. an audio model taking ``[1, -1]`` samples). A
+            dynamic input not named here gets each ``-1`` set to 1; when the
+            model cannot run like that, a :class:`~edgerun.ModelError` names the
+            input and its dynamic shape. ``resize_input()`` changes shapes later;
+            ``input_shape_signatures`` lists the declared shapes (``-1`` = dynamic).
         fallback: ``"cpu"`` to run on the CPU (with an
             :class:`~edgerun.AcceleratorFallbackWarning`) when the accelerator or
             a delegate cannot be used and the model can run on the CPU;
@@ -176,6 +183,7 @@ class Session(_core.Session):
         accelerator_options: Optional[Mapping[str, Any]] = None,
         delegates: Sequence[Delegate] = (),
         fallback: Optional[str] = None,
+        input_shapes: Optional[Mapping[Union[str, int], Sequence[int]]] = None,
         memory_limit: Optional[int] = None,
     ) -> None:
         if isinstance(model, (str, os.PathLike)):
@@ -201,7 +209,8 @@ class Session(_core.Session):
         # threads, accelerator, signature, verify and fallback are converted and
         # checked by the core (Session::Create), nowhere else.
         super().__init__(source, threads, accelerator, signature, verify, accel_opts,
-                         [d._core_spec() for d in delegates], fallback)
+                         [d._core_spec() for d in delegates], fallback,
+                         dict(input_shapes) if isinstance(input_shapes, Mapping) else input_shapes)
         self._spec_cache: Optional[tuple] = None
         self._model_info_cache: Optional[ModelInfo] = None
         self._verified = bool(verify)  # the bytes passed edgerun's verifier (no second check needed)
@@ -318,5 +327,6 @@ class Session(_core.Session):
         ins = ", ".join(str(t) for t in self.inputs)
         outs = ", ".join(str(t) for t in self.outputs)
         accel = "" if self.accelerator == "cpu" else f" accelerator={self.accelerator!r}"
-        return (f"<edgerun.Session {self._origin!s} signature={self.signature!r} "
+        sig = "" if self.signature is None else f" signature={self.signature!r}"
+        return (f"<edgerun.Session {self._origin!s}{sig} "
                 f"threads={self.threads}{accel} inputs=[{ins}] outputs=[{outs}]>")

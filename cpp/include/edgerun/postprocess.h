@@ -26,7 +26,7 @@ namespace postprocess {
 
 // What one frame decoded to.
 struct Result {
-  enum class Kind : int { kClassification = 0, kDetection = 1 };
+  enum class Kind : int { kClassification = 0, kDetection = 1, kSegmentation = 2, kLandmarks = 3 };
   Kind kind = Kind::kDetection;
   // Detection: n boxes (x1, y1, x2, y2) in source-frame pixels when a
   // Transform was given, else in model-input pixels; score; class id;
@@ -38,12 +38,32 @@ struct Result {
   std::vector<int32_t> classes;  // n
   int num_keypoints = 0;
   std::vector<float> keypoints;  // n * num_keypoints * 2
+  // Segmentation: a mask_width x mask_height map (row-major) of class ids
+  // (-1: a pixel the model did not see, e.g. letterbox padding) and, unless the
+  // model outputs class ids, the score of each pixel's class. mask_matrix maps
+  // mask pixel coordinates (continuous, pixel i covers [i, i+1)) to source
+  // pixels (model-input pixels without a Transform).
+  int mask_width = 0, mask_height = 0;
+  std::vector<int32_t> mask;
+  std::vector<float> mask_scores;
+  double mask_matrix[6] = {1, 0, 0, 0, 1, 0};
+  // Landmarks: n instances of num_landmarks points of landmark_dims values
+  // (x, y[, z[, visibility[, presence]]]); x, y (and z, scaled like x) in
+  // source pixels with a Transform; `scores` holds each instance's score
+  // (1 when the model has no score output).
+  int num_landmarks = 0, landmark_dims = 0;
+  std::vector<float> landmarks;  // n * num_landmarks * landmark_dims
   void Clear() {
     n = 0;
     boxes.clear();
     scores.clear();
     classes.clear();
     keypoints.clear();
+    mask_width = mask_height = 0;
+    mask.clear();
+    mask_scores.clear();
+    num_landmarks = landmark_dims = 0;
+    landmarks.clear();
   }
 };
 
@@ -188,17 +208,30 @@ class Ssd : public Head {
 
 // YOLOv5: [1, N, 5 + C] rows (xc, yc, w, h, objectness, class scores...);
 //   a box is a candidate when objectness >= threshold and objectness * class >= threshold.
-// YOLOv8: [1, 4 + C, N] (features first) or [1, N, 4 + C] (boxes first); score = max class.
-// Coordinates are centre/size in input pixels, or normalized to [0, 1].
+// YOLOv8 / YOLO11 (version 8 or 11): [1, 4 + C, N] (features first) or [1, N, 4 + C]
+//   (boxes first); score = max class.
+// Coordinates are centre/size in input pixels, or normalized to [0, 1]; NMS follows.
+// End-to-end, NMS-free exports (version 10 or 26: YOLOv10, YOLO26): [1, N, 6] rows
+//   (x1, y1, x2, y2, score, class id), already suppressed: kept when score >=
+//   threshold, best first, no NMS.
+// Pose variants (num_keypoints = K > 0): each row continues with K * (x, y,
+//   visibility) after the class scores (after the class id for end-to-end).
+// Scores are probabilities: a frame whose class scores (or objectness) fall
+// outside [0, 1] after dequantization is refused (InputError) instead of being
+// misread (e.g. an end-to-end output decoded as version 8, or raw logits).
 struct YoloOptions {
   enum class Layout : int { kAuto = 0, kFeaturesFirst, kBoxesFirst };
   enum class Coordinates : int { kAuto = 0, kNormalized, kPixels };
-  int version = 8;                    // 5 or 8
+  int version = 8;                    // 5, 8, 11 (= 8), 10 or 26 (end-to-end)
   float score_threshold = 0.25f;
   NmsOptions nms = {0.45f, 100, false, NmsMode::kHard};
-  Layout layout = Layout::kAuto;      // v8: auto = the smaller dimension holds the features
+  // auto: the dimension that matches the expected feature count (when classes
+  // are known), else the smaller one holds the features (end-to-end: boxes first).
+  Layout layout = Layout::kAuto;
   // kAuto: normalized when every box coordinate of the frame is <= 1.5.
   Coordinates coordinates = Coordinates::kAuto;
+  int num_classes = 0;                // 0: inferred from the shape; else the shape must agree
+  int num_keypoints = 0;              // pose models: keypoints (x, y, visibility) per box
   OutputRef output;
 };
 
@@ -213,6 +246,73 @@ class Yolo : public Head {
  private:
   explicit Yolo(const YoloOptions& o) : options_(o) {}
   YoloOptions options_;
+};
+
+// Semantic segmentation: one output [1, H, W, C] of per-class scores (logits or
+// probabilities; C >= 2: the class is the argmax), [1, H, W, 1] / [1, H, W] of
+// one foreground probability (class 1 where activation(value) >= threshold,
+// else 0; e.g. MediaPipe's selfie segmentation), or [1, H, W] integer class ids
+// (e.g. DeepLab exports that end in ARG_MAX). With a Transform and resolution
+// kSource the mask covers the frame region the model saw (the Transform's
+// source_roi) in source pixels, sampled through the inverse mapping (letterbox,
+// crop, rotation and flip undone); pixels that fall outside the image inside
+// the model input (letterbox padding) are -1. kModel keeps the model's
+// resolution; mask_matrix maps it to source pixels either way.
+struct SegmentationOptions {
+  enum class Resolution : int { kSource = 0, kModel };
+  enum class Interpolation : int { kBilinear = 0, kNearest };
+  ScoreActivation activation = ScoreActivation::kNone;  // applied to the scores (softmax over C)
+  float threshold = 0.5f;             // one-channel outputs: foreground when score >= threshold
+  Resolution resolution = Resolution::kSource;  // kSource needs a Transform, else kModel is used
+  // Score maps: bilinear (scores resampled, then argmax / threshold) or nearest.
+  // Class-id maps are always sampled nearest.
+  Interpolation interpolation = Interpolation::kBilinear;
+  OutputRef output;                   // default: the only 3-D/4-D output with H, W > 1
+};
+
+class Segmentation : public Head {
+ public:
+  static Expected<std::shared_ptr<Segmentation>> Create(const SegmentationOptions& options);
+  Expected<std::shared_ptr<const Decoder>> Bind(const std::vector<TensorInfo>& inputs,
+                                                const std::vector<TensorInfo>& outputs) const override;
+  std::string Describe() const override;
+  const SegmentationOptions& options() const { return options_; }
+
+ private:
+  explicit Segmentation(const SegmentationOptions& o) : options_(o) {}
+  SegmentationOptions options_;
+};
+
+// Landmark models (MediaPipe face mesh, hands, pose; any model whose output is
+// N points of D values): one output of num_landmarks * dims values ([1, N*D],
+// [1, N, D], [1, 1, 1, N*D] ...) of (x, y[, z[, visibility[, presence]]]) in
+// model-input pixels (or normalized to [0, 1]), optionally a score output of
+// one value (face/hand presence). x, y are mapped to source pixels through the
+// Transform; z is scaled by the Transform's scale. A batch of B instances
+// ([B, N*D]) gives B results under the same Transform.
+struct LandmarksOptions {
+  int num_landmarks = 0;              // 0: elements / dims
+  int dims = 3;                       // values per landmark, 2..8
+  bool normalized = false;            // x, y (and z) are fractions of the input size
+  ScoreActivation visibility_activation = ScoreActivation::kNone;  // for values 3 and 4 (visibility, presence)
+  ScoreActivation score_activation = ScoreActivation::kNone;       // for the score output
+  bool has_score_threshold = false;
+  float score_threshold = 0.5f;       // with a score output: instances below it are dropped
+  OutputRef landmarks_output;         // default: the first largest output whose size is a multiple of dims
+  OutputRef score_output;             // default: none (set it to use the model's presence flag)
+};
+
+class Landmarks : public Head {
+ public:
+  static Expected<std::shared_ptr<Landmarks>> Create(const LandmarksOptions& options);
+  Expected<std::shared_ptr<const Decoder>> Bind(const std::vector<TensorInfo>& inputs,
+                                                const std::vector<TensorInfo>& outputs) const override;
+  std::string Describe() const override;
+  const LandmarksOptions& options() const { return options_; }
+
+ private:
+  explicit Landmarks(const LandmarksOptions& o) : options_(o) {}
+  LandmarksOptions options_;
 };
 
 // Models ending in TFLite_Detection_PostProcess: boxes [1, N, 4] (ymin, xmin,
@@ -247,5 +347,7 @@ template <> const NameTable& NamesOf<postprocess::NmsMode>();           // nms: 
 template <> const NameTable& NamesOf<postprocess::ScoreActivation>();   // score_activation: none, sigmoid, softmax
 template <> const NameTable& NamesOf<postprocess::YoloOptions::Layout>();       // layout: auto, features_first, boxes_first
 template <> const NameTable& NamesOf<postprocess::YoloOptions::Coordinates>();  // coordinates: auto, normalized, pixels
+template <> const NameTable& NamesOf<postprocess::SegmentationOptions::Resolution>();     // resolution: source, model
+template <> const NameTable& NamesOf<postprocess::SegmentationOptions::Interpolation>();  // interpolation: bilinear, nearest
 
 }  // namespace edgerun

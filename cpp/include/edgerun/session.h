@@ -78,6 +78,14 @@ struct OutputBlocks {
   std::vector<TensorInfo> info;
 };
 
+// The shape one input gets before the first run (models with dynamic, -1,
+// dimensions): by signature name (non-empty) or index (>= 0, or negative from the end).
+struct InputShape {
+  std::string name;
+  int index = -1;
+  std::vector<int64_t> shape;
+};
+
 struct SessionOptions {
   // CPU threads (>= 1); unset: one per physical core available to the process.
   std::optional<int> threads;
@@ -93,6 +101,10 @@ struct SessionOptions {
   std::string signature;            // signature key; empty: use signature_index
   int signature_index = 0;
   bool verify = true;               // verify the flatbuffer before the runtime sees it
+  // Resized before the warm-up run. A dynamic input not named here gets each
+  // -1 dimension set to 1; if the model cannot run like that, Create() fails
+  // with a ModelError naming the input and how to give its shape.
+  std::vector<InputShape> input_shapes;
 };
 
 // A caller-owned array handed to Run(): any strides, exact dtype and shape.
@@ -141,8 +153,13 @@ class Session {
   std::vector<TensorInfo> OutputInfos() const;
   // Input i's buffer with its current description, under the lock.
   std::pair<std::shared_ptr<AlignedBlock>, TensorInfo> InputBuffer(size_t i) const;
-  const std::vector<std::string>& signatures() const { return signature_keys_; }
-  const std::string& signature() const { return signature_keys_[signature_index_]; }
+  // Signature keys; empty for a model without SignatureDefs (the runtime's
+  // stand-in key, "<placeholder signature>", is never reported).
+  const std::vector<std::string>& signatures() const { return signature_names_; }
+  // The key of the signature in use ("" for a model without SignatureDefs).
+  const std::string& signature() const { return signature_names_.empty() ? kNoSignature : signature_keys_[signature_index_]; }
+  // The model's input shapes as declared, -1 for a dynamic dimension.
+  const std::vector<std::vector<int64_t>>& input_shape_signatures() const { return input_signatures_; }
   int threads() const { return threads_; }
   bool stateful() const { return stateful_; }
   // The accelerator in use ("cpu" after a fallback) and, after a fallback to
@@ -201,6 +218,7 @@ class Session {
                                                        const SessionOptions& options);
   Status Build();
   Status AllocateBuffers();
+  Status ApplyInputShapes(const std::vector<std::vector<int64_t>>& shapes, std::vector<bool>* defaulted);
   Status RunLocked(const std::vector<HostArray>& arrays);
 
   std::shared_ptr<ModelBytes> bytes_;
@@ -209,7 +227,10 @@ class Session {
   int threads_ = 1;
   bool stateful_ = false;
   size_t signature_index_ = 0;
-  std::vector<std::string> signature_keys_;
+  std::vector<std::string> signature_keys_;   // as the runtime reports them
+  std::vector<std::string> signature_names_;  // the model's SignatureDefs (none: empty)
+  std::vector<std::vector<int64_t>> input_signatures_;
+  static const std::string kNoSignature;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
   std::vector<std::shared_ptr<AlignedBlock>> input_blocks_;

@@ -36,6 +36,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <string>
+#include <vector>
+
 #include "edgerun/status.h"
 
 namespace edgerun {
@@ -70,5 +73,15 @@ struct VerifyOptions {
 // out of range (subgraph has 87 tensors)". `data` may have any alignment;
 // offsets and alignment are checked relative to `data`.
 Status VerifyModel(const uint8_t* data, size_t size, const VerifyOptions& opts = {});
+
+// The declared shape of every subgraph input tensor, by tensor name (in
+// subgraph order; shape_signature where the model has one, so a dynamic
+// dimension reads -1, else shape). Bounds-checked: safe on unverified bytes.
+struct DeclaredInput {
+  uint32_t subgraph = 0;
+  std::string name;
+  std::vector<int64_t> shape;
+};
+Expected<std::vector<DeclaredInput>> DeclaredInputShapes(const uint8_t* data, size_t size);
 
 }  // namespace edgerun

@@ -1946,4 +1946,38 @@ Status VerifyModel(const uint8_t* data, size_t size, const VerifyOptions& opts) 
   return v.Run();
 }
 
+Expected<std::vector<DeclaredInput>> DeclaredInputShapes(const uint8_t* data, size_t size) {
+  if (data == nullptr || size < 16) return ModelError("model data too small");
+  fb::Reader r(data, size, (uint64_t(1) << 20) + 2 * uint64_t(size));
+  std::vector<DeclaredInput> out;
+  fb::TableRef model;
+  EDGERUN_RETURN_IF_ERROR(r.Table(fb::LoadU32(data), &model));
+  fb::VecRef sgs;
+  EDGERUN_RETURN_IF_ERROR(r.Vector(model, sc::Model::Subgraphs, &sgs, "subgraphs"));
+  for (uint32_t si = 0; sgs.present && si < sgs.len; ++si) {
+    fb::TableRef sg;
+    EDGERUN_RETURN_IF_ERROR(r.VecTable(sgs, si, &sg));
+    fb::VecRef tensors, inputs;
+    EDGERUN_RETURN_IF_ERROR(r.Vector(sg, sc::SubGraph::Tensors, &tensors, "tensors"));
+    EDGERUN_RETURN_IF_ERROR(r.Vector(sg, sc::SubGraph::Inputs, &inputs, "inputs"));
+    for (uint32_t k = 0; inputs.present && k < inputs.len; ++k) {
+      const int32_t ti = r.VI32(inputs, k);
+      if (!tensors.present || ti < 0 || static_cast<uint32_t>(ti) >= tensors.len) continue;
+      fb::TableRef t;
+      EDGERUN_RETURN_IF_ERROR(r.VecTable(tensors, static_cast<uint32_t>(ti), &t));
+      fb::VecRef name, shape, signature;
+      EDGERUN_RETURN_IF_ERROR(r.String(t, sc::Tensor::Name, &name, "name"));
+      EDGERUN_RETURN_IF_ERROR(r.Vector(t, sc::Tensor::Shape, &shape, "shape"));
+      EDGERUN_RETURN_IF_ERROR(r.Vector(t, sc::Tensor::ShapeSignature, &signature, "shape_signature"));
+      const fb::VecRef& dims = signature.present && signature.len == shape.len ? signature : shape;
+      DeclaredInput in;
+      in.subgraph = si;
+      if (name.present) in.name.assign(reinterpret_cast<const char*>(data + name.data), name.len);
+      for (uint32_t d = 0; dims.present && d < dims.len; ++d) in.shape.push_back(r.VI32(dims, d));
+      out.push_back(std::move(in));
+    }
+  }
+  return out;
+}
+
 }  // namespace edgerun

@@ -296,6 +296,8 @@ const char* const kNmsNames[] = {"hard", "weighted"};
 const char* const kActivationNames[] = {"none", "sigmoid", "softmax"};
 const char* const kYoloLayoutNames[] = {"auto", "features_first", "boxes_first"};
 const char* const kYoloCoordinateNames[] = {"auto", "normalized", "pixels"};
+const char* const kResolutionNames[] = {"source", "model"};
+const char* const kInterpolationNames[] = {"bilinear", "nearest"};
 }  // namespace
 
 #define EDGERUN_NAMES(E, option, names)                                                 \
@@ -309,6 +311,8 @@ EDGERUN_NAMES(NmsMode, "nms", kNmsNames)
 EDGERUN_NAMES(ScoreActivation, "score_activation", kActivationNames)
 EDGERUN_NAMES(YoloOptions::Layout, "layout", kYoloLayoutNames)
 EDGERUN_NAMES(YoloOptions::Coordinates, "coordinates", kYoloCoordinateNames)
+EDGERUN_NAMES(SegmentationOptions::Resolution, "resolution", kResolutionNames)
+EDGERUN_NAMES(SegmentationOptions::Interpolation, "interpolation", kInterpolationNames)
 #undef EDGERUN_NAMES
 
 }  // namespace edgerun

@@ -88,6 +88,57 @@ int64_t Product(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// The key LiteRT gives the one signature of a model without SignatureDefs.
+constexpr const char* kPlaceholderSignature = "<placeholder signature>";
+
+// Largest dimension accepted in a requested input shape.
+constexpr int64_t kMaxDimension = int64_t(1) << 30;
+
+// SessionOptions::input_shapes -> one entry per input (empty: not given).
+Status ResolveInputShapes(const std::vector<InputShape>& given, const std::vector<TensorInfo>& inputs,
+                          const std::vector<std::vector<int64_t>>& declared, std::vector<std::vector<int64_t>>* out) {
+  const long long n = static_cast<long long>(inputs.size());
+  out->assign(inputs.size(), {});
+  std::vector<std::string> keys(inputs.size());
+  for (const InputShape& g : given) {
+    long long i = -1;
+    std::string key;
+    if (!g.name.empty()) {
+      key = "'" + g.name + "'";
+      for (size_t k = 0; k < inputs.size(); ++k)
+        if (inputs[k].name == g.name) i = static_cast<long long>(k);
+      if (i < 0) {
+        std::string names;
+        for (auto& t : inputs) names += (names.empty() ? "'" : ", '") + t.name + "'";
+        return InputError("input_shapes: the model has no input named '" + g.name + "'; its inputs are " +
+                          (names.empty() ? "none" : names));
+      }
+    } else {
+      key = std::to_string(g.index);
+      i = g.index < 0 ? g.index + n : g.index;
+      if (i < 0 || i >= n)
+        return InputError("input_shapes: input index " + std::to_string(g.index) + " is out of range; the model has " +
+                          std::to_string(n) + " input(s)");
+    }
+    const TensorInfo& t = inputs[static_cast<size_t>(i)];
+    const std::string what = "input_shapes[" + key + "] (input " + std::to_string(i) + ", '" + t.name + "', " +
+                             ShapeString(declared[static_cast<size_t>(i)]) + ")";
+    if (!keys[static_cast<size_t>(i)].empty())
+      return InputError("input_shapes: input " + std::to_string(i) + " ('" + t.name + "') is given twice, as " +
+                        keys[static_cast<size_t>(i)] + " and as " + key);
+    keys[static_cast<size_t>(i)] = key;
+    if (g.shape.size() != t.shape.size())
+      return InputError(what + ": got " + ShapeString(g.shape) + ", expected rank " + std::to_string(t.shape.size()));
+    for (size_t d = 0; d < g.shape.size(); ++d) {
+      if (g.shape[d] <= 0 || g.shape[d] > kMaxDimension)
+        return InputError(what + ": invalid dimension " + std::to_string(g.shape[d]) + " in " + ShapeString(g.shape) +
+                          " (expected 1 .. 2^30)");
+    }
+    (*out)[static_cast<size_t>(i)] = g.shape;
+  }
+  return Status::Ok();
+}
+
 // A failure while preparing or warming up a freshly loaded model means the
 // model cannot run here (unresolved custom op, unsupported kernel...): report
 // it as a model problem, at load time.
@@ -487,6 +538,8 @@ Expected<std::unique_ptr<Session>> Session::CreateOnce(std::shared_ptr<ModelByte
   return s;
 }
 
+const std::string Session::kNoSignature;
+
 Session::~Session() {
   std::lock_guard<std::mutex> lock(mu_);
   impl_.reset();
@@ -527,9 +580,17 @@ Status Session::Build() {
       return ModelError("cannot read signature " + std::to_string(i));
     signature_keys_.push_back(key ? key : "");
   }
+  // A model without SignatureDefs: the runtime makes up one signature with a
+  // stand-in key, which is no name of the model's (not reported, not selectable).
+  const bool placeholder = nsig == 1 && signature_keys_[0] == kPlaceholderSignature;
+  if (!placeholder) signature_names_ = signature_keys_;
   if (!options_.signature.empty()) {
-    auto it = std::find(signature_keys_.begin(), signature_keys_.end(), options_.signature);
+    auto it = placeholder ? signature_keys_.end()
+                          : std::find(signature_keys_.begin(), signature_keys_.end(), options_.signature);
     if (it == signature_keys_.end()) {
+      if (placeholder)
+        return InputError("the model has no signature '" + options_.signature +
+                          "': it has no SignatureDefs (leave signature unset, or 0)");
       std::string keys;
       for (auto& k : signature_keys_) keys += (keys.empty() ? "'" : ", '") + k + "'";
       return InputError("the model has no signature '" + options_.signature +
@@ -558,6 +619,10 @@ Status Session::Build() {
   api->LiteRtGetNumSignatureOutputs(sig, &nout);
   inputs_.resize(nin);
   outputs_.resize(nout);
+  input_signatures_.assign(nin, {});
+  // The runtime reports a dynamic dimension as 1 (the tensor's `shape`); the
+  // model's shape_signature says which dimensions are dynamic (-1).
+  auto declared = DeclaredInputShapes(bytes_->data(), bytes_->size());
   im.in_types.resize(nin);
   im.out_types.resize(nout);
   for (LiteRtParamIndex i = 0; i < nin; ++i) {
@@ -567,7 +632,18 @@ Status Session::Build() {
     if (api->LiteRtGetSignatureInputTensorByIndex(sig, i, &t) != kLiteRtStatusOk)
       return ModelError("cannot read input " + std::to_string(i));
     EDGERUN_RETURN_IF_ERROR(TensorInfoFrom(api, t, name, "input", i, &inputs_[i], &im.in_types[i]));
+    input_signatures_[i] = inputs_[i].shape;
+    const char* tname = nullptr;
+    if (declared.ok() && api->LiteRtGetTensorName(t, &tname) == kLiteRtStatusOk && tname) {
+      for (const DeclaredInput& d : *declared) {
+        if (d.name != tname || d.shape.size() != inputs_[i].shape.size()) continue;
+        input_signatures_[i] = d.shape;
+        break;
+      }
+    }
   }
+  std::vector<std::vector<int64_t>> shapes;
+  EDGERUN_RETURN_IF_ERROR(ResolveInputShapes(options_.input_shapes, inputs_, input_signatures_, &shapes));
   for (LiteRtParamIndex i = 0; i < nout; ++i) {
     LiteRtTensor t = nullptr;
     const char* name = nullptr;
@@ -602,30 +678,96 @@ Status Session::Build() {
     return im.accel && s.code() == Code::kInferenceError ? im.accel->WarmupFailure(im.report, s)
                                                          : AsLoadError(s);
   };
+  // A dynamic input the caller gave no shape for: its failure says which input
+  // and how to pass input_shapes=.
+  std::vector<bool> defaulted(inputs_.size(), false);
+  auto shape_error = [&](const Status& s) -> Status {
+    std::string dynamic, example;
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      if (!shapes[i].empty() || !defaulted[i]) continue;
+      if (example.empty()) {
+        example = "'" + inputs_[i].name + "': [";
+        for (size_t d = 0; d < input_signatures_[i].size(); ++d)
+          example += (d ? ", " : "") + (input_signatures_[i][d] < 0 ? std::string("N") : std::to_string(input_signatures_[i][d]));
+        example += "]";
+      }
+      std::vector<int64_t> ones = inputs_[i].shape;
+      for (int64_t& d : ones) d = d < 0 ? 1 : d;
+      dynamic += (dynamic.empty() ? "" : "; ") + Describe("input", i, inputs_[i]) + " has dynamic shape " +
+                 ShapeString(input_signatures_[i]) + " (tried as " + ShapeString(ones) + ")";
+    }
+    if (dynamic.empty()) return load_error(s);
+    return ModelError(dynamic + ", and the model cannot run like that; give the shapes it runs with: "
+                      "Session(model, input_shapes={" + example +
+                      "}) (by name or index; resize_input() changes them later). The runtime said: " + s.message());
+  };
+  auto prepare = [&]() -> Status {
+    Status st = ApplyInputShapes(shapes, &defaulted);
+    if (st.ok()) st = AllocateBuffers();
+    return st;
+  };
   if (stateful_) {
     auto scratch = compile();
     if (!scratch.ok()) return scratch.status();
     im.compiled = *scratch;
-    Status warm = AllocateBuffers();
+    Status warm = prepare();
     if (warm.ok()) warm = RunLocked({});
     im.DestroyBuffers();
     api->LiteRtDestroyCompiledModel(im.compiled);
     im.compiled = nullptr;
-    if (!warm.ok()) return load_error(warm);
+    if (!warm.ok()) return warm.code() == Code::kInputError ? warm : shape_error(warm);
   }
   auto compiled = compile();
   if (!compiled.ok()) return compiled.status();
   im.compiled = *compiled;
-  Status alloc = AllocateBuffers();
-  if (!alloc.ok()) return load_error(alloc);
+  Status alloc = prepare();
+  if (!alloc.ok()) return alloc.code() == Code::kInputError ? alloc : shape_error(alloc);
   if (!stateful_) {
     // Warm-up: surfaces unresolved custom ops and kernel failures here and not
     // at the first frame, and takes the one-time costs (weight packing).
     Status warm = RunLocked({});
-    if (!warm.ok()) return load_error(warm);
+    if (!warm.ok()) return shape_error(warm);
     for (auto& b : input_blocks_) std::memset(b->data(), 0, b->capacity());
   }
   run_count_ = 0;
+  return Status::Ok();
+}
+
+// Resizes the inputs of a fresh compilation: the shapes given (non-empty
+// entries), else each dynamic dimension the runtime still reports as -1 set to 1.
+Status Session::ApplyInputShapes(const std::vector<std::vector<int64_t>>& shapes, std::vector<bool>* defaulted) {
+  Impl& im = *impl_;
+  defaulted->assign(inputs_.size(), false);
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    std::vector<int64_t> target = i < shapes.size() ? shapes[i] : std::vector<int64_t>();
+    if (target.empty()) {
+      LiteRtLayout layout;
+      std::memset(&layout, 0, sizeof(layout));
+      if (im.api->LiteRtGetCompiledModelInputTensorLayout(im.compiled, signature_index_, i, &layout) !=
+          kLiteRtStatusOk)
+        continue;
+      // A dimension still dynamic in the compiled model (-1) becomes 1. One the
+      // model declares dynamic but the runtime already sized (LiteRT uses the
+      // tensor's `shape`, 1 in exported models) stays as it is, but is noted
+      // for the error message should the model fail to run at that size.
+      bool dynamic = false, unsized = false;
+      for (uint32_t d = 0; d < layout.rank; ++d) unsized |= layout.dimensions[d] < 0;
+      for (int64_t d : input_signatures_[i]) dynamic |= d < 0;
+      (*defaulted)[i] = dynamic || unsized;
+      if (!unsized) continue;
+      target.assign(layout.dimensions, layout.dimensions + layout.rank);
+      for (int64_t& d : target) d = d < 0 ? 1 : d;
+    }
+    std::vector<int> dims(target.begin(), target.end());
+    LiteRtStatus st = im.api->LiteRtCompiledModelResizeInputTensorNonStrict(im.compiled, signature_index_, i,
+                                                                          dims.data(), dims.size());
+    if (st != kLiteRtStatusOk) {
+      std::string errors = im.TakeErrors();
+      return ModelError(Describe("input", i, inputs_[i]) + ": the runtime cannot resize it to " +
+                        ShapeString(target) + " (" + LiteRtStatusName(st) + ")" +
+                        (errors.empty() ? "" : ": " + errors));
+    }
+  }
   return Status::Ok();
 }
 
@@ -846,8 +988,9 @@ Status Session::RunLocked(const std::vector<HostArray>& arrays) {
                                                 im.out_buffers.size(), im.out_buffers.data());
   if (st != kLiteRtStatusOk) {
     std::string errors = im.TakeErrors();
-    return InferenceError("running signature '" + signature_keys_[signature_index_] +
-                          "' failed (" + LiteRtStatusName(st) + ")" +
+    return InferenceError((signature_names_.empty() ? std::string("running the model")
+                                                    : "running signature '" + signature_keys_[signature_index_] + "'") +
+                          " failed (" + LiteRtStatusName(st) + ")" +
                           (errors.empty() ? "" : ": " + errors));
   }
   return Status::Ok();

@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..errors import InputError
 from . import tflite_file
 from .info import (EDGETPU_CUSTOM_OP, INSPECT_SCHEMA, ModelDetails, SignatureDetails, SignatureInfo,
                    TensorDetails, TensorInfo, XnnpackReport)
@@ -110,11 +111,15 @@ def _activations(model, sg, names: List[str]) -> Tuple[int, int]:
     return total, peak
 
 
-def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True) -> ModelDetails:
+def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True,
+            input_shapes: Optional[Dict[Any, Sequence[int]]] = None) -> ModelDetails:
     """Describes a model (path or bytes); raises :class:`edgerun.ModelError` if it is invalid.
 
     ``xnnpack=False`` skips compiling the model for the XNNPACK check
-    (``ModelDetails.xnnpack`` is then None).
+    (``ModelDetails.xnnpack`` is then None). ``input_shapes``
+    (``{input name or index: shape}``, as for :class:`edgerun.Session`) sizes
+    dynamic inputs before that compile; the inputs and outputs then report the
+    shapes the runtime gave them (``shape_from="runtime"``).
     """
     data, path = tflite_file.read_source(model)
     m = tflite_file.unpack(data, path or "model")
@@ -163,9 +168,16 @@ def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True) -> ModelDet
     if xnnpack:
         main_ops = [names[op.opcodeIndex] for op in (main.operators or [])] if main is not None else []
         runtime_shapes: Dict[int, Tuple[int, ...]] = {}
-        report = xnnpack_placement(data, main_ops, custom, runtime_shapes=runtime_shapes)
-        inputs = tuple(_with_runtime_shape(t, runtime_shapes) for t in inputs)
-        outputs = tuple(_with_runtime_shape(t, runtime_shapes) for t in outputs)
+        resize = _resolve_input_shapes(input_shapes, inputs, sigs) if input_shapes else None
+        report = xnnpack_placement(data, main_ops, custom, runtime_shapes=runtime_shapes, input_shapes=resize)
+        dynamic = [t.name for t in inputs if any(d < 0 for d in t.shape_signature)]
+        if report.error and dynamic and not resize:
+            report = dataclasses.replace(report, error=f"{report.error} (dynamic inputs: {', '.join(dynamic)}; size "
+                                                       f"them with input_shapes= / --input-shape NAME=1x...)")
+        inputs = tuple(_with_runtime_shape(t, runtime_shapes, bool(resize)) for t in inputs)
+        outputs = tuple(_with_runtime_shape(t, runtime_shapes, bool(resize)) for t in outputs)
+    elif input_shapes:
+        raise InputError("inspect: input_shapes needs the compile of the XNNPACK check (xnnpack=True)")
     return ModelDetails(
         path=path,
         size=len(data),
@@ -187,13 +199,51 @@ def inspect(model: tflite_file.ModelSource, *, xnnpack: bool = True) -> ModelDet
     )
 
 
-def _with_runtime_shape(t: TensorDetails, runtime_shapes: Dict[int, Tuple[int, ...]]) -> TensorDetails:
+def _with_runtime_shape(t: TensorDetails, runtime_shapes: Dict[int, Tuple[int, ...]],
+                        resized: bool = False) -> TensorDetails:
     """The runtime's shape for a tensor whose file stores none (TF Object Detection API
-    exports leave TFLite_Detection_PostProcess outputs unshaped; the op sizes them)."""
+    exports leave TFLite_Detection_PostProcess outputs unshaped; the op sizes them), or
+    for every tensor after ``input_shapes`` resized the inputs."""
     shape = runtime_shapes.get(t.index)
-    if t.shape or shape is None:
+    if shape is None or (t.shape and not resized):
         return t
-    return dataclasses.replace(t, shape=shape, shape_signature=shape, shape_from="runtime")
+    return dataclasses.replace(t, shape=shape, shape_signature=t.shape_signature if t.shape else shape,
+                               shape_from="runtime")
+
+
+def _resolve_input_shapes(input_shapes: Any, inputs: Sequence[TensorDetails],
+                          sigs: Sequence[SignatureDetails]) -> Dict[int, Tuple[int, ...]]:
+    """``{input name or index: shape}`` -> ``{position in subgraph 0's inputs: shape}``.
+    Names are tensor names or the first signature's input names (in the file's order)."""
+    if not isinstance(input_shapes, dict):
+        raise InputError(f"input_shapes: expected a dict {{input name or index: shape}}, got {input_shapes!r}")
+    names = {t.name: i for i, t in enumerate(inputs)}
+    if sigs and sigs[0].subgraph == 0:
+        names.update({n: i for i, n in enumerate(sigs[0].inputs) if i < len(inputs)})
+    out: Dict[int, Tuple[int, ...]] = {}
+    for key, shape in input_shapes.items():
+        if isinstance(key, str):
+            if key not in names:
+                raise InputError(f"input_shapes: the model has no input named {key!r}; its inputs are "
+                                 + ", ".join(repr(n) for n in names))
+            i = names[key]
+        elif isinstance(key, int) and not isinstance(key, bool):
+            i = key + len(inputs) if key < 0 else key
+            if not 0 <= i < len(inputs):
+                raise InputError(f"input_shapes: input index {key} is out of range; the model has "
+                                 f"{len(inputs)} input(s)")
+        else:
+            raise InputError(f"input_shapes: keys are input names (str) or indices (int), got {type(key).__name__}")
+        try:
+            dims = tuple(int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise InputError(f"input_shapes[{key!r}]: expected a sequence of ints, got {shape!r}") from None
+        if len(dims) != len(inputs[i].shape_signature or inputs[i].shape) or any(d < 1 for d in dims):
+            raise InputError(f"input_shapes[{key!r}]: got {list(dims)}, expected positive dimensions of rank "
+                             f"{len(inputs[i].shape_signature or inputs[i].shape)} "
+                             f"(declared {list(inputs[i].shape_signature)})")
+        out[i] = dims
+    return out
 
 
 # --------------------------------------------------------------------------- XNNPACK
@@ -202,7 +252,8 @@ CPU_CUSTOM_OPS = ("TFLite_Detection_PostProcess", "AudioSpectrogram", "Mfcc")
 
 
 def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] = (), *,
-                      runtime_shapes: Optional[Dict[int, Tuple[int, ...]]] = None) -> XnnpackReport:
+                      runtime_shapes: Optional[Dict[int, Tuple[int, ...]]] = None,
+                      input_shapes: Optional[Dict[int, Tuple[int, ...]]] = None) -> XnnpackReport:
     """Compiles the model with the classic TFLite Interpreter of the installed
     ai-edge-litert wheel (its default XNNPACK delegate, the same XNNPACK
     kernels edgerun's sessions use) and reads which operators of subgraph 0 the
@@ -217,7 +268,8 @@ def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] 
     as "cpu".)
 
     ``runtime_shapes``, when given, is filled with ``{tensor index: shape}`` of
-    subgraph 0's inputs and outputs as the runtime sized them.
+    subgraph 0's inputs and outputs as the runtime sized them. ``input_shapes``
+    (``{position in subgraph 0's inputs: shape}``) resizes inputs first.
     """
     total = len(main_ops)
     try:
@@ -226,6 +278,10 @@ def xnnpack_placement(data: bytes, main_ops: List[str], custom: Tuple[str, ...] 
         return XnnpackReport(False, total=total, error=f"ai_edge_litert.interpreter unavailable: {e}")
     try:
         interp = Interpreter(model_content=bytes(data), num_threads=1)
+        if input_shapes:
+            ins = interp.get_input_details()
+            for i, shape in input_shapes.items():
+                interp.resize_tensor_input(int(ins[i]["index"]), list(shape))
         interp.allocate_tensors()
         details = interp._get_ops_details()
         if runtime_shapes is not None:

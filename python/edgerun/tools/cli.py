@@ -2,9 +2,10 @@
 
     edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
           [--accelerator cpu|edgetpu|gpu] [--device D] [--delegate LIB[:KEY=VALUE,...]]
+          [--signature NAME|INDEX] [--input-shape NAME=1x1760 ...]
     edgerun verify MODEL [MODEL ...] [--run]           structural + cross-reference check; --run:
                                                        also compile and run once
-    edgerun inspect MODEL [--json]                     tensors, operators, weights, memory, XNNPACK, metadata
+    edgerun inspect MODEL [--json] [--input-shape ..]  tensors, operators, weights, memory, XNNPACK, metadata
     edgerun convert SRC -o OUT.tflite [--quantize M]   Keras/SavedModel -> .tflite with a report
     edgerun edgetpu                                    the Edge TPU runtime and devices found
 """
@@ -96,8 +97,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         delegates.append(Delegate(lib, options))
     accel_opts = {"device": args.device} if args.device is not None else None
     t0 = time.perf_counter()
+    signature = args.signature
+    if signature is not None and signature.lstrip("-").isdigit():
+        signature = int(signature)
     session = Session(source, threads=args.threads, accelerator=args.accelerator,
-                      accelerator_options=accel_opts, delegates=delegates)
+                      accelerator_options=accel_opts, delegates=delegates, signature=signature,
+                      input_shapes=dict(args.input_shape or []) or None)
     load_ms = (time.perf_counter() - t0) * 1e3
     placement: dict = {}
     for p in session.placement():
@@ -140,8 +145,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     print(f"edgerun {__version__} | ai-edge-litert {info['version']} | {result['machine']}")
     print(f"model:   {label}")
-    print(f"load:    {load_ms:.1f} ms (verify + compile + warm-up), signature "
-          f"'{session.signature}', {session.threads} thread(s)")
+    sig = "no signatures" if session.signature is None else f"signature '{session.signature}'"
+    print(f"load:    {load_ms:.1f} ms (verify + compile + warm-up), {sig}, {session.threads} thread(s)")
     if session.accelerator != "cpu" or delegates:
         ops = ", ".join(f"{n} on {a}" for a, n in placement.items())
         print(f"ops:     {ops}")
@@ -277,7 +282,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from ..model.inspect import format_info, inspect
 
-    info = inspect(args.model, xnnpack=not args.no_xnnpack)
+    if args.input_shape and args.no_xnnpack:
+        raise SystemExit("edgerun inspect: --input-shape sizes the inputs for the compile that --no-xnnpack skips")
+    info = inspect(args.model, xnnpack=not args.no_xnnpack, input_shapes=dict(args.input_shape or []) or None)
     if args.json:
         print(json.dumps(info.to_dict(), indent=2))
     else:
@@ -318,6 +325,21 @@ def _sparsity(text: str) -> float:
     return v
 
 
+def _input_shape(text: str) -> tuple:
+    """``NAME=1x1760`` (or ``INDEX=1x1760``) -> (name or index, (1, 1760))."""
+    key, sep, dims = text.rpartition("=")
+    try:
+        if not sep or not key:
+            raise ValueError
+        shape = tuple(int(d) for d in dims.lower().replace(",", "x").split("x"))
+        if any(d < 1 for d in shape):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=DIMxDIM... (e.g. input=1x1760, or 0=1x1760), "
+                                         f"got {text!r}") from None
+    return (int(key) if key.lstrip("-").isdigit() else key), shape
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -347,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Edge TPU device for --accelerator edgetpu: usb, usb:N, pci:N, :N")
     b.add_argument("--delegate", action="append", metavar="LIB[:KEY=VALUE,...]",
                    help="attach a TFLite delegate plugin (repeatable)")
+    b.add_argument("--signature", default=None, metavar="NAME|INDEX",
+                   help="signature to run (key or index; default: the first)")
+    b.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=DIMxDIM...",
+                   help="shape of a dynamic input, by name or index, e.g. input=1x1760 (repeatable)")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_bench)
 
@@ -373,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="machine-readable output (docs/tools.md)")
     i.add_argument("--no-xnnpack", action="store_true",
                    help="skip compiling the model to find the operators XNNPACK does not take")
+    i.add_argument("--input-shape", action="append", type=_input_shape, metavar="NAME=DIMxDIM...",
+                   help="size a dynamic input for the compile, by name or index, e.g. input=1x1760 "
+                        "(repeatable); tensors then show the runtime's shapes")
     i.set_defaults(func=cmd_inspect)
 
     c = sub.add_parser("convert", help="convert a Keras model or SavedModel to .tflite, optionally quantized, "
