@@ -28,6 +28,11 @@ namespace internal {
 constexpr int kColOne = 128;               // source-x weights: 7 bits
 constexpr int kRowOne = 16384;             // source-y weights: 14 bits
 constexpr float kValueScale = 2097152.0f;  // sampled values are pixel * 2^21
+// Area weights (see KPlan::area): exact rationals while the reduced source
+// length stays within the limit, else rescaled to the quantum.
+constexpr int kAreaRowLimit = 128;    // 255 * 128 fits int16; rows pair into pmaddubsw's signed bytes
+constexpr int kAreaColLimit = 16383;  // 255 * 128 * 16383 < 2^31; chroma sums of two weights fit int16
+constexpr int kAreaColQuant = 8192;
 
 enum class ColorOp : int {
   kCopy = 0,   // out[c] = slot[perm[c]]      (rgb/bgr reorder, gray->gray, yuv->gray = luma)
@@ -71,6 +76,21 @@ struct KView {
   int ubase = 0;         // window start of position 0
   uint8_t umask[16] = {};  // per 128-bit lane: slot sl's (a, b) tap bytes, row a at 4sl, row b at 4sl + 2
   uint8_t uw[16] = {};     // the column weights in mask order
+  // SIMD area (see AreaTables): the taps of this view's own grid (chroma
+  // weights are the sums of the luma-grid weights of the pixels sharing a
+  // sample), so each plane is averaged at its own resolution.
+  //   vertical: per line, rows [vstart[j], vstart[j+1]) of (plane row vrow,
+  //   weight vw <= 127) -> acc[x] = sum vw * px (int16, <= 255 * one_y), for
+  //   acc indices [span_lo, span_hi) (bytes of the view's row);
+  //   horizontal: position i reads hK chunks of 8 int16 at acc + hbase[i] and
+  //   takes the dot product with hw[((i * hK) + k) * nch + c][0..7] for channel c.
+  const int32_t* vstart = nullptr;
+  const int32_t* vrow = nullptr;
+  const uint8_t* vw = nullptr;
+  int hK = 0;
+  const int32_t* hbase = nullptr;
+  const int16_t* hw = nullptr;
+  int span_lo = 0, span_hi = 0;
 };
 
 struct KPlan {
@@ -88,14 +108,21 @@ struct KPlan {
   const uint8_t* col_wb = nullptr;
   const int32_t* col_x = nullptr;  // per position: absolute source columns of taps a, b
   const int32_t* col_xb = nullptr;
-  // area (float weights, CSR lists of absolute source indices)
+  // area: integer weights (AreaTaps in preprocess.cc), CSR lists of absolute
+  // source indices on the luma (pixel) grid. The sampled value is
+  //   v = sum_r arow_w[r] * sum_k acol_w[k] * px   (exact integer, < 2^31)
+  //   slot = float(v) * area_scale                 (area_scale = 2^21 / (one_x * one_y))
+  // Row weights sum to one_y <= kAreaRowLimit, column weights to one_x <=
+  // kAreaColLimit, so 255 * one_y fits int16 and 255 * one_y * one_x int32:
+  // any summation order gives the same v (SIMD sums rows first).
   bool area = false;
+  float area_scale = 0.f;
   const int32_t* arow_start = nullptr;  // nlines + 1
   const int32_t* arow_idx = nullptr;
-  const float* arow_w = nullptr;
+  const int32_t* arow_w = nullptr;
   const int32_t* acol_start = nullptr;  // npos + 1
   const int32_t* acol_idx = nullptr;
-  const float* acol_w = nullptr;
+  const int32_t* acol_w = nullptr;
 
   int nviews = 0;
   KView views[3];
@@ -210,6 +237,21 @@ struct SimdTables {
 // off_a/off_b/col_wa/col_wb set). Returns false when a view cannot be served
 // by 16-byte windows (row shorter than 16 bytes): use the reference then.
 bool BuildSimdTables(KPlan& p, SimdLayout layout, SimdTables* t);
+
+// SIMD area tables (the KView area fields point into them), the same for every
+// ISA: chunks of 8 int16 are one 128-bit register on both AVX2 and NEON.
+// Positions are padded to a multiple of 8 (hbase 0, zero weights).
+struct AreaTables {
+  std::vector<int32_t> vstart[3], vrow[3];
+  std::vector<uint8_t> vw[3];
+  std::vector<int32_t> hbase[3];
+  std::vector<int16_t> hw[3];
+};
+// Fills the area fields of p's views. Returns false when the SIMD kernels
+// cannot serve the plan (YuvSampling::kRgb: taps are converted per source pixel).
+bool BuildAreaTables(KPlan& p, AreaTables* t);
+// Bytes of SIMD area scratch: one int16 accumulator row per view.
+size_t AreaScratchBytes(const KPlan& p);
 
 // Kernel configurations (XNNPACK's config style): one per kernel ISA, filled
 // once per process from the CPU features. A plan takes its kernel from here
