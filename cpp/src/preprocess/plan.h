@@ -264,6 +264,12 @@ struct KernelConfig {
   bool simd = false;                     // needs SIMD tables (BuildSimdTables) in `layout`
   SimdLayout layout = SimdLayout::kAvx2;
 };
+// The kernel path (Preprocessor::KernelPath) a plan for this geometry would
+// take with the SIMD tables of `layout`, whether or not this machine runs that
+// ISA: the planner's decision, comparable across ISAs (planner tests).
+Expected<std::string> PlannedPath(const Spec& s, int src_w, int src_h, int out_w, int out_h, ElemType type,
+                                  SimdLayout layout);
+
 // The configuration of `isa` (kAuto: the best one on this machine), or null
 // when its kernels are not available here. Ignores EDGERUN_DISABLE_SIMD.
 const KernelConfig* GetKernelConfig(Isa isa);

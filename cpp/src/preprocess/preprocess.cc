@@ -379,6 +379,7 @@ struct Plan {
   SimdTables tables;
   std::vector<uint8_t> pad_row;  // one output row of padding (NHWC: W*C elems; NCHW: C rows of W)
   int pad_byte = -1;             // the byte every pad_row byte equals, or -1 (then copy rows)
+  std::string path = "scalar";   // "<isa>/<path>" of the kernel (SimdPathName) or "scalar"
   // cache key
   int src_w = 0, src_h = 0, out_w = 0, out_h = 0, out_c = 0;
   ElemType type = ElemType::kFloat32;
@@ -650,6 +651,35 @@ Status SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out
 
 }  // namespace
 
+// The kernel path a plan runs, for tests and diagnostics (PlannedPath,
+// Preprocessor::KernelPath): "area", "windows" (16-byte windows + shuffles),
+// "packed" / "packed-uniform" (AVX2 per-pixel loads for 3/4-byte pixels).
+static const char* SimdPathName(const KPlan& k) {
+  if (k.area) return "area";
+  bool packed = false, uniform = false;
+  for (int v = 0; v < k.nviews; ++v) {
+    packed = packed || k.views[v].packed;
+    uniform = uniform || k.views[v].ustride > 0;
+  }
+  return uniform ? "packed-uniform" : packed ? "packed" : "windows";
+}
+
+// Kernel, chosen once for the plan. The reference serves rows too short for
+// 16-byte windows (BuildSimdTables refuses them) and area with
+// yuv_sampling="rgb" (taps converted per source pixel).
+static void SelectKernel(Plan& P, const KernelConfig* cfg) {
+  P.kernel = KernelRef;
+  P.kplan = &P.k;
+  P.path = "scalar";
+  if (cfg == nullptr || !cfg->simd) return;
+  P.ksimd = P.k;
+  if (P.k.area ? BuildAreaTables(P.ksimd, &P.area_tables) : BuildSimdTables(P.ksimd, cfg->layout, &P.tables)) {
+    P.kernel = cfg->fn;
+    P.kplan = &P.ksimd;
+    P.path = std::string(Name(cfg->isa)) + "/" + SimdPathName(P.ksimd);
+  }
+}
+
 // Builds a plan. Assumes spec validated and geometry checked.
 static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int src_h, int out_w, int out_h,
                                                  int out_c, ElemType type, float scale, int zp, Isa isa) {
@@ -813,19 +843,7 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
       if (b != P.pad_row[0]) P.pad_byte = -1;
   }
 
-  // Kernel, chosen once for the plan. The reference serves rows too short for
-  // 16-byte windows (BuildSimdTables refuses them) and area with
-  // yuv_sampling="rgb" (taps converted per source pixel).
-  P.kernel = KernelRef;
-  P.kplan = &P.k;
-  const KernelConfig* cfg = GetKernelConfig(isa);
-  if (cfg != nullptr && cfg->simd) {
-    P.ksimd = k;
-    if (k.area ? BuildAreaTables(P.ksimd, &P.area_tables) : BuildSimdTables(P.ksimd, cfg->layout, &P.tables)) {
-      P.kernel = cfg->fn;
-      P.kplan = &P.ksimd;
-    }
-  }
+  SelectKernel(P, GetKernelConfig(isa));
   return plan;
 }
 
@@ -1028,6 +1046,27 @@ Status CheckGeometry(const Spec& s, int sw, int sh, int ow, int oh) {
   return Status::Ok();
 }
 }  // namespace
+
+Expected<std::string> Preprocessor::KernelPath(int sw, int sh, int ow, int oh, ElemType type) {
+  EDGERUN_RETURN_IF_ERROR(CheckGeometry(spec_, sw, sh, ow, oh));
+  if (static_cast<unsigned>(type) > static_cast<unsigned>(ElemType::kInt8)) return InputError("dtype: unknown output type");
+  const int oc = spec_.channels == Channels::kGray ? 1 : 3;
+  auto plan = GetPlan(*cache_, spec_, sw, sh, ow, oh, oc, type, 1.f, 0, RequestedIsa(spec_));
+  if (!plan.ok()) return plan.status();
+  return plan.value()->path;
+}
+
+namespace internal {
+Expected<std::string> PlannedPath(const Spec& s, int sw, int sh, int ow, int oh, ElemType type, SimdLayout layout) {
+  EDGERUN_RETURN_IF_ERROR(CheckGeometry(s, sw, sh, ow, oh));
+  const int oc = s.channels == Channels::kGray ? 1 : 3;
+  auto built = BuildPlan(s, sw, sh, ow, oh, oc, type, 1.f, 0, Isa::kScalar);
+  if (!built.ok()) return built.status();
+  const KernelConfig cfg{layout == SimdLayout::kAvx2 ? Isa::kAVX2 : Isa::kNEON, KernelRef, true, layout};
+  SelectKernel(*built.value(), &cfg);
+  return built.value()->path;
+}
+}  // namespace internal
 
 Expected<Transform> Preprocessor::GetTransform(int sw, int sh, int ow, int oh) {
   EDGERUN_RETURN_IF_ERROR(CheckGeometry(spec_, sw, sh, ow, oh));
