@@ -335,18 +335,19 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   const bool nhwc = p.layout == Layout::kNHWC || C == 1;
   const int nb = p.area ? (p.npos + P::kBlock - 1) / P::kBlock : p.nblocks;
   const size_t npad = static_cast<size_t>(nb) * P::kBlock;
-  // scratch: [tail 256][slot rows 3 x npad floats][kTile transposed lines of npad x C x es]
+  // scratch: [tail 256][slot rows 3 x npad floats][TileLines transposed lines of npad x C x es]
   uint8_t* tail = scratch;
   float* slots[3];
   for (int s = 0; s < 3; ++s) slots[s] = reinterpret_cast<float*>(scratch + 256) + s * npad;
   uint8_t* line = scratch + 256 + 3 * npad * 4;
   const size_t line_bytes = npad * C * es + 16;  // + spill room of the direct path
   int tile0 = j0;
+  const int tile = TileLines(p);
   // area: one int16 accumulator row per view after the line buffers, zeroed
   // once (lanes outside a view's span only ever meet zero weights).
   int16_t* acc[3] = {nullptr, nullptr, nullptr};
   if (p.area) {
-    uint8_t* a = line + kTile * line_bytes;
+    uint8_t* a = line + static_cast<size_t>(tile) * line_bytes;
     for (int v = 0; v < p.nviews; ++v) {
       a = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(a) + 63) & ~static_cast<uintptr_t>(63));
       const size_t n = (static_cast<size_t>(p.views[v].row_bytes) + 8 * static_cast<size_t>(p.views[v].hK) + 64) * 2;
@@ -402,7 +403,7 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
         post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
       } else {
         post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
-        if (j - tile0 + 1 == kTile || j + 1 == j1) {
+        if (j - tile0 + 1 == tile || j + 1 == j1) {
           FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
           tile0 = j + 1;
         }
@@ -425,7 +426,7 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
           direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, out + pix * 3 * es, tail);
         } else {
           direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, line + (j - tile0) * line_bytes, tail);
-          if (j - tile0 + 1 == kTile || j + 1 == j1) {
+          if (j - tile0 + 1 == tile || j + 1 == j1) {
             FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
             tile0 = j + 1;
           }
@@ -443,7 +444,7 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
     } else {
       post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
-      if (j - tile0 + 1 == kTile || j + 1 == j1) {
+      if (j - tile0 + 1 == tile || j + 1 == j1) {
         FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
         tile0 = j + 1;
       }
