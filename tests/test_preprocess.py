@@ -300,6 +300,21 @@ def test_area_large_downscale_matches_opencv(fmt):
         assert np.array_equal(ours, scalar), f"{fmt} {w}x{h}: SIMD area differs from the reference"
 
 
+def test_kernel_path_names_the_planned_path(frames):
+    """Area runs the SIMD area path, except per-tap RGB conversion (yuv_sampling="rgb"),
+    which only the reference implements; bilinear never plans the scalar kernel."""
+    isa = Preprocessor("nv12").kernel
+    out = np.empty((60, 80, 3), np.float32)
+    area = Preprocessor("nv12", interpolation="area")
+    assert area.kernel_path(frames["nv12"], out) == ("scalar" if isa == "scalar" else f"{isa}/area")
+    assert Preprocessor("nv12", interpolation="area", yuv_sampling="rgb").kernel_path(frames["nv12"], out) == "scalar"
+    for fmt in FORMATS:
+        path = Preprocessor(fmt).kernel_path(frames[fmt], out)
+        assert path == "scalar" if isa == "scalar" else path.startswith(f"{isa}/"), (fmt, path)
+    with pytest.raises(InputError, match="float32, float16, uint8 or int8"):
+        area.kernel_path(frames["nv12"], np.empty((60, 80, 3), np.float64))
+
+
 @pytest.mark.parametrize("fmt", ["nv12", "rgba", "uyvy"])
 @pytest.mark.parametrize("fit,rotate,flip", GEOMETRY)
 def test_area_simd_equals_reference_geometry(frames, fmt, fit, rotate, flip):
