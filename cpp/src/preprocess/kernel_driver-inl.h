@@ -316,10 +316,20 @@ void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc
     P::AreaVertical(img.data[kv.plane], img.stride[kv.plane], kv.vrow + r0, kv.vw + r0, r1 - r0, kv.span_lo,
                     kv.span_hi, acc[v]);
     float* dst[3] = {slots[kv.slot[0]], slots[kv.slot[kv.nch > 1 ? 1 : 0]], slots[kv.slot[kv.nch > 2 ? 2 : 0]]};
-    switch (kv.nch) {
-      case 1: P::template AreaHorizontal<1>(kv, acc[v], p.npos, p.area_scale, dst); break;
-      case 2: P::template AreaHorizontal<2>(kv, acc[v], p.npos, p.area_scale, dst); break;
-      default: P::template AreaHorizontal<3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+    // Small chunk counts (ratios up to ~8 for 1-byte planes) unrolled.
+    switch (kv.nch * 8 + (kv.hK <= 3 ? kv.hK : 0)) {
+      case 1 * 8 + 1: P::template AreaHorizontal<1, 1>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 1 * 8 + 2: P::template AreaHorizontal<1, 2>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 1 * 8 + 3: P::template AreaHorizontal<1, 3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 1 * 8 + 0: P::template AreaHorizontal<1, 0>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 2 * 8 + 1: P::template AreaHorizontal<2, 1>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 2 * 8 + 2: P::template AreaHorizontal<2, 2>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 2 * 8 + 3: P::template AreaHorizontal<2, 3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 2 * 8 + 0: P::template AreaHorizontal<2, 0>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 3 * 8 + 1: P::template AreaHorizontal<3, 1>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 3 * 8 + 2: P::template AreaHorizontal<3, 2>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 3 * 8 + 3: P::template AreaHorizontal<3, 3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      default: P::template AreaHorizontal<3, 0>(kv, acc[v], p.npos, p.area_scale, dst); break;
     }
   }
 }

@@ -490,9 +490,10 @@ struct Avx2 {
   }
   // Area, horizontal pass: positions i and i + 4 of an 8-block share a
   // register (one per 128-bit lane); pmaddwd of 8-wide chunks, hadd to sums.
-  template <int NCH>
+  // KC > 0: the chunk count as a constant (unrolled; kv.hK == KC), 0: kv.hK.
+  template <int NCH, int KC>
   static void AreaHorizontal(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {
-    const int K = kv.hK;
+    const int K = KC > 0 ? KC : kv.hK;
     const __m256 sc = _mm256_set1_ps(scale);
     const size_t wstep = static_cast<size_t>(K) * NCH * 8;
     for (int i0 = 0; i0 < npos; i0 += 8) {

@@ -199,9 +199,10 @@ struct Neon {
   }
   // Horizontal pass: per position, vmull_s16/vmlal_high_s16 over 8-wide
   // chunks, then pairwise adds give 4 positions' sums in one register.
-  template <int NCH>
+  // KC > 0: the chunk count as a constant (unrolled; kv.hK == KC), 0: kv.hK.
+  template <int NCH, int KC>
   static void AreaHorizontal(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {
-    const int K = kv.hK;
+    const int K = KC > 0 ? KC : kv.hK;
     const float32x4_t sc = vdupq_n_f32(scale);
     const size_t wstep = static_cast<size_t>(K) * NCH * 8;
     for (int i0 = 0; i0 < npos; i0 += 4) {
