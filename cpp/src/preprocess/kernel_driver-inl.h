@@ -31,6 +31,9 @@
 //   kRgb     MakeTapConsts(p, &t), TapsToRgb(Y, U, V, t, rgb[3])
 //   output   Store<T, C, NHWC>(o, dst, plane_stride, consts): o[c][h] = channel
 //            c of the block's positions h*kLanes .. h*kLanes + kLanes - 1
+//   area     AreaVertical(plane, stride, rows, weights, n, lo, hi, acc) (int16
+//            accumulator row), AreaHorizontal<NCH, KC>(view, acc, npos, scale,
+//            slot rows) (see AreaSampleLine)
 //
 // ISA fast paths stay in their ISA file, behind the same structure: with
 // P::kPackedMode (AVX2 only), views the tables built in packed mode are
