@@ -250,6 +250,9 @@ bool BuildAreaTables(KPlan& p, AreaTables* t) {
       K = std::max(K, ((u1 - u0) * kv.bpp + kv.bpp - 1) / 8 + 1);
     }
     hi = std::min(hi, kv.row_bytes);
+    // Weight tables grow with taps per position (up to a whole row for a huge
+    // reduction: 2^20 columns -> 1); past 16M weights (32 MB) use the reference.
+    if (static_cast<double>(npos8) * K * kv.nch * 8 > 16.0 * (1 << 20)) return false;
     auto& hb = t->hbase[v];
     auto& hw = t->hw[v];
     hb.assign(npos8, 0);
