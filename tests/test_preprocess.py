@@ -287,6 +287,21 @@ def test_area_formats_match_opencv(frames, fmt, sampling):
         check_close(ours, ref, strict=fmt not in YUV or sampling == "rgb", what=f"{fmt} area {shape}")
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_area_integer_ratios_equal_reference(frames, fmt):
+    """Integer ratios (1x, 2x, 4x; the uniform path where a plane's positions are evenly
+    spaced whole units) equal the reference bit for bit, forwards and on reversed axes."""
+    for shape, rotate, flip in [((120, 160), 0, False), ((60, 80), 180, False), ((60, 80), 0, True),
+                                ((240, 320), 0, True), ((160, 120), 90, False), ((80, 60), 270, True)]:
+        kw = dict(format=fmt, interpolation="area", rotate=rotate, flip=flip)
+        a, _ = run(frames[fmt], shape, **kw)
+        b, _ = run(frames[fmt], shape, **kw, _isa="scalar")
+        assert np.array_equal(a, b), (fmt, shape, rotate, flip)
+    ref = opencv_chain(frames[fmt], fmt, (120, 160), interpolation="area")
+    ours, _ = run(frames[fmt], (120, 160), format=fmt, interpolation="area")
+    check_close(ours, ref, strict=fmt not in YUV, what=f"{fmt} area 2x")
+
+
 @pytest.mark.parametrize("fmt", ["nv12", "i420", "bgr", "yuyv", "gray"])
 def test_area_large_downscale_matches_opencv(fmt):
     """1920x1080 -> 300x300 and 1640x1232 -> 224x224 (weights rescaled: 1232/224 reduces
@@ -306,7 +321,9 @@ def test_kernel_path_names_the_planned_path(frames):
     isa = Preprocessor("nv12").kernel
     out = np.empty((60, 80, 3), np.float32)
     area = Preprocessor("nv12", interpolation="area")
-    assert area.kernel_path(frames["nv12"], out) == ("scalar" if isa == "scalar" else f"{isa}/area")
+    assert area.kernel_path(frames["nv12"], out) == ("scalar" if isa == "scalar" else f"{isa}/area-uniform")  # 4x
+    odd = np.empty((70, 90, 3), np.float32)
+    assert area.kernel_path(frames["nv12"], odd) == ("scalar" if isa == "scalar" else f"{isa}/area")
     assert Preprocessor("nv12", interpolation="area", yuv_sampling="rgb").kernel_path(frames["nv12"], out) == "scalar"
     for fmt in FORMATS:
         path = Preprocessor(fmt).kernel_path(frames[fmt], out)

@@ -3,6 +3,7 @@
 // padded row strides. The integer sampling is bit-exact by design and the float
 // stage uses the same IEEE ops in the same order, so outputs must be identical
 // bytes; a difference is reported with its size in output LSBs.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -271,7 +272,7 @@ TEST(simd_area_matches_reference_random_configs) {
   const Fit fits[] = {Fit::kStretch, Fit::kLetterbox, Fit::kCrop, Fit::kStretch};
   const int rots[] = {0, 90, 180, 270, 0, 0};
   Rng rng(777);
-  int total = 0, failed = 0, simd_runs = 0, expect_simd = 0;
+  int total = 0, failed = 0, simd_runs = 0, expect_simd = 0, uniform = 0;
   for (int it = 0; it < 240; ++it) {
     Cfg c;
     c.interp = Interpolation::kArea;
@@ -284,15 +285,24 @@ TEST(simd_area_matches_reference_random_configs) {
     c.ow = rng.range(1, 60);
     c.oh = rng.range(1, 40);
     if (it % 6 == 0) { c.ow = rng.range(1, 30); c.oh = rng.range(1, 3); }
+    const bool integer_ratio = it % 4 == 1;  // the uniform path: whole frames, stretch, sizes / 1..4
+    if (integer_ratio) {
+      c.ow = std::max(1, c.sw / rng.range(1, 4));
+      c.oh = std::max(1, c.sh / rng.range(1, 4));
+      if (c.sw % c.ow) c.sw = c.ow * (c.sw / c.ow);
+      if (c.sh % c.oh) c.sh = c.oh * (c.sh / c.oh);
+      if (even && ((c.sw | c.sh) & 1)) { c.sw = 2 * c.sw; c.sh = 2 * c.sh; c.ow *= 2; c.oh *= 2; }
+    }
     c.t = rng.pick(types);
     c.layout = rng.next() % 3 == 0 ? Layout::kNCHW : Layout::kNHWC;
     c.ch = rng.pick(chans);
     c.rot = rng.pick(rots);
     c.flip = rng.next() % 3 == 0;
-    c.fit = rng.pick(fits);
+    c.fit = integer_ratio ? Fit::kStretch : rng.pick(fits);
+    if (integer_ratio && (c.rot == 90 || c.rot == 270)) std::swap(c.ow, c.oh);
     c.pad = rng.next() % 2 ? rng.range(1, 13) : 0;
     c.misalign = rng.range(0, 7);
-    c.roi = rng.next() % 4 == 0;
+    c.roi = !integer_ratio && rng.next() % 4 == 0;
     c.m = rng.next() % 2 ? YuvMatrix::kBT709 : YuvMatrix::kBT601;
     c.r = rng.next() % 3 == 0 ? YuvRange::kFull : YuvRange::kLimited;
     c.ys = rng.next() % 5 == 0 ? YuvSampling::kRgb : YuvSampling::kYuv;
@@ -304,6 +314,19 @@ TEST(simd_area_matches_reference_random_configs) {
     double mx;
     bool ran = false;
     const int bad = Compare(c, rng, &mx, &ran);
+    {
+      Spec s;
+      s.format = c.f;
+      s.fit = c.fit;
+      s.rotate = c.rot;
+      s.flip = c.flip;
+      s.interpolation = c.interp;
+      s.channels = c.ch;
+      s.yuv_sampling = c.ys;
+      auto path = edgerun::preprocess::internal::PlannedPath(s, c.sw, c.sh, c.ow, c.oh, c.t,
+                                                             edgerun::preprocess::internal::SimdLayout::kNeon);
+      uniform += path.ok() && path.value() == "neon/area-uniform";
+    }
     ++total;
     simd_runs += ran;
     expect_simd += !rgb_taps;
@@ -313,8 +336,10 @@ TEST(simd_area_matches_reference_random_configs) {
       CHECK_MSG(bad == 0, "%s: %d elements differ (max %.3g LSB)", c.str().c_str(), bad, mx);
     }
   }
-  std::printf("  %d random area configs (%d on SIMD), %d failed\n", total, simd_runs, failed);
+  std::printf("  %d random area configs (%d on SIMD, %d integer ratios on the uniform path), %d failed\n", total,
+              simd_runs, uniform, failed);
   CHECK(simd_runs == expect_simd);
+  CHECK(uniform >= 20);
 }
 
 // The planner picks the same kernel path family for the NEON table layout as

@@ -291,7 +291,7 @@ void bind_preprocess(pybind11::module_& m) {
       .def_property_readonly("kernel", &PyPreprocessor::kernel)
       .def("kernel_path", &PyPreprocessor::KernelPath, py::arg("frame"), py::arg("out"),
            "The kernel path a call with this frame and output geometry runs: 'scalar' or '<isa>/<path>' "
-           "(path: 'area', 'windows', 'packed', 'packed-uniform'); chosen once per geometry.")
+           "(path: 'area', 'area-uniform', 'windows', 'packed', 'packed-uniform'); chosen once per geometry.")
       .def_property_readonly("spec", &PyPreprocessor::spec, "A copy of the validated spec.");
   m.def("_preprocess_active_isa", [] { return std::string(pp::ActiveIsa()); },
         "Kernel ISA preprocessing uses on this machine ('avx2', 'neon' or 'scalar').");

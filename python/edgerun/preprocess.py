@@ -357,7 +357,8 @@ class Preprocessor:
 
     def kernel_path(self, frame: np.ndarray, out: np.ndarray) -> str:
         """The kernel path a call with this frame and output geometry runs, chosen once
-        per geometry: ``scalar`` or ``<isa>/<path>`` with path ``area``, ``windows``
+        per geometry: ``scalar`` or ``<isa>/<path>`` with path ``area``, ``area-uniform``
+        (integer ratios), ``windows``
         (16-byte windows + byte shuffles), ``packed`` or ``packed-uniform`` (AVX2
         per-pixel loads for 3/4-byte pixels). Nothing is written to ``out``."""
         return self._impl.kernel_path(frame, out)

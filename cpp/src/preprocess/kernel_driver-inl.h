@@ -319,6 +319,14 @@ void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc
     P::AreaVertical(img.data[kv.plane], img.stride[kv.plane], kv.vrow + r0, kv.vw + r0, r1 - r0, kv.span_lo,
                     kv.span_hi, acc[v]);
     float* dst[3] = {slots[kv.slot[0]], slots[kv.slot[kv.nch > 1 ? 1 : 0]], slots[kv.slot[kv.nch > 2 ? 2 : 0]]};
+    if (kv.uwidth > 0) {  // integer ratio: no per-position tables
+      switch (kv.nch) {
+        case 1: P::template AreaHorizontalUniform<1>(kv, acc[v], p.npos, p.area_scale, dst); break;
+        case 2: P::template AreaHorizontalUniform<2>(kv, acc[v], p.npos, p.area_scale, dst); break;
+        default: P::template AreaHorizontalUniform<3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      }
+      continue;
+    }
     // Small chunk counts (ratios up to ~8 for 1-byte planes) unrolled.
     switch (kv.nch * 8 + (kv.hK <= 3 ? kv.hK : 0)) {
       case 1 * 8 + 1: P::template AreaHorizontal<1, 1>(kv, acc[v], p.npos, p.area_scale, dst); break;
@@ -363,9 +371,10 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
     uint8_t* a = line + static_cast<size_t>(tile) * line_bytes;
     for (int v = 0; v < p.nviews; ++v) {
       a = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(a) + 63) & ~static_cast<uintptr_t>(63));
-      const size_t n = (static_cast<size_t>(p.views[v].row_bytes) + 8 * static_cast<size_t>(p.views[v].hK) + 64) * 2;
+      const size_t n =
+          (static_cast<size_t>(p.views[v].row_bytes) + 8 * static_cast<size_t>(p.views[v].hK) + 64 + kAreaAccFront) * 2;
       std::memset(a, 0, n);
-      acc[v] = reinterpret_cast<int16_t*>(a);
+      acc[v] = reinterpret_cast<int16_t*>(a) + kAreaAccFront;
       a += n;
     }
   }

@@ -91,6 +91,15 @@ struct KView {
   const int32_t* hbase = nullptr;
   const int16_t* hw = nullptr;
   int span_lo = 0, span_hi = 0;
+  // Integer-ratio fast path: every position takes the same number of whole
+  // units (ucnt) with one weight, consecutive positions ucnt units apart
+  // (udir = +1, or -1 on a reversed axis), and a position spans uwidth =
+  // ucnt * bpp in {1, 2, 4} int16 of the accumulator row. Then no per-position
+  // tables: position i reads acc + hbase[0] + udir * i * uwidth, and
+  // upat[c][0..15] (the weight at the lanes of channel c, period uwidth) gives
+  // its sums with pmaddwd / vmull_s16. 0: not uniform.
+  int uwidth = 0, udir = 0;
+  int16_t upat[3][16] = {};
 };
 
 struct KPlan {
@@ -261,7 +270,9 @@ struct AreaTables {
 // Fills the area fields of p's views. Returns false when the SIMD kernels
 // cannot serve the plan (YuvSampling::kRgb: taps are converted per source pixel).
 bool BuildAreaTables(KPlan& p, AreaTables* t);
-// Bytes of SIMD area scratch: one int16 accumulator row per view.
+// Bytes of SIMD area scratch: one int16 accumulator row per view, with
+// kAreaAccFront int16 of zeros before it (reversed uniform blocks read there).
+constexpr int kAreaAccFront = 64;
 size_t AreaScratchBytes(const KPlan& p);
 
 // Kernel configurations (XNNPACK's config style): one per kernel ISA, filled

@@ -655,7 +655,11 @@ Status SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out
 // Preprocessor::KernelPath): "area", "windows" (16-byte windows + shuffles),
 // "packed" / "packed-uniform" (AVX2 per-pixel loads for 3/4-byte pixels).
 static const char* SimdPathName(const KPlan& k) {
-  if (k.area) return "area";
+  if (k.area) {  // "area-uniform": every view on the integer-ratio path (KView::uwidth)
+    bool uniform = true;
+    for (int v = 0; v < k.nviews; ++v) uniform = uniform && k.views[v].uwidth > 0;
+    return uniform ? "area-uniform" : "area";
+  }
   bool packed = false, uniform = false;
   for (int v = 0; v < k.nviews; ++v) {
     packed = packed || k.views[v].packed;

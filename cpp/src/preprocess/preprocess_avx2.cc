@@ -490,6 +490,40 @@ struct Avx2 {
   }
   // Area, horizontal pass: positions i and i + 4 of an 8-block share a
   // register (one per 128-bit lane); pmaddwd of 8-wide chunks, hadd to sums.
+  // Integer-ratio views (KView::uwidth): 8 positions from contiguous loads;
+  // reversed axes compute the block's positions in memory order and reverse.
+  template <int NCH>
+  static void AreaHorizontalUniform(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {
+    const int W = kv.uwidth;
+    const __m256 sc = _mm256_set1_ps(scale);
+    const __m256i rev = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    __m256i pat[NCH];
+    for (int c = 0; c < NCH; ++c) pat[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kv.upat[c]));
+    const int w1 = kv.upat[0][0];  // W == 1: one channel, its weight at every lane
+    for (int i0 = 0; i0 < npos; i0 += 8) {
+      // Lowest unit of the block's 8 positions.
+      const int16_t* x = acc + kv.hbase[0] + (kv.udir > 0 ? i0 : -(i0 + 7)) * W;
+      __m256i v[NCH];
+      if (W == 1) {
+        v[0] = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x))),
+                                  _mm256_set1_epi32(w1));
+        for (int c = 1; c < NCH; ++c) v[c] = v[0];  // (one channel when W == 1)
+      } else if (W == 2) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+        for (int c = 0; c < NCH; ++c) v[c] = _mm256_madd_epi16(a, pat[c]);
+      } else {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 16));
+        for (int c = 0; c < NCH; ++c)  // [p0 p1 p4 p5 | p2 p3 p6 p7] -> natural order
+          v[c] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(_mm256_madd_epi16(a, pat[c]), _mm256_madd_epi16(b, pat[c])),
+                                          0xD8);
+      }
+      for (int c = 0; c < NCH; ++c) {
+        if (kv.udir < 0) v[c] = _mm256_permutevar8x32_epi32(v[c], rev);
+        _mm256_storeu_ps(dst[c] + i0, _mm256_mul_ps(_mm256_cvtepi32_ps(v[c]), sc));
+      }
+    }
+  }
   // KC > 0: the chunk count as a constant (unrolled; kv.hK == KC), 0: kv.hK.
   template <int NCH, int KC>
   static void AreaHorizontal(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {

@@ -197,6 +197,45 @@ struct Neon {
       if (x == hi - 16) break;
     }
   }
+  // Integer-ratio views (KView::uwidth): 4 positions from contiguous loads,
+  // pairwise adds; reversed axes reverse the 4 sums.
+  static int32x4_t Reverse4(int32x4_t v) {
+    const int32x4_t r = vrev64q_s32(v);
+    return vextq_s32(r, r, 2);
+  }
+  template <int NCH>
+  static void AreaHorizontalUniform(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {
+    const int W = kv.uwidth;
+    const float32x4_t sc = vdupq_n_f32(scale);
+    int16x8_t pat[NCH];
+    for (int c = 0; c < NCH; ++c) pat[c] = vld1q_s16(kv.upat[c]);
+    const int32_t w1 = kv.upat[0][0];  // W == 1: one channel, its weight at every lane
+    for (int i0 = 0; i0 < npos; i0 += 4) {
+      const int16_t* x = acc + kv.hbase[0] + (kv.udir > 0 ? i0 : -(i0 + 3)) * W;
+      int32x4_t v[NCH];
+      if (W == 1) {
+        v[0] = vmulq_n_s32(vmovl_s16(vld1_s16(x)), w1);
+        for (int c = 1; c < NCH; ++c) v[c] = v[0];  // (one channel when W == 1)
+      } else if (W == 2) {
+        const int16x8_t a = vld1q_s16(x);
+        for (int c = 0; c < NCH; ++c)
+          v[c] = vpaddq_s32(vmull_s16(vget_low_s16(a), vget_low_s16(pat[c])), vmull_high_s16(a, pat[c]));
+      } else {
+        const int16x8_t a = vld1q_s16(x), b = vld1q_s16(x + 8);
+        for (int c = 0; c < NCH; ++c) {
+          const int32x4_t p0 = vmull_s16(vget_low_s16(a), vget_low_s16(pat[c]));
+          const int32x4_t p1 = vmull_high_s16(a, pat[c]);
+          const int32x4_t p2 = vmull_s16(vget_low_s16(b), vget_low_s16(pat[c]));
+          const int32x4_t p3 = vmull_high_s16(b, pat[c]);
+          v[c] = vpaddq_s32(vpaddq_s32(p0, p1), vpaddq_s32(p2, p3));
+        }
+      }
+      for (int c = 0; c < NCH; ++c) {
+        if (kv.udir < 0) v[c] = Reverse4(v[c]);
+        vst1q_f32(dst[c] + i0, vmulq_f32(vcvtq_f32_s32(v[c]), sc));
+      }
+    }
+  }
   // Horizontal pass: per position, vmull_s16/vmlal_high_s16 over 8-wide
   // chunks, then pairwise adds give 4 positions' sums in one register.
   // KC > 0: the chunk count as a constant (unrolled; kv.hK == KC), 0: kv.hK.

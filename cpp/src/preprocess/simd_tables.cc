@@ -191,7 +191,8 @@ bool BuildSimdTables(KPlan& p, SimdLayout layout, SimdTables* t) {
 size_t AreaScratchBytes(const KPlan& p) {
   size_t n = 0;
   for (int v = 0; v < p.nviews; ++v)
-    n += (static_cast<size_t>(p.views[v].row_bytes) + 8 * static_cast<size_t>(p.views[v].hK) + 64) * 2 + 64;
+    n += (static_cast<size_t>(p.views[v].row_bytes) + 8 * static_cast<size_t>(p.views[v].hK) + 64 + kAreaAccFront) * 2 +
+         64;
   return n;
 }
 
@@ -264,6 +265,26 @@ bool BuildAreaTables(KPlan& p, AreaTables* t) {
           const int e = (f.first * kv.bpp - base[i]) + kv.ch_off[c];
           hw[((static_cast<size_t>(i) * K + e / 8) * kv.nch + c) * 8 + e % 8] = static_cast<int16_t>(f.second);
         }
+    }
+    // Integer ratio (see KView::uwidth): same count, one weight, whole units, constant step.
+    kv.uwidth = 0;
+    kv.udir = 0;
+    {
+      const int cnt = static_cast<int>(taps[0].size()), w = taps[0][0].second, width = cnt * kv.bpp;
+      const int dir = p.npos > 1 && base[1] < base[0] ? -1 : 1;
+      bool uni = width == 1 || width == 2 || width == 4;
+      for (int i = 0; i < p.npos && uni; ++i) {
+        uni = static_cast<int>(taps[i].size()) == cnt && base[i] == base[0] + dir * i * width;
+        for (size_t k = 0; k < taps[i].size() && uni; ++k)
+          uni = taps[i][k].second == w && taps[i][k].first == taps[i][0].first + static_cast<int>(k);
+      }
+      if (uni) {
+        kv.uwidth = width;
+        kv.udir = dir;
+        for (int c = 0; c < 3; ++c)
+          for (int j = 0; j < 16; ++j)
+            kv.upat[c][j] = static_cast<int16_t>(c < kv.nch && j % kv.bpp == kv.ch_off[c] ? w : 0);
+      }
     }
     kv.vstart = vs.data();
     kv.vrow = vr.data();
