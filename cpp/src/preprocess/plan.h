@@ -188,12 +188,19 @@ static inline int TileLines(const KPlan& p) {
 // Writes lines [j0, j0 + n) held in `tile` (line g at tile + g * line_bytes;
 // NHWC: pixels of C*es bytes; NCHW: C planes of npad elements) into the output.
 // static: every ISA file gets its own copy (no shared inline symbol).
+// Pixels of 3, 6 and 12 bytes move as 4, 8 and 16 bytes (one load + one store):
+// the extra bytes read lie in the line's spill room, the extra bytes written are
+// the next pixel's of the same run, written right after; the run's last pixel
+// is copied exactly (the next pixel of the output row belongs to another tile).
 template <size_t PX>
 static inline void FlushRuns(const uint8_t* tile, size_t line_bytes, size_t src_off, size_t src_step, int npos,
                              int n, uint8_t* o, size_t row) {
+  constexpr size_t kWide = PX == 3 ? 4 : PX == 6 ? 8 : PX == 12 ? 16 : PX;
   for (int i = 0; i < npos; ++i, o += row) {
     const uint8_t* s = tile + src_off + i * src_step;
-    for (int g = 0; g < n; ++g) std::memcpy(o + g * PX, s + g * line_bytes, PX);  // constant size: inlined
+    int g = 0;
+    for (; g + 1 < n; ++g) std::memcpy(o + g * PX, s + g * line_bytes, kWide);  // constant size: inlined
+    std::memcpy(o + g * PX, s + g * line_bytes, PX);
   }
 }
 static inline void FlushTile(const KPlan& p, const uint8_t* tile, size_t line_bytes, size_t npad, size_t es, int j0,
