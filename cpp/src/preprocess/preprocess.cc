@@ -769,7 +769,14 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
   }
   EDGERUN_RETURN_IF_ERROR(SetupNormalize(s, type, scale, zp, out_c, &k));
 
-  if (s.interpolation == Interpolation::kArea) {
+  // Area where neither axis downscales is bilinear (each axis that upscales is), so
+  // such plans are bilinear plans, with bilinear's finer row weights -- unless a
+  // row is narrower than bilinear's 16-byte SIMD windows (the area kernel is not).
+  bool wide_rows = true;
+  for (int v = 0; v < k.nviews; ++v) wide_rows = wide_rows && vd[v].row_bytes >= 16;
+  const bool area = s.interpolation == Interpolation::kArea &&
+                    (line_axis.n > nlines || pos_axis.n > npos || !wide_rows);
+  if (area) {
     k.area = true;
     int one_y = 0, one_x = 0;
     AreaTaps(line_axis, nlines, kAreaRowLimit, kAreaRowLimit, &P.arow_start, &P.arow_idx, &P.arow_w, &one_y);
