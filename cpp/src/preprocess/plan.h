@@ -172,10 +172,9 @@ size_t ScratchBytes(const KPlan& p);
 // Transposed outputs (rotate 90/270): SIMD kernels compute up to TileLines(p)
 // lines (output columns) into line buffers, then write them row by row as runs
 // of that many pixels. A run covers at least ~192 bytes (whole cache lines):
-// with runs of 8 float32 RGB pixels (96 bytes) every output cache line was
-// written partially by two tiles, and an output larger than the cache was
-// fetched from memory twice (bgr 1640x1232 -> 512x512 float32 rot270 ran at
-// 2.8x the time of rot0).
+// with runs of 8 float32 RGB pixels (96 bytes), output cache lines were written
+// partially by two tiles; bgr 1640x1232 -> 512x512 float32 rot270 took 2.8x the
+// time of rot0, ~2x with these runs (the rest is the transposing copy itself).
 constexpr int kTileMin = 8, kTileMax = 64;
 static inline int TileLines(const KPlan& p) {
   const size_t es = p.type == ElemType::kFloat32 ? 4 : p.type == ElemType::kFloat16 ? 2 : 1;
@@ -275,7 +274,8 @@ struct AreaTables {
   std::vector<int16_t> hw[3];
 };
 // Fills the area fields of p's views. Returns false when the SIMD kernels
-// cannot serve the plan (YuvSampling::kRgb: taps are converted per source pixel).
+// cannot serve the plan (YuvSampling::kRgb: taps are converted per source
+// pixel; weight tables past 32 MB).
 bool BuildAreaTables(KPlan& p, AreaTables* t);
 // Bytes of SIMD area scratch: one int16 accumulator row per view, with
 // kAreaAccFront int16 of zeros before it (reversed uniform blocks read there).
