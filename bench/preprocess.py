@@ -5,6 +5,23 @@ buffers, measured interleaved (one call of each per round) so that both see the
 same machine state; prints median microseconds and the speed ratio.
 
     python bench/preprocess.py [--rounds 300] [--case N] [--exact] [--kernel scalar]
+    python bench/preprocess.py --sweep 60 --seed 1 [--threads 2]
+
+--sweep N draws N random configurations (format, camera size, model size, fit,
+interpolation, output dtype and layout, rotation, flip; seeded, so a seed names
+the same set in every run) and prints one line per configuration (ratio, both
+medians), then the geometric mean, the worst case and the count under 4x.
+
+The OpenCV chain of a sweep configuration is what a user would write with
+OpenCV + NumPy, into preallocated buffers, in the cheap order:
+    cv2.cvtColor(frame, COLOR_<fmt>2RGB)            (skipped for rgb sources)
+    [centre crop: a slice of the converted frame]   (fit="crop")
+    cv2.resize(..., (w, h), interpolation)          (INTER_LINEAR / INTER_NEAREST_EXACT /
+                                                     INTER_AREA; to the rotated size)
+    [cv2.flip / cv2.rotate of the small image]      (flip, rotate)
+    [paste into a pad-filled output]                (fit="letterbox")
+    normalize: float32/float16 (x - 127.5) / 127.5; uint8: the pixels (mean 0, std 1);
+               int8: x - 128 (scale 1/128); nchw: one transposed copy
 """
 
 from __future__ import annotations
@@ -109,6 +126,169 @@ def case_nv12_1080_rot90_i8(rng):
             dict(scale=1 / 128, zero_point=0))
 
 
+# ---------------------------------------------------------------------------
+# --sweep: random configurations
+# ---------------------------------------------------------------------------
+SWEEP_FORMATS = ["rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy"]
+SWEEP_CAMERAS = [(320, 240), (640, 480), (800, 600), (1280, 720), (1640, 1232), (1920, 1080)]
+SWEEP_MODELS = [96, 128, 160, 192, 224, 256, 300, 320, 384, 416, 448, 512, 640]
+CV_TO_RGB = {"bgr": cv2.COLOR_BGR2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgra": cv2.COLOR_BGRA2RGB,
+             "gray": cv2.COLOR_GRAY2RGB, "nv12": cv2.COLOR_YUV2RGB_NV12, "nv21": cv2.COLOR_YUV2RGB_NV21,
+             "i420": cv2.COLOR_YUV2RGB_I420, "yuyv": cv2.COLOR_YUV2RGB_YUYV, "uyvy": cv2.COLOR_YUV2RGB_UYVY}
+CV_INTERP = {"bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST_EXACT, "area": cv2.INTER_AREA}
+CV_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+def sweep_configs(n, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        w, h = SWEEP_CAMERAS[rng.integers(len(SWEEP_CAMERAS))]
+        mw = int(SWEEP_MODELS[rng.integers(len(SWEEP_MODELS))])
+        mh = mw if rng.random() < 0.8 else int(SWEEP_MODELS[rng.integers(len(SWEEP_MODELS))])
+        out.append(dict(format=SWEEP_FORMATS[rng.integers(len(SWEEP_FORMATS))], src=(w, h), dst=(mw, mh),
+                        fit=["stretch", "letterbox", "crop"][rng.integers(3)],
+                        interpolation=["bilinear", "bilinear", "nearest", "area"][rng.integers(4)],
+                        dtype=["float32", "float32", "uint8", "int8", "float16"][rng.integers(5)],
+                        layout="nchw" if rng.random() < 0.2 else "nhwc",
+                        rotate=int([0, 0, 90, 180, 270][rng.integers(5)]), flip=bool(rng.random() < 0.2)))
+    return out
+
+
+def sweep_frame(rng, fmt, w, h):
+    if fmt in ("nv12", "nv21", "i420"):
+        return rng.integers(0, 256, (h * 3 // 2, w), dtype=np.uint8)
+    if fmt in ("yuyv", "uyvy"):
+        return rng.integers(0, 256, (h, w, 2), dtype=np.uint8)
+    rgb = bgr_frame(rng, w, h)
+    if fmt == "gray":
+        return np.ascontiguousarray(rgb[..., 1])
+    if fmt in ("rgba", "bgra"):
+        return np.ascontiguousarray(np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], -1))
+    return rgb
+
+
+def sweep_case(rng, c):
+    """(label, opencv chain, frame, out, Preprocessor kwargs, call kwargs) of one configuration."""
+    fmt, (w, h), (W, H) = c["format"], c["src"], c["dst"]
+    frame = sweep_frame(rng, fmt, w, h)
+    rot, flip, fit, dtype, nchw = c["rotate"], c["flip"], c["fit"], c["dtype"], c["layout"] == "nchw"
+    interp = CV_INTERP[c["interpolation"]]
+    rgb = frame if fmt == "rgb" else np.empty((h, w, 3), np.uint8)
+    sw, sh = (h, w) if rot in (90, 270) else (w, h)  # oriented source size
+    # fit geometry in oriented pixels, as docs/preprocessing.md defines it
+    crop = None
+    cw, ch, cx, cy = W, H, 0, 0
+    if fit == "crop":
+        s = max(W / sw, H / sh)
+        ow, oh = min(sw, max(1, round(W / s))), min(sh, max(1, round(H / s)))
+        ox, oy = (sw - ow) // 2, (sh - oh) // 2
+        # the same region of the unrotated frame (rotation maps centred crops to centred crops)
+        if rot in (90, 270):
+            crop = (slice(ox if rot == 270 else h - ox - ow, (ox if rot == 270 else h - ox - ow) + ow),
+                    slice(oy if rot == 90 else w - oy - oh, (oy if rot == 90 else w - oy - oh) + oh))
+        else:
+            crop = (slice(oy if rot == 0 else h - oy - oh, (oy if rot == 0 else h - oy - oh) + oh),
+                    slice(ox if rot == 0 else w - ox - ow, (ox if rot == 0 else w - ox - ow) + ow))
+    elif fit == "letterbox":
+        s = min(W / sw, H / sh)
+        cw, ch = min(W, max(1, round(sw * s))), min(H, max(1, round(sh * s)))
+        cx, cy = (W - cw) // 2, (H - ch) // 2
+    rw, rh = (ch, cw) if rot in (90, 270) else (cw, ch)  # resize target before rotation
+    small = np.empty((rh, rw, 3), np.uint8)
+    flipped = np.empty_like(small) if flip else small
+    oriented = np.empty((ch, cw, 3), np.uint8) if rot else flipped
+    canvas = np.full((H, W, 3), 0, np.uint8) if fit == "letterbox" else oriented
+    float_out = dtype in ("float32", "float16")
+    tmp = np.empty((H, W, 3), np.float32 if float_out else np.int16)
+    shape = (3, H, W) if nchw else (H, W, 3)
+    ref = np.empty(shape, dtype)
+    ref_t = ref.transpose(1, 2, 0) if nchw else ref
+    scale = np.float32(1 / 127.5)
+
+    def opencv():
+        src = frame
+        if fmt != "rgb":
+            cv2.cvtColor(frame, CV_TO_RGB[fmt], dst=rgb)
+            src = rgb
+        if crop is not None:
+            src = src[crop]
+        cv2.resize(src, (rw, rh), dst=small, interpolation=interp)
+        img = small
+        if flip:  # mirror of the source = mirror of the small image before rotating
+            cv2.flip(small, 1, dst=flipped)
+            img = flipped
+        if rot:
+            cv2.rotate(img, CV_ROTATE[rot], dst=oriented)
+            img = oriented
+        if fit == "letterbox":
+            canvas[cy:cy + ch, cx:cx + cw] = img
+            img = canvas
+        if float_out:
+            np.subtract(img, np.float32(127.5), out=tmp, dtype=np.float32)
+            np.multiply(tmp, scale, out=tmp)
+            np.copyto(ref_t, tmp, casting="unsafe")
+        elif dtype == "uint8":
+            np.copyto(ref_t, img)
+        else:
+            np.subtract(img, 128, out=tmp, dtype=np.int16)
+            np.copyto(ref_t, tmp, casting="unsafe")
+
+    out = np.empty(shape, dtype)
+    spec = dict(format=fmt, fit=fit, interpolation=c["interpolation"], layout=c["layout"], rotate=rot, flip=flip)
+    qargs = {}
+    if dtype == "uint8":
+        spec.update(mean=0, std=1)
+        qargs = dict(scale=1.0, zero_point=0)
+    elif dtype == "int8":
+        qargs = dict(scale=1 / 128, zero_point=0)
+    label = (f"{fmt:4s} {w}x{h} -> {W}x{H} {dtype:7s} {fit:9s} {c['interpolation']:8s} {c['layout']} "
+             f"rot{rot}{' flip' if flip else ''}")
+    return label, opencv, frame, out, spec, qargs
+
+
+def time_interleaved(fns, rounds=None, budget=0.6):
+    for f in fns.values():  # warm-up: plans, caches, page faults
+        for _ in range(2):
+            f()
+    if rounds is None:  # enough rounds for a stable median within the time budget
+        t0 = time.perf_counter()
+        for f in fns.values():
+            f()
+        rounds = int(min(200, max(15, budget / max(time.perf_counter() - t0, 1e-6))))
+    times = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: float(np.median(v)) * 1e6 for k, v in times.items()}
+
+
+def run_sweep(args) -> int:
+    rng = np.random.default_rng(args.seed)
+    configs = sweep_configs(args.sweep, args.seed)
+    print(f"edgerun {edgerun.__version__}, OpenCV {cv2.__version__}, {os.cpu_count()} CPUs; sweep of {len(configs)} "
+          f"configurations, seed {args.seed}, edgerun threads={args.threads}, OpenCV single thread, "
+          f"interleaved rounds, median us")
+    ratios = []
+    for i, c in enumerate(configs, 1):
+        label, opencv, frame, out, spec, qargs = sweep_case(rng, c)
+        pre = Preprocessor(**spec, threads=args.threads, _isa=args.kernel)
+        med = time_interleaved({"opencv": opencv, "edgerun": lambda pre=pre: pre(frame, out, **qargs)},
+                               rounds=args.rounds if args.rounds_given else None)
+        r = med["opencv"] / med["edgerun"]
+        ratios.append((r, label))
+        flag = "  <4x" if r < 4 else ""
+        print(f"{i:3d}. {label:70s} {r:6.2f}x  edgerun {med['edgerun']:8.1f} us  opencv {med['opencv']:8.1f} us  "
+              f"[{pre.kernel}]{flag}", flush=True)
+    rs = np.array([r for r, _ in ratios])
+    worst = min(ratios)
+    print(f"\ngeometric mean {float(np.exp(np.log(rs).mean())):.2f}x; worst {worst[0]:.2f}x ({worst[1].strip()}); "
+          f"{int((rs < 4).sum())} of {len(rs)} under 4x; {int((rs < 1).sum())} slower than OpenCV")
+    return 0
+
+
 CASES = [case_nv12_256_f32, case_bgr_128_f32, case_bgr_letterbox_u8, case_nv12_1080_rot90_i8]
 
 
@@ -118,8 +298,14 @@ def main() -> int:
     ap.add_argument("--case", type=int, action="append", help="run only case N (1-4); repeatable")
     ap.add_argument("--exact", action="store_true", help="also time yuv_sampling='rgb' (OpenCV-order YUV)")
     ap.add_argument("--kernel", default="auto", help="force a kernel: auto, scalar, avx2, neon")
+    ap.add_argument("--sweep", type=int, default=0, help="time N random configurations (see above)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the --sweep configurations")
+    ap.add_argument("--threads", type=int, default=1, help="edgerun threads= in --sweep (OpenCV stays at 1)")
     args = ap.parse_args()
+    args.rounds_given = any(a.startswith("--rounds") for a in sys.argv[1:])
     cv2.setNumThreads(1)
+    if args.sweep:
+        return run_sweep(args)
     rng = np.random.default_rng(0)
     print(f"edgerun {edgerun.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs, single thread, {args.rounds} interleaved rounds, median us")

@@ -270,6 +270,86 @@ def test_area_matches_opencv(frames, out_shape):
     check_close(ours, opencv_chain(frames["bgr"], "bgr", out_shape, interpolation="area"), what="area")
 
 
+# Area on every format, integer and fractional ratios (240x320 source): 4x, 3.2x x 3.2x,
+# 2.5x x 2.58x, odd sizes 7.74x x 6.81x. (An axis that upscales is bilinear by design,
+# where OpenCV's INTER_AREA switches both axes to its own upscaling rule: not compared.)
+AREA_SHAPES = [(60, 80), (75, 100), (96, 124), (31, 47)]
+
+
+@pytest.mark.parametrize("fmt,sampling", [(f, "yuv") for f in FORMATS] + [(f, "rgb") for f in sorted(YUV)])
+def test_area_formats_match_opencv(frames, fmt, sampling):
+    """SIMD area (the default kernel here) against OpenCV's cvtColor -> INTER_AREA chain, in
+    the documented tolerances: mean <= 0.5 LSB and p99.9 <= 2 (faithful modes), mean <= 0.5,
+    p99 <= 2 and <= 0.5% beyond 2 LSB for the default YUV sampling."""
+    for shape in AREA_SHAPES:
+        ref = opencv_chain(frames[fmt], fmt, shape, interpolation="area")
+        ours, _ = run(frames[fmt], shape, format=fmt, interpolation="area", yuv_sampling=sampling)
+        check_close(ours, ref, strict=fmt not in YUV or sampling == "rgb", what=f"{fmt} area {shape}")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_area_integer_ratios_equal_reference(frames, fmt):
+    """Integer ratios (1x, 2x, 4x; the uniform path where a plane's positions are evenly
+    spaced whole units) equal the reference bit for bit, forwards and on reversed axes."""
+    for shape, rotate, flip in [((120, 160), 0, False), ((60, 80), 180, False), ((60, 80), 0, True),
+                                ((240, 320), 0, True), ((160, 120), 90, False), ((80, 60), 270, True)]:
+        kw = dict(format=fmt, interpolation="area", rotate=rotate, flip=flip)
+        a, _ = run(frames[fmt], shape, **kw)
+        b, _ = run(frames[fmt], shape, **kw, _isa="scalar")
+        assert np.array_equal(a, b), (fmt, shape, rotate, flip)
+    ref = opencv_chain(frames[fmt], fmt, (120, 160), interpolation="area")
+    ours, _ = run(frames[fmt], (120, 160), format=fmt, interpolation="area")
+    check_close(ours, ref, strict=fmt not in YUV, what=f"{fmt} area 2x")
+
+
+@pytest.mark.parametrize("fmt", ["nv12", "i420", "bgr", "yuyv", "gray"])
+def test_area_large_downscale_matches_opencv(fmt):
+    """1920x1080 -> 300x300 and 1640x1232 -> 224x224 (weights rescaled: 1232/224 reduces
+    to 11/2, 1640/224 to 205/28, 1232/300 to 308/75 > 128 rows)."""
+    for (w, h), (W, H) in [((1920, 1080), (300, 300)), ((1640, 1232), (224, 224)), ((1640, 1232), (300, 300))]:
+        frame = to_format(photo(h, w, seed=5), fmt)
+        ref = opencv_chain(frame, fmt, (H, W), interpolation="area")
+        ours, _ = run(frame, (H, W), format=fmt, interpolation="area")
+        check_close(ours, ref, strict=fmt not in YUV, what=f"{fmt} {w}x{h} area")
+        scalar, _ = run(frame, (H, W), format=fmt, interpolation="area", _isa="scalar")
+        assert np.array_equal(ours, scalar), f"{fmt} {w}x{h}: SIMD area differs from the reference"
+
+
+def test_kernel_path_names_the_planned_path(frames):
+    """Area runs the SIMD area path, except per-tap RGB conversion (yuv_sampling="rgb"),
+    which only the reference implements; bilinear never plans the scalar kernel."""
+    isa = Preprocessor("nv12").kernel
+    out = np.empty((60, 80, 3), np.float32)
+    area = Preprocessor("nv12", interpolation="area")
+    assert area.kernel_path(frames["nv12"], out) == ("scalar" if isa == "scalar" else f"{isa}/area-uniform")  # 4x
+    odd = np.empty((70, 90, 3), np.float32)
+    assert area.kernel_path(frames["nv12"], odd) == ("scalar" if isa == "scalar" else f"{isa}/area")
+    assert Preprocessor("nv12", interpolation="area", yuv_sampling="rgb").kernel_path(frames["nv12"], out) == "scalar"
+    for fmt in FORMATS:
+        path = Preprocessor(fmt).kernel_path(frames[fmt], out)
+        assert path == "scalar" if isa == "scalar" else path.startswith(f"{isa}/"), (fmt, path)
+    with pytest.raises(InputError, match="float32, float16, uint8 or int8"):
+        area.kernel_path(frames["nv12"], np.empty((60, 80, 3), np.float64))
+
+
+@pytest.mark.parametrize("fmt", ["nv12", "rgba", "uyvy"])
+@pytest.mark.parametrize("fit,rotate,flip", GEOMETRY)
+def test_area_simd_equals_reference_geometry(frames, fmt, fit, rotate, flip):
+    """The SIMD area kernel is bit-exact with the scalar reference (exact integer sums) for
+    every fit, rotation, flip, dtype and layout; and matches the OpenCV chain."""
+    for dtype, layout, shape in [(np.float32, "nhwc", (70, 90)), (np.uint8, "nchw", (33, 57)),
+                                 (np.float16, "nhwc", (120, 100)), (np.float32, "nchw", (300, 90))]:
+        kw = dict(format=fmt, interpolation="area", fit=fit, rotate=rotate, flip=flip, layout=layout)
+        quant = dict(scale=1 / 127.5, zero_point=127) if dtype == np.uint8 else None
+        a, _ = run(frames[fmt], shape, dtype, quant, **kw)
+        b, _ = run(frames[fmt], shape, dtype, quant, **kw, _isa="scalar")
+        assert np.array_equal(a, b), f"{kw} {dtype.__name__}"
+    # (72, 96): letterbox content sizes are whole numbers for every rotation (no rounding in the chain)
+    ref = opencv_chain(frames[fmt], fmt, (72, 96), interpolation="area", fit=fit, rotate=rotate, flip=flip)
+    ours, _ = run(frames[fmt], (72, 96), format=fmt, interpolation="area", fit=fit, rotate=rotate, flip=flip)
+    check_close(ours, ref, strict=fmt not in YUV, what=f"{fmt} area {fit} rot{rotate} flip{flip}")
+
+
 # --------------------------------------------------------------------------- nearest: the index rule
 def nearest_index(src: int, dst: int) -> np.ndarray:
     """The source index each of ``dst`` output positions takes along an axis of ``src``

@@ -458,6 +458,20 @@ TEST(threads_give_identical_results) {
     auto e = RunT<uint8_t>(r, Packed(src, PixelFormat::kBGR, w, h), 101, 83, ElemType::kUInt8, 0.01f);
     CHECK(c == d && c == e);
   }
+  // Area: every thread keeps its own accumulator rows; rotated and not.
+  for (int rot : {0, 270}) {
+    Spec r;
+    r.format = PixelFormat::kBGR;
+    r.interpolation = Interpolation::kArea;
+    r.rotate = rot;
+    auto c = RunT<float>(r, Packed(src, PixelFormat::kBGR, w, h), 67, 41, ElemType::kFloat32);
+    r.threads = 3;
+    auto d = RunT<float>(r, Packed(src, PixelFormat::kBGR, w, h), 67, 41, ElemType::kFloat32);
+    r.threads = 1;
+    r.isa = Isa::kScalar;
+    auto e = RunT<float>(r, Packed(src, PixelFormat::kBGR, w, h), 67, 41, ElemType::kFloat32);
+    CHECK(c == d && c == e);
+  }
 }
 
 TEST(errors_name_what_was_expected) {

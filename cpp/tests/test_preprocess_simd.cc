@@ -3,6 +3,7 @@
 // padded row strides. The integer sampling is bit-exact by design and the float
 // stage uses the same IEEE ops in the same order, so outputs must be identical
 // bytes; a difference is reported with its size in output LSBs.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -126,7 +127,10 @@ int Compare(const Cfg& c, Rng& rng, double* max_lsb, bool* ran_simd) {
     auto r = pre.value()->Run(img.value(), o);
     CHECK_MSG(r.ok(), "%s: %s", c.str().c_str(), r.status().message().c_str());
     CHECK_MSG(out[k][n * es] == 0xA5, "%s: wrote past the output", c.str().c_str());
-    if (k == 1) *ran_simd = std::string(pre.value()->kernel_name()) != "scalar";
+    if (k == 1) {
+      auto path = pre.value()->KernelPath(c.sw, c.sh, c.ow, c.oh, c.t);
+      *ran_simd = path.ok() && path.value() != "scalar";
+    }
   }
   int bad = 0;
   *max_lsb = 0;
@@ -253,6 +257,148 @@ TEST(simd_matches_reference_random_configs) {
   }
   std::printf("  %d random configs, %d failed\n", total, failed);
   CHECK(simd_runs == total);
+}
+
+// Area: random formats, geometries and ratios (integer, fractional, up on one
+// axis, and large reductions whose row weights are rescaled: sh / oh reducing
+// to more than 128). Exact integer sums: outputs must be identical bytes.
+TEST(simd_area_matches_reference_random_configs) {
+  if (SimdIsa() == Isa::kScalar) return;
+  const PixelFormat fmts[] = {PixelFormat::kRGB, PixelFormat::kBGR, PixelFormat::kRGBA, PixelFormat::kBGRA,
+                              PixelFormat::kGray, PixelFormat::kNV12, PixelFormat::kNV21, PixelFormat::kI420,
+                              PixelFormat::kYUYV, PixelFormat::kUYVY};
+  const ElemType types[] = {ElemType::kFloat32, ElemType::kFloat16, ElemType::kUInt8, ElemType::kInt8};
+  const Channels chans[] = {Channels::kRGB, Channels::kBGR, Channels::kGray, Channels::kRGB};
+  const Fit fits[] = {Fit::kStretch, Fit::kLetterbox, Fit::kCrop, Fit::kStretch};
+  const int rots[] = {0, 90, 180, 270, 0, 0};
+  Rng rng(777);
+  int total = 0, failed = 0, simd_runs = 0, expect_simd = 0, uniform = 0;
+  for (int it = 0; it < 240; ++it) {
+    Cfg c;
+    c.interp = Interpolation::kArea;
+    c.f = rng.pick(fmts);
+    const bool even = IsYuv420(c.f) || c.f == PixelFormat::kYUYV || c.f == PixelFormat::kUYVY;
+    c.sw = rng.range(2, 120);
+    c.sh = rng.range(2, 90);
+    if (it % 6 == 0) { c.sw = rng.range(200, 420); c.sh = rng.range(260, 400); }  // large reductions
+    if (even) { c.sw = (c.sw + 1) & ~1; c.sh = (c.sh + 1) & ~1; }
+    c.ow = rng.range(1, 60);
+    c.oh = rng.range(1, 40);
+    if (it % 6 == 0) { c.ow = rng.range(1, 30); c.oh = rng.range(1, 3); }
+    const bool integer_ratio = it % 4 == 1;  // the uniform path: whole frames, stretch, sizes / 1..4
+    if (integer_ratio) {
+      c.ow = std::max(1, c.sw / rng.range(1, 4));
+      c.oh = std::max(1, c.sh / rng.range(1, 4));
+      if (c.sw % c.ow) c.sw = c.ow * (c.sw / c.ow);
+      if (c.sh % c.oh) c.sh = c.oh * (c.sh / c.oh);
+      if (even && ((c.sw | c.sh) & 1)) { c.sw = 2 * c.sw; c.sh = 2 * c.sh; c.ow *= 2; c.oh *= 2; }
+    }
+    c.t = rng.pick(types);
+    c.layout = rng.next() % 3 == 0 ? Layout::kNCHW : Layout::kNHWC;
+    c.ch = rng.pick(chans);
+    c.rot = rng.pick(rots);
+    c.flip = rng.next() % 3 == 0;
+    c.fit = integer_ratio ? Fit::kStretch : rng.pick(fits);
+    if (integer_ratio && (c.rot == 90 || c.rot == 270)) std::swap(c.ow, c.oh);
+    c.pad = rng.next() % 2 ? rng.range(1, 13) : 0;
+    c.misalign = rng.range(0, 7);
+    c.roi = !integer_ratio && rng.next() % 4 == 0;
+    c.m = rng.next() % 2 ? YuvMatrix::kBT709 : YuvMatrix::kBT601;
+    c.r = rng.next() % 3 == 0 ? YuvRange::kFull : YuvRange::kLimited;
+    c.ys = rng.next() % 5 == 0 ? YuvSampling::kRgb : YuvSampling::kYuv;
+    if (c.t == ElemType::kInt8) { c.scale = 1.f / rng.range(1, 4); c.zp = rng.range(-128, 0); }
+    if (c.t == ElemType::kUInt8) { c.scale = rng.next() % 2 ? 1.f : 0.75f; c.zp = rng.range(0, 20); }
+    // Only area with per-tap RGB conversion (yuv_sampling="rgb" on YUV -> colour) stays scalar.
+    const bool rgb_taps = c.ys == YuvSampling::kRgb && c.ch != Channels::kGray &&
+                          (even || c.f == PixelFormat::kYUYV || c.f == PixelFormat::kUYVY);
+    double mx;
+    bool ran = false;
+    const int bad = Compare(c, rng, &mx, &ran);
+    {
+      Spec s;
+      s.format = c.f;
+      s.fit = c.fit;
+      s.rotate = c.rot;
+      s.flip = c.flip;
+      s.interpolation = c.interp;
+      s.channels = c.ch;
+      s.yuv_sampling = c.ys;
+      auto path = edgerun::preprocess::internal::PlannedPath(s, c.sw, c.sh, c.ow, c.oh, c.t,
+                                                             edgerun::preprocess::internal::SimdLayout::kNeon);
+      uniform += path.ok() && path.value() == "neon/area-uniform";
+    }
+    ++total;
+    simd_runs += ran;
+    expect_simd += !rgb_taps;
+    // (Area that downscales no axis is bilinear, SIMD even with per-tap RGB.)
+    CHECK_MSG(ran || rgb_taps, "%s: SIMD area kernel not used", c.str().c_str());
+    if (bad) {
+      ++failed;
+      CHECK_MSG(bad == 0, "%s: %d elements differ (max %.3g LSB)", c.str().c_str(), bad, mx);
+    }
+  }
+  std::printf("  %d random area configs (%d on SIMD, %d integer ratios on the uniform path), %d failed\n", total,
+              simd_runs, uniform, failed);
+  CHECK(simd_runs >= expect_simd);
+  CHECK(uniform >= 20);
+}
+
+// The planner picks the same kernel path family for the NEON table layout as
+// for AVX2 on every configuration, so that nothing planned for x86 falls back
+// to scalar code on a Pi (runs on any machine: it builds plans for both
+// layouts). AVX2's packed paths are refinements of "windows" (NEON has none).
+// The only scalar plans: rows narrower than a 16-byte window (tiny frames) and
+// area (downscaling) with yuv_sampling="rgb" on YUV sources, on both layouts alike.
+TEST(planner_same_path_on_neon_and_avx2) {
+  using edgerun::preprocess::internal::PlannedPath;
+  using edgerun::preprocess::internal::SimdLayout;
+  const PixelFormat fmts[] = {PixelFormat::kRGB, PixelFormat::kBGR, PixelFormat::kRGBA, PixelFormat::kBGRA,
+                              PixelFormat::kGray, PixelFormat::kNV12, PixelFormat::kNV21, PixelFormat::kI420,
+                              PixelFormat::kYUYV, PixelFormat::kUYVY};
+  const int cams[][2] = {{320, 240}, {640, 480}, {800, 600}, {1280, 720}, {1640, 1232}, {1920, 1080}, {36, 20}};
+  const int models[] = {96, 128, 160, 224, 256, 300, 320, 416, 640, 7};
+  const Interpolation interps[] = {Interpolation::kBilinear, Interpolation::kNearest, Interpolation::kArea};
+  const ElemType types[] = {ElemType::kFloat32, ElemType::kFloat16, ElemType::kUInt8, ElemType::kInt8};
+  Rng rng(99);
+  int n = 0, scalar = 0;
+  auto family = [](const std::string& p) {
+    const size_t k = p.find('/');
+    std::string f = k == std::string::npos ? p : p.substr(k + 1);
+    return f.compare(0, 6, "packed") == 0 ? std::string("windows") : f;
+  };
+  for (int it = 0; it < 400; ++it) {
+    Spec s;
+    s.format = rng.pick(fmts);
+    s.interpolation = rng.pick(interps);
+    s.fit = static_cast<Fit>(rng.range(0, 2));
+    s.rotate = 90 * rng.range(0, 3);
+    s.flip = rng.next() % 4 == 0;
+    s.layout = rng.next() % 4 == 0 ? Layout::kNCHW : Layout::kNHWC;
+    s.channels = rng.next() % 6 == 0 ? Channels::kGray : Channels::kRGB;
+    s.yuv_sampling = rng.next() % 4 == 0 ? YuvSampling::kRgb : YuvSampling::kYuv;
+    const auto& cam = cams[rng.range(0, 6)];
+    const int ow = models[rng.range(0, 9)], oh = rng.next() % 4 == 0 ? models[rng.range(0, 9)] : ow;
+    const ElemType t = rng.pick(types);
+    auto a = PlannedPath(s, cam[0], cam[1], ow, oh, t, SimdLayout::kAvx2);
+    auto b = PlannedPath(s, cam[0], cam[1], ow, oh, t, SimdLayout::kNeon);
+    CHECK(a.ok() && b.ok());
+    if (!a.ok() || !b.ok()) continue;
+    ++n;
+    const bool yuv_src = s.format >= PixelFormat::kNV12;
+    const bool rgb_taps_area = s.interpolation == Interpolation::kArea && s.yuv_sampling == YuvSampling::kRgb &&
+                               yuv_src && s.channels != Channels::kGray;
+    const bool tiny = cam[0] < 64;  // rows (I420 chroma: W/2 bytes) narrower than 16 bytes
+    const std::string what = std::string(Name(s.format)) + " " + std::to_string(cam[0]) + "x" +
+                             std::to_string(cam[1]) + "->" + std::to_string(ow) + "x" + std::to_string(oh) + " " +
+                             Name(s.interpolation) + " " + Name(s.yuv_sampling) + " rot" + std::to_string(s.rotate);
+    CHECK_MSG(family(a.value()) == family(b.value()), "%s: avx2 plans %s, neon plans %s", what.c_str(),
+              a.value().c_str(), b.value().c_str());
+    if (!tiny) {  // (area that downscales no axis is bilinear: SIMD even with per-tap RGB)
+      CHECK_MSG(a.value() != "scalar" || rgb_taps_area, "%s: avx2 plans %s", what.c_str(), a.value().c_str());
+    }
+    scalar += a.value() == "scalar";
+  }
+  std::printf("  %d configurations planned alike for avx2 and neon (%d scalar on both)\n", n, scalar);
 }
 
 TEST_MAIN()

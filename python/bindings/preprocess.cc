@@ -256,6 +256,13 @@ class PyPreprocessor {
   }
 
   std::string kernel() const { return impl_->kernel_name(); }
+  // The kernel path the plan for this frame/output geometry runs ("avx2/area", "scalar", ...).
+  std::string KernelPath(const py::array& frame, py::array& out) {
+    const pp::Spec& s = impl_->spec();
+    pp::Image img = edgerun_py::check_value(pp::FrameFromArray(s.format, Desc(frame)));
+    pp::Output o = edgerun_py::check_value(pp::OutputFromArray(s, Desc(out)));
+    return edgerun_py::check_value(impl_->KernelPath(img.width, img.height, o.width, o.height, o.type));
+  }
   pp::Spec spec() const { return impl_->spec(); }
   const std::shared_ptr<pp::Preprocessor>& shared() const { return impl_; }
 
@@ -308,6 +315,9 @@ void bind_preprocess(pybind11::module_& m) {
       .def("transform", &PyPreprocessor::GetTransform, py::arg("src_width"), py::arg("src_height"),
            py::arg("out_width"), py::arg("out_height"))
       .def_property_readonly("kernel", &PyPreprocessor::kernel)
+      .def("kernel_path", &PyPreprocessor::KernelPath, py::arg("frame"), py::arg("out"),
+           "The kernel path a call with this frame and output geometry runs: 'scalar' or '<isa>/<path>' "
+           "(path: 'area', 'area-uniform', 'windows', 'packed', 'packed-uniform'); chosen once per geometry.")
       .def_property_readonly("spec", &PyPreprocessor::spec, "A copy of the validated spec.");
   m.def("_preprocess_active_isa", [] { return std::string(pp::ActiveIsa()); },
         "Kernel ISA preprocessing uses on this machine ('avx2', 'neon' or 'scalar').");

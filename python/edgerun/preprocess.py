@@ -161,7 +161,8 @@ class Preprocessor:
         interpolation: ``bilinear`` (half-pixel centres, OpenCV INTER_LINEAR),
             ``nearest`` (half-pixel centres, OpenCV 4.x INTER_NEAREST_EXACT's index rule;
             OpenCV 5.x differs at exact ties, see docs/preprocessing.md) or ``area``
-            (OpenCV INTER_AREA when downscaling; scalar kernel).
+            (OpenCV INTER_AREA's weights when downscaling, exact integer box sums;
+            SIMD except with ``yuv_sampling="rgb"`` on YUV sources).
         mean, std: scalar or per output channel, in 0..255 pixel units:
             ``out = (px - mean) / std``.
         channels: ``rgb``, ``bgr`` or ``gray`` (order written).
@@ -390,6 +391,14 @@ class Preprocessor:
     def kernel(self) -> str:
         """The kernel ISA used on this machine: ``avx2``, ``neon`` or ``scalar``."""
         return self._impl.kernel
+
+    def kernel_path(self, frame: np.ndarray, out: np.ndarray) -> str:
+        """The kernel path a call with this frame and output geometry runs, chosen once
+        per geometry: ``scalar`` or ``<isa>/<path>`` with path ``area``, ``area-uniform``
+        (integer ratios), ``windows``
+        (16-byte windows + byte shuffles), ``packed`` or ``packed-uniform`` (AVX2
+        per-pixel loads for 3/4-byte pixels). Nothing is written to ``out``."""
+        return self._impl.kernel_path(frame, out)
 
     def __repr__(self) -> str:
         opts, defaults = self.options, _DEFAULTS.to_dict()

@@ -203,6 +203,11 @@ class Preprocessor {
   const Spec& spec() const { return spec_; }
   // The kernel Run would use for this spec on this machine ("avx2", "neon", "scalar").
   const char* kernel_name() const;
+  // The kernel path the plan for this geometry runs: "scalar" or "<isa>/<path>"
+  // with path "area", "area-uniform" (integer ratios), "windows", "packed" or
+  // "packed-uniform" (AVX2 per-pixel
+  // loads for 3/4-byte pixels). Fixed when the plan is built (once per geometry).
+  Expected<std::string> KernelPath(int src_width, int src_height, int out_width, int out_height, ElemType type);
 
  private:
   explicit Preprocessor(const Spec& spec);

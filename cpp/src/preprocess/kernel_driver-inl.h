@@ -31,6 +31,9 @@
 //   kRgb     MakeTapConsts(p, &t), TapsToRgb(Y, U, V, t, rgb[3])
 //   output   Store<T, C, NHWC>(o, dst, plane_stride, consts): o[c][h] = channel
 //            c of the block's positions h*kLanes .. h*kLanes + kLanes - 1
+//   area     AreaVertical(plane, stride, rows, weights, n, lo, hi, acc) (int16
+//            accumulator row), AreaHorizontal<NCH, KC>(view, acc, npos, scale,
+//            slot rows) (see AreaSampleLine)
 //
 // ISA fast paths stay in their ISA file, behind the same structure: with
 // P::kPackedMode (AVX2 only), views the tables built in packed mode are
@@ -302,6 +305,46 @@ PostFn<P> PickPost(ColorOp op, ElemType t, int C, bool nhwc) {
   }
 }
 
+// ---- area: separable integer sums (see KView / AreaTables in plan.h) ----
+// Per view: the vertical pass sums the line's source rows, weighted, into an
+// int16 accumulator row (P::AreaVertical); the horizontal pass takes, per
+// position, the dot product of 8-wide int16 chunks of it with the position's
+// weights (P::AreaHorizontal<NCH>), then float(v) * area_scale -> slot rows.
+// Exact integer sums: bit-exact with the reference's other summation order.
+template <class P>
+void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc, float* const* slots) {
+  for (int v = 0; v < p.nviews; ++v) {
+    const KView& kv = p.views[v];
+    const int r0 = kv.vstart[j], r1 = kv.vstart[j + 1];
+    P::AreaVertical(img.data[kv.plane], img.stride[kv.plane], kv.vrow + r0, kv.vw + r0, r1 - r0, kv.span_lo,
+                    kv.span_hi, acc[v]);
+    float* dst[3] = {slots[kv.slot[0]], slots[kv.slot[kv.nch > 1 ? 1 : 0]], slots[kv.slot[kv.nch > 2 ? 2 : 0]]};
+    if (kv.uwidth > 0) {  // integer ratio: no per-position tables
+      switch (kv.nch) {
+        case 1: P::template AreaHorizontalUniform<1>(kv, acc[v], p.npos, p.area_scale, dst); break;
+        case 2: P::template AreaHorizontalUniform<2>(kv, acc[v], p.npos, p.area_scale, dst); break;
+        default: P::template AreaHorizontalUniform<3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      }
+      continue;
+    }
+    // Small chunk counts (ratios up to ~8 for 1-byte planes) unrolled.
+    switch (kv.nch * 8 + (kv.hK <= 3 ? kv.hK : 0)) {
+      case 1 * 8 + 1: P::template AreaHorizontal<1, 1>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 1 * 8 + 2: P::template AreaHorizontal<1, 2>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 1 * 8 + 3: P::template AreaHorizontal<1, 3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 1 * 8 + 0: P::template AreaHorizontal<1, 0>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 2 * 8 + 1: P::template AreaHorizontal<2, 1>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 2 * 8 + 2: P::template AreaHorizontal<2, 2>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 2 * 8 + 3: P::template AreaHorizontal<2, 3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 2 * 8 + 0: P::template AreaHorizontal<2, 0>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 3 * 8 + 1: P::template AreaHorizontal<3, 1>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 3 * 8 + 2: P::template AreaHorizontal<3, 2>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      case 3 * 8 + 3: P::template AreaHorizontal<3, 3>(kv, acc[v], p.npos, p.area_scale, dst); break;
+      default: P::template AreaHorizontal<3, 0>(kv, acc[v], p.npos, p.area_scale, dst); break;
+    }
+  }
+}
+
 // ---- the kernel: lines [j0, j1) of the content ----
 template <class P>
 void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1, uint8_t* scratch) {
@@ -311,15 +354,30 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   const int C = p.out_c;
   const size_t es = ElemSize(p.type);
   const bool nhwc = p.layout == Layout::kNHWC || C == 1;
-  const int nb = p.nblocks;
+  const int nb = p.area ? (p.npos + P::kBlock - 1) / P::kBlock : p.nblocks;
   const size_t npad = static_cast<size_t>(nb) * P::kBlock;
-  // scratch: [tail 256][slot rows 3 x npad floats][kTile transposed lines of npad x C x es]
+  // scratch: [tail 256][slot rows 3 x npad floats][TileLines transposed lines of npad x C x es]
   uint8_t* tail = scratch;
   float* slots[3];
   for (int s = 0; s < 3; ++s) slots[s] = reinterpret_cast<float*>(scratch + 256) + s * npad;
   uint8_t* line = scratch + 256 + 3 * npad * 4;
   const size_t line_bytes = npad * C * es + 16;  // + spill room of the direct path
   int tile0 = j0;
+  const int tile = TileLines(p);
+  // area: one int16 accumulator row per view after the line buffers, zeroed
+  // once (lanes outside a view's span only ever meet zero weights).
+  int16_t* acc[3] = {nullptr, nullptr, nullptr};
+  if (p.area) {
+    uint8_t* a = line + static_cast<size_t>(tile) * line_bytes;
+    for (int v = 0; v < p.nviews; ++v) {
+      a = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(a) + 63) & ~static_cast<uintptr_t>(63));
+      const size_t n =
+          (static_cast<size_t>(p.views[v].row_bytes) + 8 * static_cast<size_t>(p.views[v].hK) + 64 + kAreaAccFront) * 2;
+      std::memset(a, 0, n);
+      acc[v] = reinterpret_cast<int16_t*>(a) + kAreaAccFront;
+      a += n;
+    }
+  }
   const size_t plane_bytes = static_cast<size_t>(p.out_w) * p.out_h * es;
 
   // Slot rows in output-channel order for phase 2.
@@ -360,6 +418,20 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   if constexpr (P::kPackedMode) use_direct = direct.Init(p);
 
   for (int j = j0; j < j1; ++j) {
+    if (p.area) {
+      AreaSampleLine<P>(p, img, j, acc, slots);
+      if (!p.transposed) {
+        const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
+        post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
+      } else {
+        post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
+        if (j - tile0 + 1 == tile || j + 1 == j1) {
+          FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
+          tile0 = j + 1;
+        }
+      }
+      continue;
+    }
     const int ya = p.row_a[j], yb = p.row_b[j];
     const typename P::RowW wy = P::RowWeights(p.row_w[j]);
     const uint8_t* ra[3];
@@ -376,7 +448,7 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
           direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, out + pix * 3 * es, tail);
         } else {
           direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, line + (j - tile0) * line_bytes, tail);
-          if (j - tile0 + 1 == kTile || j + 1 == j1) {
+          if (j - tile0 + 1 == tile || j + 1 == j1) {
             FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
             tile0 = j + 1;
           }
@@ -394,7 +466,7 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
     } else {
       post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
-      if (j - tile0 + 1 == kTile || j + 1 == j1) {
+      if (j - tile0 + 1 == tile || j + 1 == j1) {
         FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
         tile0 = j + 1;
       }

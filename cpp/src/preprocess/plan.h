@@ -28,6 +28,11 @@ namespace internal {
 constexpr int kColOne = 128;               // source-x weights: 7 bits
 constexpr int kRowOne = 16384;             // source-y weights: 14 bits
 constexpr float kValueScale = 2097152.0f;  // sampled values are pixel * 2^21
+// Area weights (see KPlan::area): exact rationals while the reduced source
+// length stays within the limit, else rescaled to the quantum.
+constexpr int kAreaRowLimit = 128;    // 255 * 128 fits int16; rows pair into pmaddubsw's signed bytes
+constexpr int kAreaColLimit = 16383;  // 255 * 128 * 16383 < 2^31; chroma sums of two weights fit int16
+constexpr int kAreaColQuant = 8192;
 
 enum class ColorOp : int {
   kCopy = 0,   // out[c] = slot[perm[c]]      (rgb/bgr reorder, gray->gray, yuv->gray = luma)
@@ -71,6 +76,30 @@ struct KView {
   int ubase = 0;         // window start of position 0
   uint8_t umask[16] = {};  // per 128-bit lane: slot sl's (a, b) tap bytes, row a at 4sl, row b at 4sl + 2
   uint8_t uw[16] = {};     // the column weights in mask order
+  // SIMD area (see AreaTables): the taps of this view's own grid (chroma
+  // weights are the sums of the luma-grid weights of the pixels sharing a
+  // sample), so each plane is averaged at its own resolution.
+  //   vertical: per line, rows [vstart[j], vstart[j+1]) of (plane row vrow,
+  //   weight vw <= 127) -> acc[x] = sum vw * px (int16, <= 255 * one_y), for
+  //   acc indices [span_lo, span_hi) (bytes of the view's row);
+  //   horizontal: position i reads hK chunks of 8 int16 at acc + hbase[i] and
+  //   takes the dot product with hw[((i * hK) + k) * nch + c][0..7] for channel c.
+  const int32_t* vstart = nullptr;
+  const int32_t* vrow = nullptr;
+  const uint8_t* vw = nullptr;
+  int hK = 0;
+  const int32_t* hbase = nullptr;
+  const int16_t* hw = nullptr;
+  int span_lo = 0, span_hi = 0;
+  // Integer-ratio fast path: every position takes the same number of whole
+  // units (ucnt) with one weight, consecutive positions ucnt units apart
+  // (udir = +1, or -1 on a reversed axis), and a position spans uwidth =
+  // ucnt * bpp in {1, 2, 4} int16 of the accumulator row. Then no per-position
+  // tables: position i reads acc + hbase[0] + udir * i * uwidth, and
+  // upat[c][0..15] (the weight at the lanes of channel c, period uwidth) gives
+  // its sums with pmaddwd / vmull_s16. 0: not uniform.
+  int uwidth = 0, udir = 0;
+  int16_t upat[3][16] = {};
 };
 
 struct KPlan {
@@ -88,14 +117,21 @@ struct KPlan {
   const uint8_t* col_wb = nullptr;
   const int32_t* col_x = nullptr;  // per position: absolute source columns of taps a, b
   const int32_t* col_xb = nullptr;
-  // area (float weights, CSR lists of absolute source indices)
+  // area: integer weights (AreaTaps in preprocess.cc), CSR lists of absolute
+  // source indices on the luma (pixel) grid. The sampled value is
+  //   v = sum_r arow_w[r] * sum_k acol_w[k] * px   (exact integer, < 2^31)
+  //   slot = float(v) * area_scale                 (area_scale = 2^21 / (one_x * one_y))
+  // Row weights sum to one_y <= kAreaRowLimit, column weights to one_x <=
+  // kAreaColLimit, so 255 * one_y fits int16 and 255 * one_y * one_x int32:
+  // any summation order gives the same v (SIMD sums rows first).
   bool area = false;
+  float area_scale = 0.f;
   const int32_t* arow_start = nullptr;  // nlines + 1
   const int32_t* arow_idx = nullptr;
-  const float* arow_w = nullptr;
+  const int32_t* arow_w = nullptr;
   const int32_t* acol_start = nullptr;  // npos + 1
   const int32_t* acol_idx = nullptr;
-  const float* acol_w = nullptr;
+  const int32_t* acol_w = nullptr;
 
   int nviews = 0;
   KView views[3];
@@ -133,20 +169,37 @@ using KernelFn = void (*)(const KPlan& p, const Image& img, uint8_t* out, int li
 size_t ElemSize(ElemType t);
 size_t ScratchBytes(const KPlan& p);
 
-// Transposed outputs (rotate 90/270): SIMD kernels compute up to kTile lines
-// (output columns) into line buffers, then write them row by row as runs of
-// kTile pixels, touching each output cache line once per tile, not per column.
-constexpr int kTile = 8;
+// Transposed outputs (rotate 90/270): SIMD kernels compute up to TileLines(p)
+// lines (output columns) into line buffers, then write them row by row as runs
+// of that many pixels. A run covers at least ~192 bytes (whole cache lines):
+// with runs of 8 float32 RGB pixels (96 bytes), output cache lines were written
+// partially by two tiles; bgr 1640x1232 -> 512x512 float32 rot270 took 2.8x the
+// time of rot0, ~2x with these runs (the rest is the transposing copy itself).
+constexpr int kTileMin = 8, kTileMax = 64;
+static inline int TileLines(const KPlan& p) {
+  const size_t es = p.type == ElemType::kFloat32 ? 4 : p.type == ElemType::kFloat16 ? 2 : 1;
+  const size_t px = p.layout == Layout::kNHWC || p.out_c == 1 ? p.out_c * es : es;  // bytes per run pixel
+  int t = kTileMin;
+  while (t < kTileMax && static_cast<size_t>(t) * px < 192) t *= 2;
+  return t;
+}
 
 // Writes lines [j0, j0 + n) held in `tile` (line g at tile + g * line_bytes;
 // NHWC: pixels of C*es bytes; NCHW: C planes of npad elements) into the output.
 // static: every ISA file gets its own copy (no shared inline symbol).
+// Pixels of 3, 6 and 12 bytes move as 4, 8 and 16 bytes (one load + one store):
+// the extra bytes read lie in the line's spill room, the extra bytes written are
+// the next pixel's of the same run, written right after; the run's last pixel
+// is copied exactly (the next pixel of the output row belongs to another tile).
 template <size_t PX>
 static inline void FlushRuns(const uint8_t* tile, size_t line_bytes, size_t src_off, size_t src_step, int npos,
                              int n, uint8_t* o, size_t row) {
+  constexpr size_t kWide = PX == 3 ? 4 : PX == 6 ? 8 : PX == 12 ? 16 : PX;
   for (int i = 0; i < npos; ++i, o += row) {
     const uint8_t* s = tile + src_off + i * src_step;
-    for (int g = 0; g < n; ++g) std::memcpy(o + g * PX, s + g * line_bytes, PX);  // constant size: inlined
+    int g = 0;
+    for (; g + 1 < n; ++g) std::memcpy(o + g * PX, s + g * line_bytes, kWide);  // constant size: inlined
+    std::memcpy(o + g * PX, s + g * line_bytes, PX);
   }
 }
 static inline void FlushTile(const KPlan& p, const uint8_t* tile, size_t line_bytes, size_t npad, size_t es, int j0,
@@ -211,6 +264,24 @@ struct SimdTables {
 // by 16-byte windows (row shorter than 16 bytes): use the reference then.
 bool BuildSimdTables(KPlan& p, SimdLayout layout, SimdTables* t);
 
+// SIMD area tables (the KView area fields point into them), the same for every
+// ISA: chunks of 8 int16 are one 128-bit register on both AVX2 and NEON.
+// Positions are padded to a multiple of 8 (hbase 0, zero weights).
+struct AreaTables {
+  std::vector<int32_t> vstart[3], vrow[3];
+  std::vector<uint8_t> vw[3];
+  std::vector<int32_t> hbase[3];
+  std::vector<int16_t> hw[3];
+};
+// Fills the area fields of p's views. Returns false when the SIMD kernels
+// cannot serve the plan (YuvSampling::kRgb: taps are converted per source
+// pixel; weight tables past 32 MB).
+bool BuildAreaTables(KPlan& p, AreaTables* t);
+// Bytes of SIMD area scratch: one int16 accumulator row per view, with
+// kAreaAccFront int16 of zeros before it (reversed uniform blocks read there).
+constexpr int kAreaAccFront = 64;
+size_t AreaScratchBytes(const KPlan& p);
+
 // Kernel configurations (XNNPACK's config style): one per kernel ISA, filled
 // once per process from the CPU features. A plan takes its kernel from here
 // when it is built (with the SIMD tables of the config's layout), and every
@@ -222,6 +293,12 @@ struct KernelConfig {
   bool simd = false;                     // needs SIMD tables (BuildSimdTables) in `layout`
   SimdLayout layout = SimdLayout::kAvx2;
 };
+// The kernel path (Preprocessor::KernelPath) a plan for this geometry would
+// take with the SIMD tables of `layout`, whether or not this machine runs that
+// ISA: the planner's decision, comparable across ISAs (planner tests).
+Expected<std::string> PlannedPath(const Spec& s, int src_w, int src_h, int out_w, int out_h, ElemType type,
+                                  SimdLayout layout);
+
 // The configuration of `isa` (kAuto: the best one on this machine), or null
 // when its kernels are not available here. Ignores EDGERUN_DISABLE_SIMD.
 const KernelConfig* GetKernelConfig(Isa isa);

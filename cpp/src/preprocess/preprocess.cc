@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <numeric>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -368,7 +369,8 @@ struct Plan {
   std::vector<uint8_t> col_wa, col_wb;
   std::vector<int32_t> off_a[3], off_b[3];
   std::vector<int32_t> arow_start, arow_idx, acol_start, acol_idx;
-  std::vector<float> arow_w, acol_w;
+  std::vector<int32_t> arow_w, acol_w;
+  AreaTables area_tables;
   // The kernel, fixed when the plan is built: KernelRef on `k`, or a SIMD
   // kernel on `ksimd` (k + the tables of its layout).
   KernelFn kernel = KernelRef;
@@ -377,6 +379,7 @@ struct Plan {
   SimdTables tables;
   std::vector<uint8_t> pad_row;  // one output row of padding (NHWC: W*C elems; NCHW: C rows of W)
   int pad_byte = -1;             // the byte every pad_row byte equals, or -1 (then copy rows)
+  std::string path = "scalar";   // "<isa>/<path>" of the kernel (SimdPathName) or "scalar"
   // cache key
   int src_w = 0, src_h = 0, out_w = 0, out_h = 0, out_c = 0;
   ElemType type = ElemType::kFloat32;
@@ -441,46 +444,66 @@ void LinearTaps(const AxisMap& m, int n_dst, bool nearest, std::vector<int32_t>*
   }
 }
 
-// INTER_AREA taps (OpenCV computeResizeAreaTab) when downscaling; bilinear
-// weights (as floats) on an axis that upscales.
-void AreaTaps(const AxisMap& m, int n_dst, std::vector<int32_t>* start, std::vector<int32_t>* idx,
-              std::vector<float>* w) {
+// INTER_AREA taps in the integer domain. Along an axis that downscales
+// (n >= m), output cell d covers [d*n/m, (d+1)*n/m) source pixels: with
+// g = gcd(n, m), N = n/g, M = m/g, the overlap of cell d with source pixel k,
+// measured in units of 1/M pixel, is an integer in [0, M], and the overlaps of a
+// cell sum to N. Those overlaps are the weights (OpenCV computeResizeAreaTab's
+// fractional weights, exactly). When N exceeds `limit`, the weights are
+// rescaled to sum to `quant` (rounded, largest remainders first), so that the
+// kernels' integer sums cannot overflow (see plan.h). An axis that upscales
+// uses 2-tap bilinear weights summing to 128 (as documented). *one = the sum
+// of every cell's weights.
+void AreaTaps(const AxisMap& m, int n_dst, int limit, int quant, std::vector<int32_t>* start,
+              std::vector<int32_t>* idx, std::vector<int32_t>* w, int* one) {
   start->assign(1, 0);
   idx->clear();
   w->clear();
-  const double scale = static_cast<double>(m.n) / n_dst;
-  if (scale < 1.0) {
+  if (m.n < n_dst) {
     std::vector<int32_t> a, b;
     std::vector<double> f;
     LinearTaps(m, n_dst, false, &a, &b, &f);
+    *one = 128;
     for (int d = 0; d < n_dst; ++d) {
-      idx->push_back(a[d]);
-      w->push_back(static_cast<float>(1.0 - f[d]));
-      if (f[d] > 0.0) {
-        idx->push_back(b[d]);
-        w->push_back(static_cast<float>(f[d]));
-      }
+      const int wb = static_cast<int>(std::lround(f[d] * 128));
+      if (wb < 128) { idx->push_back(a[d]); w->push_back(128 - wb); }
+      if (wb > 0) { idx->push_back(b[d]); w->push_back(wb); }
       start->push_back(static_cast<int32_t>(idx->size()));
     }
     return;
   }
+  const int64_t g = std::gcd(static_cast<int64_t>(m.n), static_cast<int64_t>(n_dst));
+  const int64_t N = m.n / g, M = n_dst / g;
+  const bool exact = N <= limit;
+  *one = exact ? static_cast<int>(N) : quant;
+  std::vector<int64_t> ov;
+  std::vector<int32_t> k_of;
   for (int d = 0; d < n_dst; ++d) {
-    const double fs1 = d * scale, fs2 = fs1 + scale;
-    const double cell = std::min(scale, m.n - fs1);
-    int s1 = static_cast<int>(std::ceil(fs1)), s2 = static_cast<int>(std::floor(fs2));
-    s2 = std::min(s2, m.n - 1);
-    s1 = std::min(s1, s2);
-    if (s1 - fs1 > 1e-3) {
-      idx->push_back(MapIndex(m, s1 - 1));
-      w->push_back(static_cast<float>((s1 - fs1) / cell));
+    const int64_t c0 = d * N, c1 = c0 + N;  // cell in units of 1/M source pixel
+    ov.clear();
+    k_of.clear();
+    for (int64_t k = c0 / M; k * M < c1; ++k) {
+      const int64_t o = std::min(c1, (k + 1) * M) - std::max(c0, k * M);
+      if (o > 0) { ov.push_back(o); k_of.push_back(static_cast<int32_t>(k)); }
     }
-    for (int s = s1; s < s2; ++s) {
-      idx->push_back(MapIndex(m, s));
-      w->push_back(static_cast<float>(1.0 / cell));
+    std::vector<int64_t> q(ov.size());
+    if (exact) {
+      q = ov;
+    } else {  // round to `quant`, the sum kept exact by largest remainders
+      int64_t sum = 0;
+      std::vector<std::pair<int64_t, size_t>> rem;
+      for (size_t i = 0; i < ov.size(); ++i) {
+        q[i] = ov[i] * quant / N;
+        sum += q[i];
+        rem.push_back({ov[i] * quant % N, i});
+      }
+      std::stable_sort(rem.begin(), rem.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+      for (size_t i = 0; sum < quant; ++i, ++sum) ++q[rem[i].second];
     }
-    if (fs2 - s2 > 1e-3) {
-      idx->push_back(MapIndex(m, s2));
-      w->push_back(static_cast<float>(std::min(std::min(fs2 - s2, 1.0), cell) / cell));
+    for (size_t i = 0; i < ov.size(); ++i) {
+      if (q[i] == 0) continue;
+      idx->push_back(MapIndex(m, k_of[i]));
+      w->push_back(static_cast<int32_t>(q[i]));
     }
     start->push_back(static_cast<int32_t>(idx->size()));
   }
@@ -628,6 +651,39 @@ Status SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out
 
 }  // namespace
 
+// The kernel path a plan runs, for tests and diagnostics (PlannedPath,
+// Preprocessor::KernelPath): "area", "windows" (16-byte windows + shuffles),
+// "packed" / "packed-uniform" (AVX2 per-pixel loads for 3/4-byte pixels).
+static const char* SimdPathName(const KPlan& k) {
+  if (k.area) {  // "area-uniform": every view on the integer-ratio path (KView::uwidth)
+    bool uniform = true;
+    for (int v = 0; v < k.nviews; ++v) uniform = uniform && k.views[v].uwidth > 0;
+    return uniform ? "area-uniform" : "area";
+  }
+  bool packed = false, uniform = false;
+  for (int v = 0; v < k.nviews; ++v) {
+    packed = packed || k.views[v].packed;
+    uniform = uniform || k.views[v].ustride > 0;
+  }
+  return uniform ? "packed-uniform" : packed ? "packed" : "windows";
+}
+
+// Kernel, chosen once for the plan. The reference serves rows too short for
+// 16-byte windows (BuildSimdTables refuses them) and area with
+// yuv_sampling="rgb" (taps converted per source pixel).
+static void SelectKernel(Plan& P, const KernelConfig* cfg) {
+  P.kernel = KernelRef;
+  P.kplan = &P.k;
+  P.path = "scalar";
+  if (cfg == nullptr || !cfg->simd) return;
+  P.ksimd = P.k;
+  if (P.k.area ? BuildAreaTables(P.ksimd, &P.area_tables) : BuildSimdTables(P.ksimd, cfg->layout, &P.tables)) {
+    P.kernel = cfg->fn;
+    P.kplan = &P.ksimd;
+    P.path = std::string(Name(cfg->isa)) + "/" + SimdPathName(P.ksimd);
+  }
+}
+
 // Builds a plan. Assumes spec validated and geometry checked.
 static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int src_h, int out_w, int out_h,
                                                  int out_c, ElemType type, float scale, int zp, Isa isa) {
@@ -713,10 +769,19 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
   }
   EDGERUN_RETURN_IF_ERROR(SetupNormalize(s, type, scale, zp, out_c, &k));
 
-  if (s.interpolation == Interpolation::kArea) {
+  // Area where neither axis downscales is bilinear (each axis that upscales is), so
+  // such plans are bilinear plans, with bilinear's finer row weights -- unless a
+  // row is narrower than bilinear's 16-byte SIMD windows (the area kernel is not).
+  bool wide_rows = true;
+  for (int v = 0; v < k.nviews; ++v) wide_rows = wide_rows && vd[v].row_bytes >= 16;
+  const bool area = s.interpolation == Interpolation::kArea &&
+                    (line_axis.n > nlines || pos_axis.n > npos || !wide_rows);
+  if (area) {
     k.area = true;
-    AreaTaps(line_axis, nlines, &P.arow_start, &P.arow_idx, &P.arow_w);
-    AreaTaps(pos_axis, npos, &P.acol_start, &P.acol_idx, &P.acol_w);
+    int one_y = 0, one_x = 0;
+    AreaTaps(line_axis, nlines, kAreaRowLimit, kAreaRowLimit, &P.arow_start, &P.arow_idx, &P.arow_w, &one_y);
+    AreaTaps(pos_axis, npos, kAreaColLimit, kAreaColQuant, &P.acol_start, &P.acol_idx, &P.acol_w, &one_x);
+    k.area_scale = static_cast<float>(static_cast<double>(kValueScale) / (static_cast<double>(one_x) * one_y));
     k.arow_start = P.arow_start.data(); k.arow_idx = P.arow_idx.data(); k.arow_w = P.arow_w.data();
     k.acol_start = P.acol_start.data(); k.acol_idx = P.acol_idx.data(); k.acol_w = P.acol_w.data();
   } else {
@@ -789,18 +854,7 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
       if (b != P.pad_row[0]) P.pad_byte = -1;
   }
 
-  // Kernel, chosen once for the plan. The reference serves area resampling and
-  // rows too short for 16-byte windows (BuildSimdTables refuses them).
-  P.kernel = KernelRef;
-  P.kplan = &P.k;
-  const KernelConfig* cfg = GetKernelConfig(isa);
-  if (cfg != nullptr && cfg->simd && !k.area) {
-    P.ksimd = k;
-    if (BuildSimdTables(P.ksimd, cfg->layout, &P.tables)) {
-      P.kernel = cfg->fn;
-      P.kplan = &P.ksimd;
-    }
-  }
+  SelectKernel(P, GetKernelConfig(isa));
   return plan;
 }
 
@@ -929,8 +983,6 @@ static Status ValidateSpec(const Spec& s) {
   }
   if (s.threads < 1 || s.threads > 64) return InputError("threads: expected 1..64, got " + std::to_string(s.threads));
   if (!IsaAvailable(s.isa)) return InputError(std::string("isa: '") + Name(s.isa) + "' kernels are not available on this machine");
-  if (s.interpolation == Interpolation::kArea && (s.isa == Isa::kAVX2 || s.isa == Isa::kNEON))
-    return InputError("isa: interpolation 'area' has only the scalar kernel");
   return Status::Ok();
 }
 
@@ -946,7 +998,10 @@ Expected<std::unique_ptr<Preprocessor>> Preprocessor::Create(const Spec& spec) {
 
 const char* Preprocessor::kernel_name() const {
   if (spec_.isa != Isa::kAuto) return Name(spec_.isa);
-  if (spec_.interpolation == Interpolation::kArea) return "scalar";
+  const bool yuv = IsYuv420(spec_.format) || spec_.format == PixelFormat::kYUYV || spec_.format == PixelFormat::kUYVY;
+  if (spec_.interpolation == Interpolation::kArea && spec_.yuv_sampling == YuvSampling::kRgb && yuv &&
+      spec_.channels != Channels::kGray)
+    return "scalar";  // area with per-tap RGB conversion: the reference only
   return ActiveIsa();
 }
 
@@ -1002,6 +1057,27 @@ Status CheckGeometry(const Spec& s, int sw, int sh, int ow, int oh) {
   return Status::Ok();
 }
 }  // namespace
+
+Expected<std::string> Preprocessor::KernelPath(int sw, int sh, int ow, int oh, ElemType type) {
+  EDGERUN_RETURN_IF_ERROR(CheckGeometry(spec_, sw, sh, ow, oh));
+  if (static_cast<unsigned>(type) > static_cast<unsigned>(ElemType::kInt8)) return InputError("dtype: unknown output type");
+  const int oc = spec_.channels == Channels::kGray ? 1 : 3;
+  auto plan = GetPlan(*cache_, spec_, sw, sh, ow, oh, oc, type, 1.f, 0, RequestedIsa(spec_));
+  if (!plan.ok()) return plan.status();
+  return plan.value()->path;
+}
+
+namespace internal {
+Expected<std::string> PlannedPath(const Spec& s, int sw, int sh, int ow, int oh, ElemType type, SimdLayout layout) {
+  EDGERUN_RETURN_IF_ERROR(CheckGeometry(s, sw, sh, ow, oh));
+  const int oc = s.channels == Channels::kGray ? 1 : 3;
+  auto built = BuildPlan(s, sw, sh, ow, oh, oc, type, 1.f, 0, Isa::kScalar);
+  if (!built.ok()) return built.status();
+  const KernelConfig cfg{layout == SimdLayout::kAvx2 ? Isa::kAVX2 : Isa::kNEON, KernelRef, true, layout};
+  SelectKernel(*built.value(), &cfg);
+  return built.value()->path;
+}
+}  // namespace internal
 
 Expected<Transform> Preprocessor::GetTransform(int sw, int sh, int ow, int oh) {
   EDGERUN_RETURN_IF_ERROR(CheckGeometry(spec_, sw, sh, ow, oh));

@@ -447,6 +447,114 @@ struct Avx2 {
     StoreAny<T>(o, dst, ps, C, NHWC, k);
   }
 
+  // Area, vertical pass: acc[x] = sum_r w[r] * row_r[x] for x in [lo, hi).
+  // Rows go in pairs through pmaddubsw ((row r, row r+1) bytes x (w_r, w_r+1)):
+  // weights <= 127 summing to <= 128 keep every int16 sum exact. 32 bytes per
+  // step; the last step is moved back to end at hi (it rewrites the same values).
+  static void AreaVertical(const uint8_t* plane, ptrdiff_t stride, const int32_t* rows, const uint8_t* w, int n,
+                           int lo, int hi, int16_t* acc) {
+    if (hi - lo < 32) {
+      for (int x = lo; x < hi; ++x) {
+        int s = 0;
+        for (int r = 0; r < n; ++r) s += w[r] * plane[static_cast<ptrdiff_t>(rows[r]) * stride + x];
+        acc[x] = static_cast<int16_t>(s);
+      }
+      return;
+    }
+    const __m256i z = _mm256_setzero_si256();
+    for (int x = lo;; x += 32) {
+      if (x > hi - 32) x = hi - 32;
+      __m256i s0 = z, s1 = z;
+      int r = 0;
+      for (; r + 1 < n; r += 2) {
+        const __m256i a = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(plane + static_cast<ptrdiff_t>(rows[r]) * stride + x));
+        const __m256i b = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(plane + static_cast<ptrdiff_t>(rows[r + 1]) * stride + x));
+        const __m256i wp = _mm256_set1_epi16(static_cast<int16_t>(w[r] | (w[r + 1] << 8)));
+        s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(_mm256_unpacklo_epi8(a, b), wp));
+        s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(_mm256_unpackhi_epi8(a, b), wp));
+      }
+      if (r < n) {
+        const __m256i a = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(plane + static_cast<ptrdiff_t>(rows[r]) * stride + x));
+        const __m256i wp = _mm256_set1_epi16(static_cast<int16_t>(w[r]));
+        s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(_mm256_unpacklo_epi8(a, z), wp));
+        s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(_mm256_unpackhi_epi8(a, z), wp));
+      }
+      // s0 = x+0..7 | x+16..23, s1 = x+8..15 | x+24..31
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + x), _mm256_permute2x128_si256(s0, s1, 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + x + 16), _mm256_permute2x128_si256(s0, s1, 0x31));
+      if (x == hi - 32) break;
+    }
+  }
+  // Area, horizontal pass: positions i and i + 4 of an 8-block share a
+  // register (one per 128-bit lane); pmaddwd of 8-wide chunks, hadd to sums.
+  // Integer-ratio views (KView::uwidth): 8 positions from contiguous loads;
+  // reversed axes compute the block's positions in memory order and reverse.
+  template <int NCH>
+  static void AreaHorizontalUniform(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {
+    const int W = kv.uwidth;
+    const __m256 sc = _mm256_set1_ps(scale);
+    const __m256i rev = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    __m256i pat[NCH];
+    for (int c = 0; c < NCH; ++c) pat[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kv.upat[c]));
+    const int w1 = kv.upat[0][0];  // W == 1: one channel, its weight at every lane
+    for (int i0 = 0; i0 < npos; i0 += 8) {
+      // Lowest unit of the block's 8 positions.
+      const int16_t* x = acc + kv.hbase[0] + (kv.udir > 0 ? i0 : -(i0 + 7)) * W;
+      __m256i v[NCH];
+      if (W == 1) {
+        v[0] = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x))),
+                                  _mm256_set1_epi32(w1));
+        for (int c = 1; c < NCH; ++c) v[c] = v[0];  // (one channel when W == 1)
+      } else if (W == 2) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+        for (int c = 0; c < NCH; ++c) v[c] = _mm256_madd_epi16(a, pat[c]);
+      } else {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 16));
+        for (int c = 0; c < NCH; ++c)  // [p0 p1 p4 p5 | p2 p3 p6 p7] -> natural order
+          v[c] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(_mm256_madd_epi16(a, pat[c]), _mm256_madd_epi16(b, pat[c])),
+                                          0xD8);
+      }
+      for (int c = 0; c < NCH; ++c) {
+        if (kv.udir < 0) v[c] = _mm256_permutevar8x32_epi32(v[c], rev);
+        _mm256_storeu_ps(dst[c] + i0, _mm256_mul_ps(_mm256_cvtepi32_ps(v[c]), sc));
+      }
+    }
+  }
+  // KC > 0: the chunk count as a constant (unrolled; kv.hK == KC), 0: kv.hK.
+  template <int NCH, int KC>
+  static void AreaHorizontal(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {
+    const int K = KC > 0 ? KC : kv.hK;
+    const __m256 sc = _mm256_set1_ps(scale);
+    const size_t wstep = static_cast<size_t>(K) * NCH * 8;
+    for (int i0 = 0; i0 < npos; i0 += 8) {
+      __m256i r[NCH][4];
+      for (int q = 0; q < 4; ++q) {
+        const uint8_t* xa = reinterpret_cast<const uint8_t*>(acc + kv.hbase[i0 + q]);
+        const uint8_t* xb = reinterpret_cast<const uint8_t*>(acc + kv.hbase[i0 + q + 4]);
+        const uint8_t* wa = reinterpret_cast<const uint8_t*>(kv.hw + (i0 + q) * wstep);
+        const uint8_t* wb = reinterpret_cast<const uint8_t*>(kv.hw + (i0 + q + 4) * wstep);
+        __m256i sum[NCH];
+        for (int c = 0; c < NCH; ++c) sum[c] = _mm256_setzero_si256();
+        for (int k = 0; k < K; ++k) {
+          const __m256i x = Load2(xa + 16 * k, xb + 16 * k);
+          for (int c = 0; c < NCH; ++c) {
+            const __m256i wv = Load2(wa + (k * NCH + c) * 16, wb + (k * NCH + c) * 16);
+            sum[c] = _mm256_add_epi32(sum[c], _mm256_madd_epi16(x, wv));
+          }
+        }
+        for (int c = 0; c < NCH; ++c) r[c][q] = sum[c];
+      }
+      for (int c = 0; c < NCH; ++c) {
+        const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(r[c][0], r[c][1]), _mm256_hadd_epi32(r[c][2], r[c][3]));
+        _mm256_storeu_ps(dst[c] + i0, _mm256_mul_ps(_mm256_cvtepi32_ps(t), sc));
+      }
+    }
+  }
+
   // Packed mode (see plan.h): per-pixel tables, slot rows by slot index.
   static void SamplePacked(const KView& kv, const uint8_t* ra, const uint8_t* rb, RowW wy, const uint8_t* wcol,
                            int nb, float* const* dst) {

@@ -169,6 +169,104 @@ struct Neon {
       }
     }
   }
+
+  // Area (see kernel_driver-inl.h, AreaSampleLine): vertical pass with
+  // vmull_u8/vmlal_u8 (weights <= 127, sums <= 255 * 128 fit 16 bits), 16
+  // bytes per step, the last step moved back to end at hi.
+  static void AreaVertical(const uint8_t* plane, ptrdiff_t stride, const int32_t* rows, const uint8_t* w, int n,
+                           int lo, int hi, int16_t* acc) {
+    if (hi - lo < 16) {
+      for (int x = lo; x < hi; ++x) {
+        int s = 0;
+        for (int r = 0; r < n; ++r) s += w[r] * plane[static_cast<ptrdiff_t>(rows[r]) * stride + x];
+        acc[x] = static_cast<int16_t>(s);
+      }
+      return;
+    }
+    for (int x = lo;; x += 16) {
+      if (x > hi - 16) x = hi - 16;
+      uint16x8_t s0 = vdupq_n_u16(0), s1 = vdupq_n_u16(0);
+      for (int r = 0; r < n; ++r) {
+        const uint8x16_t a = vld1q_u8(plane + static_cast<ptrdiff_t>(rows[r]) * stride + x);
+        const uint8x16_t wv = vdupq_n_u8(w[r]);
+        s0 = vmlal_u8(s0, vget_low_u8(a), vget_low_u8(wv));
+        s1 = vmlal_high_u8(s1, a, wv);
+      }
+      vst1q_s16(acc + x, vreinterpretq_s16_u16(s0));
+      vst1q_s16(acc + x + 8, vreinterpretq_s16_u16(s1));
+      if (x == hi - 16) break;
+    }
+  }
+  // Integer-ratio views (KView::uwidth): 4 positions from contiguous loads,
+  // pairwise adds; reversed axes reverse the 4 sums.
+  static int32x4_t Reverse4(int32x4_t v) {
+    const int32x4_t r = vrev64q_s32(v);
+    return vextq_s32(r, r, 2);
+  }
+  template <int NCH>
+  static void AreaHorizontalUniform(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {
+    const int W = kv.uwidth;
+    const float32x4_t sc = vdupq_n_f32(scale);
+    int16x8_t pat[NCH];
+    for (int c = 0; c < NCH; ++c) pat[c] = vld1q_s16(kv.upat[c]);
+    const int32_t w1 = kv.upat[0][0];  // W == 1: one channel, its weight at every lane
+    for (int i0 = 0; i0 < npos; i0 += 4) {
+      const int16_t* x = acc + kv.hbase[0] + (kv.udir > 0 ? i0 : -(i0 + 3)) * W;
+      int32x4_t v[NCH];
+      if (W == 1) {
+        v[0] = vmulq_n_s32(vmovl_s16(vld1_s16(x)), w1);
+        for (int c = 1; c < NCH; ++c) v[c] = v[0];  // (one channel when W == 1)
+      } else if (W == 2) {
+        const int16x8_t a = vld1q_s16(x);
+        for (int c = 0; c < NCH; ++c)
+          v[c] = vpaddq_s32(vmull_s16(vget_low_s16(a), vget_low_s16(pat[c])), vmull_high_s16(a, pat[c]));
+      } else {
+        const int16x8_t a = vld1q_s16(x), b = vld1q_s16(x + 8);
+        for (int c = 0; c < NCH; ++c) {
+          const int32x4_t p0 = vmull_s16(vget_low_s16(a), vget_low_s16(pat[c]));
+          const int32x4_t p1 = vmull_high_s16(a, pat[c]);
+          const int32x4_t p2 = vmull_s16(vget_low_s16(b), vget_low_s16(pat[c]));
+          const int32x4_t p3 = vmull_high_s16(b, pat[c]);
+          v[c] = vpaddq_s32(vpaddq_s32(p0, p1), vpaddq_s32(p2, p3));
+        }
+      }
+      for (int c = 0; c < NCH; ++c) {
+        if (kv.udir < 0) v[c] = Reverse4(v[c]);
+        vst1q_f32(dst[c] + i0, vmulq_f32(vcvtq_f32_s32(v[c]), sc));
+      }
+    }
+  }
+  // Horizontal pass: per position, vmull_s16/vmlal_high_s16 over 8-wide
+  // chunks, then pairwise adds give 4 positions' sums in one register.
+  // KC > 0: the chunk count as a constant (unrolled; kv.hK == KC), 0: kv.hK.
+  template <int NCH, int KC>
+  static void AreaHorizontal(const KView& kv, const int16_t* acc, int npos, float scale, float* const* dst) {
+    const int K = KC > 0 ? KC : kv.hK;
+    const float32x4_t sc = vdupq_n_f32(scale);
+    const size_t wstep = static_cast<size_t>(K) * NCH * 8;
+    for (int i0 = 0; i0 < npos; i0 += 4) {
+      int32x4_t r[NCH][4];
+      for (int q = 0; q < 4; ++q) {
+        const int16_t* xp = acc + kv.hbase[i0 + q];
+        const int16_t* wp = kv.hw + (i0 + q) * wstep;
+        int32x4_t sum[NCH];
+        for (int c = 0; c < NCH; ++c) sum[c] = vdupq_n_s32(0);
+        for (int k = 0; k < K; ++k) {
+          const int16x8_t x = vld1q_s16(xp + 8 * k);
+          for (int c = 0; c < NCH; ++c) {
+            const int16x8_t wv = vld1q_s16(wp + (k * NCH + c) * 8);
+            sum[c] = vmlal_s16(sum[c], vget_low_s16(x), vget_low_s16(wv));
+            sum[c] = vmlal_high_s16(sum[c], x, wv);
+          }
+        }
+        for (int c = 0; c < NCH; ++c) r[c][q] = sum[c];
+      }
+      for (int c = 0; c < NCH; ++c) {
+        const int32x4_t t = vpaddq_s32(vpaddq_s32(r[c][0], r[c][1]), vpaddq_s32(r[c][2], r[c][3]));
+        vst1q_f32(dst[c] + i0, vmulq_f32(vcvtq_f32_s32(t), sc));
+      }
+    }
+  }
 };
 
 }  // namespace

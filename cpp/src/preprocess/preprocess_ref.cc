@@ -22,10 +22,10 @@ size_t ElemSize(ElemType t) {
 }
 
 size_t ScratchBytes(const KPlan& p) {
-  // SIMD kernels: a block-sized tail buffer, three float slot rows and kTile
+  // SIMD kernels: a block-sized tail buffer, three float slot rows and TileLines
   // lines of output elements (transposed outputs).
   const size_t npad = static_cast<size_t>(p.npos) + 64;
-  return 256 + npad * 3 * 4 + kTile * npad * 3 * 4 + 4096;
+  return 256 + npad * 3 * 4 + TileLines(p) * (npad * 3 * 4 + 16) + 4096 + (p.area ? AreaScratchBytes(p) : 0);
 }
 
 // Colour stage + normalization of one pixel: slots (value units) -> o[c].
@@ -157,22 +157,16 @@ void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, i
       const int r0 = p.arow_start[j], r1 = p.arow_start[j + 1];
       for (int i = 0; i < p.npos; ++i) {
         const int c0 = p.acol_start[i], c1 = p.acol_start[i + 1];
-        float acc[3] = {0.f, 0.f, 0.f};
+        uint32_t acc[3] = {0, 0, 0};
         for (int r = r0; r < r1; ++r) {
-          float h[3] = {0.f, 0.f, 0.f};
+          uint32_t h[3] = {0, 0, 0};
           for (int k = c0; k < c1; ++k) {
             FetchTapRef(p, img, p.acol_idx[k], p.arow_idx[r], t00);
-            for (int c = 0; c < p.nslots; ++c) {
-              float t = static_cast<float>(t00[c]) * p.acol_w[k];
-              h[c] = h[c] + t;
-            }
+            for (int c = 0; c < p.nslots; ++c) h[c] += static_cast<uint32_t>(t00[c]) * static_cast<uint32_t>(p.acol_w[k]);
           }
-          for (int c = 0; c < p.nslots; ++c) {
-            float t = h[c] * p.arow_w[r];
-            acc[c] = acc[c] + t;
-          }
+          for (int c = 0; c < p.nslots; ++c) acc[c] += h[c] * static_cast<uint32_t>(p.arow_w[r]);
         }
-        for (int c = 0; c < p.nslots; ++c) slots[c] = acc[c] * kValueScale;
+        for (int c = 0; c < p.nslots; ++c) slots[c] = static_cast<float>(acc[c]) * p.area_scale;
         NormalizePixelRef(p, slots, o);
         StorePixelRef(p, out, PixelIndex(p, j, i), o);
       }

@@ -183,6 +183,121 @@ bool BuildSimdTables(KPlan& p, SimdLayout layout, SimdTables* t) {
   return true;
 }
 
+// ---------------------------------------------------------------------------
+// Area (see AreaTables in plan.h): the luma-grid taps of the plan folded onto
+// each view's grid (source index >> shift; weights of the pixels sharing a
+// sample add up), exactly the same integer sums in another order.
+// ---------------------------------------------------------------------------
+size_t AreaScratchBytes(const KPlan& p) {
+  size_t n = 0;
+  for (int v = 0; v < p.nviews; ++v)
+    n += (static_cast<size_t>(p.views[v].row_bytes) + 8 * static_cast<size_t>(p.views[v].hK) + 64 + kAreaAccFront) * 2 +
+         64;
+  return n;
+}
+
+bool BuildAreaTables(KPlan& p, AreaTables* t) {
+  if (!p.area || p.rgb_taps || p.npos <= 0 || p.nlines <= 0) return false;
+  const int npos8 = (p.npos + 7) / 8 * 8;
+  std::vector<std::pair<int32_t, int32_t>> folded;  // (index on the view's grid, weight), sorted
+  auto fold = [&](const int32_t* idx, const int32_t* w, int b, int e, int shift) {
+    folded.clear();
+    for (int k = b; k < e; ++k) {
+      const int32_t u = idx[k] >> shift;
+      bool found = false;
+      for (auto& f : folded)
+        if (f.first == u) { f.second += w[k]; found = true; }
+      if (!found) folded.push_back({u, w[k]});
+    }
+    std::sort(folded.begin(), folded.end());
+  };
+  for (int v = 0; v < p.nviews; ++v) {
+    KView& kv = p.views[v];
+    // Vertical: rows of the view's plane, weights <= 127 (a weight of 128 is
+    // the only one of its line: split into two rows of 64).
+    auto& vs = t->vstart[v];
+    auto& vr = t->vrow[v];
+    auto& vw = t->vw[v];
+    vs.assign(1, 0);
+    vr.clear();
+    vw.clear();
+    for (int j = 0; j < p.nlines; ++j) {
+      fold(p.arow_idx, p.arow_w, p.arow_start[j], p.arow_start[j + 1], kv.yshift);
+      for (auto& f : folded) {
+        if (f.second > 127) {
+          if (f.second > 2 * 127) return false;  // cannot happen: one_y <= 128
+          vr.push_back(f.first); vw.push_back(static_cast<uint8_t>(f.second / 2));
+          vr.push_back(f.first); vw.push_back(static_cast<uint8_t>(f.second - f.second / 2));
+        } else {
+          vr.push_back(f.first);
+          vw.push_back(static_cast<uint8_t>(f.second));
+        }
+      }
+      vs.push_back(static_cast<int32_t>(vr.size()));
+    }
+    // Horizontal: per position, the window base and K chunks of 8 weights per channel.
+    std::vector<int> base(npos8, 0), lastu(npos8, 0);
+    std::vector<std::vector<std::pair<int32_t, int32_t>>> taps(p.npos);
+    int K = 1, lo = kv.row_bytes, hi = 0;
+    for (int i = 0; i < p.npos; ++i) {
+      fold(p.acol_idx, p.acol_w, p.acol_start[i], p.acol_start[i + 1], kv.xshift);
+      taps[i] = folded;
+      const int u0 = folded.front().first, u1 = folded.back().first;
+      for (auto& f : folded)
+        if (f.second > 32767) return false;  // cannot happen: one_x <= kAreaColLimit
+      base[i] = u0 * kv.bpp;
+      lo = std::min(lo, base[i]);
+      hi = std::max(hi, (u1 + 1) * kv.bpp);
+      K = std::max(K, ((u1 - u0) * kv.bpp + kv.bpp - 1) / 8 + 1);
+    }
+    hi = std::min(hi, kv.row_bytes);
+    // Weight tables grow with taps per position (up to a whole row for a huge
+    // reduction: 2^20 columns -> 1); past 16M weights (32 MB) use the reference.
+    if (static_cast<double>(npos8) * K * kv.nch * 8 > 16.0 * (1 << 20)) return false;
+    auto& hb = t->hbase[v];
+    auto& hw = t->hw[v];
+    hb.assign(npos8, 0);
+    hw.assign(static_cast<size_t>(npos8) * K * kv.nch * 8, 0);
+    for (int i = 0; i < p.npos; ++i) {
+      hb[i] = base[i];
+      for (auto& f : taps[i])
+        for (int c = 0; c < kv.nch; ++c) {
+          const int e = (f.first * kv.bpp - base[i]) + kv.ch_off[c];
+          hw[((static_cast<size_t>(i) * K + e / 8) * kv.nch + c) * 8 + e % 8] = static_cast<int16_t>(f.second);
+        }
+    }
+    // Integer ratio (see KView::uwidth): same count, one weight, whole units, constant step.
+    kv.uwidth = 0;
+    kv.udir = 0;
+    {
+      const int cnt = static_cast<int>(taps[0].size()), w = taps[0][0].second, width = cnt * kv.bpp;
+      const int dir = p.npos > 1 && base[1] < base[0] ? -1 : 1;
+      bool uni = width == 1 || width == 2 || width == 4;
+      for (int i = 0; i < p.npos && uni; ++i) {
+        uni = static_cast<int>(taps[i].size()) == cnt && base[i] == base[0] + dir * i * width;
+        for (size_t k = 0; k < taps[i].size() && uni; ++k)
+          uni = taps[i][k].second == w && taps[i][k].first == taps[i][0].first + static_cast<int>(k);
+      }
+      if (uni) {
+        kv.uwidth = width;
+        kv.udir = dir;
+        for (int c = 0; c < 3; ++c)
+          for (int j = 0; j < 16; ++j)
+            kv.upat[c][j] = static_cast<int16_t>(c < kv.nch && j % kv.bpp == kv.ch_off[c] ? w : 0);
+      }
+    }
+    kv.vstart = vs.data();
+    kv.vrow = vr.data();
+    kv.vw = vw.data();
+    kv.hK = K;
+    kv.hbase = hb.data();
+    kv.hw = hw.data();
+    kv.span_lo = lo;
+    kv.span_hi = hi;
+  }
+  return true;
+}
+
 }  // namespace internal
 }  // namespace preprocess
 }  // namespace edgerun
