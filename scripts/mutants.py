@@ -446,6 +446,8 @@ def main() -> int:
     ap.add_argument("--memory-limit", type=float, default=4.0, help="GiB of address space per mutant")
     ap.add_argument("--out", default=str(ROOT / "build" / "mutants"))
     ap.add_argument("--models", help="a directory of .tflite files to mutate as well")
+    ap.add_argument("--real-only", action="store_true", help="mutate only the real models (and --models), not the "
+                                                               "generated ones")
     ap.add_argument("--only", type=int, nargs="*", help="run only these mutant indices")
     ap.add_argument("--replay", help="load one saved mutant in this process (no fork) and print the outcome")
     args = ap.parse_args()
@@ -456,7 +458,7 @@ def main() -> int:
     from edgerun.model import tflite_file
 
     S = tflite_file.schema()
-    raw = _real_models() + _generated_models()
+    raw = _real_models() + ([] if args.real_only else _generated_models())
     if args.models:
         raw += [(p.stem, p.read_bytes()) for p in sorted(pathlib.Path(args.models).glob("*.tflite"))]
     models = [(name, S.ModelT.InitFromPackedBuf(data, 0)) for name, data in raw]
