@@ -405,19 +405,25 @@ def test_latency_comparison_is_stable_and_says_when_within_noise():
     import numpy as np
 
     from edgerun.model.builder import builtin_image_model
-    from edgerun.tools.convert import latency_ratio_text, measure_latency
+    from edgerun.tools.convert import NOISE_FLOOR, latency_ratio_text, measure_latency
 
     data = builtin_image_model(input_size=32)
     x = [[np.random.default_rng(i).uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)] for i in range(4)]
     with edgerun.Session(data, threads=1) as a, edgerun.Session(data, threads=1) as b:
         results = [measure_latency([a, b], [x, x], 30) for _ in range(3)]
-    for r in results:  # the same model twice: ratio ~1, within noise, every time
-        assert 0.85 <= r["ratio"] <= 1.18 and r["within_noise"], r
+    # The same model twice. What is asserted is the tool's logic, not this machine's quietness
+    # (a fixed ratio bound failed 3 of 6 runs with other builds on the 2 cores): the ratio lies
+    # in its interval, "within noise" means "the interval contains 1 (or |ratio - 1| is under
+    # the noise floor)", the text says
+    # so, and on at least one of three rounds the two identical sessions are within noise.
+    for r in results:
         lo, hi = r["ci95"]
-        assert lo <= r["ratio"] <= hi
+        assert lo <= r["ratio"] <= hi, r
+        assert r["within_noise"] == (lo <= 1.0 <= hi or abs(r["ratio"] - 1.0) < NOISE_FLOOR), r
         for s in r["sessions"]:
             assert 0 < s["p25_us"] <= s["p50_us"] <= s["p75_us"] and s["runs_per_sample"] >= 1
-        assert "within noise" in latency_ratio_text(r)
+        assert ("within noise" in latency_ratio_text(r)) == r["within_noise"], latency_ratio_text(r)
+    assert any(r["within_noise"] for r in results), results
     # a model several times slower: not within noise, ratio well above 1
     with edgerun.Session(mg.add_model(), threads=1) as tiny, edgerun.Session(data, threads=1) as big:
         r = measure_latency([tiny, big], [[[np.zeros((1, 8), np.float32)]], x], 20)
