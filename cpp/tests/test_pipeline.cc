@@ -146,7 +146,7 @@ TEST(change_gate_reuses_results_in_order_and_max_fps_sleeps) {
   CHECK(p.ok());
   if (!p.ok()) return;
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 5; ++i) (*p)->Submit(f1.image);
+  for (int i = 0; i < 5; ++i) CHECK((*p)->Submit(f1.image).ok());
   FrameResult r;
   for (int i = 0; i < 5; ++i) CHECK((*p)->Get(10.0, &r).ok());
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
