@@ -180,7 +180,8 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
     from . import bench
 
     if args.model:
-        models = [(m, m) for m in args.model]
+        names = [os.path.basename(m) for m in args.model]
+        models = [(m, n if names.count(n) == 1 else m) for m, n in zip(args.model, names)]
     else:
         import tempfile
 
