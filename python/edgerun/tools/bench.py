@@ -32,11 +32,62 @@ STAGES = ("queue", "preprocess", "invoke", "decode", "total")
 HEADS = ("auto", "none", "classifier", "ssd", "blazeface", "yolo", "yolo10", "detection-postprocess",
          "segmentation", "landmarks")
 
-# SSD anchors of TF Object Detection API's SSD MobileNet / SSDLite exports (MediaPipe's
-# ssdlite object detection graph): 6 layers, scales 0.2..0.95, 5 aspect ratios.
-SSD_MOBILENET_ANCHORS = dict(num_layers=6, min_scale=0.2, max_scale=0.95, strides=(16, 32, 64, 128, 256, 512),
-                             aspect_ratios=(1.0, 2.0, 0.5, 3.0, 0.3333), reduce_boxes_in_lowest_layer=True,
-                             interpolated_scale_aspect_ratio=1.0, anchor_offset_x=0.5, anchor_offset_y=0.5)
+# Anchor layouts `--head ssd` tries, in order; the first whose anchor count equals the
+# model's box count is used. MediaPipe's SsdAnchorsCalculator options of its detectors,
+# and TF Object Detection API's SSD MobileNet / SSDLite exports.
+SSD_LAYOUTS = (
+    ("mediapipe 4 layers, strides 8/16/16/16 (BlazeFace short range, palm detection)",
+     dict(num_layers=4, min_scale=0.1484375, max_scale=0.75, strides=(8, 16, 16, 16), aspect_ratios=(1.0,),
+          interpolated_scale_aspect_ratio=1.0, fixed_anchor_size=True)),
+    ("mediapipe 1 layer, stride 4 (BlazeFace full range)",
+     dict(num_layers=1, min_scale=0.1484375, max_scale=0.75, strides=(4,), aspect_ratios=(1.0,),
+          interpolated_scale_aspect_ratio=0.0, fixed_anchor_size=True)),
+    ("mediapipe 5 layers, strides 8/16/32/32/32 (pose detection)",
+     dict(num_layers=5, min_scale=0.1484375, max_scale=0.75, strides=(8, 16, 32, 32, 32), aspect_ratios=(1.0,),
+          interpolated_scale_aspect_ratio=1.0, fixed_anchor_size=True)),
+    ("TF Object Detection API SSD MobileNet, 6 layers",
+     dict(num_layers=6, min_scale=0.2, max_scale=0.95, strides=(16, 32, 64, 128, 256, 512),
+          aspect_ratios=(1.0, 2.0, 0.5, 3.0, 0.3333), reduce_boxes_in_lowest_layer=True,
+          interpolated_scale_aspect_ratio=1.0)),
+)
+
+
+def _ssd_outputs(session) -> Optional[tuple]:
+    """(boxes count N, regressor length, class columns) when the outputs are an SSD
+    pair [1, N, 4 (+2K)] and [1, N, C]; else None."""
+    outs = [tuple(int(d) for d in o.shape) for o in session.outputs]
+    if len(outs) != 2 or any(len(s) != 3 or s[0] != 1 for s in outs) or outs[0][1] != outs[1][1]:
+        return None
+    reg, cls = sorted(outs, key=lambda s: -s[-1])
+    if reg[2] < 4 or (reg[2] - 4) % 2:
+        return None
+    return reg[1], reg[2], cls[2]
+
+
+def ssd_head(session):
+    """An SSD head for a model's raw SSD outputs, its anchors chosen among SSD_LAYOUTS by
+    count; (head, layout description). Raises InputError when no layout fits."""
+    from .. import heads
+
+    found = _ssd_outputs(session)
+    if found is None:
+        raise InputError(f"--head ssd: expected two outputs [1, N, 4 (+2K)] (boxes) and [1, N, C] (scores), "
+                         f"got {[list(o.shape) for o in session.outputs]}")
+    n, reg_len, classes = found
+    shape = tuple(int(d) for d in session.inputs[0].shape)
+    h, w = (shape[1], shape[2]) if len(shape) == 4 and shape[3] in (1, 3, 4) else (shape[-2], shape[-1])
+    for name, layout in SSD_LAYOUTS:
+        anchors = heads.SsdAnchors(**layout)
+        if anchors.generate((w, h)).shape[0] != n:
+            continue
+        if name.startswith("mediapipe"):  # box regressors in input pixels, one sigmoid score
+            return heads.SSD(anchors, box_coder="mediapipe", scales=(float(h), float(w), float(h), float(w)),
+                             score_threshold=0.5, iou_threshold=0.3, nms="weighted", score_clipping=100.0,
+                             class_agnostic=True), name
+        return heads.SSD(anchors, score_threshold=0.5, background_class=classes > 1), name
+    raise InputError(f"--head ssd: the model has {n} boxes, and none of the anchor layouts edgerun bench knows "
+                     f"gives {n} for a {w}x{h} input ({'; '.join(n_ for n_, _ in SSD_LAYOUTS)}); build the "
+                     f"head in Python with edgerun.heads.SSD(anchors=...) and time it with edgerun.Pipeline")
 
 
 def stage_stats(samples_ms: np.ndarray) -> Dict[str, float]:
@@ -108,13 +159,15 @@ def auto_head_name(session) -> str:
     or [C] score vector -> classifier; a [1,N,4+] + [1,N,C] pair -> SSD with TF
     Object Detection API anchors; anything else -> none (raw outputs)."""
     outs = [_shape(o) for o in session.outputs]
-    if len(outs) == 2:
-        a, b = sorted(outs, key=lambda s: -s[-1] if s else 0)
-        if len(a) == 3 and len(b) == 3 and a[1] == b[1]:
-            if a[2] == 16 and b[2] == 1 and a[1] in (896, 2304):
-                return "blazeface"
-            if a[2] >= 4 and b[2] >= 1:
-                return "ssd"
+    ssd = _ssd_outputs(session)
+    if ssd is not None:
+        if ssd[0] == 896 and ssd[1] == 16 and ssd[2] == 1 and _shape(session.inputs[0])[1:3] == (128, 128):
+            return "blazeface"
+        try:
+            ssd_head(session)
+            return "ssd"
+        except InputError:
+            return "none"
     if len(outs) == 4 and any(int(np.prod(s)) == 1 for s in outs) and any(len(s) == 3 and s[-1] == 4 for s in outs):
         return "detection-postprocess"
     if len(outs) == 1:
@@ -140,18 +193,9 @@ def make_head(name: str, session, model_path: Optional[str]):
         except InputError:  # no labels in the metadata
             return heads.Classifier(), name
     if name == "blazeface":
-        inp = _shape(session.inputs[0])
-        if len(inp) == 4 and inp[1] == 192:  # the full-range model: 2304 anchors, 192x192
-            h = heads.SSD(heads.SsdAnchors(num_layers=1, min_scale=0.1484375, max_scale=0.75, strides=(4,),
-                                           aspect_ratios=(1.0,), interpolated_scale_aspect_ratio=0.0,
-                                           fixed_anchor_size=True), box_coder="mediapipe",
-                          scales=(192.0, 192.0, 192.0, 192.0), score_threshold=0.5, iou_threshold=0.3,
-                          nms="weighted", score_clipping=100.0, class_agnostic=True)
-            return h, name
         return heads.BlazeFace(), name
     if name == "ssd":
-        return heads.SSD(heads.SsdAnchors(**SSD_MOBILENET_ANCHORS), score_threshold=0.5,
-                         background_class=True), name
+        return ssd_head(session)[0], name
     if name == "yolo":
         return heads.YOLO(version=8), name
     if name == "yolo10":
@@ -224,7 +268,7 @@ class AnchorLoop:
             self.decoder = "numpy top-5"
         elif head_name in ("ssd", "blazeface") and head is not None and head.anchors is not None:
             self.anchors = np.asarray(head.anchors, np.float32)  # (N, 4) y, x, h, w normalized
-            self.mediapipe = head_name == "blazeface"
+            self.mediapipe = "mediapipe" in repr(head)
             self.decoder = "numpy sigmoid + box decoding + NMS"
 
     def preprocess(self, frame: np.ndarray) -> np.ndarray:
