@@ -77,8 +77,8 @@ def ssd_head(session):
     shape = tuple(int(d) for d in session.inputs[0].shape)
     h, w = (shape[1], shape[2]) if len(shape) == 4 and shape[3] in (1, 3, 4) else (shape[-2], shape[-1])
     for name, layout in SSD_LAYOUTS:
-        anchors = heads.SsdAnchors(**layout)
-        if anchors.generate((w, h)).shape[0] != n:
+        anchors = heads.SsdAnchors(**layout, input_size=(w, h))
+        if anchors.generate().shape[0] != n:
             continue
         if name.startswith("mediapipe"):  # box regressors in input pixels, one sigmoid score
             return heads.SSD(anchors, box_coder="mediapipe", scales=(float(h), float(w), float(h), float(w)),
