@@ -1054,3 +1054,38 @@ def test_bench_pipeline_heads_of_real_models(tmp_path, blazeface_model):
     c = doc["configs"][0]
     assert c["head"] == "blazeface" and c["model"] == blazeface_model.name
     _check_mode(c["modes"]["sync"], 10)
+
+
+def test_bench_anchor_loop_does_the_same_work(blazeface_model, face_photo):
+    """The --compare-anchor loop (OpenCV + NumPy) must compute what the edgerun pipeline
+    computes, or the ratio means nothing: same input tensor (within resampling
+    differences) and the same face on a real photo."""
+    cv2 = pytest.importorskip("cv2")
+    from edgerun.tools import bench
+
+    img = cv2.imread(str(face_photo))  # 512x512 BGR, one face
+    frame = np.ascontiguousarray(cv2.resize(img, (640, 480), interpolation=cv2.INTER_AREA))
+    s = edgerun.Session(blazeface_model, threads=1)
+    pre = edgerun.Preprocessor("bgr", mean=127.5, std=127.5)
+    head = edgerun.heads.BlazeFace().bind(s)
+    anchor = bench.AnchorLoop(str(blazeface_model), 1, "bgr", pre._impl.spec.to_dict(), "blazeface", head)
+    assert anchor.decoder == "numpy sigmoid + box decoding + NMS"
+    x_anchor = anchor.preprocess(frame)
+    x_edgerun = np.zeros((1, 128, 128, 3), np.float32)
+    pre(frame, x_edgerun)
+    assert x_anchor.shape == x_edgerun.shape
+    # both bilinear, sampling grids may differ by rounding: a few pixel levels at most
+    assert np.abs(x_anchor - x_edgerun).mean() < 2.0 / 127.5
+    anchor.invoke(x_anchor)
+    faces = anchor.decode()
+    with edgerun.Pipeline(s, pre, edgerun.heads.BlazeFace()) as pipe:
+        dets = pipe(frame).output
+    assert len(faces) == 1 and len(dets) == 1
+    box = faces[0, :4] * [640, 480, 640, 480]  # normalized (stretch) -> source pixels
+    assert bench_iou(box, dets.boxes[0]) > 0.8, (box, dets.boxes[0])
+
+
+def bench_iou(a, b) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
