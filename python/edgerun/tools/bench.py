@@ -382,21 +382,33 @@ def _new_samples() -> Dict[str, list]:
     return {s: [] for s in ("t",) + STAGES}
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int, enabled: bool, unit: str = "frame"):
     if not enabled:
         return None
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, unit="frame", file=sys.stderr, leave=False, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
 def setup(model: str, label: str, threads: int, args) -> Config:
     import edgerun
 
     cfg = Config(model=model, label=label, threads=threads)
-    cfg.session = edgerun.Session(model, threads=threads, accelerator=args.accelerator)
+    from ..delegates import Delegate
+
+    delegates = []
+    for spec in args.delegate or []:
+        lib, _, opts = spec.partition(":")
+        delegates.append(Delegate(lib, dict(kv.split("=", 1) for kv in opts.split(",") if "=" in kv)))
+    signature = args.signature
+    if signature is not None and signature.lstrip("-").isdigit():
+        signature = int(signature)
+    cfg.session = edgerun.Session(model, threads=threads, accelerator=args.accelerator,
+                                  accelerator_options={"device": args.device} if args.device else None,
+                                  delegates=delegates, signature=signature,
+                                  input_shapes=dict(args.input_shape or []) or None)
     spec_over: Dict[str, Any] = {"fit": args.fit} if args.fit else {}
     if args.mean is not None:
         spec_over["mean"] = args.mean
@@ -560,7 +572,7 @@ def run(args, models: List[tuple]) -> dict:
     batch = max(1, math.ceil(per_config / rounds)) if per_config else max(1, args.batch)
     shown = args.progress and sys.stderr.isatty()
     total = (per_config * len(configs) * len(modes)) if per_config else None
-    bar = _progress(total if total else int(duration), shown)
+    bar = _progress(total if total else int(math.ceil(duration)), shown, "frame" if total else "s")
     t_start = time.perf_counter()
     done = {(c.name, m): 0 for c in configs for m in modes}
     rnd = 0
@@ -654,6 +666,12 @@ def format_table(res: dict) -> str:
         lines.append(f"{c['model']}: {c['threads']} thread(s), head {c['head']}, input "
                      f"{'x'.join(map(str, c['input']['shape']))} {c['input']['dtype']}, normalization "
                      f"{c['normalization']}")
+        mem = c["memory"]
+        lines.append(f"memory: model {mem['model_bytes'] / 2**20:.2f} MiB, static estimate (weights + arena + I/O) "
+                     f"{mem['estimate_bytes'] / 2**20:.2f} MiB"
+                     + (f", RSS grew {mem['load_rss_bytes'] / 2**20:.1f} MiB at load" if mem["load_rss_bytes"]
+                        is not None else "")
+                     + f"; async stages {'overlapped on two threads' if c['overlapped'] else 'on one worker thread'}")
         rows = [("mode", "stage", "p50 ms", "p90 ms", "p99 ms", "min", "max", "std")]
         for m, mode in c["modes"].items():
             for st in STAGES:
