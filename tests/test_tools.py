@@ -1089,3 +1089,46 @@ def bench_iou(a, b) -> float:
     x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.fixture(scope="session")
+def palm_model():
+    import realmodels
+
+    return realmodels.palm_detection_path()
+
+
+def test_bench_ssd_head_of_a_real_ssd_model(tmp_path, palm_model):
+    """`--head auto` on MediaPipe palm detection (raw SSD outputs, 2016 anchors) picks the
+    SSD head with the anchor layout whose count matches; its decoding agrees with the anchor
+    loop's independent NumPy decoder on planted boxes."""
+    from edgerun.tools import bench
+
+    s = edgerun.Session(palm_model, threads=1)
+    assert bench.auto_head_name(s) == "ssd"
+    head, layout = bench.ssd_head(s)
+    assert layout.startswith("mediapipe 4 layers") and head.bind(s).anchors.shape == (2016, 4)
+    # MediaPipe's palm anchors: 24x24 cells x 2 + 12x12 cells x 6, centres at (i + 0.5) / n
+    a = head.anchors
+    np.testing.assert_allclose(a[:2, :2], [[0.5 / 24, 0.5 / 24]] * 2)
+    np.testing.assert_allclose(a[1152, :2], [0.5 / 12, 0.5 / 12])
+    np.testing.assert_allclose(a[:, 2:], 1.0)
+    reg = np.zeros((1, 2016, 18), np.float32)
+    logits = np.full((1, 2016, 1), -20.0, np.float32)
+    for i, (dx, dy, w, h) in {100: (3, -2, 30, 40), 700: (0, 5, 20, 20), 1500: (-4, 1, 50, 35)}.items():
+        reg[0, i, :4] = dx, dy, w, h
+        logits[0, i, 0] = 4.0
+    outs = [reg, logits] if s.outputs[0].shape[-1] == 18 else [logits, reg]
+    dets = head(outs)
+    pytest.importorskip("cv2")
+    anchor = bench.AnchorLoop(str(palm_model), 1, "rgb", {"mean": 0.0, "std": 255.0}, "ssd", head)
+    assert anchor.mediapipe and anchor.decoder == "numpy sigmoid + box decoding + NMS"
+    anchor._deq = lambda i: outs[i]
+    ref = anchor.decode()
+    assert len(dets) == len(ref) == 3
+    order = np.argsort(ref[:, 0])
+    got = dets.boxes[np.argsort(dets.boxes[:, 0])]
+    np.testing.assert_allclose(got, ref[order, :4] * 192, atol=1e-3)
+    np.testing.assert_allclose(np.sort(dets.scores), np.sort(ref[:, 4]), atol=1e-5)
+    doc, r = _bench(tmp_path, palm_model, "--frames", 6, "--rounds", 2, "--source", "320x240", "--format", "nv21")
+    assert doc["configs"][0]["head"] == "ssd"
