@@ -3,6 +3,10 @@
     edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
           [--accelerator cpu|edgetpu|gpu] [--device D] [--delegate LIB[:KEY=VALUE,...]]
           [--signature NAME|INDEX] [--input-shape NAME=1x1760 ...]
+    edgerun bench MODEL [MODEL ...] --pipeline [--format nv12] [--source 1280x720]
+          [--fit F] [--head auto|...] [--threads 1,2,4] [--compare-anchor]
+          [--frames N | --duration S] [-o r.json|r.csv] [--plot p.png]
+                                                       the camera loop per stage (docs/tools.md)
     edgerun verify MODEL [MODEL ...] [--run]           structural + cross-reference check; --run:
                                                        also compile and run once
     edgerun inspect MODEL [--json] [--input-shape ..]  tensors, operators, weights, memory, XNNPACK, metadata
