@@ -1032,6 +1032,8 @@ def test_bench_pipeline_plot_without_matplotlib(tmp_path):
     (["--plot", "p.png"], "add --pipeline"),
     (["--pipeline", "--source", "big"], "expected WIDTHxHEIGHT"),
     (["--pipeline", "--threads", "1,0"], "expected a positive integer or a list"),
+    (["--pipeline", "--duration", "0"], "expected a positive number"),
+    (["--pipeline", "--source-fps", "-5"], "expected a positive number"),
 ])
 def test_bench_pipeline_argument_errors(tmp_path, args, message):
     r = subprocess.run([sys.executable, "-m", "edgerun", "bench", *args], capture_output=True, text=True,

@@ -405,6 +405,16 @@ def _float_list(text: str):
     return vals[0] if len(vals) == 1 else vals
 
 
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+        if not v > 0 or v == float("inf"):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    return v
+
+
 def _non_negative_int(text: str) -> int:
     try:
         v = int(text)
@@ -457,13 +467,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--std", type=_float_list, default=None, help="normalization std (as --mean)")
     pl.add_argument("--compare-anchor", action="store_true",
                     help="also time the ai_edge_litert Interpreter + OpenCV + NumPy loop, interleaved (needs opencv)")
-    pl.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+    pl.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
                     help="measure for this long instead of --frames")
     pl.add_argument("--rounds", type=_positive_int, default=10,
                     help="interleaved rounds that --frames is split into (default 10)")
     pl.add_argument("--batch", type=_positive_int, default=20,
                     help="frames per configuration and round with --duration (default 20)")
-    pl.add_argument("--source-fps", type=float, default=None, metavar="FPS",
+    pl.add_argument("--source-fps", type=_positive_float, default=None, metavar="FPS",
                     help="asynchronous frames arrive at this rate, as from a camera (drop='oldest': late "
                          "frames are dropped and counted); default: back to back (drop='none')")
     pl.add_argument("-o", "--output", metavar="RESULTS.json|RESULTS.csv",
