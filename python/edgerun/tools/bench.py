@@ -330,7 +330,7 @@ class AnchorLoop:
             logits = np.clip(cls[:, 0], -100, 100)
         else:  # background column 0
             logits = cls[:, 1:].max(axis=1) if cls.shape[1] > 1 else cls[:, 0]
-        scores = 1.0 / (1.0 + np.exp(-logits))
+        scores = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))  # float32 exp(100) overflows
         keep = np.nonzero(scores >= 0.5)[0]
         if keep.size == 0:
             return np.zeros((0, 5), np.float32)
