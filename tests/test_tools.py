@@ -1134,3 +1134,23 @@ def test_bench_ssd_head_of_a_real_ssd_model(tmp_path, palm_model):
     np.testing.assert_allclose(np.sort(dets.scores), np.sort(ref[:, 4]), atol=1e-5)
     doc, r = _bench(tmp_path, palm_model, "--frames", 6, "--rounds", 2, "--source", "320x240", "--format", "nv21")
     assert doc["configs"][0]["head"] == "ssd"
+
+
+def test_bench_anchor_failure_is_reported_not_raised(tmp_path, monkeypatch, capsys):
+    """When the Interpreter cannot run the model (custom ops, Edge TPU models ...) the
+    comparison is skipped with the reason; edgerun's own numbers still come out."""
+    pytest.importorskip("cv2")
+    from edgerun.tools import bench
+
+    class Refusing(bench.AnchorLoop):
+        def __init__(self, *a, **k):
+            raise RuntimeError("Encountered unresolved custom op: edgetpu-custom-op")
+
+    monkeypatch.setattr(bench, "AnchorLoop", Refusing)
+    out = tmp_path / "r.json"
+    assert cli.main(["bench", "--pipeline", "--compare-anchor", "--frames", "4", "--warmup", "0", "--rounds", "1",
+                     "--source", "64x48", "-o", str(out)]) == 0
+    c = json.loads(out.read_text())["configs"][0]
+    assert set(c["modes"]) == {"sync", "async"}
+    assert "Interpreter failed: RuntimeError: Encountered unresolved custom op" in c["anchor_error"]
+    assert "anchor loop skipped" in capsys.readouterr().out

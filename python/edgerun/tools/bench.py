@@ -378,6 +378,14 @@ class Config:
         return f"{self.label} t={self.threads}"
 
 
+def memory_dict(session) -> dict:
+    """The session's memory figures and the process's peak RSS so far (bytes)."""
+    m = session.memory
+    return {"model_bytes": m.model_bytes, "io_bytes": m.io_bytes, "load_rss_bytes": m.load_rss_bytes,
+            "estimate_bytes": m.estimate.total,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
 def _new_samples() -> Dict[str, list]:
     return {s: [] for s in ("t",) + STAGES}
 
@@ -393,7 +401,9 @@ def _progress(total: int, enabled: bool, unit: str = "frame"):
 
 
 def setup(model: str, label: str, threads: int, args) -> Config:
-    import edgerun
+    from ..pipeline import Pipeline
+    from ..preprocess import Preprocessor
+    from ..session import Session
 
     cfg = Config(model=model, label=label, threads=threads)
     from ..delegates import Delegate
@@ -405,7 +415,7 @@ def setup(model: str, label: str, threads: int, args) -> Config:
     signature = args.signature
     if signature is not None and signature.lstrip("-").isdigit():
         signature = int(signature)
-    cfg.session = edgerun.Session(model, threads=threads, accelerator=args.accelerator,
+    cfg.session = Session(model, threads=threads, accelerator=args.accelerator,
                                   accelerator_options={"device": args.device} if args.device else None,
                                   delegates=delegates, signature=signature,
                                   input_shapes=dict(args.input_shape or []) or None)
@@ -415,7 +425,7 @@ def setup(model: str, label: str, threads: int, args) -> Config:
     if args.std is not None:
         spec_over["std"] = args.std
     try:
-        cfg.pre = edgerun.Preprocessor.from_model(cfg.session, args.format, **spec_over)
+        cfg.pre = Preprocessor.from_model(cfg.session, args.format, **spec_over)
         cfg.normalization = "from the model's metadata" if args.mean is None else "from --mean/--std"
     except ModelError:  # no normalization recorded: [-1, 1] for float inputs, as most image models expect
         dt = cfg.session.inputs[0].dtype
@@ -427,13 +437,13 @@ def setup(model: str, label: str, threads: int, args) -> Config:
         layout = infer_layout(tuple(cfg.session.inputs[0].shape))
         if layout is not None:
             spec_over["layout"] = layout
-        cfg.pre = edgerun.Preprocessor(args.format, **spec_over)
+        cfg.pre = Preprocessor(args.format, **spec_over)
         cfg.normalization = (f"mean={spec_over['mean']} std={spec_over['std']} (none in the metadata; "
                              f"--mean/--std set it)")
     head, cfg.head_name = make_head(args.head, cfg.session, model)
-    cfg.sync = edgerun.Pipeline(cfg.session, cfg.pre, head, drop="none")
+    cfg.sync = Pipeline(cfg.session, cfg.pre, head, drop="none")
     head2, _ = make_head(cfg.head_name, cfg.session, model)
-    cfg.pipe_async = edgerun.Pipeline(cfg.session, cfg.pre, head2,
+    cfg.pipe_async = Pipeline(cfg.session, cfg.pre, head2,
                                       drop="oldest" if args.source_fps else "none", depth=2)
     if args.compare_anchor:
         try:
@@ -442,12 +452,13 @@ def setup(model: str, label: str, threads: int, args) -> Config:
                                     bound)
         except ImportError as e:
             cfg.anchor_error = f"anchor loop skipped: {e.name or e} is not installed (pip install edgerun[bench])"
+        except Exception as e:  # the Interpreter refuses the model (custom ops, Edge TPU ...): no comparison
+            cfg.anchor_error = f"anchor loop skipped: the ai_edge_litert Interpreter failed: {type(e).__name__}: " \
+                               f"{' '.join(str(e).split())[:300]}"
     cfg.samples = {"sync": _new_samples(), "async": _new_samples()}
     if cfg.anchor is not None:
         cfg.samples["anchor"] = _new_samples()
-    from .cli import _memory_dict
-
-    cfg.memory = _memory_dict(cfg.session)
+    cfg.memory = memory_dict(cfg.session)
     return cfg
 
 
@@ -565,7 +576,12 @@ def run(args, models: List[tuple]) -> dict:
         run_sync(c, frames, args.warmup, 0.0, False)
         run_async(c, frames, args.warmup, 0.0, False, args.source_fps)
         if c.anchor is not None:
-            run_anchor(c, frames, args.warmup, 0.0, False)
+            try:
+                run_anchor(c, frames, max(1, args.warmup), 0.0, False)
+            except Exception as e:  # a frame the hand-written loop cannot handle: no comparison
+                c.anchor, c.anchor_error = None, (f"anchor loop skipped: it failed on a frame: {type(e).__name__}: "
+                                                  f"{' '.join(str(e).split())[:300]}")
+                c.samples.pop("anchor", None)
     modes = ["sync", "async"] + (["anchor"] if any(c.anchor is not None for c in configs) else [])
     rounds = max(1, args.rounds)
     duration = args.duration

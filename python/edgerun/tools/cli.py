@@ -84,6 +84,7 @@ def _print_table(rows: list, header: Sequence[str]) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..session import Session
     from .. import _runtime
+    from .bench import memory_dict
 
     if args.pipeline:
         return _bench_pipeline(args)
@@ -149,7 +150,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          scale=t.scale, zero_point=t.zero_point) for t in session.outputs],
         "latency": stats,
         "power": power,
-        "memory": _memory_dict(session),
+        "memory": memory_dict(session),
         "edgerun": __version__,
         "litert": info["version"],
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
@@ -217,15 +218,6 @@ def _energy_per_frame(e0: tuple, e1: tuple, frames: int) -> dict:
     return {"cpu_ms_per_frame": cpu * 1e3 / n, "cpu_load": cpu / wall if wall > 0 else 0.0,
             "voluntary_switches": e1[2] - e0[2], "involuntary_switches": e1[3] - e0[3],
             "switches_per_frame": (e1[2] - e0[2] + e1[3] - e0[3]) / n}
-
-
-def _memory_dict(session) -> dict:
-    import resource
-
-    m = session.memory
-    return {"model_bytes": m.model_bytes, "io_bytes": m.io_bytes, "load_rss_bytes": m.load_rss_bytes,
-            "estimate_bytes": m.estimate.total,
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def _one_line(e: BaseException) -> str:
