@@ -753,11 +753,14 @@ def plot(res: dict, path: str) -> None:
     all_tot = np.concatenate([np.asarray(m["samples"]["total"]) for _, m in series if m["samples"]["total"]])
     hi = float(np.percentile(all_tot, 99.5)) if all_tot.size else 1.0
     bins = np.linspace(0, hi * 1.05, 60)
-    for name, mode in series:
+    # distinct colours for up to 20 series (the default cycle repeats after 10)
+    cmap = plt.get_cmap("tab10" if len(series) <= 10 else "tab20")
+    for i, (name, mode) in enumerate(series):
         tot = np.asarray(mode["samples"]["total"])
-        ax_h.hist(np.clip(tot, 0, bins[-1]), bins=bins, histtype="step", linewidth=1.5,
+        color = cmap(i % cmap.N)
+        ax_h.hist(np.clip(tot, 0, bins[-1]), bins=bins, histtype="step", linewidth=1.5, color=color,
                   label=f"{name} (p50 {mode['stages']['total']['p50']:.2f} ms)")
-        ax_t.plot(mode["samples"]["t"], tot, ".", markersize=2, label=name)
+        ax_t.plot(mode["samples"]["t"], tot, ".", markersize=2, color=color, label=name)
     ax_h.set_xlabel("end-to-end latency per frame, ms (clipped at p99.5)")
     ax_h.set_ylabel("frames")
     ax_h.set_title(f"{res['format']} {res['source'][0]}x{res['source'][1]} -> model -> head: latency histogram")
