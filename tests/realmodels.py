@@ -97,6 +97,19 @@ FACE_LANDMARK = RealModel(
     license="Apache-2.0",
 )
 
+# MediaPipe palm detection (lite): an SSD detector, float32 [1,192,192,3] in [0,1] ->
+# regressors [1,2016,18] (box + 7 keypoints, input pixels) and scores [1,2016,1];
+# 2016 anchors of MediaPipe's SsdAnchorsCalculator (strides 8/16/16/16). Apache-2.0.
+PALM_DETECTION = RealModel(
+    package="mediapipe",
+    version="0.10.21",
+    member="mediapipe/modules/palm_detection/palm_detection_lite.tflite",
+    inner=None,
+    sha256="e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
+    size=1985440,
+    license="Apache-2.0",
+)
+
 # openWakeWord's audio front end: float32 samples [1, -1] (dynamic length, 16 kHz)
 # -> mel spectrogram [-1, 1, -1, 32]; SignatureDef serving_default. The wheel's
 # code is Apache-2.0; its bundled models are CC BY-NC-SA 4.0 (used here for tests only).
@@ -264,6 +277,11 @@ def face_landmark_path() -> pathlib.Path:
     return _path_or_skip(FACE_LANDMARK)
 
 
+def palm_detection_path() -> pathlib.Path:
+    """MediaPipe palm detection lite (an SSD detector) from the mediapipe 0.10.21 wheel (skips if unavailable)."""
+    return _path_or_skip(PALM_DETECTION)
+
+
 def melspectrogram_path() -> pathlib.Path:
     """openWakeWord's melspectrogram model (dynamic-length audio input) from the openwakeword
     0.5.1 wheel (skips if unavailable)."""
@@ -276,5 +294,5 @@ def astronaut_path() -> pathlib.Path:
 
 
 if __name__ == "__main__":
-    for m in (BLAZEFACE, RESNET8, SELFIE_SEGMENTATION, FACE_LANDMARK, MELSPECTROGRAM, ASTRONAUT):
+    for m in (BLAZEFACE, RESNET8, SELFIE_SEGMENTATION, FACE_LANDMARK, PALM_DETECTION, MELSPECTROGRAM, ASTRONAUT):
         print(fetch(m))

@@ -881,3 +881,276 @@ def test_session_model_info_uses_the_metadata(tmp_path, blazeface_model):
         assert (s.model_info.name, s.model_info.version) == ("door-cam", "3.1")
     with edgerun.Session(blazeface_model) as s:
         assert s.model_info.name == "Short Range Face Detection" and s.model_info.version is None
+
+
+# --------------------------------------------------------------------------- edgerun bench --pipeline
+_STAT_KEYS = {"p50", "p90", "p99", "min", "max", "mean", "std"}
+
+
+def _bench(tmp_path, *args, env=None, timeout=300):
+    out = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, "-m", "edgerun", "bench", "--pipeline", "--warmup", "2",
+                        *map(str, args), "-o", str(out)], capture_output=True, text=True, timeout=timeout,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    return json.loads(out.read_text()), r
+
+
+def _check_mode(mode: dict, frames: int, stages=("preprocess", "invoke", "decode", "total")) -> None:
+    assert mode["frames"] == frames
+    for k in ("t",) + tuple(edgerun.tools.bench.STAGES):
+        assert len(mode["samples"][k]) == frames, k
+    for st in stages:
+        s = mode["stages"][st]
+        assert set(s) == _STAT_KEYS
+        x = np.asarray(mode["samples"][st])
+        # independent reference: NumPy over the kept samples (rounded to 1 ns in the file)
+        np.testing.assert_allclose([s["p50"], s["p90"], s["p99"], s["min"], s["max"], s["mean"], s["std"]],
+                                   [*np.percentile(x, [50, 90, 99]), x.min(), x.max(), x.mean(), x.std()],
+                                   rtol=1e-4, atol=1e-5)
+        assert 0 <= s["min"] <= s["p50"] <= s["p90"] <= s["p99"] <= s["max"], (st, s)
+    tot = np.asarray(mode["samples"]["total"])
+    parts = sum(np.asarray(mode["samples"][k]) for k in ("preprocess", "invoke", "decode"))
+    # end to end is measured around the call, so it holds every stage (1 us of rounding slack)
+    assert np.all(tot >= parts - 1e-3), (tot - parts).min()
+    assert np.all(np.diff(mode["samples"]["t"]) >= 0)  # in frame order (results come back in order)
+    assert mode["fps"] > 0
+
+
+def test_bench_pipeline_builtin_model_json(tmp_path):
+    import edgerun.tools.bench  # noqa: F401  (STAGES)
+
+    frames = 30
+    doc, r = _bench(tmp_path, "--frames", frames, "--rounds", 3, "--format", "nv12", "--source", "320x240",
+                    "--fit", "letterbox", "--compare-anchor")
+    assert doc["format"] == "nv12" and doc["source"] == [320, 240] and doc["fit"] == "letterbox"
+    assert doc["peak_rss_bytes"] > 10 * 2**20
+    (c,) = doc["configs"]
+    assert c["head"] == "classifier" and c["input"]["shape"] == [1, 96, 96, 3]
+    try:
+        import cv2  # noqa: F401
+        modes = {"sync", "async", "anchor"}
+    except ImportError:
+        modes = {"sync", "async"}
+        assert "not installed" in c["anchor_error"]
+    assert set(c["modes"]) == modes
+    for m in modes:
+        _check_mode(c["modes"][m], frames)
+    a = c["modes"]["async"]
+    assert a["drop"] == "none" and a["dropped"] == 0 and a["submitted"] == frames
+    assert all(q >= 0 for q in a["samples"]["queue"])
+    assert c["modes"]["sync"]["samples"]["queue"] == [0.0] * frames
+    # piped: the table on stdout, no progress bar on stderr
+    assert "sync FPS" in r.stdout and "peak RSS" in r.stdout
+    assert "frame/s" not in r.stderr and "%|" not in r.stderr
+
+
+def test_bench_pipeline_models_and_threads_interleaved_csv(tmp_path, tmp_model):
+    import edgerun.tools.bench  # noqa: F401
+
+    a = tmp_model(mg.builtin_image_model(dtype="int8"), "int8.tflite")
+    b = tmp_model(mg.image_mean_model(size=16, dynamic_batch=False), "mean.tflite")
+    frames = 12
+    doc, r = _bench(tmp_path, a, b, "--threads", "1,2", "--frames", frames, "--rounds", 4, "--format", "yuyv",
+                    "--source", "64x48", "--head", "none")
+    got = [(c["model"], c["threads"]) for c in doc["configs"]]
+    assert got == [("int8.tflite", 1), ("int8.tflite", 2), ("mean.tflite", 1), ("mean.tflite", 2)]
+    assert doc["rounds"] == 4
+    for c in doc["configs"]:
+        assert c["head"] == "none"
+        for m in ("sync", "async"):
+            _check_mode(c["modes"][m], frames)
+            assert len(c["modes"][m]["fps_per_round"]) == 4  # 3 frames per round: every round ran each one
+    # interleaved: each configuration's sync samples span the run, not one block of it
+    starts = [c["modes"]["sync"]["samples"]["t"][0] for c in doc["configs"]]
+    ends = [c["modes"]["sync"]["samples"]["t"][-1] for c in doc["configs"]]
+    assert max(starts) < min(ends)
+    table = r.stdout.splitlines()
+    summary = [ln.split() for ln in table if ln.startswith("  int8.tflite") or ln.startswith("  mean.tflite")]
+    assert [(row[0], row[1]) for row in summary] == [("int8.tflite", "1"), ("int8.tflite", "2"),
+                                                     ("mean.tflite", "1"), ("mean.tflite", "2")]
+    # CSV: one row per frame and mode, the same numbers as the JSON
+    out = tmp_path / "r.csv"
+    r = subprocess.run([sys.executable, "-m", "edgerun", "bench", "--pipeline", str(a), "--frames", "5",
+                        "--warmup", "0", "--rounds", "2", "-o", str(out)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 * 5
+    assert {row["mode"] for row in rows} == {"sync", "async"}
+    assert set(rows[0]) == {"model", "threads", "mode", "frame", "t_s", "queue_ms", "preprocess_ms",
+                            "invoke_ms", "decode_ms", "total_ms"}
+    assert all(float(row["total_ms"]) > 0 for row in rows)
+
+
+def test_bench_pipeline_camera_rate_counts_every_frame(tmp_path):
+    doc, _ = _bench(tmp_path, "--frames", 20, "--rounds", 2, "--source", "160x120", "--source-fps", 400)
+    a = doc["configs"][0]["modes"]["async"]
+    assert doc["source_fps"] == 400 and a["drop"] == "oldest"
+    # every submitted frame either came back or was counted as dropped
+    assert a["submitted"] == 20 and a["frames"] + a["dropped"] == 20
+
+
+def test_bench_pipeline_duration(tmp_path):
+    doc, _ = _bench(tmp_path, "--duration", "1", "--batch", 5, "--source", "160x120")
+    c = doc["configs"][0]
+    assert 1.0 <= doc["duration_s"] < 30
+    n = c["modes"]["sync"]["frames"]
+    assert n >= 5 and n % 5 == 0 and c["modes"]["async"]["frames"] == n
+
+
+def test_bench_pipeline_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "p.png"
+    r = _run_cli("bench", "--pipeline", "--frames", 10, "--warmup", 1, "--rounds", 2, "--source", "160x120",
+                 "--plot", png)
+    assert r.returncode == 0, r.stderr
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
+    assert f"plot: {png}" in r.stdout
+
+
+def test_bench_pipeline_plot_without_matplotlib(tmp_path):
+    fake = tmp_path / "fake"
+    (fake / "matplotlib").mkdir(parents=True)
+    (fake / "matplotlib" / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    env = dict(os.environ, PYTHONPATH=str(fake))
+    r = subprocess.run([sys.executable, "-m", "edgerun", "bench", "--pipeline", "--plot", str(tmp_path / "p.png")],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 1
+    assert "--plot needs matplotlib: pip install 'edgerun[plot]'" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pipeline", "--format", "nv12", "--source", "321x240"], "nv12 frames need an even width and height"),
+    (["--pipeline", "-o", "r.txt"], "expected a .json or .csv file name"),
+    (["--pipeline", "--head", "ssd"], "--head ssd: expected two outputs"),
+    (["--threads", "1,2"], "need --pipeline"),
+    (["--plot", "p.png"], "add --pipeline"),
+    (["--pipeline", "--source", "big"], "expected WIDTHxHEIGHT"),
+    (["--pipeline", "--threads", "1,0"], "expected a positive integer or a list"),
+    (["--pipeline", "--duration", "0"], "expected a positive number"),
+    (["--pipeline", "--source-fps", "-5"], "expected a positive number"),
+])
+def test_bench_pipeline_argument_errors(tmp_path, args, message):
+    r = subprocess.run([sys.executable, "-m", "edgerun", "bench", *args], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path)
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bench_pipeline_heads_of_real_models(tmp_path, blazeface_model):
+    from edgerun.tools import bench
+
+    s = edgerun.Session(blazeface_model)
+    assert bench.auto_head_name(s) == "blazeface"
+    head, layout = bench.ssd_head(s)  # the same anchors as the BlazeFace head, found by count
+    np.testing.assert_array_equal(head.bind(s).anchors, edgerun.heads.BlazeFace().bind(s).anchors)
+    assert layout.startswith("mediapipe 4 layers")
+    doc, r = _bench(tmp_path, blazeface_model, "--frames", 10, "--rounds", 2, "--format", "i420",
+                    "--source", "640x480", "--fit", "crop")
+    c = doc["configs"][0]
+    assert c["head"] == "blazeface" and c["model"] == blazeface_model.name
+    _check_mode(c["modes"]["sync"], 10)
+
+
+def test_bench_anchor_loop_does_the_same_work(blazeface_model, face_photo):
+    """The --compare-anchor loop (OpenCV + NumPy) must compute what the edgerun pipeline
+    computes, or the ratio means nothing: same input tensor (within resampling
+    differences) and the same face on a real photo."""
+    cv2 = pytest.importorskip("cv2")
+    from edgerun.tools import bench
+
+    img = cv2.imread(str(face_photo))  # 512x512 BGR, one face
+    frame = np.ascontiguousarray(cv2.resize(img, (640, 480), interpolation=cv2.INTER_AREA))
+    s = edgerun.Session(blazeface_model, threads=1)
+    pre = edgerun.Preprocessor("bgr", mean=127.5, std=127.5)
+    head = edgerun.heads.BlazeFace().bind(s)
+    anchor = bench.AnchorLoop(str(blazeface_model), 1, "bgr", pre._impl.spec.to_dict(), "blazeface", head)
+    assert anchor.decoder == "numpy sigmoid + box decoding + NMS"
+    x_anchor = anchor.preprocess(frame)
+    x_edgerun = np.zeros((1, 128, 128, 3), np.float32)
+    pre(frame, x_edgerun)
+    assert x_anchor.shape == x_edgerun.shape
+    # both bilinear, sampling grids may differ by rounding: a few pixel levels at most
+    assert np.abs(x_anchor - x_edgerun).mean() < 2.0 / 127.5
+    anchor.invoke(x_anchor)
+    faces = anchor.decode()
+    with edgerun.Pipeline(s, pre, edgerun.heads.BlazeFace()) as pipe:
+        dets = pipe(frame).output
+    assert len(faces) == 1 and len(dets) == 1
+    box = faces[0, :4] * [640, 480, 640, 480]  # normalized (stretch) -> source pixels
+    assert bench_iou(box, dets.boxes[0]) > 0.8, (box, dets.boxes[0])
+
+
+def bench_iou(a, b) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.fixture(scope="session")
+def palm_model():
+    import realmodels
+
+    return realmodels.palm_detection_path()
+
+
+def test_bench_ssd_head_of_a_real_ssd_model(tmp_path, palm_model):
+    """`--head auto` on MediaPipe palm detection (raw SSD outputs, 2016 anchors) picks the
+    SSD head with the anchor layout whose count matches; its decoding agrees with the anchor
+    loop's independent NumPy decoder on planted boxes."""
+    from edgerun.tools import bench
+
+    s = edgerun.Session(palm_model, threads=1)
+    assert bench.auto_head_name(s) == "ssd"
+    head, layout = bench.ssd_head(s)
+    assert layout.startswith("mediapipe 4 layers") and head.bind(s).anchors.shape == (2016, 4)
+    # MediaPipe's palm anchors: 24x24 cells x 2 + 12x12 cells x 6, centres at (i + 0.5) / n
+    a = head.anchors
+    np.testing.assert_allclose(a[:2, :2], [[0.5 / 24, 0.5 / 24]] * 2)
+    np.testing.assert_allclose(a[1152, :2], [0.5 / 12, 0.5 / 12])
+    np.testing.assert_allclose(a[:, 2:], 1.0)
+    reg = np.zeros((1, 2016, 18), np.float32)
+    logits = np.full((1, 2016, 1), -20.0, np.float32)
+    for i, (dx, dy, w, h) in {100: (3, -2, 30, 40), 700: (0, 5, 20, 20), 1500: (-4, 1, 50, 35)}.items():
+        reg[0, i, :4] = dx, dy, w, h
+        logits[0, i, 0] = 4.0
+    outs = [reg, logits] if s.outputs[0].shape[-1] == 18 else [logits, reg]
+    dets = head(outs)
+    pytest.importorskip("cv2")
+    anchor = bench.AnchorLoop(str(palm_model), 1, "rgb", {"mean": 0.0, "std": 255.0}, "ssd", head)
+    assert anchor.mediapipe and anchor.decoder == "numpy sigmoid + box decoding + NMS"
+    anchor._deq = lambda i: outs[i]
+    ref = anchor.decode()
+    assert len(dets) == len(ref) == 3
+    order = np.argsort(ref[:, 0])
+    got = dets.boxes[np.argsort(dets.boxes[:, 0])]
+    np.testing.assert_allclose(got, ref[order, :4] * 192, atol=1e-3)
+    np.testing.assert_allclose(np.sort(dets.scores), np.sort(ref[:, 4]), atol=1e-5)
+    doc, r = _bench(tmp_path, palm_model, "--frames", 6, "--rounds", 2, "--source", "320x240", "--format", "nv21")
+    assert doc["configs"][0]["head"] == "ssd"
+
+
+def test_bench_anchor_failure_is_reported_not_raised(tmp_path, monkeypatch, capsys):
+    """When the Interpreter cannot run the model (custom ops, Edge TPU models ...) the
+    comparison is skipped with the reason; edgerun's own numbers still come out."""
+    pytest.importorskip("cv2")
+    from edgerun.tools import bench
+
+    class Refusing(bench.AnchorLoop):
+        def __init__(self, *a, **k):
+            raise RuntimeError("Encountered unresolved custom op: edgetpu-custom-op")
+
+    monkeypatch.setattr(bench, "AnchorLoop", Refusing)
+    out = tmp_path / "r.json"
+    assert cli.main(["bench", "--pipeline", "--compare-anchor", "--frames", "4", "--warmup", "0", "--rounds", "1",
+                     "--source", "64x48", "-o", str(out)]) == 0
+    c = json.loads(out.read_text())["configs"][0]
+    assert set(c["modes"]) == {"sync", "async"}
+    assert "Interpreter failed: RuntimeError: Encountered unresolved custom op" in c["anchor_error"]
+    assert "anchor loop skipped" in capsys.readouterr().out

@@ -3,6 +3,10 @@
     edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
           [--accelerator cpu|edgetpu|gpu] [--device D] [--delegate LIB[:KEY=VALUE,...]]
           [--signature NAME|INDEX] [--input-shape NAME=1x1760 ...]
+    edgerun bench MODEL [MODEL ...] --pipeline [--format nv12] [--source 1280x720]
+          [--fit F] [--head auto|...] [--threads 1,2,4] [--compare-anchor]
+          [--frames N | --duration S] [-o r.json|r.csv] [--plot p.png]
+                                                       the camera loop per stage (docs/tools.md)
     edgerun verify MODEL [MODEL ...] [--run]           structural + cross-reference check; --run:
                                                        also compile and run once
     edgerun inspect MODEL [--json] [--input-shape ..]  tensors, operators, weights, memory, XNNPACK, metadata
@@ -80,7 +84,18 @@ def _print_table(rows: list, header: Sequence[str]) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..session import Session
     from .. import _runtime
+    from .bench import memory_dict
 
+    if args.pipeline:
+        return _bench_pipeline(args)
+    for flag, value in (("--compare-anchor", args.compare_anchor), ("--duration", args.duration),
+                        ("-o", args.output), ("--plot", args.plot), ("--source-fps", args.source_fps)):
+        if value:
+            raise SystemExit(f"edgerun bench: {flag} measures the camera loop: add --pipeline")
+    if len(args.model) > 1 or (args.threads and len(args.threads) > 1):
+        raise SystemExit("edgerun bench: several models or thread counts in one run need --pipeline")
+    args.threads = args.threads[0] if args.threads else None
+    args.model = args.model[0] if args.model else None
     if args.model:
         source, label = args.model, args.model
     else:
@@ -135,7 +150,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          scale=t.scale, zero_point=t.zero_point) for t in session.outputs],
         "latency": stats,
         "power": power,
-        "memory": _memory_dict(session),
+        "memory": memory_dict(session),
         "edgerun": __version__,
         "litert": info["version"],
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
@@ -166,6 +181,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_pipeline(args: argparse.Namespace) -> int:
+    from . import bench
+
+    if args.model:
+        names = [os.path.basename(m) for m in args.model]
+        models = [(m, n if names.count(n) == 1 else m) for m, n in zip(args.model, names)]
+    else:
+        import tempfile
+
+        from ..model import builder
+
+        data = builder.builtin_image_model(dtype=args.builtin_dtype)
+        tmp = tempfile.NamedTemporaryFile(prefix="edgerun-builtin-", suffix=".tflite", delete=False)
+        with tmp:
+            tmp.write(data if isinstance(data, (bytes, bytearray)) else bytes(data))
+        models = [(tmp.name, f"built-in {builder.BUILTIN_MODEL_NAME} ({args.builtin_dtype})")]
+    args.progress = not args.json and not args.no_progress
+    try:
+        return bench.main(args, models)
+    finally:
+        if not args.model:
+            os.unlink(models[0][0])
+
+
 def _energy() -> tuple:
     import resource
 
@@ -179,15 +218,6 @@ def _energy_per_frame(e0: tuple, e1: tuple, frames: int) -> dict:
     return {"cpu_ms_per_frame": cpu * 1e3 / n, "cpu_load": cpu / wall if wall > 0 else 0.0,
             "voluntary_switches": e1[2] - e0[2], "involuntary_switches": e1[3] - e0[3],
             "switches_per_frame": (e1[2] - e0[2] + e1[3] - e0[3]) / n}
-
-
-def _memory_dict(session) -> dict:
-    import resource
-
-    m = session.memory
-    return {"model_bytes": m.model_bytes, "io_bytes": m.io_bytes, "load_rss_bytes": m.load_rss_bytes,
-            "estimate_bytes": m.estimate.total,
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def _one_line(e: BaseException) -> str:
@@ -340,6 +370,53 @@ def _input_shape(text: str) -> tuple:
     return (int(key) if key.lstrip("-").isdigit() else key), shape
 
 
+_FORMATS = ("rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy")
+_HEADS = ("auto", "none", "classifier", "ssd", "blazeface", "yolo", "yolo10", "detection-postprocess",
+          "segmentation", "landmarks")
+
+
+def _thread_list(text: str) -> list:
+    from .bench import parse_threads
+
+    return parse_threads(text)
+
+
+def _source_size(text: str) -> tuple:
+    from .bench import parse_source
+
+    return parse_source(text)
+
+
+def _float_list(text: str):
+    try:
+        vals = [float(v) for v in text.split(",")]
+        if len(vals) not in (1, 3):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected one number or three (R,G,B), got {text!r}") from None
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+        if not v > 0 or v == float("inf"):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    return v
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+        if v < 0:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    return v
+
+
 def _positive_int(text: str) -> int:
     try:
         v = int(text)
@@ -356,11 +433,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="per-frame latency (p50/p90/p99), FPS and the model's tensors")
-    b.add_argument("model", nargs="?", help=".tflite file (default: a built-in image model)")
-    b.add_argument("--frames", type=_positive_int, default=500, help="timed frames (default 500)")
-    b.add_argument("--warmup", type=int, default=20, help="untimed frames first (default 20)")
-    b.add_argument("--threads", type=_positive_int, default=None,
-                   help="CPU threads (default: one per physical core)")
+    b.add_argument("model", nargs="*", help=".tflite file(s) (default: a built-in image model); several "
+                                            "need --pipeline")
+    b.add_argument("--frames", type=_positive_int, default=500,
+                   help="timed frames (default 500; with --pipeline: per model, thread count and mode)")
+    b.add_argument("--warmup", type=_non_negative_int, default=20, help="untimed frames first (default 20)")
+    b.add_argument("--threads", type=_thread_list, default=None, metavar="N[,N...]",
+                   help="CPU threads (default: one per physical core); with --pipeline a list such as "
+                        "1,2,4 compares them in one run")
+    pl = b.add_argument_group("camera loop (--pipeline)")
+    pl.add_argument("--pipeline", action="store_true",
+                    help="time the whole loop on synthetic camera frames: Preprocessor + model + head, "
+                         "synchronous and asynchronous, per stage")
+    pl.add_argument("--format", default="bgr", choices=_FORMATS,
+                    help="camera pixel format of the synthetic frames (default bgr)")
+    pl.add_argument("--source", type=_source_size, default=(1280, 720), metavar="WxH",
+                    help="camera frame size (default 1280x720)")
+    pl.add_argument("--fit", choices=("stretch", "letterbox", "crop"), default=None,
+                    help="how frames are fitted to the input (default: the model's metadata, else stretch)")
+    pl.add_argument("--head", default="auto", choices=_HEADS,
+                    help="decoder after the model (default auto: chosen from the model's outputs; none: raw outputs)")
+    pl.add_argument("--mean", type=_float_list, default=None,
+                    help="normalization mean, 0..255 pixel units, one value or R,G,B (default: the model's "
+                         "metadata, else 127.5 for float inputs)")
+    pl.add_argument("--std", type=_float_list, default=None, help="normalization std (as --mean)")
+    pl.add_argument("--compare-anchor", action="store_true",
+                    help="also time the ai_edge_litert Interpreter + OpenCV + NumPy loop, interleaved (needs opencv)")
+    pl.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
+                    help="measure for this long instead of --frames")
+    pl.add_argument("--rounds", type=_positive_int, default=10,
+                    help="interleaved rounds that --frames is split into (default 10)")
+    pl.add_argument("--batch", type=_positive_int, default=20,
+                    help="frames per configuration and round with --duration (default 20)")
+    pl.add_argument("--source-fps", type=_positive_float, default=None, metavar="FPS",
+                    help="asynchronous frames arrive at this rate, as from a camera (drop='oldest': late "
+                         "frames are dropped and counted); default: back to back (drop='none')")
+    pl.add_argument("-o", "--output", metavar="RESULTS.json|RESULTS.csv",
+                    help="write every sample (JSON: with the statistics; CSV: one row per frame)")
+    pl.add_argument("--plot", metavar="LATENCY.png",
+                    help="histogram, time series and per-stage bars (needs matplotlib: edgerun[plot])")
+    pl.add_argument("--no-progress", action="store_true", help="no progress bar (none when stderr is not a TTY)")
     b.add_argument("--builtin-dtype", choices=("float32", "int8"), default="float32",
                    help="variant of the built-in model when no MODEL is given")
     b.add_argument("--accelerator", choices=("cpu", "edgetpu", "gpu"), default="cpu",
