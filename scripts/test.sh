@@ -47,10 +47,10 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
   # shellcheck disable=SC1091
   . .venv/bin/activate
 fi
-say "installing $(basename "$WHEEL")[dev,convert] (convert = TensorFlow for the model tools)"
+say "installing $(basename "$WHEEL")[dev,convert,plot] (convert = TensorFlow for the model tools, plot = matplotlib for bench --plot)"
 python -m pip install -q --upgrade pip
 python -m pip uninstall -q -y edgerun 2>/dev/null || true
-python -m pip install -q "$WHEEL[dev,convert]"
+python -m pip install -q "$WHEEL[dev,convert,plot]"
 
 say "C++ tests (ctest)"
 LITERT_LIB=$(python -c "import edgerun._runtime as r; print(r.find_litert()[0])")
