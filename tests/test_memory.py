@@ -5,7 +5,9 @@ a fresh interpreter (so memory freed by earlier tests cannot hide allocations),
 around Session() after a first session has initialized the runtime.
 Tolerances: Session.memory.load_rss_bytes within 10% + 256 KiB of the test's own
 measurement; the static estimate an upper bound of the measured growth, at most
-1.7x it + 256 KiB (measured 1.2x-1.6x on five real models, docs/power.md).
+1.7x it + 768 KiB (measured 1.2x-1.6x on five real models, docs/power.md; the absolute
+slack covers the estimate's fixed 512 KiB allowance: the released wheel (libc++) grew
+only 368 KiB loading ResNet-8 where the g++ build grew about 600 KiB).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def test_memory_against_measured_rss(which, threads):
     assert m["model"] == m["size"] and m["mapped"]
     assert m["measured"] > 0
     assert abs(m["load_rss"] - m["measured"]) <= 0.1 * m["measured"] + 256 * 1024, m
-    assert m["measured"] <= m["estimate"] <= 1.7 * m["measured"] + 256 * 1024, m
+    assert m["measured"] <= m["estimate"] <= 1.7 * m["measured"] + 768 * 1024, m
 
 
 def test_io_bytes_cover_the_tensors():
