@@ -21,6 +21,8 @@ def test_core_stub_matches_module():
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             top[node.name] = node
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):  # module attributes
+            top[node.target.id] = node
     assert set(top) == _public(dir(_core)), "stub and module disagree on top-level names"
     for name, node in top.items():
         if isinstance(node, ast.ClassDef):
