@@ -1,14 +1,21 @@
-// Rotated-ROI crop (see edgerun/roi_crop.h): scalar affine sampling.
+// Rotated-ROI crop (see edgerun/roi_crop.h). Per output row: the interior
+// (every tap inside the frame) runs a bounds-free kernel (AVX2 where available,
+// roi_crop_avx2.cc; else RoiInteriorPortable), the edges and Isa::kScalar the
+// per-pixel reference (SampleRow); YUV 4:2:0 frames a per-tap conversion
+// (SampleRowYuv). Then one pass stores the row in the output's type and layout.
 #include "edgerun/roi_crop.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "edgerun/cpu.h"
 #include "edgerun/tensor.h"
+#include "preprocess/roi_crop_kernels.h"
 
 namespace edgerun {
 namespace preprocess {
@@ -41,8 +48,8 @@ inline int FastFloor(double x) {
 
 // One output row: bilinear taps (half-pixel centres), colour pick / gray, normalize.
 template <int SC, int OC>
-void SampleRow(const SampleArgs& s, int width, float* row) {
-  for (int u = 0; u < width; ++u) {
+void SampleRow(const SampleArgs& s, int u0, int u1, float* row) {
+  for (int u = u0; u < u1; ++u) {
     const double fx = s.sx0 + s.dx * u, fy = s.sy0 + s.dy * u;
     float src[SC];
     if (fx > -3.0 && fy > -3.0 && fx < s.w + 2.0 && fy < s.h + 2.0) {
@@ -82,7 +89,182 @@ void SampleRow(const SampleArgs& s, int width, float* row) {
   }
 }
 
+// YUV 4:2:0 frames: every tap is converted to RGB (float, clamped to [0, 255];
+// chroma of the 2x2 block the tap lies in, as OpenCV's cvtColor), then the RGB
+// taps are interpolated as in SampleRow: the crop equals cvtColor -> warpAffine
+// without cvtColor's rounding to uint8. Taps outside the frame read pad (RGB).
+struct YuvArgs {
+  const uint8_t* y;
+  ptrdiff_t ys;
+  const uint8_t* u;  // U (NV12/I420) or the interleaved chroma plane
+  const uint8_t* v;
+  ptrdiff_t cs;
+  int cstep;         // bytes between chroma samples of a row (2 interleaved, 1 planar)
+  int w, h;
+  float cy, yoff, crv, cgu, cgv, cbu;
+};
+
+inline void YuvTap(const YuvArgs& y, const float* pad, int x, int yy, float* rgb) {
+  if (x < 0 || yy < 0 || x >= y.w || yy >= y.h) {
+    rgb[0] = pad[0];
+    rgb[1] = pad[1];
+    rgb[2] = pad[2];
+    return;
+  }
+  const ptrdiff_t ci = (yy >> 1) * y.cs + static_cast<ptrdiff_t>(x >> 1) * y.cstep;
+  const float Y = (static_cast<float>(y.y[yy * y.ys + x]) - y.yoff) * y.cy;
+  const float U = static_cast<float>(y.u[ci]) - 128.0f, V = static_cast<float>(y.v[ci]) - 128.0f;
+  const float c[3] = {Y + y.crv * V, Y + y.cgu * U + y.cgv * V, Y + y.cbu * U};
+  for (int k = 0; k < 3; ++k) rgb[k] = std::min(std::max(c[k], 0.0f), 255.0f);
+}
+
+template <int OC>
+void SampleRowYuv(const YuvArgs& y, const SampleArgs& s, int width, float* row) {
+  for (int u = 0; u < width; ++u) {
+    const double fx = s.sx0 + s.dx * u, fy = s.sy0 + s.dy * u;
+    float src[3];
+    if (fx > -3.0 && fy > -3.0 && fx < s.w + 2.0 && fy < s.h + 2.0) {
+      const int x0 = FastFloor(fx), y0 = FastFloor(fy);
+      const float wx = static_cast<float>(fx - x0), wy = static_cast<float>(fy - y0);
+      float a[3], b[3], c[3], d[3];
+      YuvTap(y, s.pad, x0, y0, a);
+      YuvTap(y, s.pad, x0 + 1, y0, b);
+      YuvTap(y, s.pad, x0, y0 + 1, c);
+      YuvTap(y, s.pad, x0 + 1, y0 + 1, d);
+      for (int ch = 0; ch < 3; ++ch) {
+        const float top = a[ch] + (b[ch] - a[ch]) * wx, bot = c[ch] + (d[ch] - c[ch]) * wx;
+        src[ch] = top + (bot - top) * wy;
+      }
+    } else {
+      for (int ch = 0; ch < 3; ++ch) src[ch] = s.pad[ch];
+    }
+    float* o = row + static_cast<size_t>(u) * OC;
+    if (OC == 1) {
+      o[0] = (0.299f * src[0] + 0.587f * src[1] + 0.114f * src[2]) * s.a[0] + s.b[0];
+    } else {
+      for (int k = 0; k < OC; ++k) o[k] = src[s.pick[k]] * s.a[k] + s.b[k];
+    }
+  }
+}
+
+// The output pixels [*u0, *u1) of a row whose taps all satisfy
+// 0 <= x0, x0 + margin_x < w, 0 <= y0, y0 + 1 < h (x0, y0 = floor of the tap
+// position sx0 + dx * u, sy0 + dy * u): solved per axis, then shrunk by a
+// safety band (1e-3 px) checked at both ends (the positions are linear in u).
+void InteriorRange(double sx0, double dx, double sy0, double dy, int width, int w, int h, int margin_x, int* u0,
+                   int* u1) {
+  const double eps = 1e-3;
+  double lo = 0, hi = width;  // u in [lo, hi)
+  auto clip = [&](double f0, double d, double fmin, double fmax) {  // fmin <= f0 + d u <= fmax
+    if (std::fabs(d) < 1e-12) {
+      if (!(f0 >= fmin && f0 <= fmax)) hi = lo = 0;
+      return;
+    }
+    double a = (fmin - f0) / d, b = (fmax - f0) / d;
+    if (a > b) std::swap(a, b);
+    lo = std::max(lo, std::ceil(a));
+    hi = std::min(hi, std::floor(b) + 1);
+  };
+  clip(sx0, dx, eps, w - 1 - margin_x - eps);
+  clip(sy0, dy, eps, h - 2 - eps);
+  if (!(hi > lo)) {
+    *u0 = *u1 = 0;
+    return;
+  }
+  int a = static_cast<int>(lo), b = static_cast<int>(hi);
+  auto inside = [&](int u) {
+    const double fx = sx0 + dx * u, fy = sy0 + dy * u;
+    return fx >= eps && fx <= w - 1 - margin_x - eps && fy >= eps && fy <= h - 2 - eps;
+  };
+  while (a < b && !inside(a)) ++a;
+  while (b > a && !inside(b - 1)) --b;
+  *u0 = a;
+  *u1 = b;
+}
+
+template <int SC, int OC>
+void InteriorPortable(const internal::RoiRowArgs& s, int u0, int u1, float* row) {
+  for (int u = u0; u < u1; ++u) {
+    const double fx = s.sx0 + s.dx * u, fy = s.sy0 + s.dy * u;
+    const int x0 = static_cast<int>(fx), y0 = static_cast<int>(fy);  // fx, fy > 0: truncation is floor
+    const float wx = static_cast<float>(fx - x0), wy = static_cast<float>(fy - y0);
+    const uint8_t* p0 = s.base + y0 * s.stride + static_cast<ptrdiff_t>(x0) * SC;
+    const uint8_t* p1 = p0 + s.stride;
+    float src[3];
+    const int nch = SC == 1 ? 1 : 3;
+    for (int c = 0; c < nch; ++c) {
+      const int ch = SC == 1 ? 0 : s.pick[c];
+      const float a = p0[ch], b = p0[ch + SC], cc = p1[ch], d = p1[ch + SC];
+      const float top = a + (b - a) * wx, bot = cc + (d - cc) * wx;
+      src[c] = top + (bot - top) * wy;
+    }
+    float* o = row + static_cast<size_t>(u) * OC;
+    if (OC == 1) {
+      const float g = SC == 1 ? src[0] : 0.299f * src[0] + 0.587f * src[1] + 0.114f * src[2];
+      o[0] = g * s.a[0] + s.b[0];
+    } else {
+      for (int k = 0; k < 3; ++k) o[k] = src[SC == 1 ? 0 : k] * s.a[k] + s.b[k];
+    }
+  }
+}
+
+// Stores n values of a row (interleaved, out_c per pixel) at output pixel pix0.
+void StoreRow(const float* row, int width, int out_c, size_t pix0, size_t plane, Layout layout, const Output& out,
+              uint8_t* dst) {
+  const bool nhwc = layout == Layout::kNHWC || out_c == 1;
+  const size_t n = static_cast<size_t>(width) * out_c;
+  if (out.type == ElemType::kFloat32 && nhwc) {
+    std::memcpy(dst + pix0 * out_c * 4, row, n * 4);
+    return;
+  }
+  const float qlo = out.type == ElemType::kInt8 ? -128.0f : 0.0f, qhi = out.type == ElemType::kInt8 ? 127.0f : 255.0f;
+  const float zp = static_cast<float>(out.zero_point), scale = out.scale;
+  // Converts m values, src[i * ss] -> o[i] (contiguous output: the loops vectorize).
+  auto convert = [&](const float* src, size_t ss, size_t m, size_t e0) {
+    switch (out.type) {
+      case ElemType::kFloat32: {
+        float* o = reinterpret_cast<float*>(dst) + e0;
+        for (size_t i = 0; i < m; ++i) o[i] = src[i * ss];
+        break;
+      }
+      case ElemType::kFloat16: {
+        uint16_t* o = reinterpret_cast<uint16_t*>(dst) + e0;
+        for (size_t i = 0; i < m; ++i) o[i] = FloatToHalf(src[i * ss]);
+        break;
+      }
+      default: {
+        uint8_t* o = dst + e0;
+        for (size_t i = 0; i < m; ++i) {
+          float q = src[i * ss] / scale + zp;
+          q = std::min(std::max(q, qlo), qhi);
+          // round half to even without libm: exact for |q| < 2^22 (q is clamped to [-128, 255])
+          q = (q + 12582912.0f) - 12582912.0f;
+          o[i] = static_cast<uint8_t>(static_cast<int>(q));
+        }
+      }
+    }
+  };
+  if (nhwc) {
+    convert(row, 1, n, pix0 * out_c);
+  } else {
+    for (int k = 0; k < out_c; ++k) convert(row + k, out_c, width, k * plane + pix0);
+  }
+}
+
 }  // namespace
+
+namespace internal {
+void RoiInteriorPortable(const RoiRowArgs& a, int u0, int u1, float* row) {
+  switch (a.sc * 10 + a.oc) {
+    case 11: InteriorPortable<1, 1>(a, u0, u1, row); break;
+    case 13: InteriorPortable<1, 3>(a, u0, u1, row); break;
+    case 31: InteriorPortable<3, 1>(a, u0, u1, row); break;
+    case 33: InteriorPortable<3, 3>(a, u0, u1, row); break;
+    case 41: InteriorPortable<4, 1>(a, u0, u1, row); break;
+    default: InteriorPortable<4, 3>(a, u0, u1, row); break;
+  }
+}
+}  // namespace internal
 
 Expected<Transform> RotatedRoiTransform(const RotatedRoi& r, int out_w, int out_h, int frame_w, int frame_h) {
   if (!(std::isfinite(r.cx) && std::isfinite(r.cy) && std::isfinite(r.angle)) || !(r.width > 0) ||
@@ -127,17 +309,24 @@ Expected<Transform> RotatedRoiTransform(const RotatedRoi& r, int out_w, int out_
 
 Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const RotatedRoi& roi, const Output& out) {
   int src_c = 0;
+  bool yuv = false;
   switch (spec.format) {
     case PixelFormat::kRGB:
     case PixelFormat::kBGR: src_c = 3; break;
     case PixelFormat::kRGBA:
     case PixelFormat::kBGRA: src_c = 4; break;
     case PixelFormat::kGray: src_c = 1; break;
+    case PixelFormat::kNV12:
+    case PixelFormat::kNV21:
+    case PixelFormat::kI420: src_c = 3; yuv = true; break;
     default:
-      return InputError(std::string("format: rotated ROI crops take rgb, bgr, rgba, bgra or gray frames, got '") +
+      return InputError(std::string("format: rotated ROI crops take rgb, bgr, rgba, bgra, gray, nv12, nv21 or i420 "
+                                    "frames, got '") +
                         Name(spec.format) + "' (convert the frame first, e.g. with a full-frame Preprocessor)");
   }
   if (!image.data[0] || image.width <= 0 || image.height <= 0) return InputError("frame: empty frame");
+  if (yuv && (!image.data[1] || (spec.format == PixelFormat::kI420 && !image.data[2])))
+    return InputError(std::string("frame: a ") + Name(spec.format) + " frame without its chroma plane(s)");
   const int out_c = spec.channels == Channels::kGray ? 1 : 3;
   if (out.channels != out_c)
     return InputError("out: expected " + std::to_string(out_c) + " channel(s) for channels='" + Name(spec.channels) +
@@ -151,7 +340,7 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   auto tr = RotatedRoiTransform(roi, out.width, out.height, image.width, image.height);
   if (!tr.ok()) return tr.status();
   const Transform t = *tr;
-  // Source channel of each RGB component (r, g, b); gray sources repeat one.
+  // Source channel of each RGB component (r, g, b); gray sources repeat one; YUV taps are RGB.
   const bool bgr_src = spec.format == PixelFormat::kBGR || spec.format == PixelFormat::kBGRA;
   const int comp[3] = {src_c == 1 ? 0 : (bgr_src ? 2 : 0), src_c == 1 ? 0 : 1, src_c == 1 ? 0 : (bgr_src ? 0 : 2)};
   // Pad value per source channel (pad_value is RGB).
@@ -165,7 +354,6 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   // Output channel k takes RGB component order[k].
   const int order_rgb[3] = {0, 1, 2}, order_bgr[3] = {2, 1, 0};
   const int* order = spec.channels == Channels::kBGR ? order_bgr : order_rgb;
-  const float qlo = out.type == ElemType::kInt8 ? -128.0f : 0.0f, qhi = out.type == ElemType::kInt8 ? 127.0f : 255.0f;
   const uint8_t* base = image.data[0];
   const ptrdiff_t stride = image.stride[0];
   const int W = image.width, H = image.height;
@@ -177,6 +365,63 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   // Source channel read for each output channel (gray output: the three RGB components).
   int pick[3];
   for (int k = 0; k < 3; ++k) pick[k] = comp[out_c == 1 ? k : order[k]];
+
+  YuvArgs ya{};
+  if (yuv) {
+    double cy, crv, cgu, cgv, cbu, yoff;  // the full-frame Preprocessor's constants (preprocess.cc SetupColor)
+    if (spec.yuv_matrix == YuvMatrix::kBT601 && spec.yuv_range == YuvRange::kLimited) {
+      cy = 1220542.0 / 1048576; crv = 1673527.0 / 1048576; cgv = -852492.0 / 1048576;
+      cgu = -409993.0 / 1048576; cbu = 2116026.0 / 1048576; yoff = 16;
+    } else {
+      const double kr = spec.yuv_matrix == YuvMatrix::kBT601 ? 0.299 : 0.2126;
+      const double kb = spec.yuv_matrix == YuvMatrix::kBT601 ? 0.114 : 0.0722;
+      const double kg = 1.0 - kr - kb;
+      const bool lim = spec.yuv_range == YuvRange::kLimited;
+      const double ys = lim ? 255.0 / 219.0 : 1.0, cs = lim ? 255.0 / 224.0 : 1.0;
+      cy = ys; yoff = lim ? 16 : 0;
+      crv = 2 * (1 - kr) * cs; cbu = 2 * (1 - kb) * cs;
+      cgu = -2 * kb * (1 - kb) / kg * cs; cgv = -2 * kr * (1 - kr) / kg * cs;
+    }
+    ya.y = base;
+    ya.ys = stride;
+    ya.w = W;
+    ya.h = H;
+    ya.cs = image.stride[1];
+    if (spec.format == PixelFormat::kI420) {
+      ya.u = image.data[1];
+      ya.v = image.data[2];
+      ya.cstep = 1;
+    } else {
+      ya.u = image.data[1] + (spec.format == PixelFormat::kNV21 ? 1 : 0);
+      ya.v = image.data[1] + (spec.format == PixelFormat::kNV21 ? 0 : 1);
+      ya.cstep = 2;
+    }
+    ya.cy = static_cast<float>(cy);
+    ya.yoff = static_cast<float>(yoff);
+    ya.crv = static_cast<float>(crv);
+    ya.cgu = static_cast<float>(cgu);
+    ya.cgv = static_cast<float>(cgv);
+    ya.cbu = static_cast<float>(cbu);
+  }
+
+  // Kernel: Isa::kScalar = the per-pixel reference everywhere; otherwise bounds-free
+  // interiors, AVX2 where available (unless EDGERUN_DISABLE_SIMD).
+  if (spec.isa == Isa::kNEON || (spec.isa == Isa::kAVX2 && !(DetectCpu().avx2 && DetectCpu().fma)))
+    return InputError(std::string("isa: '") + Name(spec.isa) + "' is not available for rotated ROI crops here");
+  const bool reference = spec.isa == Isa::kScalar;
+  internal::RoiRowArgs ra{base, stride, src_c, out_c, 0, 0, t.m[0], t.m[3], A, B, pick};
+  void (*interior)(const internal::RoiRowArgs&, int, int, float*) = internal::RoiInteriorPortable;
+#if defined(EDGERUN_ARCH_X86)
+  {
+    const char* e = std::getenv("EDGERUN_DISABLE_SIMD");
+    const bool disabled = spec.isa == Isa::kAuto && e != nullptr && e[0] != '\0' && std::strcmp(e, "0") != 0;
+    // 32-bit gather offsets: the frame's bytes must be addressable with int32
+    const bool fits = std::fabs(static_cast<double>(stride)) * (H + 1) < 2.0e9;
+    if (!disabled && fits && DetectCpu().avx2 && DetectCpu().fma) interior = internal::RoiInteriorAvx2;
+  }
+#endif
+  const int margin = internal::RoiRightMargin(src_c);
+
   const size_t plane = static_cast<size_t>(out.width) * out.height;
   uint8_t* dst = static_cast<uint8_t*>(out.data);
   std::vector<float> row(static_cast<size_t>(out.width) * out_c);
@@ -187,45 +432,33 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
     sx0 -= 0.5;
     sy0 -= 0.5;
     const SampleArgs a{base, stride, W, H, pad_src, t.m[0], t.m[3], sx0, sy0, A, B, pick};
-    switch (src_c * 10 + out_c) {
-      case 11: SampleRow<1, 1>(a, out.width, row.data()); break;
-      case 13: SampleRow<1, 3>(a, out.width, row.data()); break;
-      case 31: SampleRow<3, 1>(a, out.width, row.data()); break;
-      case 33: SampleRow<3, 3>(a, out.width, row.data()); break;
-      case 41: SampleRow<4, 1>(a, out.width, row.data()); break;
-      default: SampleRow<4, 3>(a, out.width, row.data()); break;
-    }
-    // Store the row in the output's type and layout.
-    const size_t pix0 = static_cast<size_t>(v) * out.width;
-    const size_t n = row.size();
-    if (out.type == ElemType::kFloat32 && (spec.layout == Layout::kNHWC || out_c == 1)) {
-      std::memcpy(dst + pix0 * out_c * 4, row.data(), n * 4);
-      continue;
-    }
-    for (size_t i = 0; i < n; ++i) {
-      const size_t pix = pix0 + i / out_c, k = i % out_c;
-      const size_t e = spec.layout == Layout::kNHWC ? pix * out_c + k : k * plane + pix;
-      const float val = row[i];
-      switch (out.type) {
-        case ElemType::kFloat32: std::memcpy(dst + e * 4, &val, 4); break;
-        case ElemType::kFloat16: {
-          const uint16_t h = FloatToHalf(val);
-          std::memcpy(dst + e * 2, &h, 2);
-          break;
+    if (yuv) {
+      if (out_c == 1) SampleRowYuv<1>(ya, a, out.width, row.data());
+      else SampleRowYuv<3>(ya, a, out.width, row.data());
+    } else {
+      int u0 = out.width, u1 = out.width;  // reference: all of the row is "edge"
+      if (!reference) InteriorRange(sx0, t.m[0], sy0, t.m[3], out.width, W, H, margin, &u0, &u1);
+      if (u1 <= u0) u0 = u1 = out.width;
+      auto edge = [&](int e0, int e1) {
+        if (e1 <= e0) return;
+        switch (src_c * 10 + out_c) {
+          case 11: SampleRow<1, 1>(a, e0, e1, row.data()); break;
+          case 13: SampleRow<1, 3>(a, e0, e1, row.data()); break;
+          case 31: SampleRow<3, 1>(a, e0, e1, row.data()); break;
+          case 33: SampleRow<3, 3>(a, e0, e1, row.data()); break;
+          case 41: SampleRow<4, 1>(a, e0, e1, row.data()); break;
+          default: SampleRow<4, 3>(a, e0, e1, row.data()); break;
         }
-        default: {
-          float q = val / out.scale + static_cast<float>(out.zero_point);
-          q = std::min(std::max(q, qlo), qhi);
-          const int qi = static_cast<int>(std::nearbyint(q));
-          if (out.type == ElemType::kUInt8) {
-            dst[e] = static_cast<uint8_t>(qi);
-          } else {
-            const int8_t s8 = static_cast<int8_t>(qi);
-            std::memcpy(dst + e, &s8, 1);
-          }
-        }
+      };
+      edge(0, u0);
+      if (u1 > u0) {
+        ra.sx0 = sx0;
+        ra.sy0 = sy0;
+        interior(ra, u0, u1, row.data());
       }
+      edge(u1, out.width);
     }
+    StoreRow(row.data(), out.width, out_c, static_cast<size_t>(v) * out.width, plane, spec.layout, out, dst);
   }
   return t;
 }
