@@ -405,21 +405,31 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   }
 
   // Kernel: Isa::kScalar = the per-pixel reference everywhere; otherwise bounds-free
-  // interiors, AVX2 where available (unless EDGERUN_DISABLE_SIMD).
-  if (spec.isa == Isa::kNEON || (spec.isa == Isa::kAVX2 && !(DetectCpu().avx2 && DetectCpu().fma)))
-    return InputError(std::string("isa: '") + Name(spec.isa) + "' is not available for rotated ROI crops here");
+  // interiors: AVX2 / NEON where available (kAuto: unless EDGERUN_DISABLE_SIMD), else portable.
   const bool reference = spec.isa == Isa::kScalar;
   internal::RoiRowArgs ra{base, stride, src_c, out_c, 0, 0, t.m[0], t.m[3], A, B, pick};
-  void (*interior)(const internal::RoiRowArgs&, int, int, float*) = internal::RoiInteriorPortable;
+  void (*simd)(const internal::RoiRowArgs&, int, int, float*) = nullptr;
+  Isa simd_isa = Isa::kScalar;
 #if defined(EDGERUN_ARCH_X86)
-  {
-    const char* e = std::getenv("EDGERUN_DISABLE_SIMD");
-    const bool disabled = spec.isa == Isa::kAuto && e != nullptr && e[0] != '\0' && std::strcmp(e, "0") != 0;
-    // 32-bit gather offsets: the frame's bytes must be addressable with int32
-    const bool fits = std::fabs(static_cast<double>(stride)) * (H + 1) < 2.0e9;
-    if (!disabled && fits && DetectCpu().avx2 && DetectCpu().fma) interior = internal::RoiInteriorAvx2;
+  // 32-bit gather offsets: the frame's bytes must be addressable with int32
+  const bool fits = std::fabs(static_cast<double>(stride)) * (H + 1) < 2.0e9;
+  if (fits && DetectCpu().avx2 && DetectCpu().fma) {
+    simd = internal::RoiInteriorAvx2;
+    simd_isa = Isa::kAVX2;
+  }
+#elif defined(EDGERUN_ARCH_ARM64)
+  if (DetectCpu().neon) {
+    simd = internal::RoiInteriorNeon;
+    simd_isa = Isa::kNEON;
   }
 #endif
+  if ((spec.isa == Isa::kAVX2 || spec.isa == Isa::kNEON) && (simd == nullptr || simd_isa != spec.isa))
+    return InputError(std::string("isa: '") + Name(spec.isa) + "' is not available for rotated ROI crops here");
+  if (spec.isa == Isa::kAuto) {
+    const char* e = std::getenv("EDGERUN_DISABLE_SIMD");
+    if (e != nullptr && e[0] != '\0' && std::strcmp(e, "0") != 0) simd = nullptr;
+  }
+  void (*interior)(const internal::RoiRowArgs&, int, int, float*) = simd ? simd : internal::RoiInteriorPortable;
   const int margin = internal::RoiRightMargin(src_c);
 
   const size_t plane = static_cast<size_t>(out.width) * out.height;

@@ -4,7 +4,8 @@
 // every byte a SIMD load touches) lies inside the frame, and the edges, which
 // the per-pixel reference handles (taps outside the frame read pad_value). The
 // interior kernels run without bounds checks: RoiInteriorPortable everywhere,
-// RoiInteriorAvx2 where the CPU has AVX2 + FMA (roi_crop_avx2.cc).
+// RoiInteriorAvx2 where the CPU has AVX2 + FMA (roi_crop_avx2.cc),
+// RoiInteriorNeon on aarch64 (roi_crop_neon.cc).
 #pragma once
 
 #include <cstddef>
@@ -34,6 +35,8 @@ inline int RoiRightMargin(int sc) { return sc == 1 ? 3 : sc == 3 ? 2 : 1; }
 void RoiInteriorPortable(const RoiRowArgs& a, int u0, int u1, float* row);
 #if defined(EDGERUN_ARCH_X86)
 void RoiInteriorAvx2(const RoiRowArgs& a, int u0, int u1, float* row);
+#elif defined(EDGERUN_ARCH_ARM64)
+void RoiInteriorNeon(const RoiRowArgs& a, int u0, int u1, float* row);
 #endif
 
 }  // namespace internal
