@@ -210,7 +210,7 @@ void InteriorPortable(const internal::RoiRowArgs& s, int u0, int u1, float* row)
 
 // Stores n values of a row (interleaved, out_c per pixel) at output pixel pix0.
 void StoreRow(const float* row, int width, int out_c, size_t pix0, size_t plane, Layout layout, const Output& out,
-              uint8_t* dst) {
+              uint8_t* dst, bool simd) {
   const bool nhwc = layout == Layout::kNHWC || out_c == 1;
   const size_t n = static_cast<size_t>(width) * out_c;
   if (out.type == ElemType::kFloat32 && nhwc) {
@@ -245,6 +245,12 @@ void StoreRow(const float* row, int width, int out_c, size_t pix0, size_t plane,
     }
   };
   if (nhwc) {
+#if defined(EDGERUN_ARCH_X86)
+    if (simd && (out.type == ElemType::kUInt8 || out.type == ElemType::kInt8)) {
+      internal::RoiQuantizeAvx2(row, n, scale, zp, qlo, qhi, dst + pix0 * out_c);
+      return;
+    }
+#endif
     convert(row, 1, n, pix0 * out_c);
   } else {
     for (int k = 0; k < out_c; ++k) convert(row + k, out_c, width, k * plane + pix0);
@@ -468,7 +474,8 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
       }
       edge(u1, out.width);
     }
-    StoreRow(row.data(), out.width, out_c, static_cast<size_t>(v) * out.width, plane, spec.layout, out, dst);
+    StoreRow(row.data(), out.width, out_c, static_cast<size_t>(v) * out.width, plane, spec.layout, out, dst,
+             !reference && simd_isa == Isa::kAVX2 && simd != nullptr);
   }
   return t;
 }

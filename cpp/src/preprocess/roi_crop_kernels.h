@@ -35,6 +35,9 @@ inline int RoiRightMargin(int sc) { return sc == 1 ? 3 : sc == 3 ? 2 : 1; }
 void RoiInteriorPortable(const RoiRowArgs& a, int u0, int u1, float* row);
 #if defined(EDGERUN_ARCH_X86)
 void RoiInteriorAvx2(const RoiRowArgs& a, int u0, int u1, float* row);
+// dst[i] = clamp(src[i] / scale + zp, qlo, qhi) rounded half to even, as bytes
+// (int8: two's complement); bit-exact with the scalar store.
+void RoiQuantizeAvx2(const float* src, size_t n, float scale, float zp, float qlo, float qhi, uint8_t* dst);
 #elif defined(EDGERUN_ARCH_ARM64)
 void RoiInteriorNeon(const RoiRowArgs& a, int u0, int u1, float* row);
 #endif
