@@ -89,60 +89,72 @@ void SampleRow(const SampleArgs& s, int u0, int u1, float* row) {
   }
 }
 
-// YUV 4:2:0 frames: every tap is converted to RGB (float, clamped to [0, 255];
-// chroma of the 2x2 block the tap lies in, as OpenCV's cvtColor), then the RGB
-// taps are interpolated as in SampleRow: the crop equals cvtColor -> warpAffine
-// without cvtColor's rounding to uint8. Taps outside the frame read pad (RGB).
-struct YuvArgs {
-  const uint8_t* y;
-  ptrdiff_t ys;
-  const uint8_t* u;  // U (NV12/I420) or the interleaved chroma plane
-  const uint8_t* v;
-  ptrdiff_t cs;
-  int cstep;         // bytes between chroma samples of a row (2 interleaved, 1 planar)
-  int w, h;
-  float cy, yoff, crv, cgu, cgv, cbu;
-};
-
-inline void YuvTap(const YuvArgs& y, const float* pad, int x, int yy, float* rgb) {
-  if (x < 0 || yy < 0 || x >= y.w || yy >= y.h) {
-    rgb[0] = pad[0];
-    rgb[1] = pad[1];
-    rgb[2] = pad[2];
-    return;
+// YUV 4:2:0 frames: the frame region the taps can reach is converted to uint8
+// RGB first (the spec's yuv_matrix / yuv_range with the full-frame
+// Preprocessor's constants; chroma of the 2x2 block, as OpenCV's cvtColor;
+// rounded half to even), then sampled as an RGB frame: the crop is cvtColor ->
+// warpAffine, and it runs the packed SIMD interiors.
+void ConvertYuvRegion(const Spec& spec, const Image& im, int bx, int by, int bw, int bh, uint8_t* rgb) {
+  double cy, crv, cgu, cgv, cbu, yoff;  // preprocess.cc SetupColor's constants
+  if (spec.yuv_matrix == YuvMatrix::kBT601 && spec.yuv_range == YuvRange::kLimited) {
+    cy = 1220542.0 / 1048576; crv = 1673527.0 / 1048576; cgv = -852492.0 / 1048576;
+    cgu = -409993.0 / 1048576; cbu = 2116026.0 / 1048576; yoff = 16;
+  } else {
+    const double kr = spec.yuv_matrix == YuvMatrix::kBT601 ? 0.299 : 0.2126;
+    const double kb = spec.yuv_matrix == YuvMatrix::kBT601 ? 0.114 : 0.0722;
+    const double kg = 1.0 - kr - kb;
+    const bool lim = spec.yuv_range == YuvRange::kLimited;
+    const double ys = lim ? 255.0 / 219.0 : 1.0, cs = lim ? 255.0 / 224.0 : 1.0;
+    cy = ys; yoff = lim ? 16 : 0;
+    crv = 2 * (1 - kr) * cs; cbu = 2 * (1 - kb) * cs;
+    cgu = -2 * kb * (1 - kb) / kg * cs; cgv = -2 * kr * (1 - kr) / kg * cs;
   }
-  const ptrdiff_t ci = (yy >> 1) * y.cs + static_cast<ptrdiff_t>(x >> 1) * y.cstep;
-  const float Y = (static_cast<float>(y.y[yy * y.ys + x]) - y.yoff) * y.cy;
-  const float U = static_cast<float>(y.u[ci]) - 128.0f, V = static_cast<float>(y.v[ci]) - 128.0f;
-  const float c[3] = {Y + y.crv * V, Y + y.cgu * U + y.cgv * V, Y + y.cbu * U};
-  for (int k = 0; k < 3; ++k) rgb[k] = std::min(std::max(c[k], 0.0f), 255.0f);
-}
-
-template <int OC>
-void SampleRowYuv(const YuvArgs& y, const SampleArgs& s, int width, float* row) {
-  for (int u = 0; u < width; ++u) {
-    const double fx = s.sx0 + s.dx * u, fy = s.sy0 + s.dy * u;
-    float src[3];
-    if (fx > -3.0 && fy > -3.0 && fx < s.w + 2.0 && fy < s.h + 2.0) {
-      const int x0 = FastFloor(fx), y0 = FastFloor(fy);
-      const float wx = static_cast<float>(fx - x0), wy = static_cast<float>(fy - y0);
-      float a[3], b[3], c[3], d[3];
-      YuvTap(y, s.pad, x0, y0, a);
-      YuvTap(y, s.pad, x0 + 1, y0, b);
-      YuvTap(y, s.pad, x0, y0 + 1, c);
-      YuvTap(y, s.pad, x0 + 1, y0 + 1, d);
-      for (int ch = 0; ch < 3; ++ch) {
-        const float top = a[ch] + (b[ch] - a[ch]) * wx, bot = c[ch] + (d[ch] - c[ch]) * wx;
-        src[ch] = top + (bot - top) * wy;
+  const float fcy = static_cast<float>(cy), fyoff = static_cast<float>(yoff), fcrv = static_cast<float>(crv),
+              fcgu = static_cast<float>(cgu), fcgv = static_cast<float>(cgv), fcbu = static_cast<float>(cbu);
+  const uint8_t *u_plane, *v_plane;
+  int cstep;
+  if (spec.format == PixelFormat::kI420) {
+    u_plane = im.data[1];
+    v_plane = im.data[2];
+    cstep = 1;
+  } else {
+    u_plane = im.data[1] + (spec.format == PixelFormat::kNV21 ? 1 : 0);
+    v_plane = im.data[1] + (spec.format == PixelFormat::kNV21 ? 0 : 1);
+    cstep = 2;
+  }
+  auto to_u8 = [](float v) {  // clamp to [0, 255], round half to even (exact: |v| < 2^22)
+    v = std::min(std::max(v, 0.0f), 255.0f);
+    v = (v + 12582912.0f) - 12582912.0f;
+    return static_cast<uint8_t>(static_cast<int>(v));
+  };
+  // Chroma terms per output column, recomputed when the chroma row changes
+  // (every second row): the inner loop is luma + three adds, contiguous.
+  std::vector<float> terms(static_cast<size_t>(bw) * 3);
+  float* rv = terms.data();
+  float* guv = rv + bw;
+  float* bu = guv + bw;
+  int chroma_row = -1;
+  for (int r = 0; r < bh; ++r) {
+    const int y = by + r;
+    if ((y >> 1) != chroma_row) {
+      chroma_row = y >> 1;
+      const uint8_t* urow = u_plane + chroma_row * im.stride[1];
+      const uint8_t* vrow = v_plane + chroma_row * im.stride[1];
+      for (int c = 0; c < bw; ++c) {
+        const int cx = ((bx + c) >> 1) * cstep;
+        const float U = static_cast<float>(urow[cx]) - 128.0f, V = static_cast<float>(vrow[cx]) - 128.0f;
+        rv[c] = fcrv * V;
+        guv[c] = fcgu * U + fcgv * V;
+        bu[c] = fcbu * U;
       }
-    } else {
-      for (int ch = 0; ch < 3; ++ch) src[ch] = s.pad[ch];
     }
-    float* o = row + static_cast<size_t>(u) * OC;
-    if (OC == 1) {
-      o[0] = (0.299f * src[0] + 0.587f * src[1] + 0.114f * src[2]) * s.a[0] + s.b[0];
-    } else {
-      for (int k = 0; k < OC; ++k) o[k] = src[s.pick[k]] * s.a[k] + s.b[k];
+    const uint8_t* yrow = im.data[0] + y * im.stride[0] + bx;
+    uint8_t* o = rgb + static_cast<size_t>(r) * bw * 3;
+    for (int c = 0; c < bw; ++c) {
+      const float Y = (static_cast<float>(yrow[c]) - fyoff) * fcy;
+      o[3 * c] = to_u8(Y + rv[c]);
+      o[3 * c + 1] = to_u8(Y + guv[c]);
+      o[3 * c + 2] = to_u8(Y + bu[c]);
     }
   }
 }
@@ -346,8 +358,31 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   auto tr = RotatedRoiTransform(roi, out.width, out.height, image.width, image.height);
   if (!tr.ok()) return tr.status();
   const Transform t = *tr;
+  Transform ts = t;  // output -> the sampled image (the frame, or the converted YUV region)
+  Image img = image;
+  std::vector<uint8_t> rgb_region;
+  if (yuv) {
+    // every tap (floor and floor + 1 of a corner position - 0.5) lies in source_roi widened by 1
+    const int bx = std::max(0, t.source_roi[0] - 1), by = std::max(0, t.source_roi[1] - 1);
+    const int bx1 = std::min(image.width, t.source_roi[0] + t.source_roi[2] + 1);
+    const int by1 = std::min(image.height, t.source_roi[1] + t.source_roi[3] + 1);
+    const int bw = std::max(1, bx1 - bx), bh = std::max(1, by1 - by);
+    if (bx1 <= bx || by1 <= by) {  // the ROI misses the frame: every tap is padding
+      rgb_region.assign(3, 0);
+      img.width = img.height = 0;
+    } else {
+      rgb_region.resize(static_cast<size_t>(bw) * bh * 3);
+      ConvertYuvRegion(spec, image, bx, by, bw, bh, rgb_region.data());
+      img.width = bw;
+      img.height = bh;
+    }
+    img.data[0] = rgb_region.data();
+    img.stride[0] = static_cast<ptrdiff_t>(bw) * 3;
+    ts.m[2] -= bx;
+    ts.m[5] -= by;
+  }
   // Source channel of each RGB component (r, g, b); gray sources repeat one; YUV taps are RGB.
-  const bool bgr_src = spec.format == PixelFormat::kBGR || spec.format == PixelFormat::kBGRA;
+  const bool bgr_src = spec.format == PixelFormat::kBGR || spec.format == PixelFormat::kBGRA;  // YUV: RGB region
   const int comp[3] = {src_c == 1 ? 0 : (bgr_src ? 2 : 0), src_c == 1 ? 0 : 1, src_c == 1 ? 0 : (bgr_src ? 0 : 2)};
   // Pad value per source channel (pad_value is RGB).
   float pad_src[4] = {0, 0, 0, 0};
@@ -360,9 +395,9 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   // Output channel k takes RGB component order[k].
   const int order_rgb[3] = {0, 1, 2}, order_bgr[3] = {2, 1, 0};
   const int* order = spec.channels == Channels::kBGR ? order_bgr : order_rgb;
-  const uint8_t* base = image.data[0];
-  const ptrdiff_t stride = image.stride[0];
-  const int W = image.width, H = image.height;
+  const uint8_t* base = img.data[0];
+  const ptrdiff_t stride = img.stride[0];
+  const int W = img.width, H = img.height;
   float A[3], B[3];  // out = px * A + B = (px - mean) / std
   for (int k = 0; k < out_c; ++k) {
     A[k] = 1.0f / spec.stddev[k];
@@ -372,48 +407,10 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   int pick[3];
   for (int k = 0; k < 3; ++k) pick[k] = comp[out_c == 1 ? k : order[k]];
 
-  YuvArgs ya{};
-  if (yuv) {
-    double cy, crv, cgu, cgv, cbu, yoff;  // the full-frame Preprocessor's constants (preprocess.cc SetupColor)
-    if (spec.yuv_matrix == YuvMatrix::kBT601 && spec.yuv_range == YuvRange::kLimited) {
-      cy = 1220542.0 / 1048576; crv = 1673527.0 / 1048576; cgv = -852492.0 / 1048576;
-      cgu = -409993.0 / 1048576; cbu = 2116026.0 / 1048576; yoff = 16;
-    } else {
-      const double kr = spec.yuv_matrix == YuvMatrix::kBT601 ? 0.299 : 0.2126;
-      const double kb = spec.yuv_matrix == YuvMatrix::kBT601 ? 0.114 : 0.0722;
-      const double kg = 1.0 - kr - kb;
-      const bool lim = spec.yuv_range == YuvRange::kLimited;
-      const double ys = lim ? 255.0 / 219.0 : 1.0, cs = lim ? 255.0 / 224.0 : 1.0;
-      cy = ys; yoff = lim ? 16 : 0;
-      crv = 2 * (1 - kr) * cs; cbu = 2 * (1 - kb) * cs;
-      cgu = -2 * kb * (1 - kb) / kg * cs; cgv = -2 * kr * (1 - kr) / kg * cs;
-    }
-    ya.y = base;
-    ya.ys = stride;
-    ya.w = W;
-    ya.h = H;
-    ya.cs = image.stride[1];
-    if (spec.format == PixelFormat::kI420) {
-      ya.u = image.data[1];
-      ya.v = image.data[2];
-      ya.cstep = 1;
-    } else {
-      ya.u = image.data[1] + (spec.format == PixelFormat::kNV21 ? 1 : 0);
-      ya.v = image.data[1] + (spec.format == PixelFormat::kNV21 ? 0 : 1);
-      ya.cstep = 2;
-    }
-    ya.cy = static_cast<float>(cy);
-    ya.yoff = static_cast<float>(yoff);
-    ya.crv = static_cast<float>(crv);
-    ya.cgu = static_cast<float>(cgu);
-    ya.cgv = static_cast<float>(cgv);
-    ya.cbu = static_cast<float>(cbu);
-  }
-
   // Kernel: Isa::kScalar = the per-pixel reference everywhere; otherwise bounds-free
   // interiors: AVX2 / NEON where available (kAuto: unless EDGERUN_DISABLE_SIMD), else portable.
   const bool reference = spec.isa == Isa::kScalar;
-  internal::RoiRowArgs ra{base, stride, src_c, out_c, 0, 0, t.m[0], t.m[3], A, B, pick};
+  internal::RoiRowArgs ra{base, stride, src_c, out_c, 0, 0, ts.m[0], ts.m[3], A, B, pick};
   void (*simd)(const internal::RoiRowArgs&, int, int, float*) = nullptr;
   Isa simd_isa = Isa::kScalar;
 #if defined(EDGERUN_ARCH_X86)
@@ -444,16 +441,13 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
   for (int v = 0; v < out.height; ++v) {
     // Source position of the pixel centre (u + 0.5, v + 0.5), minus 0.5: the tap grid.
     double sx0, sy0;
-    t.ToSource(0.5, v + 0.5, &sx0, &sy0);
+    ts.ToSource(0.5, v + 0.5, &sx0, &sy0);
     sx0 -= 0.5;
     sy0 -= 0.5;
-    const SampleArgs a{base, stride, W, H, pad_src, t.m[0], t.m[3], sx0, sy0, A, B, pick};
-    if (yuv) {
-      if (out_c == 1) SampleRowYuv<1>(ya, a, out.width, row.data());
-      else SampleRowYuv<3>(ya, a, out.width, row.data());
-    } else {
+    const SampleArgs a{base, stride, W, H, pad_src, ts.m[0], ts.m[3], sx0, sy0, A, B, pick};
+    {
       int u0 = out.width, u1 = out.width;  // reference: all of the row is "edge"
-      if (!reference) InteriorRange(sx0, t.m[0], sy0, t.m[3], out.width, W, H, margin, &u0, &u1);
+      if (!reference && W > 0 && H > 0) InteriorRange(sx0, ts.m[0], sy0, ts.m[3], out.width, W, H, margin, &u0, &u1);
       if (u1 <= u0) u0 = u1 = out.width;
       auto edge = [&](int e0, int e1) {
         if (e1 <= e0) return;
