@@ -330,8 +330,8 @@ class Preprocessor:
         i420; row strides honoured), mean, std, channels, layout and pad_value apply
         (pixels outside the frame read pad_value); its fit, roi, rotate and flip do
         not. Bilinear, half-pixel centres, as OpenCV's ``warpAffine`` with
-        ``WARP_INVERSE_MAP``; YUV frames as ``cvtColor`` then ``warpAffine`` (each tap
-        converted to RGB, then interpolated, without rounding to uint8). A kernel of
+        ``WARP_INVERSE_MAP``; YUV frames as ``cvtColor`` then ``warpAffine`` (the
+        region the ROI reaches is converted to uint8 RGB, then sampled). A kernel of
         its own (cpp/src/preprocess/roi_crop*.cc: AVX2 / NEON row interiors).
         ``out``, ``scale``, ``zero_point``, ``spec``: as for ``__call__``.
         """

@@ -9,9 +9,9 @@
 // portable one elsewhere or with EDGERUN_DISABLE_SIMD); the row's edges (taps
 // outside the frame read the spec's pad_value) and Spec::isa = kScalar run the
 // per-pixel reference. Packed formats (rgb, bgr, rgba, bgra, gray) and YUV 4:2:0
-// (nv12, nv21, i420: every tap converted to RGB with the spec's yuv_matrix /
-// yuv_range, chroma of its 2x2 block, then interpolated: OpenCV's cvtColor ->
-// warpAffine without the rounding to uint8), with row strides.
+// (nv12, nv21, i420: the frame region the taps reach is converted to uint8 RGB
+// first, with the spec's yuv_matrix / yuv_range and the chroma of each 2x2
+// block, then sampled as RGB: OpenCV's cvtColor -> warpAffine), with row strides.
 #pragma once
 
 #include "edgerun/preprocess.h"
