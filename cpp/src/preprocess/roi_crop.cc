@@ -437,8 +437,13 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
 
   const size_t plane = static_cast<size_t>(out.width) * out.height;
   uint8_t* dst = static_cast<uint8_t*>(out.data);
-  std::vector<float> row(static_cast<size_t>(out.width) * out_c);
+  // float32 rows in pixel-interleaved order are written in place (no row buffer, no copy)
+  const bool in_place = out.type == ElemType::kFloat32 && (spec.layout == Layout::kNHWC || out_c == 1) &&
+                        reinterpret_cast<uintptr_t>(dst) % alignof(float) == 0;
+  std::vector<float> row_buf(in_place ? 0 : static_cast<size_t>(out.width) * out_c);
   for (int v = 0; v < out.height; ++v) {
+    float* row = in_place ? reinterpret_cast<float*>(dst) + static_cast<size_t>(v) * out.width * out_c
+                          : row_buf.data();
     // Source position of the pixel centre (u + 0.5, v + 0.5), minus 0.5: the tap grid.
     double sx0, sy0;
     ts.ToSource(0.5, v + 0.5, &sx0, &sy0);
@@ -452,24 +457,25 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
       auto edge = [&](int e0, int e1) {
         if (e1 <= e0) return;
         switch (src_c * 10 + out_c) {
-          case 11: SampleRow<1, 1>(a, e0, e1, row.data()); break;
-          case 13: SampleRow<1, 3>(a, e0, e1, row.data()); break;
-          case 31: SampleRow<3, 1>(a, e0, e1, row.data()); break;
-          case 33: SampleRow<3, 3>(a, e0, e1, row.data()); break;
-          case 41: SampleRow<4, 1>(a, e0, e1, row.data()); break;
-          default: SampleRow<4, 3>(a, e0, e1, row.data()); break;
+          case 11: SampleRow<1, 1>(a, e0, e1, row); break;
+          case 13: SampleRow<1, 3>(a, e0, e1, row); break;
+          case 31: SampleRow<3, 1>(a, e0, e1, row); break;
+          case 33: SampleRow<3, 3>(a, e0, e1, row); break;
+          case 41: SampleRow<4, 1>(a, e0, e1, row); break;
+          default: SampleRow<4, 3>(a, e0, e1, row); break;
         }
       };
       edge(0, u0);
       if (u1 > u0) {
         ra.sx0 = sx0;
         ra.sy0 = sy0;
-        interior(ra, u0, u1, row.data());
+        interior(ra, u0, u1, row);
       }
       edge(u1, out.width);
     }
-    StoreRow(row.data(), out.width, out_c, static_cast<size_t>(v) * out.width, plane, spec.layout, out, dst,
-             !reference && simd_isa == Isa::kAVX2 && simd != nullptr);
+    if (!in_place)
+      StoreRow(row, out.width, out_c, static_cast<size_t>(v) * out.width, plane, spec.layout, out, dst,
+               !reference && simd_isa == Isa::kAVX2 && simd != nullptr);
   }
   return t;
 }
