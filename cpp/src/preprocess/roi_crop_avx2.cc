@@ -22,6 +22,18 @@ inline void Split(__m256d f, __m128i* i, __m128* w) {
   *w = _mm256_cvtpd_ps(_mm256_sub_pd(f, fl));
 }
 
+// Stores 8 pixels of 3 channels (r, g, b: lane i = pixel P[i]) interleaved at o:
+// each channel is permuted so that one blend pattern per output vector picks it
+// (ir, ig, ib: that permutation composed with P).
+inline void Store3(float* o, __m256 r, __m256 g, __m256 b, __m256i ir, __m256i ig, __m256i ib) {
+  const __m256 rp = _mm256_permutevar8x32_ps(r, ir);  // pixels 0 3 6 1 4 7 2 5
+  const __m256 gp = _mm256_permutevar8x32_ps(g, ig);  // 5 0 3 6 1 4 7 2
+  const __m256 bp = _mm256_permutevar8x32_ps(b, ib);  // 2 5 0 3 6 1 4 7
+  _mm256_storeu_ps(o, _mm256_blend_ps(_mm256_blend_ps(rp, gp, 0x92), bp, 0x24));
+  _mm256_storeu_ps(o + 8, _mm256_blend_ps(_mm256_blend_ps(bp, rp, 0x92), gp, 0x24));
+  _mm256_storeu_ps(o + 16, _mm256_blend_ps(_mm256_blend_ps(gp, bp, 0x92), rp, 0x24));
+}
+
 inline __m256 Byte(__m256i v, int ch) {
   return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v, 8 * ch), _mm256_set1_epi32(0xff)));
 }
@@ -40,7 +52,6 @@ void Interior(const RoiRowArgs& a, int u0, int u1, float* row) {
     B[k] = _mm256_set1_ps(a.b[k]);
   }
   const __m256 g0 = _mm256_set1_ps(0.299f), g1 = _mm256_set1_ps(0.587f), g2 = _mm256_set1_ps(0.114f);
-  alignas(32) float tmp[3][8];
   int u = u0;
   for (; u + 8 <= u1; u += 8) {
     const __m256d ul = _mm256_add_pd(_mm256_set1_pd(u), lane);
@@ -80,14 +91,10 @@ void Interior(const RoiRowArgs& a, int u0, int u1, float* row) {
                                                _mm256_mul_ps(src[2], g2));
       _mm256_storeu_ps(row + u, _mm256_add_ps(_mm256_mul_ps(g, A[0]), B[0]));
     } else {
-      for (int k = 0; k < 3; ++k)
-        _mm256_store_ps(tmp[k], _mm256_add_ps(_mm256_mul_ps(src[SC == 1 ? 0 : k], A[k]), B[k]));
-      float* o = row + static_cast<size_t>(u) * 3;
-      for (int j = 0; j < 8; ++j) {
-        o[3 * j] = tmp[0][j];
-        o[3 * j + 1] = tmp[1][j];
-        o[3 * j + 2] = tmp[2][j];
-      }
+      __m256 v[3];
+      for (int k = 0; k < 3; ++k) v[k] = _mm256_add_ps(_mm256_mul_ps(src[SC == 1 ? 0 : k], A[k]), B[k]);
+      Store3(row + static_cast<size_t>(u) * 3, v[0], v[1], v[2], _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5),
+             _mm256_setr_epi32(5, 0, 3, 6, 1, 4, 7, 2), _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7));
     }
   }
   if (u < u1) RoiInteriorPortable(a, u, u1, row);
@@ -128,7 +135,6 @@ void Interior64(const RoiRowArgs& a, int u0, int u1, float* row) {
     split[c] = _mm256_load_si256(reinterpret_cast<const __m256i*>(m));
   }
   const __m256 g0 = _mm256_set1_ps(0.299f), g1 = _mm256_set1_ps(0.587f), g2 = _mm256_set1_ps(0.114f);
-  alignas(32) float tmp[3][8];
   int u = u0;
   for (; u + 8 <= u1; u += 8) {
     const __m256d ul = _mm256_add_pd(_mm256_set1_pd(u), lane);
@@ -165,14 +171,11 @@ void Interior64(const RoiRowArgs& a, int u0, int u1, float* row) {
                                      _mm256_mul_ps(src[2], g2));
       _mm256_storeu_ps(row + u, _mm256_permutevar8x32_ps(_mm256_add_ps(_mm256_mul_ps(g, A[0]), B[0]), perm));
     } else {
-      for (int k = 0; k < 3; ++k)
-        _mm256_store_ps(tmp[k], _mm256_permutevar8x32_ps(_mm256_add_ps(_mm256_mul_ps(src[k], A[k]), B[k]), perm));
-      float* o = row + static_cast<size_t>(u) * 3;
-      for (int j = 0; j < 8; ++j) {
-        o[3 * j] = tmp[0][j];
-        o[3 * j + 1] = tmp[1][j];
-        o[3 * j + 2] = tmp[2][j];
-      }
+      __m256 v[3];
+      for (int k = 0; k < 3; ++k) v[k] = _mm256_add_ps(_mm256_mul_ps(src[k], A[k]), B[k]);
+      // lanes hold pixels 0 1 4 5 2 3 6 7: the store's permutations composed with that order
+      Store3(row + static_cast<size_t>(u) * 3, v[0], v[1], v[2], _mm256_setr_epi32(0, 5, 6, 1, 2, 7, 4, 3),
+             _mm256_setr_epi32(3, 0, 5, 6, 1, 2, 7, 4), _mm256_setr_epi32(4, 3, 0, 5, 6, 1, 2, 7));
     }
   }
   if (u < u1) RoiInteriorPortable(a, u, u1, row);
