@@ -286,3 +286,8 @@ def test_crop_yuv_matches_cvtcolor_then_numpy(fmt, code, stride):
         out2 = np.zeros_like(out)
         pre.crop(dense, out2, roi)
         np.testing.assert_array_equal(out, out2)
+        # the SIMD region conversion and interiors against the scalar reference: the same
+        # uint8 RGB region (a float tie may round the other way: 1 level), then the same taps
+        out3 = np.zeros_like(out)
+        edgerun.Preprocessor(fmt, mean=0, std=1, pad_value=(5, 6, 7), _isa="scalar").crop(src, out3, roi)
+        assert np.abs(out - out3).max() <= 1.0 + 1e-3 and np.abs(out - out3).mean() < 0.01

@@ -89,12 +89,17 @@ void SampleRow(const SampleArgs& s, int u0, int u1, float* row) {
   }
 }
 
+bool SimdDisabledByEnv() {  // read per call, as preprocess.cc does
+  const char* e = std::getenv("EDGERUN_DISABLE_SIMD");
+  return e != nullptr && e[0] != '\0' && std::strcmp(e, "0") != 0;
+}
+
 // YUV 4:2:0 frames: the frame region the taps can reach is converted to uint8
 // RGB first (the spec's yuv_matrix / yuv_range with the full-frame
 // Preprocessor's constants; chroma of the 2x2 block, as OpenCV's cvtColor;
 // rounded half to even), then sampled as an RGB frame: the crop is cvtColor ->
 // warpAffine, and it runs the packed SIMD interiors.
-void ConvertYuvRegion(const Spec& spec, const Image& im, int bx, int by, int bw, int bh, uint8_t* rgb) {
+void ConvertYuvRegion(const Spec& spec, const Image& im, int bx, int by, int bw, int bh, uint8_t* rgb, bool simd) {
   double cy, crv, cgu, cgv, cbu, yoff;  // preprocess.cc SetupColor's constants
   if (spec.yuv_matrix == YuvMatrix::kBT601 && spec.yuv_range == YuvRange::kLimited) {
     cy = 1220542.0 / 1048576; crv = 1673527.0 / 1048576; cgv = -852492.0 / 1048576;
@@ -133,6 +138,11 @@ void ConvertYuvRegion(const Spec& spec, const Image& im, int bx, int by, int bw,
   float* rv = terms.data();
   float* guv = rv + bw;
   float* bu = guv + bw;
+  std::vector<float> ys(bw);
+  std::vector<uint8_t> planes(static_cast<size_t>(bw) * 3);
+  uint8_t* pr = planes.data();
+  uint8_t* pg = pr + bw;
+  uint8_t* pb = pg + bw;
   int chroma_row = -1;
   for (int r = 0; r < bh; ++r) {
     const int y = by + r;
@@ -149,12 +159,22 @@ void ConvertYuvRegion(const Spec& spec, const Image& im, int bx, int by, int bw,
       }
     }
     const uint8_t* yrow = im.data[0] + y * im.stride[0] + bx;
+#if defined(EDGERUN_ARCH_X86)
+    if (simd) {
+      internal::RoiYuvRowAvx2(yrow, rv, guv, bu, bw, fyoff, fcy, rgb + static_cast<size_t>(r) * bw * 3);
+      continue;
+    }
+#endif
+    // planar passes over contiguous arrays (the compiler vectorizes them), then interleave
+    for (int c = 0; c < bw; ++c) ys[c] = (static_cast<float>(yrow[c]) - fyoff) * fcy;
+    for (int c = 0; c < bw; ++c) pr[c] = to_u8(ys[c] + rv[c]);
+    for (int c = 0; c < bw; ++c) pg[c] = to_u8(ys[c] + guv[c]);
+    for (int c = 0; c < bw; ++c) pb[c] = to_u8(ys[c] + bu[c]);
     uint8_t* o = rgb + static_cast<size_t>(r) * bw * 3;
     for (int c = 0; c < bw; ++c) {
-      const float Y = (static_cast<float>(yrow[c]) - fyoff) * fcy;
-      o[3 * c] = to_u8(Y + rv[c]);
-      o[3 * c + 1] = to_u8(Y + guv[c]);
-      o[3 * c + 2] = to_u8(Y + bu[c]);
+      o[3 * c] = pr[c];
+      o[3 * c + 1] = pg[c];
+      o[3 * c + 2] = pb[c];
     }
   }
 }
@@ -372,7 +392,12 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
       img.width = img.height = 0;
     } else {
       rgb_region.resize(static_cast<size_t>(bw) * bh * 3);
-      ConvertYuvRegion(spec, image, bx, by, bw, bh, rgb_region.data());
+      bool yuv_simd = false;
+#if defined(EDGERUN_ARCH_X86)
+      yuv_simd = spec.isa != Isa::kScalar && !(spec.isa == Isa::kAuto && SimdDisabledByEnv()) &&
+                 DetectCpu().avx2 && DetectCpu().fma;
+#endif
+      ConvertYuvRegion(spec, image, bx, by, bw, bh, rgb_region.data(), yuv_simd);
       img.width = bw;
       img.height = bh;
     }
@@ -428,10 +453,7 @@ Expected<Transform> CropRotatedRoi(const Spec& spec, const Image& image, const R
 #endif
   if ((spec.isa == Isa::kAVX2 || spec.isa == Isa::kNEON) && (simd == nullptr || simd_isa != spec.isa))
     return InputError(std::string("isa: '") + Name(spec.isa) + "' is not available for rotated ROI crops here");
-  if (spec.isa == Isa::kAuto) {
-    const char* e = std::getenv("EDGERUN_DISABLE_SIMD");
-    if (e != nullptr && e[0] != '\0' && std::strcmp(e, "0") != 0) simd = nullptr;
-  }
+  if (spec.isa == Isa::kAuto && SimdDisabledByEnv()) simd = nullptr;
   void (*interior)(const internal::RoiRowArgs&, int, int, float*) = simd ? simd : internal::RoiInteriorPortable;
   const int margin = internal::RoiRightMargin(src_c);
 

@@ -194,6 +194,46 @@ void RoiInteriorAvx2(const RoiRowArgs& a, int u0, int u1, float* row) {
   }
 }
 
+void RoiYuvRowAvx2(const uint8_t* y, const float* rv, const float* guv, const float* bu, int n, float yoff,
+                   float cy, uint8_t* o) {
+  const __m256 vo = _mm256_set1_ps(yoff), vc = _mm256_set1_ps(cy);
+  const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.0f);
+  // bytes r0..r7 g0..g7 (rg) and b0..b7 (b) -> r0 g0 b0 r1 ... (24 bytes)
+  const __m128i s0 = _mm_setr_epi8(0, 8, -1, 1, 9, -1, 2, 10, -1, 3, 11, -1, 4, 12, -1, 5);
+  const __m128i t0 = _mm_setr_epi8(-1, -1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1);
+  const __m128i s1 = _mm_setr_epi8(13, -1, 6, 14, -1, 7, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i t1 = _mm_setr_epi8(-1, 5, -1, -1, 6, -1, -1, 7, -1, -1, -1, -1, -1, -1, -1, -1);
+  int c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256 Y = _mm256_mul_ps(
+        _mm256_sub_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(y + c)))),
+                      vo),
+        vc);
+    auto q = [&](const float* t) {  // clamp, round half to even (MXCSR default), int32
+      const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(Y, _mm256_loadu_ps(t + c)), lo), hi);
+      return _mm256_cvtps_epi32(v);
+    };
+    const __m256i r = q(rv), g = q(guv), b = q(bu);
+    // int32 x 8 -> bytes: pack to int16 (lanes interleave: fix with permute), then to uint8
+    const __m256i rg16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(r, g), 0xD8);  // r0..7 g0..7 (int16)
+    const __m256i bb16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(b, b), 0xD8);
+    const __m128i rg = _mm_packus_epi16(_mm256_castsi256_si128(rg16), _mm256_extracti128_si256(rg16, 1));
+    const __m128i bb = _mm_packus_epi16(_mm256_castsi256_si128(bb16), _mm256_castsi256_si128(bb16));
+    const __m128i out0 = _mm_or_si128(_mm_shuffle_epi8(rg, s0), _mm_shuffle_epi8(bb, t0));
+    const __m128i out1 = _mm_or_si128(_mm_shuffle_epi8(rg, s1), _mm_shuffle_epi8(bb, t1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 3 * c), out0);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 3 * c + 16), out1);
+  }
+  for (; c < n; ++c) {
+    const float Yf = (static_cast<float>(y[c]) - yoff) * cy;
+    const float t[3] = {Yf + rv[c], Yf + guv[c], Yf + bu[c]};
+    for (int k = 0; k < 3; ++k) {
+      const float v = std::min(std::max(t[k], 0.0f), 255.0f);
+      o[3 * c + k] = static_cast<uint8_t>(static_cast<int>(std::nearbyint(v)));
+    }
+  }
+}
+
 void RoiQuantizeAvx2(const float* src, size_t n, float scale, float zp, float qlo, float qhi, uint8_t* dst) {
   const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(zp);
   const __m256 lo = _mm256_set1_ps(qlo), hi = _mm256_set1_ps(qhi);

@@ -37,6 +37,11 @@ void RoiInteriorPortable(const RoiRowArgs& a, int u0, int u1, float* row);
 void RoiInteriorAvx2(const RoiRowArgs& a, int u0, int u1, float* row);
 // dst[i] = clamp(src[i] / scale + zp, qlo, qhi) rounded half to even, as bytes
 // (int8: two's complement); bit-exact with the scalar store.
+// One row of the YUV region conversion (roi_crop.cc ConvertYuvRegion): RGB bytes
+// from luma y and the per-column chroma terms; the scalar loop's arithmetic and
+// rounding (half to even after clamping to [0, 255]).
+void RoiYuvRowAvx2(const uint8_t* y, const float* rv, const float* guv, const float* bu, int n, float yoff,
+                   float cy, uint8_t* o);
 void RoiQuantizeAvx2(const float* src, size_t n, float scale, float zp, float qlo, float qhi, uint8_t* dst);
 #elif defined(EDGERUN_ARCH_ARM64)
 void RoiInteriorNeon(const RoiRowArgs& a, int u0, int u1, float* row);
