@@ -127,3 +127,42 @@ def test_cascade_errors():
         edgerun.Cascade(None, s, head, pre)
     with pytest.raises(edgerun.InputError, match="scale: applies to roi_from='face' or 'box'"):
         edgerun.Cascade(lambda f: None, s, head, pre, roi_from=lambda b, k: (0, 0, 1, 1, 0), scale=2.0)
+
+
+def test_pipelined_cascade_equals_per_frame_calls(frame):
+    """submit/get: the detector runs on the Pipeline's workers, the second stage in get();
+    every frame's result equals the synchronous call on the same frame, in frame order."""
+    cv2 = pytest.importorskip("cv2")
+    frames = []
+    for ang in (0.0, -20.0, 15.0, 30.0, -10.0):
+        M = cv2.getRotationMatrix2D((240.0, 256.0), ang, 1.0)
+        frames.append(np.ascontiguousarray(cv2.warpAffine(frame, M, (480, 512))))
+    face = edgerun.Session(realmodels.blazeface_path(), threads=2)
+    pipe = edgerun.Pipeline(face, edgerun.Preprocessor("bgr", fit="letterbox"), heads.BlazeFace(), drop="none",
+                            depth=2)
+    mesh = edgerun.Session(realmodels.face_landmark_path(), threads=2)
+    c = edgerun.Cascade(pipe, mesh, heads.Landmarks(468, 3, score_output=1, score_activation="sigmoid"),
+                        edgerun.Preprocessor("bgr", mean=0, std=255))
+    sync = [c(f) for f in frames]
+    ids = [c.submit(f, meta=i) for i, f in enumerate(frames)]
+    got = [c.get(timeout=30) for _ in frames]
+    assert [r.frame_id for r in got] == ids and [r.meta for r in got] == list(range(len(frames)))
+    for s, g in zip(sync, got):
+        assert len(s) == len(g) == 1
+        assert s.rois == g.rois
+        np.testing.assert_array_equal(s.results[0].xy, g.results[0].xy)
+    # ready(): only what is complete, no waiting; then the loop drains after close
+    c.submit(frames[0])
+    pipe.close()
+    rest = list(c.results(timeout=30))
+    assert len(rest) == 1 and rest[0].rois == sync[0].rois
+    assert list(c.ready()) == []
+
+
+def test_pipelined_cascade_needs_a_pipeline():
+    s = edgerun.Session(mg.image_mean_model(8))
+    c = edgerun.Cascade(lambda f: None, s, heads.Landmarks(1, 3), edgerun.Preprocessor("rgb"))
+    with pytest.raises(edgerun.InputError, match="submit: the pipelined loop needs an edgerun.Pipeline"):
+        c.submit(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(edgerun.InputError, match="get: the pipelined loop needs"):
+        c.get(0)

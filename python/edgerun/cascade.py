@@ -11,6 +11,16 @@
     r.rois                  # (cx, cy, w, h, angle) per detection used
     r.results[0].xy         # the second head's result for ROI 0, in source pixels
 
+Pipelined (a camera loop): ``cascade.submit(frame)`` queues the frame on the
+detector Pipeline's worker threads and ``cascade.get()`` / ``cascade.results()``
+run the second stage on the caller's thread, so the detector works on frame N+1
+while the landmark model runs on frame N::
+
+    for frame in camera:
+        cascade.submit(frame)          # returns at once (drop="oldest" drops stale frames)
+        for r in cascade.ready():      # the results that are complete, in frame order
+            draw(r.results)
+
 The ROI of each detection (``roi_from``) is cropped from the frame by
 :meth:`edgerun.Preprocessor.crop` (a rotated rectangle, straight into the second
 session's input buffer), the second model runs, and its head decodes through
@@ -22,7 +32,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+import threading
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -73,6 +84,9 @@ class CascadeResult:
     transforms: List[Transform]
     #: the second head's result per ROI, in source pixels
     results: List[Any]
+    #: pipelined (:meth:`Cascade.get`): the detector Pipeline's frame id and the meta passed to submit
+    frame_id: Optional[int] = None
+    meta: Any = None
 
     def __len__(self) -> int:
         return len(self.results)
@@ -128,6 +142,8 @@ class Cascade:
         self.head = head
         self.pre = pre
         self.max_rois = max_rois
+        self._frames: dict = {}  # pipelined: frame id -> frame, until its result is read
+        self._lock = threading.Lock()
         spec = session.inputs[0]
         sig = session.input_shape_signatures[0]
         self._batchable = len(sig) == 4 and sig[0] < 0 and len(session.inputs) == 1
@@ -141,7 +157,71 @@ class Cascade:
 
     def __call__(self, frame: np.ndarray) -> CascadeResult:
         """Runs the detector, then the second model on up to ``max_rois`` ROIs."""
-        det = self._detect(frame)
+        return self._second(frame, self._detect(frame))
+
+    # -- pipelined -------------------------------------------------------------------
+    def _pipeline(self, what: str) -> Any:
+        if not (hasattr(self.detector, "submit") and hasattr(self.detector, "get")):
+            raise InputError(f"{what}: the pipelined loop needs an edgerun.Pipeline detector (submit/get), got "
+                             f"{type(self.detector).__name__}; call the Cascade per frame instead")
+        return self.detector
+
+    def submit(self, frame: np.ndarray, meta: Any = None) -> int:
+        """Queues ``frame`` on the detector Pipeline (its ``submit``: returns at once,
+        its ``drop`` policy applies) and returns the frame id. The second stage runs
+        in :meth:`get`, on the caller's thread. Do not write into ``frame`` until its
+        result has been read (it is cropped then)."""
+        pipe = self._pipeline("submit")
+        if not isinstance(frame, np.ndarray):
+            raise InputError(f"frame: expected a numpy uint8 array, got {type(frame).__name__}")
+        fid = pipe.submit(frame, meta)
+        with self._lock:
+            self._frames[fid] = frame
+        return fid
+
+    def get(self, timeout: Optional[float] = None) -> CascadeResult:
+        """The next frame's result in frame order: waits for its detections (up to
+        ``timeout`` seconds; TimeoutError, or ClosedError once the detector pipeline
+        is closed and drained), then runs the second model on its ROIs here. A frame
+        whose detection failed raises its error."""
+        pipe = self._pipeline("get")
+        r = pipe.get(timeout)
+        with self._lock:
+            frame = self._frames.pop(r.frame_id, None)
+            # frames the pipeline dropped (drop="oldest") never come back: forget them
+            for k in [k for k in self._frames if k < r.frame_id]:
+                del self._frames[k]
+        if r.error is not None:
+            raise r.error
+        if frame is None:
+            raise InputError(f"frame {r.frame_id}: submitted to the detector Pipeline directly, not through "
+                             "Cascade.submit (the Cascade has no frame to crop)")
+        out = self._second(frame, r.output)
+        out.frame_id, out.meta = r.frame_id, r.meta
+        return out
+
+    def ready(self) -> Iterator[CascadeResult]:
+        """Yields the results that are complete now (no waiting), in frame order."""
+        from .errors import ClosedError
+
+        while True:
+            try:
+                yield self.get(0)
+            except (ClosedError, TimeoutError):
+                return
+
+    def results(self, timeout: Optional[float] = None) -> Iterator[CascadeResult]:
+        """Yields results until the detector pipeline is closed and drained (or none
+        arrives within ``timeout`` seconds, when given)."""
+        from .errors import ClosedError
+
+        while True:
+            try:
+                yield self.get(timeout)
+            except (ClosedError, TimeoutError):
+                return
+
+    def _second(self, frame: np.ndarray, det: Any) -> CascadeResult:
         boxes = np.asarray(getattr(det, "boxes", np.zeros((0, 4), np.float32)))
         kps = np.asarray(getattr(det, "keypoints", np.zeros((len(boxes), 0, 2), np.float32)))
         n = min(len(boxes), self.max_rois)

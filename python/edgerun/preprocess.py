@@ -326,11 +326,13 @@ class Preprocessor:
         ROIs). Centre and size in source pixels; ``angle`` in degrees, clockwise as
         seen in the image (the rectangle's x axis points along (cos, sin) of it in
         y-down pixel coordinates; MediaPipe's rect rotation in radians is the same
-        angle). This Preprocessor's format (rgb, bgr, rgba, bgra, gray), mean, std,
-        channels, layout and pad_value apply (pixels outside the frame read
-        pad_value); its fit, roi, rotate and flip do not. Bilinear, half-pixel
-        centres, as OpenCV's ``warpAffine`` with ``WARP_INVERSE_MAP``. A scalar
-        kernel of its own (cpp/src/preprocess/roi_crop.cc), not the fused SIMD one.
+        angle). This Preprocessor's format (rgb, bgr, rgba, bgra, gray, nv12, nv21,
+        i420; row strides honoured), mean, std, channels, layout and pad_value apply
+        (pixels outside the frame read pad_value); its fit, roi, rotate and flip do
+        not. Bilinear, half-pixel centres, as OpenCV's ``warpAffine`` with
+        ``WARP_INVERSE_MAP``; YUV frames as ``cvtColor`` then ``warpAffine`` (the
+        region the ROI reaches is converted to uint8 RGB, then sampled). A kernel of
+        its own (cpp/src/preprocess/roi_crop*.cc: AVX2 / NEON row interiors).
         ``out``, ``scale``, ``zero_point``, ``spec``: as for ``__call__``.
         """
         if not isinstance(out, np.ndarray):

@@ -3,10 +3,15 @@
 // MediaPipe crops faces and hands), with the normalization, channel order,
 // layout and output types of a preprocess::Spec.
 //
-// A scalar affine-sampling kernel of its own (not the fused SIMD kernels of
-// preprocess.cc): per output pixel one affine map and a bilinear tap of the
-// source, taps outside the frame read the spec's pad_value. Packed formats
-// (rgb, bgr, rgba, bgra, gray) only.
+// A kernel of its own (not the fused kernels of preprocess.cc): per output row,
+// the interior, where all four bilinear taps lie inside the frame, runs a
+// bounds-free kernel (AVX2 gathers on x86, NEON lane loads on aarch64, a
+// portable one elsewhere or with EDGERUN_DISABLE_SIMD); the row's edges (taps
+// outside the frame read the spec's pad_value) and Spec::isa = kScalar run the
+// per-pixel reference. Packed formats (rgb, bgr, rgba, bgra, gray) and YUV 4:2:0
+// (nv12, nv21, i420: the frame region the taps reach is converted to uint8 RGB
+// first, with the spec's yuv_matrix / yuv_range and the chroma of each 2x2
+// block, then sampled as RGB: OpenCV's cvtColor -> warpAffine), with row strides.
 #pragma once
 
 #include "edgerun/preprocess.h"
