@@ -57,6 +57,7 @@ def _check_stub_matches(core) -> None:
     stub = pathlib.Path(core.__file__).with_name("_core.pyi")
     tree = ast.parse(stub.read_text())
     named = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    named |= {n.target.id for n in tree.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
     actual = {n for n in dir(core) if not n.startswith("__") and not n.startswith("_pybind11")}
     if named != actual:
         raise SystemExit(f"_core.pyi and the compiled _core disagree: {sorted(named ^ actual)}")
