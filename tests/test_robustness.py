@@ -413,22 +413,16 @@ def test_meta_survives_concurrent_submitters_with_drop_oldest():
 def _with_op(builtin: str, n_inputs=None, n_outputs=None) -> bytes:
     """add_model with its ADD op turned into `builtin` and its input/output lists cut or padded
     (what a structure-aware mutation does), repacked through the schema's object API."""
-    import flatbuffers
-
-    from edgerun.model import tflite_file
-    S = tflite_file.schema()
-    m = S.ModelT.InitFromPackedBuf(mg.add_model(), 0)
-    m.operatorCodes[0].builtinCode = getattr(S.BuiltinOperator, builtin)
-    m.operatorCodes[0].deprecatedBuiltinCode = min(127, getattr(S.BuiltinOperator, builtin))
-    op = m.subgraphs[0].operators[0]
-    op.builtinOptionsType, op.builtinOptions = 0, None
-    if n_inputs is not None:
-        op.inputs = (list(op.inputs) * 4)[:n_inputs]
-    if n_outputs is not None:
-        op.outputs = (list(op.outputs) * 4)[:n_outputs]
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    def fn(m, S):
+        m.operatorCodes[0].builtinCode = getattr(S.BuiltinOperator, builtin)
+        m.operatorCodes[0].deprecatedBuiltinCode = min(127, getattr(S.BuiltinOperator, builtin))
+        op = m.subgraphs[0].operators[0]
+        op.builtinOptionsType, op.builtinOptions = 0, None
+        if n_inputs is not None:
+            op.inputs = (list(op.inputs) * 4)[:n_inputs]
+        if n_outputs is not None:
+            op.outputs = (list(op.outputs) * 4)[:n_outputs]
+    return _edit(mg.add_model(), fn)
 
 
 @pytest.mark.parametrize("builtin,n_in,n_out,what", [
@@ -509,8 +503,11 @@ def _refused_child(path: str, session_kwargs: dict) -> str:
         """, timeout=60)
 
 
-def _postprocess_op(m, S):
-    return m.subgraphs[0].operators[0]
+def _op_name(m, S, op) -> str:
+    """The builtin operator name of `op` in the unpacked model `m`."""
+    oc = m.operatorCodes[op.opcodeIndex]
+    code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
+    return next(k for k, v in vars(S.BuiltinOperator).items() if v == code and not k.startswith("_"))
 
 
 def _anchors(n=6):
@@ -655,10 +652,8 @@ def test_shapes_computed_from_shapes_are_accepted():
 def test_variable_read_with_another_shape_is_refused():
     def fn(m, S):  # the `reset` signature reads the counter into a [1000] output
         sg = m.subgraphs[1]
-        names = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
         for op in sg.operators:
-            oc = m.operatorCodes[op.opcodeIndex]
-            if names[max(oc.builtinCode, oc.deprecatedBuiltinCode)] == "READ_VARIABLE":
+            if _op_name(m, S, op) == "READ_VARIABLE":
                 sg.tensors[op.outputs[0]].shape = [1000]
     _refused(_edit(mg.stateful_counter_model(), fn), "variable 'counter' is used as FLOAT32 [1000] here but as "
                                                       "FLOAT32 [1] by subgraph 0")
@@ -747,10 +742,8 @@ def test_runtime_exceptions_become_model_errors_without_verification():
 @pytest.mark.parametrize("mode", ["drop", "minus1"])
 def test_depthwise_conv_without_bias_is_refused(mode):
     def fn(m, S):
-        names = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
         for op in m.subgraphs[0].operators:
-            oc = m.operatorCodes[op.opcodeIndex]
-            if names[max(oc.builtinCode, oc.deprecatedBuiltinCode)] == "DEPTHWISE_CONV_2D":
+            if _op_name(m, S, op) == "DEPTHWISE_CONV_2D":
                 op.inputs = list(op.inputs)[:2] + ([-1] if mode == "minus1" else [])
                 return
     _refused(_edit(mg.builtin_image_model(), fn),

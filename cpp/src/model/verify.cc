@@ -231,9 +231,7 @@ class ModelVerifier {
     };
     if (rule == kRuleSameShape) {
       const VecRef& in = t[0]->shape;
-      bool same = in.len == out.len;
-      for (uint32_t i = 0; same && i < in.len; ++i) same = w_.VI32(in, i) == w_.VI32(out, i);
-      if (!same) {
+      if (!ShapeEq(in, out)) {
         return ModelError(where() + Fmt(": output tensor %d has shape %s, but input tensor %d has shape %s", idx[2],
                                         FlatShapeString(w_, out).c_str(), idx[0], FlatShapeString(w_, in).c_str()));
       }
@@ -1330,9 +1328,7 @@ Status ModelVerifier::VerifyOperator(uint32_t si, uint32_t oi, const TableRef& o
     if (in >= 0 && (tensors[in].has_data || tensors[in].sparse)) {
       const VecRef& a = tensors[in].shape;
       const VecRef& b = tensors[out].shape;
-      bool same = a.len == b.len;
-      for (uint32_t i = 0; same && i < a.len; ++i) same = w_.VI32(a, i) == w_.VI32(b, i);
-      if (!same) {
+      if (!ShapeEq(a, b)) {
         return ModelError(where() + Fmt(": output tensor %d has shape %s, but the constant input tensor %d has shape "
                                         "%s",
                                         out, FlatShapeString(w_, b).c_str(), in, FlatShapeString(w_, a).c_str()));
