@@ -62,11 +62,11 @@ def main(argv=None) -> int:
             ok, frame = cap.read()
             if not ok:
                 break
-            while True:
+            while not stop.is_set():
                 try:
                     pipe.submit(frame, meta=(i, frame))
                     break
-                except edgerun.BusyError:  # 256 results unread: the reader is behind (writing video)
+                except edgerun.BusyError:  # max_results unread: the reader is behind (writing video)
                     time.sleep(0.002)
             i += 1
     except BaseException:
