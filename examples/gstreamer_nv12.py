@@ -24,7 +24,7 @@ import common
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    common.add_common_args(ap, drop="none")
+    common.add_common_args(ap)
     ap.add_argument("--source", default="v4l2src", help="GStreamer source element(s) (default: %(default)s)")
     ap.add_argument("--size", help="ask for this size, e.g. 640x480 (videoscale)")
     ap.add_argument("--replay", metavar="NPZ", help="recorded NV12 buffers instead of GStreamer (see sources.py)")
@@ -36,7 +36,8 @@ def main(argv=None) -> int:
         samples = sources.replay_nv12_samples(args.replay)
     else:
         w, h = (int(v) for v in args.size.split("x")) if args.size else (None, None)
-        samples = sources.gst_nv12_samples(args.source, w, h)
+        # --drop oldest: the appsink keeps the newest frames (a live camera); none: every frame
+        samples = sources.gst_nv12_samples(args.source, w, h, drop=args.drop == "oldest")
 
     pipe = common.face_pipeline(args, "nv12")
     sink = common.Sink(args)
@@ -48,6 +49,9 @@ def main(argv=None) -> int:
                 break
             frame = sources.nv12_frame(data, **layout)
             copies += frame.base is None  # planes apart: nv12_frame had to copy
+            if i == 0:
+                print(f"NV12 {layout['width']}x{layout['height']}, row stride {layout['stride_y']}, chroma at "
+                      f"byte {layout['offset_uv']}" + (" (copied)" if frame.base is None else " (used in place)"))
             r = pipe(frame, meta=i)  # synchronous: done before the buffer is unmapped
             meter.tick(r.output, pipe)
             display = None

@@ -130,12 +130,13 @@ def nv12_frame(data: Any, width: int, height: int, stride_y: int, stride_uv: int
 Layout = Dict[str, int]
 
 
-def gst_nv12_samples(source: str, width: Optional[int] = None, height: Optional[int] = None
-                     ) -> Iterator[Tuple[Any, Layout]]:
+def gst_nv12_samples(source: str, width: Optional[int] = None, height: Optional[int] = None,
+                     drop: bool = True) -> Iterator[Tuple[Any, Layout]]:
     """Frames from a GStreamer source element chain (e.g. ``"v4l2src device=/dev/video0"``,
     ``"libcamerasrc"``, ``"filesrc location=a.mp4 ! decodebin"``), converted to NV12 by
     ``videoconvert`` and pulled from an appsink: yields (mapped buffer data, layout). The
-    buffer stays mapped until the loop asks for the next frame."""
+    buffer stays mapped until the loop asks for the next frame. ``drop``: the appsink keeps
+    only the newest 2 frames (a live camera); False makes the source wait (a file)."""
     import gi
 
     gi.require_version("Gst", "1.0")
@@ -145,7 +146,7 @@ def gst_nv12_samples(source: str, width: Optional[int] = None, height: Optional[
     Gst.init(None)
     caps = "video/x-raw,format=NV12" + (f",width={width},height={height}" if width and height else "")
     pipeline = Gst.parse_launch(f"{source} ! videoconvert ! videoscale ! {caps} ! "
-                                "appsink name=sink max-buffers=2 drop=true sync=false")
+                                f"appsink name=sink max-buffers=2 drop={'true' if drop else 'false'} sync=false")
     sink = pipeline.get_by_name("sink")
     pipeline.set_state(Gst.State.PLAYING)
     try:
