@@ -222,6 +222,18 @@ def test_result_dispatch_and_errors():
     dets = detections([(2.0, 2.0, 8.0, 8.0, 0.9, 0)])
     draw.result(f, [dets, None], backend="numpy", labels=False)
     assert changed(np.zeros_like(f), f).sum() == ref_box((20, 20), (2, 2, 8, 8), 2).sum()
+    # each result type goes to its own function
+    cls = heads.Classifier(top_k=2)([np.array([[0.3, 0.7]], np.float32)])
+    pts = heads.LandmarkPoints(np.array([[[5.5, 6.5, 0.0]]], np.float32), np.ones(1, np.float32))
+    seg = heads.SegmentationMask(np.ones((4, 4), np.int32), None, [[2, 0, 3], [0, 2, 1]])
+    for obj, direct in ((cls, lambda g: draw.classifications(g, cls, backend="numpy")),
+                        (pts, lambda g: draw.landmarks(g, pts, backend="numpy")),
+                        (seg, lambda g: draw.mask(g, seg))):
+        a, b = np.zeros((20, 30, 3), np.uint8), np.zeros((20, 30, 3), np.uint8)
+        draw.result(a, obj, backend="numpy")
+        direct(b)
+        assert b.any()
+        np.testing.assert_array_equal(a, b)
     for bad, what in ((np.zeros((4, 4, 3), np.float32), "frame"), (np.zeros((4, 4, 2), np.uint8), "frame"),
                       ([[0, 0, 0]], "frame")):
         with pytest.raises(edgerun.InputError, match=what):

@@ -391,18 +391,18 @@ def result(frame: np.ndarray, output: Any, **options: Any) -> np.ndarray:
     :class:`edgerun.FrameResult` (its output), an :class:`edgerun.CascadeResult` (its
     detections, then each ROI's result) or a list of these. ``options`` go to the
     function for the type (``scale`` and ``backend`` to all)."""
-    from .heads import Classifications, Detections, LandmarkPoints, SegmentationMask
-
+    # by what the results hold (edgerun.heads imports this module, not the other way round)
     common = {k: v for k, v in options.items() if k in ("scale", "backend")}
     if output is None:
         return frame
-    if isinstance(output, Detections):
+    names = output.dtype.names if isinstance(output, np.ndarray) else None
+    if names and "x1" in names:  # Detections
         return detections(frame, output, **options)
-    if isinstance(output, Classifications):
+    if names and "class_id" in names:  # Classifications
         return classifications(frame, output, **{k: v for k, v in options.items() if k != "scale"})
-    if isinstance(output, LandmarkPoints):
+    if hasattr(output, "points") and hasattr(output, "xy"):  # LandmarkPoints
         return landmarks(frame, output, **options)
-    if isinstance(output, SegmentationMask):
+    if hasattr(output, "classes") and hasattr(output, "matrix"):  # SegmentationMask
         return mask(frame, output, **{k: v for k, v in options.items() if k != "backend"})
     if hasattr(output, "detections") and hasattr(output, "results"):  # CascadeResult
         result(frame, output.detections, **options)
