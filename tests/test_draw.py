@@ -186,9 +186,11 @@ def test_classification_bars():
 
 def ref_overlay(frame, classes, matrix, color, alpha, background=False):
     """Each frame pixel takes the class of the mask pixel its centre maps into (inverse of
-    the 2x3 continuous matrix), then blends the class colour."""
+    the 2x3 continuous matrix), then blends the class colour with weight alpha in 1/256
+    steps, rounded: (px * (256 - w) + colour * w + 128) // 256."""
     h, w = frame.shape[:2]
-    out = frame.astype(np.float64)
+    wt = round(alpha * 256)
+    out = frame.astype(np.int64)
     inv = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))
     for y in range(h):
         for x in range(w):
@@ -197,8 +199,8 @@ def ref_overlay(frame, classes, matrix, color, alpha, background=False):
             if 0 <= iu < classes.shape[1] and 0 <= iv < classes.shape[0]:
                 k = classes[iv, iu]
                 if k > 0 or (k == 0 and background):
-                    out[y, x] = out[y, x] * (1 - alpha) + np.array(color[k]) * alpha
-    return np.rint(out).astype(np.uint8)
+                    out[y, x] = (out[y, x] * (256 - wt) + np.array(color[k]) * wt + 128) // 256
+    return out.astype(np.uint8)
 
 
 def test_mask_overlay_source_and_model_resolution():
