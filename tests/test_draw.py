@@ -210,7 +210,8 @@ def test_mask_overlay_source_and_model_resolution():
     colors = [(10, 20, 30), (200, 0, 0), (0, 0, 250)]
     for matrix in ([[1, 0, 5], [0, 1, -3]],            # source resolution: a translation
                    [[2.0, 0, 5.3], [0, 1.7, 7.6]],     # model resolution: scaled
-                   [[1.5, -0.4, 20.2], [0.5, 1.2, 1.1]]):  # any affine one (a rotated crop)
+                   [[1.5, -0.4, 20.2], [0.5, 1.2, 1.1]],   # any affine one (a rotated crop)
+                   [[1.5, 0, 2.2], [0.4, 1.2, 1.1]]):      # a shear
         seg = heads.SegmentationMask(classes, None, matrix)
         for alpha, background in ((1.0, False), (0.4, True)):
             got = frame.copy()
