@@ -19,7 +19,9 @@ MODEL_HELP = ("BlazeFace model (face_detection_short_range.tflite: in the mediap
 
 def add_common_args(ap: argparse.ArgumentParser, *, drop: str = "oldest") -> None:
     ap.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP + " (default: %(default)s)")
-    ap.add_argument("--threads", type=int, default=2, help="LiteRT CPU threads (default: %(default)s)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="LiteRT CPU threads (default: %(default)s; more threads cost CPU per frame in a camera "
+                         "loop, see docs/power.md)")
     ap.add_argument("--score-threshold", type=float, default=0.5, help="detection score threshold")
     ap.add_argument("--frames", type=int, default=0, help="stop after this many frames (0: until the source ends)")
     ap.add_argument("--depth", type=int, default=2, help="frames that may wait for the model (Pipeline depth)")
