@@ -10,7 +10,8 @@ Recording formats (``numpy.savez`` files):
 - picamera2 (:class:`ReplayPicamera2`): ``lores`` uint8 (N, H*3/2, stride), the I420
   frames as ``capture_array("lores")`` returns them for ``YUV420`` (Y rows, then the U
   and V planes with rows of stride/2 bytes, packed two to a row of the array);
-  ``main`` uint8 (N, MH, MW, 4), ``XBGR8888`` frames (bytes R, G, B, X).
+  ``lores_size`` (width, height) as configured (the width is not in the array: rows are
+  padded); ``main`` uint8 (N, MH, MW, 4), ``XBGR8888`` frames (bytes R, G, B, X).
 - GStreamer NV12 (:func:`replay_nv12_samples`): ``buffers`` uint8 (N, bytes), each a
   whole mapped buffer; ``width``, ``height``, ``stride`` (both planes) and ``offset_uv``
   (where the interleaved chroma plane starts) as scalars.
@@ -56,8 +57,12 @@ class ReplayPicamera2:
         with np.load(path) as z:
             self._lores = z["lores"]
             self._main = z["main"]
+            self._lores_size = tuple(int(v) for v in z["lores_size"])
         if self._lores.ndim != 3 or self._main.ndim != 4 or len(self._lores) != len(self._main):
             raise ValueError(f"{path}: expected lores (N, H*3/2, stride) and main (N, H, W, 4) arrays")
+        w, h = self._lores_size
+        if w > self._lores.shape[2] or h * 3 // 2 != self._lores.shape[1]:
+            raise ValueError(f"{path}: lores_size {w}x{h} does not fit lores arrays of {self._lores.shape[1:]}")
         self.camera_config: Optional[dict] = None
         self._i = 0
 
@@ -66,18 +71,16 @@ class ReplayPicamera2:
         return {"main": dict(main or {}), "lores": dict(lores or {}) if lores is not None else None}
 
     def configure(self, config: dict) -> None:
-        n, h32, stride = self._lores.shape
-        lores_h = h32 * 2 // 3
-        lores_w = (config.get("lores") or {}).get("size", (None,))[0] or stride
-        if lores_w > stride:
-            raise ValueError(f"lores width {lores_w} is larger than the recording's stride {stride}")
-        fmt = (config.get("lores") or {}).get("format", "YUV420")
-        if fmt != "YUV420":
-            raise ValueError(f"the recording holds YUV420 lores frames, not {fmt}")
+        """Takes the recording's sizes, whatever was asked (a camera, too, may give other
+        sizes than requested: read ``camera_config``); the formats must match."""
+        for name, want in (("lores", "YUV420"), ("main", "XBGR8888")):
+            fmt = (config.get(name) or {}).get("format", want)
+            if fmt != want:
+                raise ValueError(f"the recording holds {want} {name} frames, not {fmt}")
         mh, mw = self._main.shape[1:3]
         self.camera_config = {
             "main": {"size": (mw, mh), "format": "XBGR8888", "stride": mw * 4},
-            "lores": {"size": (lores_w, lores_h), "format": "YUV420", "stride": stride},
+            "lores": {"size": self._lores_size, "format": "YUV420", "stride": self._lores.shape[2]},
         }
 
     def start(self) -> None:

@@ -114,7 +114,7 @@ def clip(scenes, tmp_path_factory):
         uv[:, 1:W:2] = v.reshape(H // 2, W // 2)
         buffers.append(nb)
     picam = d / "picamera2.npz"
-    np.savez(picam, lores=np.stack(lores), main=np.stack(main))
+    np.savez(picam, lores=np.stack(lores), lores_size=(LW, LH), main=np.stack(main))
     nv12 = d / "nv12.npz"
     np.savez(nv12, buffers=np.stack(buffers), width=W, height=H, stride=NV12_STRIDE, offset_uv=NV12_STRIDE * H)
     return {"video": video, "picamera2": picam, "nv12": nv12}
@@ -180,7 +180,8 @@ def test_help_of_every_script():
 
 def test_picamera2_replay(examples, clip, tmp_path, capsys):
     out_video = tmp_path / "picam.avi"
-    rc = examples("picamera2_faces").main(["--replay", str(clip["picamera2"]), "--output", str(out_video)]
+    rc = examples("picamera2_faces").main(["--replay", str(clip["picamera2"]), "--output", str(out_video),
+                                           "--lores", "300x200"]  # the recording's sizes win, as a camera's would
                                           + common_args(tmp_path, "picam"))
     assert rc == 0
     out = capsys.readouterr().out
