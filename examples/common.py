@@ -117,10 +117,14 @@ class Meter:
         self.t0 = time.perf_counter()
         self.n = 0
         self.faces = 0
+        self.queue_ms: list = []
         self._next = self.t0 + 1.0
 
-    def tick(self, output: Any, pipe: Any = None) -> None:
+    def tick(self, output: Any, pipe: Any = None, timings: Any = None) -> None:
+        """One result; ``timings``: its FrameTimings (the queue wait is not in stats())."""
         self.n += 1
+        if timings is not None:
+            self.queue_ms.append(timings.queue)
         det = getattr(output, "detections", output)
         self.faces += len(det) if det is not None and hasattr(det, "boxes") else 0
         now = time.perf_counter()
@@ -139,6 +143,8 @@ class Meter:
               f"detections {self.faces}")
         if stats:
             print("stage        p50 ms")
+            if self.queue_ms:
+                print(f"{'queue':<12} {sorted(self.queue_ms)[len(self.queue_ms) // 2]:7.3f}")
             for k in ("preprocess", "invoke", "decode"):
                 print(f"{k:<12} {stats[k + '_p50_ms']:7.3f}")
             for k, v in (extra or {}).items():
@@ -159,5 +165,5 @@ def drain(pipe: Any, sink: Sink, meter: Meter, timeout: Optional[float] = 0, *, 
         if r.error is not None:
             print(f"frame {index}: {r.error}", file=sys.stderr)
             continue
-        meter.tick(r.output, pipe)
+        meter.tick(r.output, pipe, r.timings)
         sink(index, r.output, display, scale=scale, rgba=rgba, ms=r.timings.total)

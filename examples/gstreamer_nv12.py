@@ -53,7 +53,7 @@ def main(argv=None) -> int:
                 print(f"NV12 {layout['width']}x{layout['height']}, row stride {layout['stride_y']}, chroma at "
                       f"byte {layout['offset_uv']}" + (" (copied)" if frame.base is None else " (used in place)"))
             r = pipe(frame, meta=i)  # synchronous: done before the buffer is unmapped
-            meter.tick(r.output, pipe)
+            meter.tick(r.output, pipe, r.timings)
             display = None
             if sink.wants_display:
                 import cv2

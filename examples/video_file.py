@@ -48,7 +48,7 @@ def main(argv=None) -> int:
                 if r.error is not None:
                     print(f"frame {index}: {r.error}")
                     continue
-                meter.tick(r.output, pipe)
+                meter.tick(r.output, pipe, r.timings)
                 sink(index, r.output, display, ms=r.timings.total)
         except BaseException as e:  # e.g. the output video cannot be written
             failed.append(e)
