@@ -259,3 +259,14 @@ def test_result_dispatch_and_errors():
         draw.result(f, "boxes")
     with pytest.raises(edgerun.InputError, match="alpha"):
         heads.SegmentationMask(np.zeros((2, 2), np.int32), None, [[1, 0, 0], [0, 1, 0]]).draw(f, alpha=2)
+
+
+def test_without_opencv_numpy_draws(monkeypatch):
+    """OpenCV not importable: the default backend is NumPy (no text), backend='opencv' says why not."""
+    monkeypatch.setattr(draw, "_cv2", False)  # as after a failed import
+    f = np.zeros((30, 40, 3), np.uint8)
+    dets = detections([(4.0, 12.0, 30.0, 28.0, 0.9, 0)])
+    dets.draw(f, thickness=1)  # labels=True: nothing to write them with
+    np.testing.assert_array_equal(changed(np.zeros_like(f), f), ref_box((30, 40), (4, 12, 30, 28), 1))
+    with pytest.raises(edgerun.InputError, match="OpenCV is not installed"):
+        dets.draw(f, backend="opencv")
