@@ -377,15 +377,7 @@ def test_meta_survives_concurrent_submitters_with_drop_oldest():
                     sent[fid] = meta
                 i += 1
         def reader():
-            while True:
-                try:
-                    r = p.get(timeout=0.5)
-                except TimeoutError:
-                    if stop.is_set():
-                        return
-                    continue
-                except edgerun.ClosedError:
-                    return
+            for r in p.results(stop=stop, poll=0.5):
                 got.append((r.frame_id, r.meta))
         ts = [threading.Thread(target=submitter, args=(k,)) for k in range(4)]
         rd = threading.Thread(target=reader)
