@@ -11,6 +11,7 @@
 - each model's outputs (the built-in model, plus any MODEL given) for one fixed input
   (numpy's legacy RandomState: the same numbers on every platform);
 - the ISA the preprocessor dispatched to and the CPU features seen;
+- that a C++ exception the runtime throws arrives as ModelError (the unwinder);
 and first checks that the compiled extension matches the shipped _core.pyi.
 
 `compare` checks the two recordings: preprocessing bytes equal, integer outputs within
@@ -63,6 +64,30 @@ def _check_stub_matches(core) -> None:
         raise SystemExit(f"_core.pyi and the compiled _core disagree: {sorted(named ^ actual)}")
 
 
+def _check_runtime_exception_is_caught() -> None:
+    """libLiteRt.so throws a libstdc++ exception on a signature naming a nameless input
+    (verify=False lets the model through): the wheel's extension must turn it into
+    ModelError, which needs it to unwind with libgcc_s like the runtime (scripts/build_wheels.sh).
+    A wheel linked with a static LLVM unwinder dies here with SIGSEGV."""
+    import flatbuffers
+
+    import edgerun
+    from edgerun.model import builder, tflite_file
+
+    m = tflite_file.schema().ModelT.InitFromPackedBuf(builder.builtin_image_model(), 0)
+    m.signatureDefs[0].outputs[0].tensorIndex = m.subgraphs[0].inputs[0]
+    m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]].name = None
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    try:
+        edgerun.Session(bytes(b.Output()), verify=False)
+    except edgerun.ModelError as e:
+        print(f"runtime C++ exception -> ModelError ({edgerun._core._unwinder}): {str(e)[:80]}")
+        return
+    raise SystemExit("a model whose signature names a nameless tensor loaded with verify=False: the runtime "
+                     "was expected to throw")
+
+
 def run(out_path: str, models: list[str]) -> None:
     import edgerun
     from edgerun import _core
@@ -98,6 +123,8 @@ def run(out_path: str, models: list[str]) -> None:
         for k, arr in enumerate(session.run(*inputs, copy=True)):
             record[f"model{j}_out{k}"] = arr
         print(f"{name}: {[tuple(o.shape) for o in session.outputs]}")
+
+    _check_runtime_exception_is_caught()
 
     isa = _core._preprocess_active_isa()
     record["isa"] = np.array(isa)
