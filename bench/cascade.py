@@ -33,17 +33,7 @@ from edgerun import heads
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import realmodels  # noqa: E402
-
-
-def blazeface_anchors() -> np.ndarray:
-    """(896, 2) anchor centres of MediaPipe's short-range face detector (fixed size 1)."""
-    centres = []
-    for stride, per_cell in ((8, 2), (16, 6)):
-        n = 128 // stride
-        ys, xs = np.meshgrid((np.arange(n) + 0.5) / n, (np.arange(n) + 0.5) / n, indexing="ij")
-        c = np.stack([xs.ravel(), ys.ravel()], axis=1)
-        centres.append(np.repeat(c, per_cell, axis=0))
-    return np.concatenate(centres).astype(np.float32)
+from camera_loop import blazeface_anchors  # noqa: E402  (the same anchor as bench/camera_loop.py)
 
 
 class AnchorLoop:
