@@ -30,6 +30,7 @@ import numpy as np
 
 from . import _core
 from .errors import ClosedError, Error, InputError, ModelError
+from .model import tflite_file
 from .model.info import ModelInfo
 from .preprocess import Preprocessor, Transform
 from .session import Session, check_memory_limit
@@ -642,27 +643,6 @@ class Pipeline:
         return f"<edgerun.Pipeline {state} head={self._head!r}>"
 
 
-def _read_regular_file(path: str) -> bytes:
-    """The bytes of `path`, refusing anything but a regular file (a FIFO would block open())."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as e:
-        raise ModelError(f"cannot open model file {path!r}: {e.strerror}") from None
-    try:
-        import stat
-
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ModelError(f"model file {path!r} is not a regular file")
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-
-
 def _authenticate(model, expect_sha256: Optional[str], check) -> Union[bytes, Session]:
     """Pipeline.swap's integrity checks; returns what to load (bytes, so that what was checked
     is what is loaded)."""
@@ -678,7 +658,7 @@ def _authenticate(model, expect_sha256: Optional[str], check) -> Union[bytes, Se
         data = np.asarray(model._model_bytes).tobytes()
         what = "the session's model"
     elif isinstance(model, str):
-        data = _read_regular_file(model)
+        data = tflite_file.read_file(model)
         what = repr(model)
     else:
         data = bytes(model)

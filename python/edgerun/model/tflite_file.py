@@ -17,6 +17,7 @@ import functools
 import io
 import math
 import os
+import stat
 import tempfile
 import zipfile
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
@@ -79,15 +80,40 @@ def tensor_bytes(shape, code: int) -> int:
     return int(math.ceil(n * type_bits(code) / 8))
 
 
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def read_file(path: str) -> bytes:
+    """The bytes of the model file ``path``; anything but a regular file is refused with
+    ModelError (opened non-blocking: a FIFO would block ``open()``, a device never end),
+    as the C++ loader does for ``Session(path)``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ModelError(f"cannot read model {path!r}: {e.strerror or e}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a file")
+            raise ModelError(f"model path {path!r} is not a regular file: it is {kind}")
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError as e:
+        raise ModelError(f"cannot read model {path!r}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+
+
 def read_source(model: ModelSource) -> Tuple[bytes, Optional[str]]:
     """(bytes, path or None) of a model given as a path or bytes."""
     if isinstance(model, (str, os.PathLike)):
         path = os.fsdecode(os.fspath(model))
-        try:
-            with open(path, "rb") as f:
-                return f.read(), path
-        except OSError as e:
-            raise InputError(f"cannot read model {path!r}: {e.strerror or e}") from None
+        return read_file(path), path
     if isinstance(model, (bytes, bytearray, memoryview)):
         return bytes(model), None
     raise InputError(f"model: expected a path or the model's bytes, got {type(model).__name__}")
