@@ -167,8 +167,9 @@ def test_accelerator_list_skips_what_is_unavailable(tmp_path, capsys):
     (sk,) = doc["skipped"]
     assert sk["accelerator"] == "edgetpu" and sk["reason"].startswith("DelegateError: ")
     table = capsys.readouterr().out
-    row = [ln for ln in table.splitlines() if "skipped: DelegateError" in ln]
+    row = [ln for ln in table.splitlines() if "skipped [1]: DelegateError" in ln]
     assert len(row) == 1 and " edgetpu " in row[0]
+    assert f"  [1] {sk['reason']}" in table.splitlines()  # the whole reason, once, under the table
     assert cli.main(["bench", "--pipeline", "--accelerator", "edgetpu", "--frames", "2", "--source", "64x48"]) == 1
     assert "edgetpu" in capsys.readouterr().err.lower()
 

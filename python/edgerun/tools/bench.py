@@ -615,10 +615,12 @@ def summarize_profile(prof, where_delegate: str, invoke_ms: List[float], run_ms:
     table = [{"op": name, "where": where, "count_per_run": n / runs, "ms_per_run": us / 1e3 / runs,
               "share": us / op_total_us if op_total_us else 0.0}
              for (name, where), (n, us) in sorted(kinds.items(), key=lambda kv: -kv[1][1])]
-    spans: Dict[str, float] = {}
+    span_lists: Dict[str, List[float]] = {}
     for e in prof.events:
         if e.kind == "runtime":
-            spans[e.name] = spans.get(e.name, 0.0) + e.elapsed_us / 1e3 / runs
+            span_lists.setdefault(e.name, []).append(e.elapsed_us / 1e3)
+    # once per run (as "Invoke" is): the median, like the operators' per-run sums; else the mean per run
+    spans = {k: float(np.median(v)) if len(v) == prof.runs else sum(v) / runs for k, v in span_lists.items()}
     per_run = _runs_of(ops, prof.runs)
     op_ms = (float(np.median([sum(e.elapsed_us for e in p) / 1e3 for p in per_run])) if per_run
              else op_total_us / 1e3 / runs)
@@ -632,6 +634,7 @@ def summarize_profile(prof, where_delegate: str, invoke_ms: List[float], run_ms:
         "operator_ms_per_run_statistic": "median of per-run sums" if per_run else "mean",
         "interpreter_invoke_ms_per_run": interp,
         "runtime_spans_ms_per_run": spans,
+        "runtime_spans_statistic": "median per run for spans recorded once per run, else mean per run",
         "outside_delegate_ms_per_run": outside_ms,
         "outside_delegate_share": outside_ms / base if base else 0.0,
         "outside_delegate_ops": sorted({r["op"] for r in table if r["where"] == "TFLite kernel"}),
@@ -1041,11 +1044,16 @@ def format_table(res: dict) -> str:
                            f"{md['sync']['fps'] / anchor['fps']:.2f}x" if anchor else "-",
                            f"{md['sync']['stages']['total']['p50']:.3f}", f"{md['sync']['stages']['total']['p99']:.3f}")
                     + (("",) if skipped else ()))
+    reasons: List[str] = []
     for sk in skipped:
         key = (sk["model"], str(sk["threads"] or "default")) + ((sk["accelerator"],) if show_acc else ())
-        reason = sk["reason"] if len(sk["reason"]) <= 300 else sk["reason"][:297] + "..."
-        rows.append(key + ("-",) * 7 + (f"skipped: {reason}",))
+        if sk["reason"] not in reasons:
+            reasons.append(sk["reason"])
+        short = sk["reason"] if len(sk["reason"]) <= 90 else sk["reason"][:87] + "..."
+        rows.append(key + ("-",) * 7 + (f"skipped [{reasons.index(sk['reason']) + 1}]: {short}",))
     lines.extend(table_lines(rows))
+    for i, reason in enumerate(reasons):
+        lines.append(f"  [{i + 1}] {reason}")
     lines.append(f"peak RSS {res['peak_rss_bytes'] / 2**20:.1f} MiB (whole process)")
     return "\n".join(lines)
 
