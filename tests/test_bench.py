@@ -206,7 +206,8 @@ def test_bench_profile_tables(tmp_path, resnet8_model, blazeface_model):
     assert face["profile"]["outside_delegate_ops"] == [] and face["profile"]["outside_delegate_share"] == 0
     conv = {o["op"]: o for o in face["profile"]["operators"]}["Convolution (NHWC, F32) DWConv"]
     assert conv["count_per_run"] == 16 and conv["where"] == "XNNPACK"
-    assert "per-operator profile (LiteRT profiler, 12 runs" in r.stdout
+    assert "per-operator profile (LiteRT profiler, 12 runs, each beside an unprofiled run; ms_per_run: median " \
+           "over runs)" in r.stdout
     assert "outside XNNPACK: 0.0% of the interpreter's invoke" in r.stdout
     assert "in TFLite kernels (" + ", ".join(not_taken) + ")" in r.stdout
     # plain bench too

@@ -605,33 +605,46 @@ def summarize_profile(prof, where_delegate: str, invoke_ms: List[float], run_ms:
     alongside, ``run_ms``: the profiled runs' times."""
     runs = max(prof.runs, 1)
     ops = prof.operators()
+    per_run = _runs_of(ops, prof.runs)
+
+    def where(e) -> str:
+        return where_delegate if e.kind == "delegate_operator" else "TFLite kernel"
+
+    # per operator type: count and ms per run; the median over runs when the events split into
+    # runs (a loaded machine's outliers then move no row), else the mean
     kinds: Dict[tuple, List[float]] = {}
     for e in ops:
-        where = where_delegate if e.kind == "delegate_operator" else "TFLite kernel"
-        k = kinds.setdefault((e.name, where), [0, 0.0])
-        k[0] += 1
-        k[1] += e.elapsed_us
-    op_total_us = sum(v[1] for v in kinds.values())
-    table = [{"op": name, "where": where, "count_per_run": n / runs, "ms_per_run": us / 1e3 / runs,
-              "share": us / op_total_us if op_total_us else 0.0}
-             for (name, where), (n, us) in sorted(kinds.items(), key=lambda kv: -kv[1][1])]
+        kinds.setdefault((e.name, where(e)), [0, 0.0])[0] += 1
+    if per_run:
+        sums = {k: [0.0] * len(per_run) for k in kinds}
+        for r, part in enumerate(per_run):
+            for e in part:
+                sums[(e.name, where(e))][r] += e.elapsed_us / 1e3
+        for k, v in sums.items():
+            kinds[k][1] = float(np.median(v))
+    else:
+        for e in ops:
+            kinds[(e.name, where(e))][1] += e.elapsed_us / 1e3 / runs
+    op_total = sum(v[1] for v in kinds.values())
+    table = [{"op": name, "where": w, "count_per_run": n / runs, "ms_per_run": ms,
+              "share": ms / op_total if op_total else 0.0}
+             for (name, w), (n, ms) in sorted(kinds.items(), key=lambda kv: -kv[1][1])]
     span_lists: Dict[str, List[float]] = {}
     for e in prof.events:
         if e.kind == "runtime":
             span_lists.setdefault(e.name, []).append(e.elapsed_us / 1e3)
     # once per run (as "Invoke" is): the median, like the operators' per-run sums; else the mean per run
     spans = {k: float(np.median(v)) if len(v) == prof.runs else sum(v) / runs for k, v in span_lists.items()}
-    per_run = _runs_of(ops, prof.runs)
-    op_ms = (float(np.median([sum(e.elapsed_us for e in p) / 1e3 for p in per_run])) if per_run
-             else op_total_us / 1e3 / runs)
+    op_ms = float(np.median([sum(e.elapsed_us for e in p) / 1e3 for p in per_run])) if per_run else op_total
     outside_ms = sum(r["ms_per_run"] for r in table if r["where"] == "TFLite kernel")
     interp = spans.get("Invoke")  # the interpreter's subgraph invoke: every node, delegate nodes included
-    base = interp if interp else op_total_us / 1e3 / runs
+    base = interp if interp else op_total
     return {
         "runs": prof.runs,
         "operators": table,
         "operator_ms_per_run": op_ms,
         "operator_ms_per_run_statistic": "median of per-run sums" if per_run else "mean",
+        "operators_statistic": "ms_per_run: median over runs" if per_run else "ms_per_run: mean over runs",
         "interpreter_invoke_ms_per_run": interp,
         "runtime_spans_ms_per_run": spans,
         "runtime_spans_statistic": "median per run for spans recorded once per run, else mean per run",
@@ -732,7 +745,8 @@ def format_profile(p: Dict[str, Any], top: int) -> List[str]:
         if "error" in fb:
             lines.append(f"  fallback failed: {fb['error']}")
         return lines
-    lines = [f"per-operator profile (LiteRT profiler, {p['runs']} runs, each beside an unprofiled run):"]
+    lines = [f"per-operator profile (LiteRT profiler, {p['runs']} runs, each beside an unprofiled run; "
+             f"{p['operators_statistic']}):"]
     rows = [("op", "runs on", "count/run", "ms/run", "share")]
     for r in p["operators"][:top]:
         rows.append((r["op"], r["where"], f"{r['count_per_run']:g}", f"{r['ms_per_run']:.3f}",
