@@ -507,10 +507,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="operator types --profile lists (default 10)")
     pl = b.add_argument_group("camera loop (--pipeline)")
     pl.add_argument("--pipeline", action="store_true",
-                    help="time the whole loop on synthetic camera frames: Preprocessor + model + head, "
-                         "synchronous and asynchronous, per stage")
+                    help="time the whole loop on camera frames (synthetic, or --frames-from): Preprocessor + "
+                         "model + head, synchronous and asynchronous, per stage")
     pl.add_argument("--format", default="bgr", choices=_FORMATS,
-                    help="camera pixel format of the synthetic frames (default bgr)")
+                    help="camera pixel format the frames are fed in (default bgr)")
     pl.add_argument("--source", type=_source_size, default=None, metavar="WxH",
                     help="camera frame size (default 1280x720; with --frames-from: the files' size)")
     pl.add_argument("--frames-from", metavar="DIR|VIDEO", default=None,
