@@ -894,9 +894,13 @@ def run(args, models: List[tuple]) -> dict:
                 except Error as e:  # this accelerator (or model) cannot be used here: say why, go on
                     if isinstance(e, InputError) and acc == "cpu":
                         raise  # a command-line mistake, not an unavailable accelerator
+                    from .cli import _for_cli  # the API's argument names as the command line's flags
+                    from .. import _core
+
                     first_error = first_error or e
-                    skipped.append({"model": label, "path": path, "threads": t, "accelerator": acc,
-                                    "reason": f"{type(e).__name__}: {' '.join(str(e).split())}"})
+                    skipped.append({"model": label, "path": path, "threads": t or _core.default_threads(),
+                                    "accelerator": acc,
+                                    "reason": f"{type(e).__name__}: {_for_cli(' '.join(str(e).split()))}"})
     if not configs:
         raise first_error  # type: ignore[misc]
     for c in configs:
@@ -1060,7 +1064,7 @@ def format_table(res: dict) -> str:
                     + (("",) if skipped else ()))
     reasons: List[str] = []
     for sk in skipped:
-        key = (sk["model"], str(sk["threads"] or "default")) + ((sk["accelerator"],) if show_acc else ())
+        key = (sk["model"], str(sk["threads"])) + ((sk["accelerator"],) if show_acc else ())
         if sk["reason"] not in reasons:
             reasons.append(sk["reason"])
         short = sk["reason"] if len(sk["reason"]) <= 90 else sk["reason"][:87] + "..."
