@@ -69,15 +69,7 @@ def main(argv=None) -> int:
     stop = threading.Event()
 
     def reader() -> None:
-        while True:
-            try:
-                r = pipe.get(timeout=0.2)
-            except TimeoutError:
-                if stop.is_set():
-                    return
-                continue
-            except edgerun.ClosedError:
-                return
+        for r in pipe.results(stop=stop, poll=0.2):
             if r.error is not None:
                 errors.append(r.error)
             got[0] += 1

@@ -27,7 +27,8 @@
 # - Tag: `auditwheel show` must find the extension consistent with manylinux_2_27 (the
 #   floor of ai-edge-litert's own wheels); the wheel is then retagged with `wheel tags`.
 #   (auditwheel repair only knows the host's architecture, and there is nothing to graft:
-#   the extension needs only libc/libm/libdl/libpthread, and libLiteRt.so is dlopened.)
+#   the extension needs only libc/libm/libdl/libpthread and libgcc_s (the unwinder, see
+#   unwind_lib below), and libLiteRt.so is dlopened.)
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 cd "$(dirname "$0")/.."
@@ -145,6 +146,28 @@ arm_headers() {
   echo "$dir/include"
 }
 
+# The target's libgcc_s.so.1, linked as the C++ unwinder (CMake EDGERUN_UNWIND_LIB): zig links
+# LLVM's libunwind statically, which cannot unwind the libstdc++ exceptions libLiteRt.so
+# throws through its C API (the process died); with libgcc_s both sides use one unwinder and
+# Session turns them into ModelError. libgcc_s.so.1 is on every glibc system and in the
+# manylinux policy; its _Unwind_* symbols are versioned GCC_3.0/3.3/4.2.0.
+unwind_lib() {
+  local arch=$1 dir
+  if [ "$arch" = x86_64 ]; then
+    for f in /lib/x86_64-linux-gnu/libgcc_s.so.1 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1 /lib64/libgcc_s.so.1; do
+      [ -f "$f" ] && { echo "$f"; return 0; }
+    done
+    die "no x86_64 libgcc_s.so.1 found (install libgcc-s1)"
+  fi
+  dir=$WORK/aarch64-libgcc
+  if [ ! -f "$dir/lib/aarch64-linux-gnu/libgcc_s.so.1" ]; then
+    rm -rf "$dir"
+    debian_arm64_extract "$WORK" bookworm "$dir" libgcc-s1:arm64 >&2 \
+      || die "could not fetch Debian bookworm's libgcc-s1:arm64"
+  fi
+  echo "$dir/lib/aarch64-linux-gnu/libgcc_s.so.1"
+}
+
 # The [build-system] requirements, read from pyproject.toml (one place for them).
 mapfile -t BUILD_REQUIRES < <("$TOOLS/bin/python" -c '
 import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
@@ -158,7 +181,8 @@ build_one() {
   tag=cp${v/./}
   say "wheel $tag $arch (build interpreter $py)"
   local env=(CC="$WORK/cc/$arch-cc" CXX="$WORK/cc/$arch-c++" CMAKE_BUILD_PARALLEL_LEVEL="$JOBS")
-  local cfg=(--config-settings=build-dir="$WORK/build-$arch-$tag")
+  local cfg=(--config-settings=build-dir="$WORK/build-$arch-$tag"
+             --config-settings=cmake.define.EDGERUN_UNWIND_LIB="$(unwind_lib "$arch")")
   if [ "$arch" = aarch64 ]; then
     inc=$(arm_headers "$v")
     soabi=cpython-${v/./}-aarch64-linux-gnu
@@ -185,6 +209,14 @@ build_one() {
   local whl
   whl=$(ls "$RAW/$arch-$tag"/edgerun-*-"$tag"-"$tag"-linux_"$arch".whl 2>/dev/null) \
     || die "no $tag $arch wheel was built (see the output above)"
+  # The unwinder must be libgcc_s's (see unwind_lib), or runtime exceptions kill the process.
+  "$TOOLS/bin/python" - "$whl" <<'EOF' || die "$whl: the extension does not unwind with libgcc_s.so.1"
+import subprocess, sys, tempfile, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, tempfile.TemporaryDirectory() as d:
+    so = [n for n in z.namelist() if n.startswith("edgerun/_core") and n.endswith(".so")][0]
+    dyn = subprocess.run(["readelf", "-W", "--dyn-syms", "-d", z.extract(so, d)], capture_output=True, text=True).stdout
+    sys.exit(0 if "libgcc_s.so.1" in dyn and "_Unwind_RaiseException@GCC_3.0" in dyn else 1)
+EOF
   # auditwheel must agree that the extension fits manylinux_<glibc>.
   local show policy
   show=$("$TOOLS/bin/auditwheel" show "$whl" 2>/dev/null | tr '\n' ' ')

@@ -15,7 +15,7 @@ def test_doctor_on_this_machine_is_ready_and_names_every_check():
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     names = [c["name"] for c in report["checks"]]
-    for expected in ("platform", "glibc", "libstdc++", "litert", "cpu", "simd", "cores", "edgetpu", "inference"):
+    for expected in ("platform", "glibc", "libstdc++", "litert", "cpu", "simd", "cores", "exceptions", "edgetpu", "inference"):
         assert expected in names
     assert report["ok"] is True
     by_name = {c["name"]: c for c in report["checks"]}
@@ -23,6 +23,9 @@ def test_doctor_on_this_machine_is_ready_and_names_every_check():
 
     assert _core._preprocess_active_isa() in by_name["simd"]["detail"]
     assert by_name["inference"]["verdict"] == "ok"
+    # every build we ship or test links the runtime's unwinder (libgcc_s), so the check passes
+    assert by_name["exceptions"]["verdict"] == "ok", by_name["exceptions"]
+    assert _core._unwinder in by_name["exceptions"]["detail"]
 
 
 def test_doctor_text_output_has_a_verdict_per_line():

@@ -5,7 +5,7 @@ Layers, lowest first (a module may import its own layer and the ones below it):
     0  edgerun._core, _version, errors, _runtime, _compat    the compiled core and leaves
     1  edgerun.model.*                                      .tflite files: read, describe, build
     2  edgerun.session, preprocess, heads, pipeline,        thin facades over the core
-       delegates, verify, cascade
+       delegates, verify, cascade, draw
     3  edgerun.tools.*                                      the CLI and the converter
     4  edgerun (the package root), edgerun.__main__         the public surface
     -  edgerun.cli, converter, metadata, modelinfo,         deprecated old paths: they may import
@@ -42,7 +42,7 @@ LAYERS: Sequence[Tuple[int, Sequence[str]]] = (
     (0, ("edgerun._core", "edgerun._version", "edgerun.errors", "edgerun._runtime", "edgerun._compat")),
     (1, ("edgerun.model", "edgerun.model.*")),
     (2, ("edgerun.session", "edgerun.preprocess", "edgerun.heads", "edgerun.pipeline", "edgerun.delegates",
-         "edgerun.verify", "edgerun.cascade")),
+         "edgerun.verify", "edgerun.cascade", "edgerun.draw")),
     (3, ("edgerun.tools", "edgerun.tools.*")),
     (4, ("edgerun", "edgerun.__main__")),
     (99, SHIMS),

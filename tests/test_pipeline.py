@@ -462,3 +462,43 @@ def test_swap_authenticates_before_parsing(tmp_path):
             os.mkfifo(fifo)
             with pytest.raises(edgerun.ModelError, match="is not a regular file"):
                 pipe.swap(fifo, expect_sha256=good_sha)
+
+
+def test_results_iterator_with_a_stop_event(ident):
+    """results(stop=): a reader thread takes every result in frame order, keeps waiting
+    while none arrives, and ends once stop is set (no close needed); results(timeout=0)
+    gives only what is complete; bad arguments fail at the call."""
+    pre = edgerun.Preprocessor("bgr")
+    frames = _frames(12, seed=9)
+    pipe = edgerun.Pipeline(ident, pre, drop="none")
+    stop = threading.Event()
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(pipe.results(stop=stop, poll=0.02)))
+    reader.start()
+    for i, f in enumerate(frames[:6]):
+        pipe.submit(f, meta=i)
+    time.sleep(0.3)  # several polls with nothing to read: the reader keeps waiting
+    assert reader.is_alive()
+    for i, f in enumerate(frames[6:], 6):
+        pipe.submit(f, meta=i)
+    while pipe.in_flight:
+        time.sleep(0.01)
+    stop.set()
+    reader.join(10)
+    assert not reader.is_alive()
+    assert [r.meta for r in got] == list(range(12)) and all(r.ok for r in got)
+    for r, f in zip(got, frames):  # each result is its own frame's
+        np.testing.assert_array_equal(r.output[0], _expected(pre, f)[0])
+    assert list(pipe.results(timeout=0)) == []
+    # a callable stop, and a timeout that still ends the loop on its own
+    t0 = time.monotonic()
+    assert list(pipe.results(timeout=0.2, stop=lambda: False)) == []
+    assert 0.15 < time.monotonic() - t0 < 5
+    pipe.close()
+    assert list(pipe.results(stop=lambda: False)) == []  # closed and drained
+    with pytest.raises(edgerun.InputError, match="stop"):
+        pipe.results(stop=3)
+    with pytest.raises(edgerun.InputError, match="poll"):
+        pipe.results(stop=stop, poll=0)
+    with pytest.raises(edgerun.InputError, match="timeout"):
+        pipe.results(timeout="soon")

@@ -19,7 +19,7 @@ from .errors import (
     RuntimeLoadError,
 )
 from . import _core
-from . import heads
+from . import draw, heads
 from ._runtime import runtime_info
 from ._version import __version__
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
@@ -36,6 +36,7 @@ from .tools.convert import ConvertReport, convert
 
 __all__ = [
     "heads",
+    "draw",
     "Session",
     "TensorSpec",
     "SessionMemory",

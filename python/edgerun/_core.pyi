@@ -5,6 +5,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 _cxx_runtime: str  # "libstdc++" (g++ source builds) or "libc++" (released wheels)
+_unwinder: str  # file of the C++ unwinder ("libgcc_s.so.1"; "static" = LLVM libunwind linked in)
 
 def load_runtime(path: str, version: str) -> None: ...
 def runtime_info() -> tuple[str, str]: ...

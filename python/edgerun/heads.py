@@ -134,11 +134,25 @@ class Detections(_ResultArray):
             return base["keypoints"]
         return np.zeros((base.shape[0], 0, 2), np.float32)
 
+    def draw(self, frame: np.ndarray, **options: Any) -> np.ndarray:
+        """Draws the boxes (labels, keypoints) on ``frame`` in place and returns it; see
+        :func:`edgerun.draw.detections` for the options."""
+        from .draw import detections
+
+        return detections(frame, self, **options)
+
 
 class Classifications(_ResultArray):
     """Top-k classes of one frame: a structured array (``class_id`` int32,
     ``score`` float32), best first, plus :attr:`classes`, :attr:`scores` and
     :attr:`labels` (names, when the head has labels)."""
+
+    def draw(self, frame: np.ndarray, **options: Any) -> np.ndarray:
+        """Draws the top-k (score bars; names and scores with OpenCV) on ``frame`` in place and
+        returns it; see :func:`edgerun.draw.classifications`."""
+        from .draw import classifications
+
+        return classifications(frame, self, **options)
 
 
 class SegmentationMask:
@@ -203,6 +217,12 @@ class SegmentationMask:
             out[ys:ye, xs:xe] = self.classes[ys - y0:ye - y0, xs - x0:xe - x0]
         return out
 
+    def draw(self, frame: np.ndarray, **options: Any) -> np.ndarray:
+        """Blends the mask into ``frame`` in place and returns it; see :func:`edgerun.draw.mask`."""
+        from .draw import mask
+
+        return mask(frame, self, **options)
+
     def __repr__(self) -> str:
         h, w = self.classes.shape
         ox, oy = self.origin
@@ -245,6 +265,12 @@ class LandmarkPoints:
 
     def __getitem__(self, i: Any) -> np.ndarray:
         return self.points[i]
+
+    def draw(self, frame: np.ndarray, **options: Any) -> np.ndarray:
+        """Draws the points on ``frame`` in place and returns it; see :func:`edgerun.draw.landmarks`."""
+        from .draw import landmarks
+
+        return landmarks(frame, self, **options)
 
     def __repr__(self) -> str:
         n, l, d = self.points.shape

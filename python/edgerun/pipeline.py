@@ -22,6 +22,7 @@ import dataclasses
 import operator
 import os
 import threading
+import time
 import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
@@ -486,14 +487,53 @@ class Pipeline:
             meta, cheap = self._meta.pop(raw.frame_id, (None, None))
         return self._wrap(raw, meta, cheap)
 
-    def results(self, timeout: Optional[float] = None) -> Iterator[FrameResult]:
-        """Yields results as they arrive until the pipeline is closed and drained
-        (or until none arrives within ``timeout`` seconds, when given)."""
+    def results(self, timeout: Optional[float] = None, *, stop: Any = None,
+                poll: float = 0.1) -> Iterator[FrameResult]:
+        """Yields results in frame order as they arrive, until the pipeline is closed
+        and drained, or until none arrives within ``timeout`` seconds (None: no limit;
+        0: only the results that are complete now).
+
+        ``stop`` (a :class:`threading.Event`, or a callable returning true to stop) ends
+        the loop of a reader thread as well: it is checked every ``poll`` seconds while
+        no result arrives, so the results that keep coming are still read::
+
+            reader = threading.Thread(target=lambda: [show(r) for r in pipe.results(stop=done)])
+        """
+        limit = _timeout_arg(timeout)  # checked here, not at the first next()
+        if stop is None:
+            return self._results(timeout)
+        is_set = getattr(stop, "is_set", stop)
+        if not callable(is_set):
+            raise InputError(f"stop: expected a threading.Event or a callable returning true to stop, got "
+                             f"{type(stop).__name__}")
+        step = _timeout_arg(poll)
+        if not step > 0:
+            raise InputError(f"poll: expected a positive number of seconds, got {poll!r}")
+        return self._results_until(limit, is_set, step)
+
+    def _results(self, timeout: Optional[float]) -> Iterator[FrameResult]:
         while True:
             try:
                 yield self.get(timeout)
             except (ClosedError, TimeoutError):
                 return
+
+    def _results_until(self, limit: float, is_set: Callable[[], Any], step: float) -> Iterator[FrameResult]:
+        clock = time.monotonic
+        deadline = None if limit < 0 else clock() + limit
+        while True:
+            wait = step if deadline is None else min(step, max(0.0, deadline - clock()))
+            try:
+                r = self.get(wait)
+            except ClosedError:
+                return
+            except TimeoutError:
+                if is_set() or (deadline is not None and clock() >= deadline):
+                    return
+                continue
+            yield r
+            if deadline is not None:
+                deadline = clock() + limit
 
     # -- hot swap ------------------------------------------------------------------
     def swap(self, model: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Session], *,

@@ -557,6 +557,11 @@ Expected<std::unique_ptr<Session>> Session::CreateOnce(std::shared_ptr<ModelByte
                        " (the model asks for more memory than this process can have)");
   } catch (const std::exception& e) {
     built = ModelError("the runtime failed on model " + s->bytes_->origin() + ": " + e.what());
+  } catch (...) {
+    // A libstdc++ exception seen from a libc++ build (the released wheels) is
+    // foreign here: catchable, but its type and message are not readable.
+    built = ModelError("the runtime failed on model " + s->bytes_->origin() +
+                       " with a C++ exception (its message is not readable from this build)");
   }
   EDGERUN_RETURN_IF_ERROR(built);
   return s;
@@ -1066,8 +1071,17 @@ Status Session::RunLocked(const std::vector<HostArray>& arrays) {
       ++copied_inputs_;
     }
   }
-  LiteRtStatus st = api->LiteRtRunCompiledModel(im.compiled, signature_index_, nin, ins,
-                                                im.out_buffers.size(), im.out_buffers.data());
+  LiteRtStatus st;
+  try {  // (zero cost unless thrown) a runtime exception must not escape a pipeline worker
+    st = api->LiteRtRunCompiledModel(im.compiled, signature_index_, nin, ins, im.out_buffers.size(),
+                                     im.out_buffers.data());
+  } catch (const std::bad_alloc&) {
+    return InferenceError("the runtime ran out of memory running the model");
+  } catch (const std::exception& e) {
+    return InferenceError(std::string("the runtime threw while running the model: ") + e.what());
+  } catch (...) {
+    return InferenceError("the runtime threw a C++ exception while running the model");
+  }
   if (st != kLiteRtStatusOk) {
     std::string errors = im.TakeErrors();
     return InferenceError((signature_names_.empty() ? std::string("running the model")

@@ -175,6 +175,18 @@ def check_cpu() -> list[Check]:
     return checks
 
 
+def check_exceptions() -> Check:
+    """Whether a C++ exception the runtime throws can reach our handlers (docs/security.md)."""
+    from .. import _core
+
+    unwinder, cxx = _core._unwinder, _core._cxx_runtime
+    if unwinder == "static":
+        return Check("exceptions", WARN, f"{cxx} with a static LLVM unwinder: a C++ exception from the runtime "
+                     "ends the process", "rebuild linking libgcc_s.so.1 (CMake -DEDGERUN_UNWIND_LIB=...), or keep "
+                     "Session(verify=True)")
+    return Check("exceptions", OK, f"runtime C++ exceptions become edgerun errors ({cxx}, unwinder {unwinder})")
+
+
 def check_edgetpu() -> Check:
     from ..delegates import edgetpu_devices, edgetpu_runtime
 
@@ -214,6 +226,7 @@ def run_checks() -> list[Check]:
     runtime_checks, loaded = check_runtime()
     checks.extend(runtime_checks)
     checks.extend(check_cpu())
+    checks.append(check_exceptions())
     checks.append(check_edgetpu())
     if loaded:
         checks.append(check_inference())
