@@ -784,13 +784,18 @@ Expected<Profile> Session::TakeProfile() {
   int n = 0;
   LiteRtStatus st = api->LiteRtGetNumProfilerEvents(im.profiler, &n);
   if (st != kLiteRtStatusOk || n < 0)
-    return RuntimeError("cannot read the profiler's event count (" + LiteRtStatusName(st) + ")");
-  std::vector<EdgerunProfiledEvent> raw(static_cast<size_t>(n));
-  if (n > 0) {
-    std::memset(raw.data(), 0, raw.size() * sizeof(EdgerunProfiledEvent));
-    st = api->LiteRtGetProfilerEvents(im.profiler, n, raw.data());
-    if (st != kLiteRtStatusOk) return RuntimeError("cannot read the profiler's events (" + LiteRtStatusName(st) + ")");
+    return InferenceError("cannot read the profiler's event count (" + LiteRtStatusName(st) + ")");
+  std::vector<EdgerunProfiledEvent> raw;
+  try {  // the runtime copies its events through a std::vector of its own: bad_alloc must not escape
+    raw.resize(static_cast<size_t>(n));
+    if (n > 0) {
+      std::memset(raw.data(), 0, raw.size() * sizeof(EdgerunProfiledEvent));
+      st = api->LiteRtGetProfilerEvents(im.profiler, n, raw.data());
+    }
+  } catch (...) {
+    return InferenceError("reading the profiler's " + std::to_string(n) + " events failed (out of memory)");
   }
+  if (st != kLiteRtStatusOk) return InferenceError("cannot read the profiler's events (" + LiteRtStatusName(st) + ")");
   Profile out;
   out.runs = profiled_runs_;
   out.events.reserve(raw.size());
@@ -814,7 +819,7 @@ Expected<Profile> Session::TakeProfile() {
   // The tags copied above were the profiler's. Resetting also stops it (2.3.0): start again.
   api->LiteRtResetProfiler(im.profiler);
   st = api->LiteRtStartProfiler(im.profiler);
-  if (st != kLiteRtStatusOk) return RuntimeError("restarting the profiler failed (" + LiteRtStatusName(st) + ")");
+  if (st != kLiteRtStatusOk) return InferenceError("restarting the profiler failed (" + LiteRtStatusName(st) + ")");
   profiled_runs_ = 0;
   return out;
 }
