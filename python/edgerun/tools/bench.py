@@ -895,13 +895,13 @@ def run(args, models: List[tuple]) -> dict:
                 except Error as e:  # this accelerator (or model) cannot be used here: say why, go on
                     if isinstance(e, InputError) and acc == "cpu":
                         raise  # a command-line mistake, not an unavailable accelerator
-                    from .cli import _for_cli  # the API's argument names as the command line's flags
+                    from ._words import for_cli  # the API's argument names as the command line's flags
                     from .. import _core
 
                     first_error = first_error or e
                     skipped.append({"model": label, "path": path, "threads": t or _core.default_threads(),
                                     "accelerator": acc,
-                                    "reason": f"{type(e).__name__}: {_for_cli(' '.join(str(e).split()))}"})
+                                    "reason": f"{type(e).__name__}: {for_cli(' '.join(str(e).split()))}"})
     if not configs:
         raise first_error  # type: ignore[misc]
     for c in configs:

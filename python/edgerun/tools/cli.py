@@ -29,6 +29,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import Error
+from ._words import for_cli as _for_cli  # the core's argument names as the flags (bench uses it too)
 
 
 def _synthetic_inputs(session, count: int, seed: int = 0) -> list:
@@ -335,23 +336,6 @@ def cmd_edgetpu(args: argparse.Namespace) -> int:
         counts[d["type"]] = i + 1
         print(f"device:  {d['type']}:{i}  {d['path']}")
     return 0
-
-
-# The core's messages name the Python API's arguments; on the command line, name the flags.
-_CLI_WORDS = (
-    ("accelerator='edgetpu'", "--accelerator edgetpu"),
-    ("accelerator='gpu'", "--accelerator gpu"),
-    ("accelerator='cpu'", "--accelerator cpu"),
-    ('accelerator="edgetpu"', "--accelerator edgetpu"),
-    ("accelerator_options", "--device"),
-    ("delegates=[Delegate(path, options)]", "--delegate LIB[:KEY=VALUE,...]"),
-)
-
-
-def _for_cli(message: str) -> str:
-    for api, flag in _CLI_WORDS:
-        message = message.replace(api, flag)
-    return message
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
