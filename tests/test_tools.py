@@ -980,7 +980,7 @@ def test_bench_pipeline_models_and_threads_interleaved_csv(tmp_path, tmp_model):
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 2 * 5
     assert {row["mode"] for row in rows} == {"sync", "async"}
-    assert set(rows[0]) == {"model", "threads", "mode", "frame", "t_s", "queue_ms", "preprocess_ms",
+    assert set(rows[0]) == {"model", "threads", "accelerator", "mode", "frame", "t_s", "queue_ms", "preprocess_ms",
                             "invoke_ms", "decode_ms", "total_ms"}
     assert all(float(row["total_ms"]) > 0 for row in rows)
 

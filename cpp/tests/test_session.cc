@@ -149,6 +149,44 @@ TEST(resize_refused_while_input_view_alive) {
   CHECK(st.code() == Code::kBusyError);
 }
 
+TEST(profile_counts_runs_and_names_operators) {
+  auto bytes = ModelBytes::MapFile(std::getenv("EDGERUN_TEST_MODEL"));
+  CHECK(bytes.ok());
+  SessionOptions o;
+  o.threads = 1;
+  o.profile = true;
+  auto created = Session::Create(std::move(bytes).value(), o);
+  CHECK_MSG(created.ok(), "%s", created.status().message().c_str());
+  if (!created.ok()) return;
+  auto& s = *created;
+  auto first = s->TakeProfile();
+  CHECK(first.ok() && first->runs == 0);  // the warm-up is not profiled
+  for (int i = 0; i < 3; ++i) CHECK(s->Run().ok());
+  auto p = s->TakeProfile();
+  CHECK_MSG(p.ok(), "%s", p.status().message().c_str());
+  if (!p.ok()) return;
+  CHECK(p->runs == 3);
+  size_t ops = 0, invokes = 0;
+  for (const ProfileEvent& e : p->events) {
+    CHECK(!e.name.empty());
+    if (e.kind != ProfileEvent::Kind::kRuntime) {
+      ++ops;
+      CHECK(e.node >= 0);
+    }
+    if (e.kind == ProfileEvent::Kind::kRuntime && e.name == "Invoke") ++invokes;
+  }
+  CHECK(ops > 0 && ops % 3 == 0);  // every run records the same operators
+  CHECK(invokes == 3);
+  auto again = s->TakeProfile();  // cleared by the read, still recording
+  CHECK(again.ok() && again->runs == 0 && again->events.empty());
+  CHECK(s->Run().ok());
+  auto one = s->TakeProfile();
+  CHECK(one.ok() && one->runs == 1 && one->events.size() == p->events.size() / 3);
+  auto plain = Open();
+  if (!plain) return;
+  CHECK(plain->TakeProfile().status().code() == Code::kInputError);
+}
+
 int main() {
   const char* lib = std::getenv("EDGERUN_LITERT_LIB");
   const char* model = std::getenv("EDGERUN_TEST_MODEL");

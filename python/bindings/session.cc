@@ -100,8 +100,9 @@ class PySession {
   PySession(py::object model, py::object threads, py::object accelerator, py::object signature, py::object verify,
             const edgerun::KeyValues& accelerator_options,
             const std::vector<std::pair<std::string, edgerun::KeyValues>>& delegates, py::object fallback,
-            py::object input_shapes) {
+            py::object input_shapes, py::object profile) {
     SessionOptions opts;
+    opts.profile = OptionValue<bool>::from(profile, "profile");
     if (!input_shapes.is_none()) {
       if (!PyDict_Check(input_shapes.ptr()))
         fail_option("input_shapes", "a dict {input name or index: shape}", input_shapes);
@@ -325,6 +326,25 @@ class PySession {
 
   bool closed() const { return !session_; }
 
+  // (runs, [(name, kind, node, start_us, elapsed_us), ...]) of the runs since the last call.
+  py::tuple TakeProfile() {
+    std::shared_ptr<Session> s = shared();
+    edgerun::Expected<edgerun::Profile> p = edgerun::InternalError("unset");
+    {
+      py::gil_scoped_release release;
+      p = s->TakeProfile();
+    }
+    if (!p.ok()) throw_status(p.status());
+    py::list events;
+    for (const auto& e : p->events) {
+      const char* kind = e.kind == edgerun::ProfileEvent::Kind::kOperator           ? "operator"
+                         : e.kind == edgerun::ProfileEvent::Kind::kDelegateOperator ? "delegate_operator"
+                                                                                    : "runtime";
+      events.append(py::make_tuple(text(e.name), kind, e.node, e.start_us, e.elapsed_us));
+    }
+    return py::make_tuple(p->runs, events);
+  }
+
   void Check() const {
     if (!session_) throw_status(edgerun::ClosedError("the session is closed"));
   }
@@ -424,18 +444,20 @@ void bind_session(py::module_& m) {
   py::class_<PySession>(m, "Session", py::dynamic_attr())
       .def(py::init<const SessionHandle&>(), py::arg("handle"))
       .def(py::init<py::object, py::object, py::object, py::object, py::object, const edgerun::KeyValues&,
-                    const std::vector<std::pair<std::string, edgerun::KeyValues>>&, py::object, py::object>(),
+                    const std::vector<std::pair<std::string, edgerun::KeyValues>>&, py::object, py::object,
+                    py::object>(),
            py::arg("model"), py::arg("threads") = py::none(), py::arg("accelerator") = "cpu",
            py::arg("signature") = py::none(), py::arg("verify") = true,
            py::arg("accelerator_options") = edgerun::KeyValues(),
            py::arg("delegates") = std::vector<std::pair<std::string, edgerun::KeyValues>>(),
-           py::arg("fallback") = py::none(), py::arg("input_shapes") = py::none())
+           py::arg("fallback") = py::none(), py::arg("input_shapes") = py::none(), py::arg("profile") = false)
       .def("input", &PySession::Input, py::arg("key"),
            "Writable zero-copy view of the session-owned buffer of an input.")
       .def("run", &PySession::Run, py::arg("copy") = false)  // copy: py::handle, converted by Run
       .def("resize_input", &PySession::ResizeInput, py::arg("key"), py::arg("shape"))
       .def("_specs", &PySession::Specs, py::arg("inputs"))
       .def("close", &PySession::Close)
+      .def("_take_profile", &PySession::TakeProfile)
       .def_property_readonly("closed", &PySession::closed)
       .def_property_readonly("signatures",
                              [](const PySession& s) {

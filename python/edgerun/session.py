@@ -18,7 +18,7 @@ from .model.info import ModelInfo
 from .model.memory import MemoryEstimate, memory_estimate
 from .model.tflite_file import op_name
 
-__all__ = ["Session", "TensorSpec", "InputView", "SessionMemory"]
+__all__ = ["Session", "TensorSpec", "InputView", "SessionMemory", "Profile", "ProfileEvent"]
 
 ModelSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
@@ -96,6 +96,44 @@ class SessionMemory:
     estimate: MemoryEstimate
 
 
+@dataclasses.dataclass(frozen=True)
+class ProfileEvent:
+    """One event of the runtime's profiler (``Session(..., profile=True)``).
+
+    ``kind``: ``"operator"``, a model operator run by the runtime's own (TFLite)
+    kernel, outside any delegate (``name`` is its builtin name, e.g. ``"SOFTMAX"``;
+    ``node`` its index in the execution plan, i.e. the model's operator index
+    for operators the delegates left alone); ``"delegate_operator"``, an operator
+    inside a delegate (with the CPU accelerator: XNNPACK's own operator names,
+    e.g. ``"Convolution (NHWC, F32) IGEMM"``; ``node`` is the index in the
+    delegate's graph, not the model's); ``"runtime"``, a span around operators
+    (``"invoke"`` is the whole interpreter invoke, ``"LiteRT::Run[...]"`` the
+    runtime's buffer handling; ``node`` -1). Times in microseconds.
+    """
+
+    name: str
+    kind: str
+    node: int
+    start_us: int
+    elapsed_us: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """What ``Session.profile()`` returns: the events of ``runs`` runs."""
+
+    runs: int
+    events: tuple
+
+    def operators(self) -> list:
+        """The operator events (``"operator"`` and ``"delegate_operator"``), in order."""
+        return [e for e in self.events if e.kind != "runtime"]
+
+    def operator_ms_per_run(self) -> float:
+        """Sum of the operator times divided by the runs, in milliseconds."""
+        return sum(e.elapsed_us for e in self.operators()) / 1e3 / max(self.runs, 1)
+
+
 def _memory_limit_arg(limit: Any) -> Optional[int]:
     if limit is None:
         return None
@@ -157,6 +195,11 @@ class Session(_core.Session):
             :class:`~edgerun.AcceleratorFallbackWarning`) when the accelerator or
             a delegate cannot be used and the model can run on the CPU;
             ``None`` (default): raise :class:`~edgerun.DelegateError`.
+        profile: record per-operator times with LiteRT's profiler, read with
+            :meth:`profile`. Every run then costs more (the runtime measures
+            memory around each invoke), and the profiler's buffer takes about
+            70 MB (ai-edge-litert 2.3.0): use it to see where time goes, not to
+            time the model or in production.
         memory_limit: bytes this session may take: a model whose static
             estimate (:func:`edgerun.memory_estimate`) exceeds it raises
             :class:`~edgerun.ModelError` (naming both numbers) before it is
@@ -185,6 +228,7 @@ class Session(_core.Session):
         fallback: Optional[str] = None,
         input_shapes: Optional[Mapping[Union[str, int], Sequence[int]]] = None,
         memory_limit: Optional[int] = None,
+        profile: bool = False,
     ) -> None:
         if isinstance(model, (str, os.PathLike)):
             source: Any = os.fsdecode(os.fspath(model))
@@ -210,7 +254,7 @@ class Session(_core.Session):
         # checked by the core (Session::Create), nowhere else.
         super().__init__(source, threads, accelerator, signature, verify, accel_opts,
                          [d._core_spec() for d in delegates], fallback,
-                         dict(input_shapes) if isinstance(input_shapes, Mapping) else input_shapes)
+                         dict(input_shapes) if isinstance(input_shapes, Mapping) else input_shapes, profile)
         self._spec_cache: Optional[tuple] = None
         self._model_info_cache: Optional[ModelInfo] = None
         self._verified = bool(verify)  # the bytes passed edgerun's verifier (no second check needed)
@@ -306,6 +350,17 @@ class Session(_core.Session):
         """
         return [OpPlacement(sg, i, op_name(code, custom), acc)
                 for sg, i, code, custom, acc in self._placement()]
+
+    def profile(self) -> Profile:
+        """The profiler's events of the runs since the last call (or since the
+        session was created; the warm-up run is not included), then clears them.
+
+        Needs ``Session(..., profile=True)`` (else :class:`~edgerun.InputError`).
+        A runtime without the profiler's functions fails at ``Session(...,
+        profile=True)`` already, with :class:`~edgerun.RuntimeLoadError` naming them.
+        """
+        runs, events = self._take_profile()
+        return Profile(int(runs), tuple(ProfileEvent(*e) for e in events))
 
     def resize_input(self, key: Union[int, str], shape: Sequence[int]) -> None:
         """Changes the shape of an input (models with dynamic dimensions); outputs follow."""

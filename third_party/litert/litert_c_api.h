@@ -25,6 +25,7 @@ typedef struct LiteRtTensorBufferRequirementsT* LiteRtTensorBufferRequirements;
 typedef struct LiteRtAcceleratorT* LiteRtAccelerator;
 typedef struct LiteRtDelegateWrapperT* LiteRtDelegateWrapper;
 typedef struct LiteRtRuntimeContextT LiteRtRuntimeContext;  // opaque, never dereferenced
+typedef struct LiteRtProfilerT* LiteRtProfiler;  // owned by its compiled model
 
 typedef int LiteRtStatus;  // 0 = ok; see kLiteRtStatus* below
 typedef size_t LiteRtParamIndex;
@@ -206,6 +207,34 @@ typedef LiteRtStatus (*LiteRtAcceleratorCreateDelegateFn)(LiteRtRuntimeContext* 
 // see tflite_delegate_abi.h).
 typedef void (*LiteRtDelegateDeleter)(void* delegate);
 
+// ---- profiler (probed against 2.3.0, see README.md) -------------------------
+// One recorded event as LiteRtGetProfilerEvents copies it out: 104 bytes on
+// LP64 (the element stride the 2.3.0 binary uses). The two memory records are
+// three 64-bit words each there; public C headers that show two words describe
+// another layout, so nothing here reads them.
+enum : int {
+  kEdgerunProfileEventDefault = 1,                  // runtime spans ("Invoke", "LiteRT::Run[...]")
+  kEdgerunProfileEventOperator = 1 << 1,            // a TFLite node run by its own kernel; metadata1 = node index
+  kEdgerunProfileEventDelegateOperator = 1 << 2,    // an operator inside a delegate
+  kEdgerunProfileEventDelegateProfiledOperator = 1 << 3,  // same, as XNNPACK reports its operators
+  kEdgerunProfileEventRuntimeInstrumentation = 1 << 4,    // the whole interpreter invoke
+  // 1 << 5 and above: telemetry, whose elapsed time is a sentinel, not a duration
+};
+
+typedef struct {
+  const char* tag;          // owned by the profiler; valid until it is reset
+  int event_type;           // kEdgerunProfileEvent*
+  uint64_t start_timestamp_us;
+  uint64_t elapsed_time_us;
+  int64_t begin_memory[3];  // not used by edgerun
+  int64_t end_memory[3];
+  uint64_t metadata1;       // operators: node index (in the delegate's own graph for delegate operators)
+  uint64_t metadata2;
+  int event_source;         // 0 LiteRT, 1 TFLite interpreter, 2 TFLite delegate
+} EdgerunProfiledEvent;
+static_assert(sizeof(void*) != 8 || sizeof(EdgerunProfiledEvent) == 104, "ProfiledEventData ABI (LP64)");
+static_assert(sizeof(void*) != 8 || offsetof(EdgerunProfiledEvent, metadata1) == 80, "ProfiledEventData ABI");
+
 }  // extern "C"
 
 // ---- functions -------------------------------------------------------------
@@ -313,6 +342,16 @@ typedef void (*LiteRtDelegateDeleter)(void* delegate);
   X(LiteRtStatus, LiteRtGetAcceleratorName, (LiteRtAccelerator accelerator, const char** name)) \
   X(LiteRtStatus, LiteRtGetAcceleratorHardwareSupport,                                          \
     (LiteRtAccelerator accelerator, LiteRtHwAcceleratorSet * hardware))
+
+// Optional functions: resolved when the library has them, nullptr otherwise
+// (never a load failure). Whatever uses one checks it and names it when absent.
+#define EDGERUN_LITERT_OPTIONAL_FUNCTIONS(X)                                                   \
+  X(LiteRtStatus, LiteRtCompiledModelGetProfiler, (LiteRtCompiledModel cm, LiteRtProfiler * p)) \
+  X(LiteRtStatus, LiteRtStartProfiler, (LiteRtProfiler p))                                      \
+  X(LiteRtStatus, LiteRtStopProfiler, (LiteRtProfiler p))                                       \
+  X(LiteRtStatus, LiteRtResetProfiler, (LiteRtProfiler p))                                      \
+  X(LiteRtStatus, LiteRtGetNumProfilerEvents, (LiteRtProfiler p, int* n))                       \
+  X(LiteRtStatus, LiteRtGetProfilerEvents, (LiteRtProfiler p, int n, EdgerunProfiledEvent* events))
 
 // The CPU (XNNPACK) accelerator's definition, a data symbol, resolved
 // separately and optionally (runtime/accelerators/ re-registers the CPU accelerator

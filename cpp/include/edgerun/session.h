@@ -105,6 +105,28 @@ struct SessionOptions {
   // -1 dimension set to 1; if the model cannot run like that, Create() fails
   // with a ModelError naming the input and how to give its shape.
   std::vector<InputShape> input_shapes;
+  // Record per-operator times with the runtime's profiler (Session::TakeProfile).
+  // Costs time on every run: for measuring where time goes, not for latency.
+  bool profile = false;
+};
+
+// One event of the runtime's profiler (SessionOptions::profile).
+struct ProfileEvent {
+  enum class Kind {
+    kOperator,          // a model operator run by the runtime's own kernel (outside any delegate)
+    kDelegateOperator,  // an operator inside a delegate (XNNPACK reports its own operator names)
+    kRuntime,           // a runtime span around operators: "invoke", "Invoke", "LiteRT::Run[...]"
+  };
+  std::string name;     // builtin operator name ("CONV_2D"), delegate operator or span name
+  Kind kind = Kind::kRuntime;
+  int64_t node = -1;    // operators: node index (a delegate's own index for delegate operators)
+  uint64_t start_us = 0;    // runtime clock; 0 where the runtime does not record it
+  uint64_t elapsed_us = 0;
+};
+
+struct Profile {
+  std::vector<ProfileEvent> events;
+  uint64_t runs = 0;    // Run() calls these events come from
 };
 
 // A caller-owned array handed to Run(): any strides, exact dtype and shape.
@@ -203,6 +225,12 @@ class Session {
 
   SessionMemory memory() const;
 
+  // The profiler's events of the runs since the last call (or since the
+  // warm-up), in the order recorded, and how many runs that was; the profiler
+  // is then cleared. Telemetry events (no duration) are left out.
+  // InputError when the session was not created with SessionOptions::profile.
+  Expected<Profile> TakeProfile();
+
   // Number of runs since creation (the warm-up excluded).
   uint64_t run_count() const { return run_count_; }
   // Caller arrays passed to Run(): how many were handed to the runtime as is
@@ -238,6 +266,7 @@ class Session {
   uint64_t run_count_ = 0;
   uint64_t zero_copy_inputs_ = 0;
   uint64_t copied_inputs_ = 0;
+  uint64_t profiled_runs_ = 0;
   int64_t load_rss_bytes_ = -1;
   mutable std::mutex mu_;
   std::unique_ptr<Impl> impl_;

@@ -55,6 +55,10 @@ Status DoLoad(const std::string& library_path, const std::string& version) {
   if (g_api.name == nullptr) missing.push_back(#name);
   EDGERUN_LITERT_FUNCTIONS(EDGERUN_RESOLVE)
 #undef EDGERUN_RESOLVE
+#define EDGERUN_RESOLVE_OPTIONAL(ret, name, args) \
+  g_api.name = reinterpret_cast<decltype(g_api.name)>(dlsym(handle, #name));
+  EDGERUN_LITERT_OPTIONAL_FUNCTIONS(EDGERUN_RESOLVE_OPTIONAL)
+#undef EDGERUN_RESOLVE_OPTIONAL
   if (!missing.empty()) {
     std::string list;
     for (size_t i = 0; i < missing.size(); ++i) list += (i ? ", " : "") + missing[i];

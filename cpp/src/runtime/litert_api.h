@@ -14,6 +14,7 @@ namespace runtime {
 struct LiteRtApi {
 #define EDGERUN_DECLARE_FN(ret, name, args) ret(*name) args = nullptr;
   EDGERUN_LITERT_FUNCTIONS(EDGERUN_DECLARE_FN)
+  EDGERUN_LITERT_OPTIONAL_FUNCTIONS(EDGERUN_DECLARE_FN)  // nullptr when not exported
 #undef EDGERUN_DECLARE_FN
 };
 

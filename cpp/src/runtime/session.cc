@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -288,6 +289,8 @@ struct Session::Impl {
   // has Reset() everything created in it).
   runtime::CompileReport report;
   std::shared_ptr<runtime::AcceleratorEnv> accel;
+  // SessionOptions::profile: the compiled model's profiler (owned by it).
+  LiteRtProfiler profiler = nullptr;
 
   ~Impl() { Reset(); }
 
@@ -301,6 +304,7 @@ struct Session::Impl {
   void Reset() {
     if (!api) return;
     DestroyBuffers();
+    profiler = nullptr;
     if (compiled) api->LiteRtDestroyCompiledModel(compiled), compiled = nullptr;
     if (model) api->LiteRtDestroyModel(model), model = nullptr;
   }
@@ -341,8 +345,27 @@ Status AddTomlOptions(const LiteRtApi* api, LiteRtOptions options, const char* i
   return Status::Ok();
 }
 
+// SessionOptions::profile needs the profiler functions, which are optional
+// symbols (runtime/litert_api.h): name the missing ones.
+Status ProfilerAvailable(const LiteRtApi* api) {
+  std::string missing;
+  auto need = [&](const void* fn, const char* name) {
+    if (!fn) missing += (missing.empty() ? "" : ", ") + std::string(name);
+  };
+  need(reinterpret_cast<const void*>(api->LiteRtCompiledModelGetProfiler), "LiteRtCompiledModelGetProfiler");
+  need(reinterpret_cast<const void*>(api->LiteRtStartProfiler), "LiteRtStartProfiler");
+  need(reinterpret_cast<const void*>(api->LiteRtResetProfiler), "LiteRtResetProfiler");
+  need(reinterpret_cast<const void*>(api->LiteRtGetNumProfilerEvents), "LiteRtGetNumProfilerEvents");
+  need(reinterpret_cast<const void*>(api->LiteRtGetProfilerEvents), "LiteRtGetProfilerEvents");
+  if (missing.empty()) return Status::Ok();
+  const runtime::RuntimeInfo info = runtime::LoadedRuntime();
+  return RuntimeError("profile=True needs the LiteRT profiler, and the loaded runtime " + info.library_path +
+                      " (ai-edge-litert " + (info.version.empty() ? std::string("of unknown version") : info.version) +
+                      ") does not export " + missing);
+}
+
 Expected<LiteRtCompiledModel> Compile(const LiteRtApi* api, LiteRtEnvironment env,
-                                      LiteRtModel model, int threads,
+                                      LiteRtModel model, int threads, bool profile,
                                       int hardware = kLiteRtHwAcceleratorCpu) {
   LiteRtOptions options = nullptr;
   LiteRtStatus s = api->LiteRtCreateOptions(&options);
@@ -358,7 +381,8 @@ Expected<LiteRtCompiledModel> Compile(const LiteRtApi* api, LiteRtEnvironment en
   EDGERUN_RETURN_IF_ERROR(
       AddTomlOptions(api, options, "xnnpack", "num_threads = " + std::to_string(threads) + "\n"));
   EDGERUN_RETURN_IF_ERROR(AddTomlOptions(api, options, "runtime_options_string",
-                                         "error_reporter_mode = 2\n"));
+                                         std::string("error_reporter_mode = 2\n") +
+                                             (profile ? "enable_profiling = true\n" : "")));
   LiteRtCompiledModel compiled = nullptr;
   s = api->LiteRtCreateCompiledModel(env, model, options, &compiled);
   if (s != kLiteRtStatusOk || compiled == nullptr)
@@ -556,6 +580,7 @@ Status Session::Build() {
   const LiteRtApi* api = *api_or;
   Impl& im = *impl_;
   im.api = api;
+  if (options_.profile) EDGERUN_RETURN_IF_ERROR(ProfilerAvailable(api));
   LiteRtEnvironment env = nullptr;
   if (runtime::UsesAcceleratorEnv(options_)) {
     auto accel = runtime::AcquireAcceleratorEnv(api, options_);
@@ -667,10 +692,10 @@ Status Session::Build() {
   // do). A stateful model is warmed up on a throwaway compilation so the
   // warm-up run does not advance the state the user will observe.
   auto compile = [&]() -> Expected<LiteRtCompiledModel> {
-    if (!im.accel) return Compile(api, env, im.model, threads_);
+    if (!im.accel) return Compile(api, env, im.model, threads_, options_.profile);
     im.report = runtime::CompileReport();
     runtime::ReportScope scope(&im.report);
-    auto c = Compile(api, env, im.model, threads_, im.accel->hardware());
+    auto c = Compile(api, env, im.model, threads_, options_.profile, im.accel->hardware());
     if (!c.ok()) return im.accel->CompileFailure(im.report, c.status());
     Status claims = im.accel->CheckClaims(im.report, ops, bytes_->origin());
     if (!claims.ok()) {
@@ -735,7 +760,68 @@ Status Session::Build() {
     for (auto& b : input_blocks_) std::memset(b->data(), 0, b->capacity());
   }
   run_count_ = 0;
+  if (options_.profile) {
+    // Started after the warm-up, so its one-time costs are not in the profile.
+    LiteRtStatus ps = api->LiteRtCompiledModelGetProfiler(im.compiled, &im.profiler);
+    if (ps != kLiteRtStatusOk || im.profiler == nullptr)
+      return RuntimeError("profile=True: the runtime made no profiler for this model (" + LiteRtStatusName(ps) +
+                          "; it was compiled with enable_profiling = true)");
+    api->LiteRtResetProfiler(im.profiler);
+    ps = api->LiteRtStartProfiler(im.profiler);
+    if (ps != kLiteRtStatusOk) return RuntimeError("profile=True: starting the profiler failed (" + LiteRtStatusName(ps) + ")");
+    profiled_runs_ = 0;
+  }
   return Status::Ok();
+}
+
+Expected<Profile> Session::TakeProfile() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!impl_ || !impl_->compiled) return ClosedError("the session is closed");
+  Impl& im = *impl_;
+  if (!im.profiler)
+    return InputError("this session records no profile: create it with Session(..., profile=True)");
+  const LiteRtApi* api = im.api;
+  int n = 0;
+  LiteRtStatus st = api->LiteRtGetNumProfilerEvents(im.profiler, &n);
+  if (st != kLiteRtStatusOk || n < 0)
+    return InferenceError("cannot read the profiler's event count (" + LiteRtStatusName(st) + ")");
+  std::vector<EdgerunProfiledEvent> raw;
+  try {  // the runtime copies its events through a std::vector of its own: bad_alloc must not escape
+    raw.resize(static_cast<size_t>(n));
+    if (n > 0) {
+      std::memset(raw.data(), 0, raw.size() * sizeof(EdgerunProfiledEvent));
+      st = api->LiteRtGetProfilerEvents(im.profiler, n, raw.data());
+    }
+  } catch (...) {
+    return InferenceError("reading the profiler's " + std::to_string(n) + " events failed (out of memory)");
+  }
+  if (st != kLiteRtStatusOk) return InferenceError("cannot read the profiler's events (" + LiteRtStatusName(st) + ")");
+  Profile out;
+  out.runs = profiled_runs_;
+  out.events.reserve(raw.size());
+  for (const EdgerunProfiledEvent& e : raw) {
+    ProfileEvent ev;
+    switch (e.event_type) {
+      case kEdgerunProfileEventOperator: ev.kind = ProfileEvent::Kind::kOperator; break;
+      case kEdgerunProfileEventDelegateOperator:
+      case kEdgerunProfileEventDelegateProfiledOperator: ev.kind = ProfileEvent::Kind::kDelegateOperator; break;
+      case kEdgerunProfileEventDefault:
+      case kEdgerunProfileEventRuntimeInstrumentation: ev.kind = ProfileEvent::Kind::kRuntime; break;
+      default: continue;  // telemetry: a sentinel, not a duration
+    }
+    ev.name = e.tag ? e.tag : "";
+    if (ev.kind != ProfileEvent::Kind::kRuntime && e.metadata1 <= static_cast<uint64_t>(INT64_MAX))
+      ev.node = static_cast<int64_t>(e.metadata1);
+    ev.start_us = e.start_timestamp_us;
+    ev.elapsed_us = e.elapsed_time_us;
+    out.events.push_back(std::move(ev));
+  }
+  // The tags copied above were the profiler's. Resetting also stops it (2.3.0): start again.
+  api->LiteRtResetProfiler(im.profiler);
+  st = api->LiteRtStartProfiler(im.profiler);
+  if (st != kLiteRtStatusOk) return InferenceError("restarting the profiler failed (" + LiteRtStatusName(st) + ")");
+  profiled_runs_ = 0;
+  return out;
 }
 
 // Resizes the inputs of a fresh compilation: the shapes given (non-empty
@@ -913,6 +999,7 @@ Status Session::Run(const std::vector<HostArray>& arrays, std::vector<OutputDest
   Status s = RunLocked(arrays);
   if (!s.ok()) return s;
   ++run_count_;
+  ++profiled_runs_;
   if (copies) {
     for (size_t i = 0; i < outputs_.size(); ++i)
       if ((*copies)[i].data) std::memcpy((*copies)[i].data, output_blocks_[i]->data(), outputs_[i].nbytes);

@@ -26,9 +26,14 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..errors import InputError, ModelError
+from ..errors import DependencyError, Error, InputError, ModelError, RuntimeLoadError
 
 STAGES = ("queue", "preprocess", "invoke", "decode", "total")
+ACCELERATORS = ("cpu", "edgetpu", "gpu")
+DEFAULT_SOURCE = (1280, 720)
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm")
+# --frames-from decodes before timing; at most this many bytes of decoded frames are kept
+FRAMES_FROM_MAX_BYTES = 256 * 2**20
 HEADS = ("auto", "none", "classifier", "ssd", "blazeface", "yolo", "yolo10", "detection-postprocess",
          "segmentation", "landmarks")
 
@@ -126,6 +131,18 @@ def parse_threads(text: str) -> List[int]:
     return values
 
 
+def parse_accelerators(text: str) -> List[str]:
+    """``cpu`` or ``cpu,edgetpu,gpu`` -> ['cpu', 'edgetpu', 'gpu'] (each once, in order)."""
+    import argparse
+
+    values = [v.strip().lower() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in ACCELERATORS]
+    if not values or bad:
+        raise argparse.ArgumentTypeError(f"expected {', '.join(ACCELERATORS)} or a list such as cpu,edgetpu, "
+                                         f"got {text!r}")
+    return list(dict.fromkeys(values))
+
+
 def synthetic_frames(fmt: str, width: int, height: int, count: int = 4, seed: int = 0) -> List[np.ndarray]:
     """``count`` camera-like frames (smooth colour gradients with noise, not flat
     images) in pixel format ``fmt``, as a camera driver delivers them."""
@@ -144,6 +161,100 @@ def synthetic_frames(fmt: str, width: int, height: int, count: int = 4, seed: in
         rgb = np.clip(base + noise, 0, 255).astype(np.uint8)
         frames.append(np.ascontiguousarray(rgb_to_format(rgb, fmt)))
     return frames
+
+
+def bgr_to_format(bgr: np.ndarray, fmt: str) -> np.ndarray:
+    """A BGR frame (OpenCV's channel order, H x W x 3 uint8) as a camera delivers it
+    in pixel format ``fmt``: :func:`edgerun.tools.convert.rgb_to_format` on the
+    channels reversed (BT.601 limited range for the YUV formats, chroma averaged
+    over each 2x2 block for 4:2:0 and each pixel pair for 4:2:2; odd sizes are
+    cropped to even for them)."""
+    from .convert import rgb_to_format
+
+    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
+        raise InputError(f"bgr_to_format: expected an H x W x 3 uint8 BGR image, got {bgr.dtype}{list(bgr.shape)}")
+    return np.ascontiguousarray(rgb_to_format(bgr[..., ::-1], fmt))
+
+
+@dataclasses.dataclass
+class Frames:
+    """The camera frames a bench run feeds (in ``fmt``), their size and where they came from."""
+
+    frames: List[np.ndarray]
+    size: tuple  # (width, height) of the frames as fed
+    origin: str  # "synthetic" or the --frames-from path
+    description: str
+
+
+def _frames_from_files(path: str, needed: int, cv2) -> tuple:
+    """Decoded BGR images of a directory (sorted by name) or a video's first frames:
+    (list, what they are)."""
+    bgrs: List[np.ndarray] = []
+    if os.path.isdir(path):
+        files = sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise InputError(f"--frames-from {path}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in this "
+                             f"directory")
+        for name in files[:needed]:
+            full = os.path.join(path, name)
+            img = cv2.imread(full, cv2.IMREAD_COLOR)
+            if img is None:
+                raise InputError(f"--frames-from: OpenCV cannot read {full} as an image")
+            if bgrs and img.shape != bgrs[0].shape:
+                raise InputError(f"--frames-from {path}: {name} is {img.shape[1]}x{img.shape[0]} pixels, "
+                                 f"{files[0]} is {bgrs[0].shape[1]}x{bgrs[0].shape[0]}; the frames of one run "
+                                 f"must share one size, as a camera's do")
+            bgrs.append(img)
+            if len(bgrs) * img.nbytes >= FRAMES_FROM_MAX_BYTES:
+                break
+        return bgrs, f"{len(bgrs)} of {len(files)} image(s) in {path}"
+    if not os.path.exists(path):
+        raise InputError(f"--frames-from {path}: no such file or directory")
+    cap = cv2.VideoCapture(path)
+    try:
+        if not cap.isOpened():
+            raise InputError(f"--frames-from {path}: OpenCV cannot open it as a video (give a video file or a "
+                             f"directory of images)")
+        while len(bgrs) < needed:
+            ok, img = cap.read()
+            if not ok or img is None:
+                break
+            if img.ndim == 2:
+                img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+            bgrs.append(np.ascontiguousarray(img[..., :3]))
+            if len(bgrs) * img.nbytes >= FRAMES_FROM_MAX_BYTES:
+                break
+    finally:
+        cap.release()
+    if not bgrs:
+        raise InputError(f"--frames-from {path}: OpenCV decoded no frame of this video")
+    return bgrs, f"the first {len(bgrs)} frame(s) of {path}"
+
+
+def load_frames(fmt: str, source: Optional[tuple], frames_from: Optional[str], needed: int) -> Frames:
+    """Frames in ``fmt``: synthetic ones of ``source`` size (default 1280x720), or
+    decoded from ``frames_from`` (a directory of images or a video file, through
+    OpenCV) and converted to ``fmt``. From files, the size comes from the files:
+    a ``source`` that disagrees is an error. Fewer frames than ``needed`` are
+    looped by the caller."""
+    if not frames_from:
+        w, h = source or DEFAULT_SOURCE
+        return Frames(synthetic_frames(fmt, w, h), (w, h), "synthetic", f"synthetic {fmt} {w}x{h}")
+    try:
+        import cv2
+    except ImportError:
+        raise DependencyError("--frames-from needs OpenCV to decode images and video: pip install "
+                              "opencv-python-headless (or pip install 'edgerun[bench]')") from None
+    bgrs, what = _frames_from_files(frames_from, max(1, needed), cv2)
+    h, w = bgrs[0].shape[:2]
+    if source is not None and tuple(source) != (w, h):
+        raise InputError(f"--source {source[0]}x{source[1]} disagrees with --frames-from {frames_from}, whose "
+                         f"frames are {w}x{h}; leave --source out (the files set it)")
+    frames = [bgr_to_format(b, fmt) for b in bgrs]
+    fw, fh = (w & ~1, h & ~1) if fmt in ("nv12", "nv21", "i420", "yuyv", "uyvy") else (w, h)
+    note = f", cropped to {fw}x{fh} ({fmt} needs even sizes)" if (fw, fh) != (w, h) else ""
+    looped = ", looped" if len(frames) < needed else ""
+    return Frames(frames, (fw, fh), frames_from, f"{what} as {fmt} {fw}x{fh}{note}{looped}")
 
 
 # ---------------------------------------------------------------------------
@@ -357,6 +468,7 @@ class Config:
     model: str
     label: str
     threads: int
+    accelerator: str = "cpu"
     session: Any = None
     pre: Any = None
     head_name: str = "none"
@@ -372,10 +484,11 @@ class Config:
     dropped: int = 0
     submitted: int = 0
     memory: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    profile: Optional[Dict[str, Any]] = None
 
     @property
     def name(self) -> str:
-        return f"{self.label} t={self.threads}"
+        return f"{self.label} t={self.threads} {self.accelerator}"
 
 
 def memory_dict(session) -> dict:
@@ -400,12 +513,9 @@ def _progress(total: int, enabled: bool, unit: str = "frame"):
     return tqdm(total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
-def setup(model: str, label: str, threads: int, args) -> Config:
-    from ..pipeline import Pipeline
-    from ..preprocess import Preprocessor
-    from ..session import Session
-
-    cfg = Config(model=model, label=label, threads=threads)
+def session_options(args, threads: Optional[int], accelerator: str) -> Dict[str, Any]:
+    """Session keyword arguments from the command line, for one thread count and accelerator
+    (``--device`` goes to the Edge TPU only)."""
     from ..delegates import Delegate
 
     delegates = []
@@ -415,10 +525,20 @@ def setup(model: str, label: str, threads: int, args) -> Config:
     signature = args.signature
     if signature is not None and signature.lstrip("-").isdigit():
         signature = int(signature)
-    cfg.session = Session(model, threads=threads, accelerator=args.accelerator,
-                                  accelerator_options={"device": args.device} if args.device else None,
-                                  delegates=delegates, signature=signature,
-                                  input_shapes=dict(args.input_shape or []) or None)
+    return dict(threads=threads, accelerator=accelerator,
+                accelerator_options={"device": args.device} if args.device and accelerator == "edgetpu" else None,
+                delegates=delegates, signature=signature, input_shapes=dict(args.input_shape or []) or None)
+
+
+def setup(model: str, label: str, threads: int, accelerator: str, args) -> Config:
+    """A configuration ready to time. Raises what Session raises when the model cannot
+    be loaded on ``accelerator`` (the caller decides whether that skips it)."""
+    from ..pipeline import Pipeline
+    from ..preprocess import Preprocessor
+    from ..session import Session
+
+    cfg = Config(model=model, label=label, threads=threads, accelerator=accelerator)
+    cfg.session = Session(model, **session_options(args, threads, accelerator))
     spec_over: Dict[str, Any] = {"fit": args.fit} if args.fit else {}
     if args.mean is not None:
         spec_over["mean"] = args.mean
@@ -445,7 +565,10 @@ def setup(model: str, label: str, threads: int, args) -> Config:
     head2, _ = make_head(cfg.head_name, cfg.session, model)
     cfg.pipe_async = Pipeline(cfg.session, cfg.pre, head2,
                                       drop="oldest" if args.source_fps else "none", depth=2)
-    if args.compare_anchor:
+    if args.compare_anchor and accelerator != "cpu":
+        cfg.anchor_error = (f"anchor loop skipped: the ai_edge_litert Interpreter loop runs on the CPU, "
+                            f"not on {accelerator}")
+    elif args.compare_anchor:
         try:
             bound = head.bind(cfg.session) if head is not None else None
             cfg.anchor = AnchorLoop(model, threads, args.format, cfg.pre._impl.spec.to_dict(), cfg.head_name,
@@ -460,6 +583,195 @@ def setup(model: str, label: str, threads: int, args) -> Config:
         cfg.samples["anchor"] = _new_samples()
     cfg.memory = memory_dict(cfg.session)
     return cfg
+
+
+# ---------------------------------------------------------------------------
+# Per-operator profile (--profile)
+# ---------------------------------------------------------------------------
+def _runs_of(events: list, runs: int) -> Optional[List[list]]:
+    """The operator events split into runs (each run records the same sequence of
+    events, one run after the other), or None when they do not split evenly."""
+    if runs <= 0 or not events or len(events) % runs:
+        return None
+    k = len(events) // runs
+    parts = [events[i * k:(i + 1) * k] for i in range(runs)]
+    names = [e.name for e in parts[0]]
+    return parts if all([e.name for e in p] == names for p in parts) else None
+
+
+def summarize_profile(prof, where_delegate: str, invoke_ms: List[float], run_ms: List[float]) -> Dict[str, Any]:
+    """Per-operator-type table and the time outside the delegate(s), from a
+    :class:`edgerun.session.Profile`; ``invoke_ms``: unprofiled run times measured
+    alongside, ``run_ms``: the profiled runs' times."""
+    runs = max(prof.runs, 1)
+    ops = prof.operators()
+    per_run = _runs_of(ops, prof.runs)
+
+    def where(e) -> str:
+        return where_delegate if e.kind == "delegate_operator" else "TFLite kernel"
+
+    # per operator type: count and ms per run; the median over runs when the events split into
+    # runs (a loaded machine's outliers then move no row), else the mean
+    kinds: Dict[tuple, List[float]] = {}
+    for e in ops:
+        kinds.setdefault((e.name, where(e)), [0, 0.0])[0] += 1
+    if per_run:
+        sums = {k: [0.0] * len(per_run) for k in kinds}
+        for r, part in enumerate(per_run):
+            for e in part:
+                sums[(e.name, where(e))][r] += e.elapsed_us / 1e3
+        for k, v in sums.items():
+            kinds[k][1] = float(np.median(v))
+    else:
+        for e in ops:
+            kinds[(e.name, where(e))][1] += e.elapsed_us / 1e3 / runs
+    op_total = sum(v[1] for v in kinds.values())
+    table = [{"op": name, "where": w, "count_per_run": n / runs, "ms_per_run": ms,
+              "share": ms / op_total if op_total else 0.0}
+             for (name, w), (n, ms) in sorted(kinds.items(), key=lambda kv: -kv[1][1])]
+    span_lists: Dict[str, List[float]] = {}
+    for e in prof.events:
+        if e.kind == "runtime":
+            span_lists.setdefault(e.name, []).append(e.elapsed_us / 1e3)
+    # once per run (as "Invoke" is): the median, like the operators' per-run sums; else the mean per run
+    spans = {k: float(np.median(v)) if len(v) == prof.runs else sum(v) / runs for k, v in span_lists.items()}
+    op_ms = float(np.median([sum(e.elapsed_us for e in p) / 1e3 for p in per_run])) if per_run else op_total
+    outside_ms = sum(r["ms_per_run"] for r in table if r["where"] == "TFLite kernel")
+    interp = spans.get("Invoke")  # the interpreter's subgraph invoke: every node, delegate nodes included
+    base = interp if interp else op_total
+    return {
+        "runs": prof.runs,
+        "operators": table,
+        "operator_ms_per_run": op_ms,
+        "operator_ms_per_run_statistic": "median of per-run sums" if per_run else "mean",
+        "operators_statistic": "ms_per_run: median over runs" if per_run else "ms_per_run: mean over runs",
+        "interpreter_invoke_ms_per_run": interp,
+        "runtime_spans_ms_per_run": spans,
+        "runtime_spans_statistic": "median per run for spans recorded once per run, else mean per run",
+        "outside_delegate_ms_per_run": outside_ms,
+        "outside_delegate_share": outside_ms / base if base else 0.0,
+        "outside_delegate_ops": sorted({r["op"] for r in table if r["where"] == "TFLite kernel"}),
+        "delegate_node_ms_per_run": (interp - outside_ms) if interp else None,
+        "delegate": where_delegate,
+        "invoke_ms_unprofiled": stage_stats(np.asarray(invoke_ms, np.float64)),
+        "run_ms_profiled": stage_stats(np.asarray(run_ms, np.float64)),
+    }
+
+
+def xnnpack_fallback(model: str, threads: int, runs: int) -> Dict[str, Any]:
+    """Without the runtime's profiler: the classic Interpreter's invoke time with
+    XNNPACK and with the runtime's own kernels only, and which operators XNNPACK
+    does not take (``edgerun inspect``'s check)."""
+    import time as _time
+
+    out: Dict[str, Any] = {}
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        for key, kind in (("invoke_ms_xnnpack", OpResolverType.AUTO),
+                          ("invoke_ms_without_xnnpack", OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)):
+            it = Interpreter(model_path=model, num_threads=threads, experimental_op_resolver_type=kind)
+            it.allocate_tensors()
+            it.invoke()
+            ts = []
+            for _ in range(max(3, runs)):
+                t0 = _time.perf_counter()
+                it.invoke()
+                ts.append((_time.perf_counter() - t0) * 1e3)
+            out[key] = float(np.median(ts))
+    except Exception as e:  # the Interpreter cannot run it either: say so
+        out["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+    try:
+        from ..model.inspect import inspect
+
+        x = inspect(model).xnnpack
+        if x is not None and x.checked:
+            out["xnnpack_operators"] = f"{x.delegated}/{x.total}"
+            out["not_on_xnnpack"] = [f"{i}:{name}" for i, name in x.not_taken]
+    except Exception:  # pragma: no cover - inspect has its own errors; the timing above still stands
+        pass
+    return out
+
+
+def profile_configs(configs: List[Config], frames: list, args) -> None:
+    """Per configuration, a second session with the runtime's profiler on, run on the
+    same preprocessed frames, each run followed by an unprofiled run of the timed
+    session (the invoke time the profile is compared with). The profiler slows every
+    run, so none of this is in the timed rounds. One profiled session at a time: each
+    holds the runtime's profiler buffer (about 70 MB with ai-edge-litert 2.3.0)."""
+    from ..session import Session
+
+    runs = max(1, args.profile_runs)
+    clock = time.perf_counter
+    for c in configs:
+        where = "XNNPACK" if c.accelerator == "cpu" and not args.delegate else "delegate"
+        try:
+            ps = Session(c.model, profile=True, **session_options(args, c.threads, c.accelerator))
+        except RuntimeLoadError as e:  # a runtime without the profiler's functions
+            c.profile = {"error": " ".join(str(e).split()),
+                         "fallback": xnnpack_fallback(c.model, c.threads, runs)}
+            continue
+        inv: List[float] = []
+        prof_ms: List[float] = []
+        try:
+            for i in range(runs):
+                frame = frames[i % len(frames)]
+                c.pre(frame, ps.input(0))
+                t0 = clock()
+                ps.run()
+                prof_ms.append((clock() - t0) * 1e3)
+                c.pre(frame, c.session.input(0))
+                time.sleep(0.001)  # as between the timed jobs: let the worker threads settle
+                t0 = clock()
+                c.session.run()
+                inv.append((clock() - t0) * 1e3)
+            c.profile = summarize_profile(ps.profile(), where, inv, prof_ms)
+        finally:
+            ps.close()
+
+
+def format_profile(p: Dict[str, Any], top: int) -> List[str]:
+    from ..model.inspect import table_lines
+
+    if "error" in p:
+        lines = [f"per-operator profile: unavailable: {p['error']}"]
+        fb = p.get("fallback", {})
+        if "invoke_ms_xnnpack" in fb:
+            lines.append(f"  instead (ai_edge_litert Interpreter, median invoke): with XNNPACK "
+                         f"{fb['invoke_ms_xnnpack']:.3f} ms, runtime kernels only "
+                         f"{fb['invoke_ms_without_xnnpack']:.3f} ms")
+        if "xnnpack_operators" in fb:
+            lines.append(f"  XNNPACK takes {fb['xnnpack_operators']} operators"
+                         + (f"; not: {', '.join(fb['not_on_xnnpack'][:12])}" if fb["not_on_xnnpack"] else ""))
+        if "error" in fb:
+            lines.append(f"  fallback failed: {fb['error']}")
+        return lines
+    lines = [f"per-operator profile (LiteRT profiler, {p['runs']} runs, each beside an unprofiled run; "
+             f"{p['operators_statistic']}):"]
+    rows = [("op", "runs on", "count/run", "ms/run", "share")]
+    for r in p["operators"][:top]:
+        rows.append((r["op"], r["where"], f"{r['count_per_run']:g}", f"{r['ms_per_run']:.3f}",
+                     f"{100 * r['share']:.1f}%"))
+    rest = p["operators"][top:]
+    if rest:
+        rows.append((f"({len(rest)} more op types)", "", "", f"{sum(r['ms_per_run'] for r in rest):.3f}",
+                     f"{100 * sum(r['share'] for r in rest):.1f}%"))
+    lines.extend(table_lines(rows))
+    inv, prun = p["invoke_ms_unprofiled"]["p50"], p["run_ms_profiled"]["p50"]
+    lines.append(f"  operators {p['operator_ms_per_run']:.3f} ms/run ({p['operator_ms_per_run_statistic']}); "
+                 f"session.run without the profiler {inv:.3f} ms p50 (operators/run "
+                 f"{p['operator_ms_per_run'] / inv if inv else float('nan'):.2f}); with it {prun:.3f} ms p50")
+    d = p["delegate"]
+    kernels = f" ({', '.join(p['outside_delegate_ops'])})" if p["outside_delegate_ops"] else ""
+    if p["interpreter_invoke_ms_per_run"]:
+        lines.append(f"  outside {d}: {100 * p['outside_delegate_share']:.1f}% of the interpreter's invoke "
+                     f"({p['interpreter_invoke_ms_per_run']:.3f} ms/run): "
+                     f"{p['outside_delegate_ms_per_run']:.3f} ms/run in TFLite kernels{kernels}; "
+                     f"{d} node(s) {p['delegate_node_ms_per_run']:.3f} ms/run")
+    else:
+        lines.append(f"  outside {d}: {100 * p['outside_delegate_share']:.1f}% of the operator time "
+                     f"({p['outside_delegate_ms_per_run']:.3f} ms/run in TFLite kernels)")
+    return lines
 
 
 def run_sync(cfg: Config, frames: list, n: int, t_start: float, record: bool) -> None:
@@ -567,9 +879,31 @@ def run_anchor(cfg: Config, frames: list, n: int, t_start: float, record: bool) 
 
 def run(args, models: List[tuple]) -> dict:
     """models: [(path, label)]. Returns the results dict (every sample kept)."""
-    frames = synthetic_frames(args.format, args.source[0], args.source[1])
+    needed = (args.frames + args.warmup) if not args.duration else 300
+    src = load_frames(args.format, args.source, getattr(args, "frames_from", None), needed)
+    frames = src.frames
     threads = args.threads or [None]
-    configs = [setup(path, label, t, args) for path, label in models for t in threads]
+    accelerators = args.accelerator if isinstance(args.accelerator, list) else [args.accelerator or "cpu"]
+    configs: List[Config] = []
+    skipped: List[Dict[str, Any]] = []
+    first_error: Optional[Error] = None
+    for path, label in models:
+        for t in threads:
+            for acc in accelerators:
+                try:
+                    configs.append(setup(path, label, t, acc, args))
+                except Error as e:  # this accelerator (or model) cannot be used here: say why, go on
+                    if isinstance(e, InputError) and acc == "cpu":
+                        raise  # a command-line mistake, not an unavailable accelerator
+                    from ._words import for_cli  # the API's argument names as the command line's flags
+                    from .. import _core
+
+                    first_error = first_error or e
+                    skipped.append({"model": label, "path": path, "threads": t or _core.default_threads(),
+                                    "accelerator": acc,
+                                    "reason": f"{type(e).__name__}: {for_cli(' '.join(str(e).split()))}"})
+    if not configs:
+        raise first_error  # type: ignore[misc]
     for c in configs:
         c.threads = c.session.threads
     for c in configs:  # untimed
@@ -621,6 +955,8 @@ def run(args, models: List[tuple]) -> dict:
         rnd += 1
     if bar is not None:
         bar.close()
+    if getattr(args, "profile", False):
+        profile_configs(configs, frames, args)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     out_configs = []
     for c in configs:
@@ -649,6 +985,8 @@ def run(args, models: List[tuple]) -> dict:
             entry["modes"][m] = mode
         if c.anchor_error:
             entry["anchor_error"] = c.anchor_error
+        if c.profile is not None:
+            entry["profile"] = c.profile
         out_configs.append(entry)
     for c in configs:
         c.sync.close()
@@ -660,11 +998,13 @@ def run(args, models: List[tuple]) -> dict:
         "edgerun": __version__,
         "litert": _runtime.runtime_info()["version"],
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
-        "format": args.format, "source": list(args.source),
+        "format": args.format, "source": list(src.size),
+        "frames_from": None if src.origin == "synthetic" else src.origin,
+        "frames_description": src.description, "distinct_frames": len(frames),
         "fit": configs[0].pre._impl.spec.to_dict()["fit"] if len(configs) == 1 else (args.fit or "per model"),
         "source_fps": args.source_fps or None, "warmup": args.warmup, "rounds": rnd,
         "duration_s": time.perf_counter() - t_start, "peak_rss_bytes": peak,
-        "configs": out_configs,
+        "configs": out_configs, "skipped": skipped,
     }
 
 
@@ -675,12 +1015,15 @@ def format_table(res: dict) -> str:
     from ..model.inspect import table_lines
 
     lines = [f"edgerun {res['edgerun']} | ai-edge-litert {res['litert']} | {res['machine']}",
-             f"frames: synthetic {res['format']} {res['source'][0]}x{res['source'][1]}, fit {res['fit']}"
+             f"frames: {res['frames_description']}, fit {res['fit']}"
              + (f", camera at {res['source_fps']:g} FPS" if res["source_fps"] else "")
              + f"; {res['rounds']} interleaved rounds in {res['duration_s']:.1f} s"]
+    accels = {c["accelerator"] for c in res["configs"]} | {s["accelerator"] for s in res.get("skipped", [])}
+    show_acc = accels != {"cpu"}
     for c in res["configs"]:
         lines.append("")
-        lines.append(f"{c['model']}: {c['threads']} thread(s), head {c['head']}, input "
+        lines.append(f"{c['model']}: {c['threads']} thread(s)" + (f" on {c['accelerator']}" if show_acc else "")
+                     + f", head {c['head']}, input "
                      f"{'x'.join(map(str, c['input']['shape']))} {c['input']['dtype']}, normalization "
                      f"{c['normalization']}")
         mem = c["memory"]
@@ -703,18 +1046,33 @@ def format_table(res: dict) -> str:
             lines.append(f"  {c['anchor_error']}")
         if "anchor" in c["modes"]:
             lines.append(f"  anchor decode: {c['modes']['anchor']['decoder']}")
+        if "profile" in c:
+            lines.extend(format_profile(c["profile"], res.get("profile_top", 10)))
     lines.append("")
-    rows = [("model", "threads", "sync FPS", "async FPS", "dropped", "anchor FPS", "sync/anchor", "p50 e2e ms",
-             "p99 e2e ms")]
+    head = ("model", "threads") + (("accelerator",) if show_acc else ())
+    skipped = res.get("skipped", [])
+    rows = [head + ("sync FPS", "async FPS", "dropped", "anchor FPS", "sync/anchor", "p50 e2e ms", "p99 e2e ms")
+            + (("note",) if skipped else ())]
     for c in res["configs"]:
         md = c["modes"]
         anchor = md.get("anchor")
         a = md["async"]
-        rows.append((c["model"], str(c["threads"]), f"{md['sync']['fps']:.1f}", f"{a['fps']:.1f}",
-                     f"{a['dropped']}/{a['submitted']}", f"{anchor['fps']:.1f}" if anchor else "-",
-                     f"{md['sync']['fps'] / anchor['fps']:.2f}x" if anchor else "-",
-                     f"{md['sync']['stages']['total']['p50']:.3f}", f"{md['sync']['stages']['total']['p99']:.3f}"))
+        key = (c["model"], str(c["threads"])) + ((c["accelerator"],) if show_acc else ())
+        rows.append(key + (f"{md['sync']['fps']:.1f}", f"{a['fps']:.1f}",
+                           f"{a['dropped']}/{a['submitted']}", f"{anchor['fps']:.1f}" if anchor else "-",
+                           f"{md['sync']['fps'] / anchor['fps']:.2f}x" if anchor else "-",
+                           f"{md['sync']['stages']['total']['p50']:.3f}", f"{md['sync']['stages']['total']['p99']:.3f}")
+                    + (("",) if skipped else ()))
+    reasons: List[str] = []
+    for sk in skipped:
+        key = (sk["model"], str(sk["threads"])) + ((sk["accelerator"],) if show_acc else ())
+        if sk["reason"] not in reasons:
+            reasons.append(sk["reason"])
+        short = sk["reason"] if len(sk["reason"]) <= 90 else sk["reason"][:87] + "..."
+        rows.append(key + ("-",) * 7 + (f"skipped [{reasons.index(sk['reason']) + 1}]: {short}",))
     lines.extend(table_lines(rows))
+    for i, reason in enumerate(reasons):
+        lines.append(f"  [{i + 1}] {reason}")
     lines.append(f"peak RSS {res['peak_rss_bytes'] / 2**20:.1f} MiB (whole process)")
     return "\n".join(lines)
 
@@ -728,12 +1086,13 @@ def write_output(res: dict, path: str) -> None:
     if ext == ".csv":
         with open(path, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["model", "threads", "mode", "frame", "t_s"] + [f"{s}_ms" for s in STAGES])
+            w.writerow(["model", "threads", "accelerator", "mode", "frame", "t_s"] + [f"{s}_ms" for s in STAGES])
             for c in res["configs"]:
                 for m, mode in c["modes"].items():
                     s = mode["samples"]
                     for i in range(len(s["total"])):
-                        w.writerow([c["model"], c["threads"], m, i, s["t"][i]] + [s[k][i] for k in STAGES])
+                        w.writerow([c["model"], c["threads"], c["accelerator"], m, i, s["t"][i]]
+                                   + [s[k][i] for k in STAGES])
         return
     raise InputError(f"-o {path}: expected a .json or .csv file name")
 
@@ -749,7 +1108,8 @@ def plot(res: dict, path: str) -> None:
         raise InputError("--plot needs matplotlib: pip install 'edgerun[plot]' (or pip install matplotlib)") from None
     fig, axes = plt.subplots(3, 1, figsize=(11, 12))
     ax_h, ax_t, ax_b = axes
-    series = [(f"{c['model']} t={c['threads']} {m}", mode) for c in res["configs"] for m, mode in c["modes"].items()]
+    series = [(f"{c['model']} t={c['threads']}" + (f" {c['accelerator']}" if c["accelerator"] != "cpu" else "")
+               + f" {m}", mode) for c in res["configs"] for m, mode in c["modes"].items()]
     all_tot = np.concatenate([np.asarray(m["samples"]["total"]) for _, m in series if m["samples"]["total"]])
     hi = float(np.percentile(all_tot, 99.5)) if all_tot.size else 1.0
     bins = np.linspace(0, hi * 1.05, 60)
@@ -798,6 +1158,7 @@ def main(args, models: List[tuple]) -> int:
     if args.output and os.path.splitext(args.output)[1].lower() not in (".json", ".csv"):
         raise InputError(f"-o {args.output}: expected a .json or .csv file name")
     res = run(args, models)
+    res["profile_top"] = getattr(args, "profile_top", 10)
     if args.output:
         write_output(res, args.output)
     if args.plot:

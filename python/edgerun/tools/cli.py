@@ -2,9 +2,10 @@
 
     edgerun bench [MODEL] [--frames N] [--threads N]   per-frame latency, FPS, tensors
           [--accelerator cpu|edgetpu|gpu] [--device D] [--delegate LIB[:KEY=VALUE,...]]
-          [--signature NAME|INDEX] [--input-shape NAME=1x1760 ...]
+          [--signature NAME|INDEX] [--input-shape NAME=1x1760 ...] [--profile]
     edgerun bench MODEL [MODEL ...] --pipeline [--format nv12] [--source 1280x720]
-          [--fit F] [--head auto|...] [--threads 1,2,4] [--compare-anchor]
+          [--frames-from DIR|VIDEO] [--fit F] [--head auto|...] [--threads 1,2,4]
+          [--accelerator cpu,edgetpu] [--compare-anchor] [--profile]
           [--frames N | --duration S] [-o r.json|r.csv] [--plot p.png]
                                                        the camera loop per stage (docs/tools.md)
     edgerun verify MODEL [MODEL ...] [--run]           structural + cross-reference check; --run:
@@ -28,6 +29,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import Error
+from ._words import for_cli as _for_cli  # the core's argument names as the flags (bench uses it too)
 
 
 def _synthetic_inputs(session, count: int, seed: int = 0) -> list:
@@ -89,12 +91,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.pipeline:
         return _bench_pipeline(args)
     for flag, value in (("--compare-anchor", args.compare_anchor), ("--duration", args.duration),
-                        ("-o", args.output), ("--plot", args.plot), ("--source-fps", args.source_fps)):
+                        ("-o", args.output), ("--plot", args.plot), ("--source-fps", args.source_fps),
+                        ("--frames-from", args.frames_from)):
         if value:
             raise SystemExit(f"edgerun bench: {flag} measures the camera loop: add --pipeline")
-    if len(args.model) > 1 or (args.threads and len(args.threads) > 1):
-        raise SystemExit("edgerun bench: several models or thread counts in one run need --pipeline")
+    if len(args.model) > 1 or (args.threads and len(args.threads) > 1) or len(args.accelerator) > 1:
+        raise SystemExit("edgerun bench: several models, thread counts or accelerators in one run need --pipeline")
     args.threads = args.threads[0] if args.threads else None
+    args.accelerator = args.accelerator[0]
     args.model = args.model[0] if args.model else None
     if args.model:
         source, label = args.model, args.model
@@ -135,6 +139,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         samples[i] = (clock() - t) / 1e3
     stats = _percentiles(samples)
     power = _energy_per_frame(energy0, _energy(), args.frames)
+    profile = _profile_plain(args, source, session, frames) if args.profile else None
     info = _runtime.runtime_info()
     result = {
         "model": label,
@@ -151,6 +156,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "latency": stats,
         "power": power,
         "memory": memory_dict(session),
+        "profile": profile,
         "edgerun": __version__,
         "litert": info["version"],
         "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs",
@@ -178,7 +184,53 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rss = f"{mem['load_rss_bytes'] / 2**20:.1f} MiB" if mem["load_rss_bytes"] is not None else "unknown"
     print(f"memory:  RSS grew {rss} at load (static estimate {mem['estimate_bytes'] / 2**20:.1f} MiB); "
           f"peak RSS {mem['peak_rss_bytes'] / 2**20:.1f} MiB")
+    if profile is not None:
+        from .bench import format_profile
+
+        for line in format_profile(profile, args.profile_top):
+            print(line)
     return 0
+
+
+def _profile_plain(args: argparse.Namespace, source, session, frames: list) -> dict:
+    """`edgerun bench MODEL --profile`: a second session with the profiler on, each of
+    its runs beside an unprofiled run of the timed session (same inputs)."""
+    import tempfile
+
+    from ..errors import RuntimeLoadError
+    from ..session import Session
+    from . import bench
+
+    opts = bench.session_options(args, session.threads, args.accelerator)
+    where = "XNNPACK" if args.accelerator == "cpu" and not args.delegate else "delegate"
+    try:
+        ps = Session(source, profile=True, **opts)
+    except RuntimeLoadError as e:
+        path = source
+        if not isinstance(source, str):  # the built-in model's bytes: the Interpreter wants a file
+            with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
+                f.write(bytes(source))
+            path = f.name
+        try:
+            return {"error": " ".join(str(e).split()),
+                    "fallback": bench.xnnpack_fallback(path, session.threads, args.profile_runs)}
+        finally:
+            if path is not source:
+                os.unlink(path)
+    inv, prof_ms = [], []
+    clock = time.perf_counter
+    for i in range(args.profile_runs):
+        f = frames[i % len(frames)]
+        t0 = clock()
+        ps.run(*f)
+        prof_ms.append((clock() - t0) * 1e3)
+        t0 = clock()
+        session.run(*f)
+        inv.append((clock() - t0) * 1e3)
+    try:
+        return bench.summarize_profile(ps.profile(), where, inv, prof_ms)
+    finally:
+        ps.close()
 
 
 def _bench_pipeline(args: argparse.Namespace) -> int:
@@ -286,23 +338,6 @@ def cmd_edgetpu(args: argparse.Namespace) -> int:
     return 0
 
 
-# The core's messages name the Python API's arguments; on the command line, name the flags.
-_CLI_WORDS = (
-    ("accelerator='edgetpu'", "--accelerator edgetpu"),
-    ("accelerator='gpu'", "--accelerator gpu"),
-    ("accelerator='cpu'", "--accelerator cpu"),
-    ('accelerator="edgetpu"', "--accelerator edgetpu"),
-    ("accelerator_options", "--device"),
-    ("delegates=[Delegate(path, options)]", "--delegate LIB[:KEY=VALUE,...]"),
-)
-
-
-def _for_cli(message: str) -> str:
-    for api, flag in _CLI_WORDS:
-        message = message.replace(api, flag)
-    return message
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
     from . import doctor
 
@@ -381,6 +416,12 @@ def _thread_list(text: str) -> list:
     return parse_threads(text)
 
 
+def _accelerator_list(text: str) -> list:
+    from .bench import parse_accelerators
+
+    return parse_accelerators(text)
+
+
 def _source_size(text: str) -> tuple:
     from .bench import parse_source
 
@@ -441,14 +482,24 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=_thread_list, default=None, metavar="N[,N...]",
                    help="CPU threads (default: one per physical core); with --pipeline a list such as "
                         "1,2,4 compares them in one run")
+    b.add_argument("--profile", action="store_true",
+                   help="per-operator times from LiteRT's profiler: top operator types, and the share of time "
+                        "outside XNNPACK (a separate profiled session; the timed numbers stay unprofiled)")
+    b.add_argument("--profile-runs", type=_positive_int, default=50, metavar="N",
+                   help="profiled runs per configuration for --profile (default 50)")
+    b.add_argument("--profile-top", type=_positive_int, default=10, metavar="N",
+                   help="operator types --profile lists (default 10)")
     pl = b.add_argument_group("camera loop (--pipeline)")
     pl.add_argument("--pipeline", action="store_true",
-                    help="time the whole loop on synthetic camera frames: Preprocessor + model + head, "
-                         "synchronous and asynchronous, per stage")
+                    help="time the whole loop on camera frames (synthetic, or --frames-from): Preprocessor + "
+                         "model + head, synchronous and asynchronous, per stage")
     pl.add_argument("--format", default="bgr", choices=_FORMATS,
-                    help="camera pixel format of the synthetic frames (default bgr)")
-    pl.add_argument("--source", type=_source_size, default=(1280, 720), metavar="WxH",
-                    help="camera frame size (default 1280x720)")
+                    help="camera pixel format the frames are fed in (default bgr)")
+    pl.add_argument("--source", type=_source_size, default=None, metavar="WxH",
+                    help="camera frame size (default 1280x720; with --frames-from: the files' size)")
+    pl.add_argument("--frames-from", metavar="DIR|VIDEO", default=None,
+                    help="frames from a directory of images (sorted by name) or a video file, decoded with "
+                         "OpenCV before timing and converted to --format; looped when fewer than needed")
     pl.add_argument("--fit", choices=("stretch", "letterbox", "crop"), default=None,
                     help="how frames are fitted to the input (default: the model's metadata, else stretch)")
     pl.add_argument("--head", default="auto", choices=_HEADS,
@@ -475,8 +526,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--no-progress", action="store_true", help="no progress bar (none when stderr is not a TTY)")
     b.add_argument("--builtin-dtype", choices=("float32", "int8"), default="float32",
                    help="variant of the built-in model when no MODEL is given")
-    b.add_argument("--accelerator", choices=("cpu", "edgetpu", "gpu"), default="cpu",
-                   help="where to run (default cpu); edgetpu needs libedgetpu.so.1")
+    b.add_argument("--accelerator", type=_accelerator_list, default=["cpu"], metavar="cpu|edgetpu|gpu[,...]",
+                   help="where to run (default cpu); edgetpu needs libedgetpu.so.1. With --pipeline a list such "
+                        "as cpu,edgetpu compares them in one run; one that cannot be used here is skipped, "
+                        "with the reason in the table")
     b.add_argument("--device", default=None,
                    help="Edge TPU device for --accelerator edgetpu: usb, usb:N, pci:N, :N")
     b.add_argument("--delegate", action="append", metavar="LIB[:KEY=VALUE,...]",
