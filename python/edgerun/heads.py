@@ -168,7 +168,7 @@ class SegmentationMask:
 
     @property
     def shape(self) -> Tuple[int, int]:
-        return self.classes.shape  # type: ignore[return-value]
+        return self.classes.shape
 
     @property
     def origin(self) -> Tuple[float, float]:

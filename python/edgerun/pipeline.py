@@ -613,7 +613,7 @@ def _read_regular_file(path: str) -> bytes:
 
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ModelError(f"model file {path!r} is not a regular file")
-        chunks = []
+        chunks: List[bytes] = []
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:

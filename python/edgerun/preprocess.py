@@ -59,8 +59,8 @@ class Transform:
         self.input_size = t.input_size
         self.content = t.content
         self.source_roi = t.source_roi
-        self._mat = None
-        self._inv = None
+        self._mat: Optional[np.ndarray] = None
+        self._inv: Optional[np.ndarray] = None
 
     @property
     def matrix(self) -> np.ndarray:
@@ -310,7 +310,7 @@ class Preprocessor:
             zp = zero_point if zero_point is not None else 0  # the binding refuses 1.5 and out-of-range ints
         raw = self._impl.run(frame, out, s, zp)
         last = self._last  # one read: consistent even when threads share this Preprocessor
-        if last[0] is raw:  # same geometry -> the binding hands back the same _core.Transform object
+        if last[0] is raw and last[1] is not None:  # same geometry -> the binding hands back the same _core.Transform object
             return last[1]
         t = Transform._wrap(raw)
         self._last = (raw, t)

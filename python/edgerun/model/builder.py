@@ -391,6 +391,7 @@ def _image_params(input_size: int = 96, num_classes: int = _NUM_CLASSES, seed: i
             out_c, w = c, rng.standard_normal((1, 3, 3, c))
         else:
             k = 3 if kind == "conv" else 1
+            assert out_c is not None  # conv / pw layers name their channels
             w = rng.standard_normal((out_c, k, k, c))
         pre = _conv_nhwc(x, w, 0.0, stride, depthwise)
         mu, sd = pre.mean(axis=(0, 1, 2)), pre.std(axis=(0, 1, 2)) + 1e-6
@@ -460,6 +461,7 @@ def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
         out_c = c if dw else w.shape[0]
         h = _same_pads(h, w.shape[1], stride)[0]
         if q:
+            assert x_q is not None
             axis = 3 if dw else 0
             wmax = np.abs(w).max(axis=(0, 1, 2) if dw else (1, 2, 3))
             w_q = Quant(np.maximum(wmax, 1e-8) / 127.0, 0, axis=axis)
@@ -489,6 +491,7 @@ def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
 
     nc = fw.shape[0]
     if q:
+        assert feat_q is not None
         fw_q = Quant(max(float(np.abs(fw).max()), 1e-8) / 127.0, 0)
         fb_q = Quant(feat_q.scale[0] * fw_q.scale[0], 0)
         logit_q = Quant(2.0 * 1.1 * logit_absmax / 255.0, 0)

@@ -41,7 +41,7 @@ _TYPES: Dict[int, Tuple[str, int]] = {
 
 
 @functools.lru_cache(maxsize=1)
-def schema():
+def schema() -> Any:
     """The generated TFLite schema module (``ai_edge_litert.schema_py_generated``)."""
     from ai_edge_litert import schema_py_generated
 
@@ -187,12 +187,13 @@ def associated_files(data: bytes) -> Dict[str, bytes]:
 
 
 @functools.lru_cache(maxsize=1)
-def aligned_buffer_class():
+def aligned_buffer_class() -> Any:
     """The schema's ``BufferT`` with a data vector that starts on a 16-byte boundary."""
     s = schema()
+    base: Any = s.BufferT
 
-    class _AlignedBufferT(s.BufferT):
-        def Pack(self, builder):
+    class _AlignedBufferT(base):
+        def Pack(self, builder: Any) -> Any:
             payload = self.data
             builder.StartVector(1, len(payload), _ALIGN)
             builder.head = builder.head - len(payload)

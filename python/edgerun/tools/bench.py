@@ -22,7 +22,7 @@ import platform
 import resource
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -35,7 +35,7 @@ HEADS = ("auto", "none", "classifier", "ssd", "blazeface", "yolo", "yolo10", "de
 # Anchor layouts `--head ssd` tries, in order; the first whose anchor count equals the
 # model's box count is used. MediaPipe's SsdAnchorsCalculator options of its detectors,
 # and TF Object Detection API's SSD MobileNet / SSDLite exports.
-SSD_LAYOUTS = (
+SSD_LAYOUTS: Tuple[Tuple[str, Dict[str, Any]], ...] = (
     ("mediapipe 4 layers, strides 8/16/16/16 (BlazeFace short range, palm detection)",
      dict(num_layers=4, min_scale=0.1484375, max_scale=0.75, strides=(8, 16, 16, 16), aspect_ratios=(1.0,),
           interpolated_scale_aspect_ratio=1.0, fixed_anchor_size=True)),
@@ -689,7 +689,7 @@ def format_table(res: dict) -> str:
                      + (f", RSS grew {mem['load_rss_bytes'] / 2**20:.1f} MiB at load" if mem["load_rss_bytes"]
                         is not None else "")
                      + f"; async stages {'overlapped on two threads' if c['overlapped'] else 'on one worker thread'}")
-        rows = [("mode", "stage", "p50 ms", "p90 ms", "p99 ms", "min", "max", "std")]
+        rows: List[Tuple[str, ...]] = [("mode", "stage", "p50 ms", "p90 ms", "p99 ms", "min", "max", "std")]
         for m, mode in c["modes"].items():
             for st in STAGES:
                 if st == "queue" and m != "async":
