@@ -11,7 +11,7 @@ GIL released). Semantics and accuracy: docs/preprocessing.md.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -55,10 +55,10 @@ class Transform:
 
     def _init(self, t: Any) -> None:
         self._t = t  # the C++ struct, handed back to the core (heads) without conversion
-        self._m = t.matrix
-        self.input_size = t.input_size
-        self.content = t.content
-        self.source_roi = t.source_roi
+        self._m: Tuple[float, float, float, float, float, float] = t.matrix
+        self.input_size: Tuple[int, int] = t.input_size
+        self.content: Tuple[int, int, int, int] = t.content
+        self.source_roi: Tuple[int, int, int, int] = t.source_roi
         self._mat: Optional[np.ndarray] = None
         self._inv: Optional[np.ndarray] = None
 
@@ -136,7 +136,7 @@ class Transform:
     def __hash__(self) -> int:
         return hash((self._m, self.input_size, self.content, self.source_roi))
 
-    def __reduce__(self) -> tuple:  # pickles by value (the C++ struct is rebuilt)
+    def __reduce__(self) -> Tuple[Any, ...]:  # pickles by value (the C++ struct is rebuilt)
         return (Transform, (self._m, self.input_size, self.content, self.source_roi))
 
     def __repr__(self) -> str:
@@ -250,7 +250,7 @@ class Preprocessor:
         if shape is None and m.subgraphs and m.subgraphs[0].inputs is not None and len(m.subgraphs[0].inputs):
             t = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]]
             shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
-        kwargs: dict = dict(meta.preprocessing())
+        kwargs: Dict[str, Any] = dict(meta.preprocessing())
         if "layout" not in kwargs and shape is not None:
             layout = infer_layout(shape)
             if layout is not None:
@@ -383,7 +383,7 @@ class Preprocessor:
         return Transform._wrap(self._impl.transform(fw, fh, iw, ih))  # ints checked by the binding
 
     @property
-    def options(self) -> dict:
+    def options(self) -> Dict[str, Any]:
         """The settings this Preprocessor was made with (mean/std/pad_value as 3 values)."""
         opts = self._impl.spec.to_dict()
         del opts["isa"]  # a testing knob (_isa), not a setting

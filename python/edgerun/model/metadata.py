@@ -231,7 +231,7 @@ class _Table:
 
     __slots__ = ("buf", "pos", "vt", "vt_len")
 
-    def __init__(self, buf: bytes, pos: int):
+    def __init__(self, buf: bytes, pos: int) -> None:
         self.buf = buf
         self.pos = pos
         soffset = self._i32(pos)

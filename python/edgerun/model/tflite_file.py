@@ -19,7 +19,7 @@ import math
 import os
 import tempfile
 import zipfile
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from .. import _core
 from ..errors import InputError, ModelError
@@ -71,7 +71,7 @@ def type_bits(code: int) -> int:
     return _TYPES.get(int(code), ("", 0))[1]
 
 
-def tensor_bytes(shape, code: int) -> int:
+def tensor_bytes(shape: Sequence[int], code: int) -> int:
     """Bytes of a dense tensor of ``shape`` and TensorType ``code`` (0 if not static)."""
     n = 1
     for d in shape if shape is not None else ():
@@ -98,7 +98,7 @@ def _verify(data: bytes) -> None:
     _core.verify_model(data)
 
 
-def unpack(data: bytes, origin: str = "model", *, verified: bool = False):
+def unpack(data: bytes, origin: str = "model", *, verified: bool = False) -> Any:
     """Verify ``data`` (edgerun's structural + cross-reference check; skipped when
     ``verified``, e.g. for the bytes a verified Session runs), then unpack it
     into the schema's object API (``ModelT``)."""
@@ -110,7 +110,7 @@ def unpack(data: bytes, origin: str = "model", *, verified: bool = False):
         raise ModelError(f"{origin}: the flatbuffer could not be unpacked: {e}") from None
 
 
-def buffer_data(model, data: bytes, index: int) -> Optional[bytes]:
+def buffer_data(model: Any, data: bytes, index: int) -> Optional[bytes]:
     """Bytes of buffer ``index`` (inline data, or offset/size data stored after the
     flatbuffer as models over 2 GB do); None when the buffer is empty."""
     if index <= 0 or model.buffers is None or index >= len(model.buffers):
@@ -123,7 +123,7 @@ def buffer_data(model, data: bytes, index: int) -> Optional[bytes]:
     return None
 
 
-def buffer_size(model, index: int) -> int:
+def buffer_size(model: Any, index: int) -> int:
     if index <= 0 or model.buffers is None or index >= len(model.buffers):
         return 0
     b = model.buffers[index]
@@ -134,7 +134,7 @@ def buffer_size(model, index: int) -> int:
     return 0
 
 
-def metadata_entries(model, data: bytes) -> Dict[str, bytes]:
+def metadata_entries(model: Any, data: bytes) -> Dict[str, bytes]:
     """The model's metadata entries (``Model.metadata``): name -> buffer bytes."""
     out: Dict[str, bytes] = {}
     for md in model.metadata or []:
