@@ -13,6 +13,7 @@ alike.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import dataclasses
 import json
@@ -22,11 +23,15 @@ import platform
 import resource
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    from ..heads import SSD, Head
+    from ..session import Session
 
 STAGES = ("queue", "preprocess", "invoke", "decode", "total")
 HEADS = ("auto", "none", "classifier", "ssd", "blazeface", "yolo", "yolo10", "detection-postprocess",
@@ -64,7 +69,7 @@ def _ssd_outputs(session) -> Optional[tuple]:
     return reg[1], reg[2], cls[2]
 
 
-def ssd_head(session):
+def ssd_head(session: Session) -> Tuple[SSD, str]:
     """An SSD head for a model's raw SSD outputs, its anchors chosen among SSD_LAYOUTS by
     count; (head, layout description). Raises InputError when no layout fits."""
     from .. import heads
@@ -99,7 +104,7 @@ def stage_stats(samples_ms: np.ndarray) -> Dict[str, float]:
             "max": float(samples_ms.max()), "mean": float(samples_ms.mean()), "std": float(samples_ms.std())}
 
 
-def parse_source(text: str) -> tuple:
+def parse_source(text: str) -> Tuple[int, int]:
     """``1280x720`` -> (1280, 720)."""
     import argparse
 
@@ -153,7 +158,7 @@ def _shape(spec) -> tuple:
     return tuple(int(d) for d in spec.shape)
 
 
-def auto_head_name(session) -> str:
+def auto_head_name(session: Session) -> str:
     """The head for a model, from its outputs (and metadata labels): BlazeFace's
     [1,896,16]+[1,896,1]; TFLite_Detection_PostProcess's 4 outputs; one [1,C]
     or [C] score vector -> classifier; a [1,N,4+] + [1,N,C] pair -> SSD with TF
@@ -179,7 +184,7 @@ def auto_head_name(session) -> str:
     return "none"
 
 
-def make_head(name: str, session, model_path: Optional[str]):
+def make_head(name: str, session: Session, model_path: Optional[str]) -> Tuple[Optional[Head[Any]], str]:
     """(head or None, the name it resolved to)."""
     from .. import heads
 
@@ -240,7 +245,27 @@ class AnchorLoop:
     (top-k for a classifier, sigmoid + box decoding + greedy NMS for SSD and
     BlazeFace; other heads: the outputs are only fetched)."""
 
-    def __init__(self, model_path: str, threads: int, fmt: str, spec: dict, head_name: str, head) -> None:
+    interp: Any  # ai_edge_litert's Interpreter
+    inp: int
+    in_dtype: Any
+    in_scale: float
+    in_zp: int
+    nchw: bool
+    h: int
+    w: int
+    gray: bool
+    bgr: bool
+    fit: str
+    mean: np.ndarray
+    std: np.ndarray
+    code: Optional[int]
+    outs: List[int]
+    out_details: List[Dict[str, Any]]
+    decoder: str
+    anchors: Optional[np.ndarray]
+    mediapipe: bool
+
+    def __init__(self, model_path: str, threads: int, fmt: str, spec: Dict[str, Any], head_name: str, head: Any) -> None:
         import cv2
         from ai_edge_litert.interpreter import Interpreter
 
@@ -365,7 +390,7 @@ class Config:
     pipe_async: Any = None
     anchor: Any = None
     anchor_error: Optional[str] = None
-    samples: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict)
+    samples: Dict[str, Dict[str, List[float]]] = dataclasses.field(default_factory=dict)
     async_fps: List[float] = dataclasses.field(default_factory=list)
     sync_fps: List[float] = dataclasses.field(default_factory=list)
     anchor_fps: List[float] = dataclasses.field(default_factory=list)
@@ -378,7 +403,7 @@ class Config:
         return f"{self.label} t={self.threads}"
 
 
-def memory_dict(session) -> dict:
+def memory_dict(session: Session) -> Dict[str, Any]:
     """The session's memory figures and the process's peak RSS so far (bytes)."""
     m = session.memory
     return {"model_bytes": m.model_bytes, "io_bytes": m.io_bytes, "load_rss_bytes": m.load_rss_bytes,
@@ -386,11 +411,11 @@ def memory_dict(session) -> dict:
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def _new_samples() -> Dict[str, list]:
+def _new_samples() -> Dict[str, List[float]]:
     return {s: [] for s in ("t",) + STAGES}
 
 
-def _progress(total: int, enabled: bool, unit: str = "frame"):
+def _progress(total: int, enabled: bool, unit: str = "frame") -> Any:
     if not enabled:
         return None
     try:
@@ -400,7 +425,7 @@ def _progress(total: int, enabled: bool, unit: str = "frame"):
     return tqdm(total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
-def setup(model: str, label: str, threads: int, args) -> Config:
+def setup(model: str, label: str, threads: int, args: argparse.Namespace) -> Config:
     from ..pipeline import Pipeline
     from ..preprocess import Preprocessor
     from ..session import Session
@@ -462,7 +487,7 @@ def setup(model: str, label: str, threads: int, args) -> Config:
     return cfg
 
 
-def run_sync(cfg: Config, frames: list, n: int, t_start: float, record: bool) -> None:
+def run_sync(cfg: Config, frames: List[np.ndarray], n: int, t_start: float, record: bool) -> None:
     clock = time.perf_counter
     s = cfg.samples["sync"]
     t_batch = clock()
@@ -482,7 +507,7 @@ def run_sync(cfg: Config, frames: list, n: int, t_start: float, record: bool) ->
         cfg.sync_fps.append(n / (clock() - t_batch))
 
 
-def run_async(cfg: Config, frames: list, n: int, t_start: float, record: bool, source_fps: float) -> None:
+def run_async(cfg: Config, frames: List[np.ndarray], n: int, t_start: float, record: bool, source_fps: float) -> None:
     clock = time.perf_counter
     pipe = cfg.pipe_async
     st0 = pipe.stats()
@@ -541,7 +566,7 @@ def run_async(cfg: Config, frames: list, n: int, t_start: float, record: bool, s
         s["total"].append(tm.total)
 
 
-def run_anchor(cfg: Config, frames: list, n: int, t_start: float, record: bool) -> None:
+def run_anchor(cfg: Config, frames: List[np.ndarray], n: int, t_start: float, record: bool) -> None:
     clock = time.perf_counter
     a = cfg.anchor
     s = cfg.samples["anchor"]
@@ -565,7 +590,7 @@ def run_anchor(cfg: Config, frames: list, n: int, t_start: float, record: bool) 
         cfg.anchor_fps.append(n / (clock() - t_batch))
 
 
-def run(args, models: List[tuple]) -> dict:
+def run(args: argparse.Namespace, models: List[Tuple[str, str]]) -> Dict[str, Any]:
     """models: [(path, label)]. Returns the results dict (every sample kept)."""
     frames = synthetic_frames(args.format, args.source[0], args.source[1])
     threads = args.threads or [None]
@@ -671,7 +696,7 @@ def run(args, models: List[tuple]) -> dict:
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
-def format_table(res: dict) -> str:
+def format_table(res: Dict[str, Any]) -> str:
     from ..model.inspect import table_lines
 
     lines = [f"edgerun {res['edgerun']} | ai-edge-litert {res['litert']} | {res['machine']}",
@@ -719,7 +744,7 @@ def format_table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def write_output(res: dict, path: str) -> None:
+def write_output(res: Dict[str, Any], path: str) -> None:
     ext = os.path.splitext(path)[1].lower()
     if ext == ".json":
         with open(path, "w") as f:
@@ -738,7 +763,7 @@ def write_output(res: dict, path: str) -> None:
     raise InputError(f"-o {path}: expected a .json or .csv file name")
 
 
-def plot(res: dict, path: str) -> None:
+def plot(res: Dict[str, Any], path: str) -> None:
     """latency histogram, time series and per-stage p50 bars, one PNG."""
     try:
         import matplotlib
@@ -788,7 +813,7 @@ def plot(res: dict, path: str) -> None:
     plt.close(fig)
 
 
-def main(args, models: List[tuple]) -> int:
+def main(args: argparse.Namespace, models: List[Tuple[str, str]]) -> int:
     if args.plot:  # fail before minutes of measuring
         try:
             import matplotlib  # noqa: F401
