@@ -22,29 +22,55 @@ class Session:
                  delegates: list[tuple[str, list[tuple[str, str]]]] = ...,
                  fallback: Optional[str] = None,
                  input_shapes: Optional[dict[Union[str, int], Sequence[int]]] = None) -> None: ...
-    def input(self, key: Union[int, str]) -> np.ndarray: ...
-    def run(self, *arrays: Optional[np.ndarray], copy: bool = False) -> list[np.ndarray]: ...
-    def resize_input(self, key: Union[int, str], shape: Sequence[int]) -> None: ...
-    def close(self) -> None: ...
+    def input(self, key: Union[int, str]) -> np.ndarray:
+        """Writable zero-copy view of the session-owned buffer of input ``key`` (index or name)."""
+    def run(self, *arrays: Optional[np.ndarray], copy: bool = False) -> list[np.ndarray]:
+        """Runs the model and returns its outputs, in the model's output order.
+
+        Args:
+            *arrays: one array per input, of the input's exact dtype and shape
+                (edgerun never casts silently; :class:`~edgerun.InputError` says
+                which input and what was expected). A C-contiguous, 64-byte aligned
+                array is used without a copy; any other array of the right dtype
+                and shape is copied once. ``None`` (or no arrays at all) runs on
+                what is already in the input buffers (``session.input(i)``).
+            copy: return copies instead of read-only views of session-owned
+                buffers that the next run overwrites (use it when the outputs must
+                outlive the next run, or when threads share the session).
+
+        Runs are serialized per session; the GIL is released while the model runs.
+        """
+    def resize_input(self, key: Union[int, str], shape: Sequence[int]) -> None:
+        """Changes the shape of input ``key`` (models with dynamic dimensions); outputs follow."""
+    def close(self) -> None:
+        """Releases the compiled model (idempotent); later calls raise :class:`~edgerun.ClosedError`."""
     def _specs(self, inputs: bool) -> list[tuple[Any, ...]]: ...
     def _io_stats(self) -> dict[str, int]: ...
     def _placement(self) -> list[tuple[int, int, int, str, str]]: ...
     @property
-    def closed(self) -> bool: ...
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
     @property
-    def signatures(self) -> list[str]: ...
+    def signatures(self) -> list[str]:
+        """The model's signature keys (``[]`` for a model without SignatureDefs)."""
     @property
-    def signature(self) -> Optional[str]: ...
+    def signature(self) -> Optional[str]:
+        """The signature this session runs (``None`` for a model without SignatureDefs)."""
     @property
-    def input_shape_signatures(self) -> list[tuple[int, ...]]: ...
+    def input_shape_signatures(self) -> list[tuple[int, ...]]:
+        """The inputs' declared shapes, ``-1`` for dynamic dimensions."""
     @property
-    def threads(self) -> int: ...
+    def threads(self) -> int:
+        """CPU threads XNNPACK uses."""
     @property
-    def stateful(self) -> bool: ...
+    def stateful(self) -> bool:
+        """Whether the model has resource variables (VAR_HANDLE / ASSIGN_VARIABLE), which persist across runs."""
     @property
-    def run_count(self) -> int: ...
+    def run_count(self) -> int:
+        """Runs completed by this session."""
     @property
-    def accelerator(self) -> str: ...
+    def accelerator(self) -> str:
+        """The accelerator the session was opened with: ``"cpu"``, ``"edgetpu"`` or ``"gpu"``."""
     @property
     def _fallback_reason(self) -> str: ...
     @property
