@@ -553,7 +553,8 @@ class SSD(Head[Detections]):
             input size; linear sizes; keypoints (x, y)).
         scales: (y_scale, x_scale, h_scale, w_scale) overriding the coder's.
         score_threshold: boxes whose best class score is >= this are kept.
-        iou_threshold, max_detections: NMS parameters.
+        iou_threshold: NMS: boxes overlapping a kept one by more than this are suppressed.
+        max_detections: NMS: at most this many boxes are kept.
         nms: ``"hard"`` (greedy) or ``"weighted"`` (MediaPipe's blending NMS: the
             kept box and keypoints are the score-weighted mean of the boxes it
             suppresses).
@@ -563,7 +564,8 @@ class SSD(Head[Detections]):
         score_clipping: clip raw scores to +-this before the sigmoid.
         background_class: score column 0 is background (skipped; class ids start
             at the next column, as TFLite_Detection_PostProcess reports them).
-        boxes_output, scores_output: which outputs (index or name); default: by shape.
+        boxes_output: which output holds the boxes (index or name); default: by shape.
+        scores_output: which output holds the scores (index or name); default: by shape.
     """
 
     def __init__(self, anchors: Any, box_coder: str = _SSD.box_coder, score_threshold: float = _SSD.score_threshold,

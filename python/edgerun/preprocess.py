@@ -163,8 +163,9 @@ class Preprocessor:
             OpenCV 5.x differs at exact ties, see docs/preprocessing.md) or ``area``
             (OpenCV INTER_AREA's weights when downscaling, exact integer box sums;
             SIMD except with ``yuv_sampling="rgb"`` on YUV sources).
-        mean, std: scalar or per output channel, in 0..255 pixel units:
+        mean: scalar or per output channel, in 0..255 pixel units:
             ``out = (px - mean) / std``.
+        std: scalar or per output channel, in 0..255 pixel units.
         channels: ``rgb``, ``bgr`` or ``gray`` (order written).
         layout: ``nhwc`` or ``nchw``.
         color: YUV matrix ``bt601`` or ``bt709``; ``yuv_range``: ``limited`` or ``full``.

@@ -920,8 +920,9 @@ def convert(
             written into the output's metadata.
         metadata: ``name``, ``version``, ``description``, ``author``, ``license``,
             ``labels`` (list or path to a file with one label per line).
-        prune / cluster: sparsity in (0, 1) / number of clusters, applied to a Keras
-            model with tensorflow-model-optimization (no fine-tuning).
+        prune: sparsity in (0, 1), applied to a Keras model with
+            tensorflow-model-optimization (no fine-tuning).
+        cluster: number of weight clusters, applied the same way.
         threads: CPU threads for the latency measurement (default: edgerun's default).
         runs: timed samples per model (each a batch of runs lasting >= 2 ms); the report
             gives the median and IQR per model and the after/before ratio with its ~95%
