@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh checkout: installs what it needs, builds the sdist
 # and from it the x86_64 + aarch64 manylinux wheels (scripts/build_wheels.sh --ci), installs
-# the x86_64 wheel, builds and runs the C++ tests (ctest), fuzzing and sanitizers
+# the x86_64 wheel, runs the static checks (stubtest, mypy, pyright type completeness, the API
+# reference with mkdocs --strict), builds and runs the C++ tests (ctest), fuzzing and sanitizers
 # (scripts/sanitizers.sh), the aarch64 (NEON) tests under qemu, pytest, and the wheel checks
 # (scripts/test_wheels.sh: clean venv without a compiler, aarch64 wheel under qemu compared
 # with x86_64). Used by newcomers (README) and by CI
@@ -57,6 +58,9 @@ python -m pip install -q "$WHEEL[dev,convert,plot,docs,typecheck]"
 say "types: stubtest (_core.pyi vs the built module), mypy -p edgerun, pyright --verifytypes (>= 98%)"
 python -m mypy.stubtest edgerun._core --allowlist scripts/stubtest_allowlist.txt
 python -m mypy -p edgerun  # [tool.mypy] in pyproject.toml: the source tree, python/edgerun
+# what users' type checkers infer (assert_type): heads -> Detections, FrameResult[...], TypedDicts
+python -m mypy tests/typecheck/api_usage.py
+pyright tests/typecheck/api_usage.py
 mkdir -p build
 # pyright exits 1 below 100%; scripts/verifytypes_check.py applies the threshold
 pyright --verifytypes edgerun --ignoreexternal --outputjson \
