@@ -1,5 +1,11 @@
-"""A griffe extension for the API reference (mkdocs.yml): the docstrings use Sphinx roles
-(:class:`~edgerun.Session`, :func:`edgerun.inspect`, :meth:`close`); Markdown has none.
+"""A griffe extension for the API reference (mkdocs.yml).
+
+Defaults read from the C++ options (``top_k: int = _CLASSIFIER.top_k``) are shown as
+their values (``top_k: int = 5``) when the package is importable (installed); otherwise
+as written.
+
+The docstrings use Sphinx roles (:class:`~edgerun.Session`, :func:`edgerun.inspect`,
+:meth:`close`); Markdown has none.
 
 A role naming an ``edgerun`` object by its full path becomes a cross-reference to the
 object's canonical path (``edgerun.Session`` -> ``edgerun.session.Session``), which
@@ -9,8 +15,9 @@ reference does not document, or to a name that no longer exists. Roles with a re
 
 from __future__ import annotations
 
+import importlib
 import re
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import griffe
 
@@ -51,8 +58,35 @@ def _walk(obj: griffe.Object) -> Any:
             yield from _walk(member)
 
 
+_OPTIONS_DEFAULT = re.compile(r"_[A-Z][A-Z_]*\.\w+")  # e.g. _CLASSIFIER.top_k, _DEFAULTS.depth
+
+
+def _resolve_defaults(func: griffe.Function, namespaces: Dict[str, Any]) -> None:
+    for param in func.parameters:
+        text = str(param.default) if param.default is not None else ""
+        if not _OPTIONS_DEFAULT.fullmatch(text):
+            continue
+        module = func.module.path
+        if module not in namespaces:
+            try:
+                namespaces[module] = vars(importlib.import_module(module))
+            except Exception:  # not installed: keep the expression
+                namespaces[module] = None
+        ns = namespaces[module]
+        if ns is None:
+            continue
+        base, attr = text.split(".")
+        try:
+            param.default = repr(getattr(ns[base], attr))
+        except (KeyError, AttributeError):
+            pass
+
+
 class SphinxRoles(griffe.Extension):
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        namespaces: Dict[str, Any] = {}
         for obj in _walk(pkg):
             if obj.docstring is not None:
                 obj.docstring.value = _convert(pkg, obj.docstring.value)
+            if isinstance(obj, griffe.Function):
+                _resolve_defaults(obj, namespaces)
