@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh checkout: installs what it needs, builds the sdist
 # and from it the x86_64 + aarch64 manylinux wheels (scripts/build_wheels.sh --ci), installs
-# the x86_64 wheel, builds and runs the C++ tests (ctest), fuzzing and sanitizers
+# the x86_64 wheel, runs the static checks (stubtest, mypy, pyright type completeness, the API
+# reference with mkdocs --strict), builds and runs the C++ tests (ctest), fuzzing and sanitizers
 # (scripts/sanitizers.sh), the aarch64 (NEON) tests under qemu, pytest, and the wheel checks
 # (scripts/test_wheels.sh: clean venv without a compiler, aarch64 wheel under qemu compared
 # with x86_64). Used by newcomers (README) and by CI
@@ -47,10 +48,26 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
   # shellcheck disable=SC1091
   . .venv/bin/activate
 fi
-say "installing $(basename "$WHEEL")[dev,convert,plot] (convert = TensorFlow for the model tools, plot = matplotlib for bench --plot)"
+say "installing $(basename "$WHEEL")[dev,convert,plot,docs,typecheck] (convert = TensorFlow for the model tools, plot = matplotlib for bench --plot, docs = mkdocs, typecheck = mypy + pyright)"
 python -m pip install -q --upgrade pip
 python -m pip uninstall -q -y edgerun 2>/dev/null || true
-python -m pip install -q "$WHEEL[dev,convert,plot]"
+python -m pip install -q "$WHEEL[dev,convert,plot,docs,typecheck]"
+
+# Static checks first (seconds): the stubs of the compiled module against the installed
+# module, the package's types, the public API's type completeness, and the API reference.
+say "types: stubtest (_core.pyi vs the built module), mypy -p edgerun, pyright --verifytypes (>= 98%)"
+python -m mypy.stubtest edgerun._core --allowlist scripts/stubtest_allowlist.txt
+python -m mypy -p edgerun  # [tool.mypy] in pyproject.toml: the source tree, python/edgerun
+# what users' type checkers infer (assert_type): heads -> Detections, FrameResult[...], TypedDicts
+python -m mypy tests/typecheck/api_usage.py
+pyright tests/typecheck/api_usage.py
+mkdir -p build
+# pyright exits 1 below 100%; scripts/verifytypes_check.py applies the threshold
+pyright --verifytypes edgerun --ignoreexternal --outputjson \
+  > build/verifytypes.json || true
+python scripts/verifytypes_check.py build/verifytypes.json --min 98
+say "API reference: mkdocs build --strict (a broken reference or link fails)"
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet
 
 say "C++ tests (ctest)"
 LITERT_LIB=$(python -c "import edgerun._runtime as r; print(r.find_litert()[0])")

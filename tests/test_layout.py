@@ -39,7 +39,8 @@ SHIMS = ("edgerun.cli", "edgerun.converter", "edgerun.metadata", "edgerun.modeli
          "edgerun.tflite_file")
 
 LAYERS: Sequence[Tuple[int, Sequence[str]]] = (
-    (0, ("edgerun._core", "edgerun._version", "edgerun.errors", "edgerun._runtime", "edgerun._compat")),
+    (0, ("edgerun._core", "edgerun._version", "edgerun.errors", "edgerun._runtime", "edgerun._compat",
+         "edgerun._types")),
     (1, ("edgerun.model", "edgerun.model.*")),
     (2, ("edgerun.session", "edgerun.preprocess", "edgerun.heads", "edgerun.pipeline", "edgerun.delegates",
          "edgerun.verify", "edgerun.cascade", "edgerun.draw")),

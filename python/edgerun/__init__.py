@@ -21,6 +21,7 @@ from .errors import (
 from . import _core
 from . import draw, heads
 from ._runtime import runtime_info
+from ._types import EdgeTpuDevice, EdgeTpuRuntime, PipelineStats, RuntimeInfo
 from ._version import __version__
 from .delegates import AcceleratorFallbackWarning, Delegate, OpPlacement, edgetpu_devices, edgetpu_runtime
 from .preprocess import Preprocessor, Transform
@@ -47,6 +48,7 @@ __all__ = [
     "Pipeline",
     "FrameResult",
     "FrameTimings",
+    "PipelineStats",
     "ChangeGate",
     "ModelGate",
     "ModelInfo",
@@ -62,11 +64,14 @@ __all__ = [
     "read_metadata",
     "write_metadata",
     "runtime_info",
+    "RuntimeInfo",
     "Delegate",
     "OpPlacement",
     "AcceleratorFallbackWarning",
     "edgetpu_devices",
     "edgetpu_runtime",
+    "EdgeTpuRuntime",
+    "EdgeTpuDevice",
     "Error",
     "ModelError",
     "InputError",

@@ -1,6 +1,6 @@
 # Type stubs of the compiled module edgerun._core (python/bindings).
 # tests/test_stubs.py checks that these names match the module exactly.
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -22,32 +22,58 @@ class Session:
                  verify: bool = True, accelerator_options: list[tuple[str, str]] = ...,
                  delegates: list[tuple[str, list[tuple[str, str]]]] = ...,
                  fallback: Optional[str] = None,
-                 input_shapes: Optional[dict[Union[str, int], list[int]]] = None,
+                 input_shapes: Optional[dict[Union[str, int], Sequence[int]]] = None,
                  profile: bool = False) -> None: ...
-    def input(self, key: Union[int, str]) -> np.ndarray: ...
-    def run(self, *arrays: Optional[np.ndarray], copy: bool = False) -> list[np.ndarray]: ...
-    def resize_input(self, key: Union[int, str], shape: list[int]) -> None: ...
-    def close(self) -> None: ...
+    def input(self, key: Union[int, str]) -> np.ndarray:
+        """Writable zero-copy view of the session-owned buffer of input ``key`` (index or name)."""
+    def run(self, *arrays: Optional[np.ndarray], copy: bool = False) -> list[np.ndarray]:
+        """Runs the model and returns its outputs, in the model's output order.
+
+        Args:
+            *arrays: one array per input, of the input's exact dtype and shape
+                (edgerun never casts silently; :class:`~edgerun.InputError` says
+                which input and what was expected). A C-contiguous, 64-byte aligned
+                array is used without a copy; any other array of the right dtype
+                and shape is copied once. ``None`` (or no arrays at all) runs on
+                what is already in the input buffers (``session.input(i)``).
+            copy: return copies instead of read-only views of session-owned
+                buffers that the next run overwrites (use it when the outputs must
+                outlive the next run, or when threads share the session).
+
+        Runs are serialized per session; the GIL is released while the model runs.
+        """
+    def resize_input(self, key: Union[int, str], shape: Sequence[int]) -> None:
+        """Changes the shape of input ``key`` (models with dynamic dimensions); outputs follow."""
+    def close(self) -> None:
+        """Releases the compiled model (idempotent); later calls raise :class:`~edgerun.ClosedError`."""
     def _specs(self, inputs: bool) -> list[tuple[Any, ...]]: ...
     def _io_stats(self) -> dict[str, int]: ...
     def _placement(self) -> list[tuple[int, int, int, str, str]]: ...
     def _take_profile(self) -> tuple[int, list[tuple[str, str, int, int, int]]]: ...
     @property
-    def closed(self) -> bool: ...
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
     @property
-    def signatures(self) -> list[str]: ...
+    def signatures(self) -> list[str]:
+        """The model's signature keys (``[]`` for a model without SignatureDefs)."""
     @property
-    def signature(self) -> Optional[str]: ...
+    def signature(self) -> Optional[str]:
+        """The signature this session runs (``None`` for a model without SignatureDefs)."""
     @property
-    def input_shape_signatures(self) -> list[tuple[int, ...]]: ...
+    def input_shape_signatures(self) -> list[tuple[int, ...]]:
+        """The inputs' declared shapes, ``-1`` for dynamic dimensions."""
     @property
-    def threads(self) -> int: ...
+    def threads(self) -> int:
+        """CPU threads XNNPACK uses."""
     @property
-    def stateful(self) -> bool: ...
+    def stateful(self) -> bool:
+        """Whether the model has resource variables (VAR_HANDLE / ASSIGN_VARIABLE), which persist across runs."""
     @property
-    def run_count(self) -> int: ...
+    def run_count(self) -> int:
+        """Runs completed by this session."""
     @property
-    def accelerator(self) -> str: ...
+    def accelerator(self) -> str:
+        """The accelerator the session was opened with: ``"cpu"``, ``"edgetpu"`` or ``"gpu"``."""
     @property
     def _fallback_reason(self) -> str: ...
     @property
@@ -133,7 +159,7 @@ class PreprocessSpec:
 
 class Transform:
     """preprocess::Transform (edgerun.Transform wraps it)."""
-    def __init__(self, matrix: list[float], input_size: tuple[int, int], content: tuple[int, int, int, int],
+    def __init__(self, matrix: Sequence[float], input_size: tuple[int, int], content: tuple[int, int, int, int],
                  source_roi: tuple[int, int, int, int]) -> None: ...
     @property
     def matrix(self) -> tuple[float, float, float, float, float, float]: ...
@@ -148,7 +174,7 @@ class _Preprocessor:
     def __init__(self, spec: PreprocessSpec) -> None: ...
     def run(self, frame: np.ndarray, out: np.ndarray, scale: float,
             zero_point: int) -> Transform: ...
-    def crop_rotated(self, frame: np.ndarray, out: np.ndarray, roi: list[float], scale: float,
+    def crop_rotated(self, frame: np.ndarray, out: np.ndarray, roi: Sequence[float], scale: float,
                      zero_point: int) -> Transform: ...
     def transform(self, src_width: int, src_height: int, out_width: int,
                   out_height: int) -> Transform: ...

@@ -10,6 +10,7 @@ import threading
 import warnings
 
 from . import _core
+from ._types import RuntimeInfo
 
 _lock = threading.Lock()
 _loaded = False
@@ -73,7 +74,7 @@ def ensure_runtime() -> None:
             _loaded = True
 
 
-def runtime_info() -> dict:
+def runtime_info() -> RuntimeInfo:
     """Which LiteRT runtime edgerun uses: ``library`` (path of libLiteRt.so), ``version``
     (of the ai-edge-litert distribution), ``supported`` (the versions edgerun was checked
     against), ``loaded`` and ``error``.

@@ -225,7 +225,7 @@ class Cascade:
         boxes = np.asarray(getattr(det, "boxes", np.zeros((0, 4), np.float32)))
         kps = np.asarray(getattr(det, "keypoints", np.zeros((len(boxes), 0, 2), np.float32)))
         n = min(len(boxes), self.max_rois)
-        rois: List[Roi] = [tuple(float(v) for v in self._roi_from(boxes[i], kps[i])) for i in range(n)]
+        rois: List[Roi] = [tuple(float(v) for v in self._roi_from(boxes[i], kps[i])) for i in range(n)]  # type: ignore[misc]  # length checked below
         for r in rois:
             if len(r) != 5:
                 raise InputError(f"roi_from returned {r!r}; expected (cx, cy, w, h, angle)")

@@ -3,6 +3,8 @@ console script and ``python -m edgerun`` use it; this name keeps working for now
 
 import sys
 
+from typing import Any
+
 from ._compat import warn_moved
 from .tools import cli as _new
 from .tools.cli import build_parser, main  # noqa: F401
@@ -11,7 +13,7 @@ if __name__ != "__main__":
     warn_moved(__name__, "edgerun.tools.cli")
 
 
-def __getattr__(name: str):  # the rest, private names included
+def __getattr__(name: str) -> Any:  # the rest, private names included
     return getattr(_new, name)
 
 

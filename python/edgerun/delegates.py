@@ -17,6 +17,7 @@ import os
 from typing import Mapping, Union
 
 from . import _core
+from ._types import EdgeTpuDevice, EdgeTpuRuntime
 from .errors import DelegateError, InputError
 from .model.tflite_file import op_name  # noqa: F401  (its old home; Session.placement names ops with it)
 
@@ -104,7 +105,7 @@ class OpPlacement:
     accelerator: str
 
 
-def edgetpu_devices() -> list[dict]:
+def edgetpu_devices() -> list[EdgeTpuDevice]:
     """The Edge TPUs that Coral's runtime (libedgetpu.so.1) can see: a probe, it never
     raises for a missing runtime.
 
@@ -120,7 +121,7 @@ def edgetpu_devices() -> list[dict]:
     return [{"type": t, "path": p} for t, p in found]
 
 
-def edgetpu_runtime() -> dict:
+def edgetpu_runtime() -> EdgeTpuRuntime:
     """Which libedgetpu would be used: a probe, it never raises for a missing runtime.
 
     Returns ``{"available": bool, "library": path, "version": str, "error": str}``:

@@ -253,7 +253,8 @@ def detections(frame: np.ndarray, dets: Any, *, color: Color = None, thickness: 
     several = names is not None or (len(classes) > 0 and int(np.max(classes)) > 0)
     for i in range(len(boxes)):
         c = _color(color, ch, int(classes[i]))
-        px = _box_pixels(*(float(v) for v in boxes[i, :4]), sx, sy)
+        x1, y1, x2, y2 = (float(v) for v in boxes[i, :4])
+        px = _box_pixels(x1, y1, x2, y2, sx, sy)
         if px is None:
             continue
         l, t, r, b = px
@@ -395,7 +396,7 @@ def mask(frame: np.ndarray, seg: Any, *, alpha: float = 0.5, colors: Optional[Se
     region = frame[ys:ye, xs:xe]
     view = region[..., None] if region.ndim == 2 else region
     idx = np.maximum(sub, -1) + 1
-    col = np.take(lut, idx, axis=0)[..., :view.shape[2]]  # (h, w, C)
+    col = np.take(lut, idx, axis=0)[..., :view.shape[2]].astype(np.uint16)  # (h, w, C)
     wp = np.take(weights, idx)[..., None]
     view[...] = ((view.astype(np.uint16) * (256 - wp) + col * wp + 128) >> 8).astype(np.uint8)
     return frame

@@ -8,6 +8,7 @@ bad inputs, ``RuntimeError`` for failures while running).
 from __future__ import annotations
 
 import re
+from typing import Any, List
 
 __all__ = [
     "Error",
@@ -31,7 +32,7 @@ class Error(Exception):
     follow on a second line, joined, without the links to tensorflow.org guides.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         if len(args) == 1 and isinstance(args[0], str):
             args = (tidy_runtime_message(args[0]),)
         super().__init__(*args, **kwargs)
@@ -87,7 +88,7 @@ _GUIDE = re.compile(r"^(?:See instructions:\s*)?https?://\S+\s*$|^See instructio
 _DETAIL = "\n  runtime log: "
 
 
-def _runtime_lines(text: str) -> list:
+def _runtime_lines(text: str) -> List[str]:
     lines = []
     for raw in _LINE_STARTS.sub("\n", text).splitlines():
         line = raw.strip()

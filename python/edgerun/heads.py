@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -63,6 +63,9 @@ __all__ = [
 
 OutputKey = Union[int, str, None]
 LabelsArg = Union[Sequence[str], str, "os.PathLike[str]", None]
+#: what a head returns per frame: Detections, Classifications, SegmentationMask or LandmarkPoints
+ResultT = TypeVar("ResultT")
+_HeadT = TypeVar("_HeadT", bound="Head[Any]")
 
 # The heads' options, defaults, vocabularies and checks live in C++
 # (edgerun::postprocess::*Options and the heads' Create()); the classes below
@@ -78,7 +81,7 @@ _LM = _core.LandmarksOptions()
 
 
 # ----------------------------------------------------------------------------- results
-def _label_list(table: Optional[Tuple[str, ...]], ids: np.ndarray) -> Optional[list]:
+def _label_list(table: Optional[Tuple[str, ...]], ids: np.ndarray) -> Optional[List[str]]:
     if table is None:
         return None
     n = len(table)
@@ -104,7 +107,7 @@ class _ResultArray(np.ndarray):
         return self.view(np.ndarray)["class_id"]
 
     @property
-    def labels(self) -> Optional[list]:
+    def labels(self) -> Optional[List[str]]:
         """Class names per entry (None when the head has no labels)."""
         return _label_list(self._label_table, self.classes)
 
@@ -175,14 +178,14 @@ class SegmentationMask:
 
     def __init__(self, classes: np.ndarray, scores: Optional[np.ndarray], matrix: Any,
                  labels: Optional[Tuple[str, ...]] = None) -> None:
-        self.classes = classes
-        self.scores = scores
-        self.matrix = np.array(matrix, dtype=np.float64).reshape(2, 3)
-        self.labels = labels
+        self.classes: np.ndarray = classes
+        self.scores: Optional[np.ndarray] = scores
+        self.matrix: np.ndarray = np.array(matrix, dtype=np.float64).reshape(2, 3)
+        self.labels: Optional[Tuple[str, ...]] = labels
 
     @property
     def shape(self) -> Tuple[int, int]:
-        return self.classes.shape  # type: ignore[return-value]
+        return self.classes.shape
 
     @property
     def origin(self) -> Tuple[float, float]:
@@ -240,8 +243,8 @@ class LandmarkPoints:
     __slots__ = ("points", "scores")
 
     def __init__(self, points: np.ndarray, scores: np.ndarray) -> None:
-        self.points = points
-        self.scores = scores
+        self.points: np.ndarray = points
+        self.scores: np.ndarray = scores
 
     @property
     def xy(self) -> np.ndarray:
@@ -335,7 +338,7 @@ def _core_transform(transform: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- heads
-class Head:
+class Head(Generic[ResultT]):
     """Base class of the decoding heads.
 
     ``head(outputs, transform=None)`` decodes a list of numpy outputs (e.g.
@@ -352,7 +355,7 @@ class Head:
     def __init__(self, impl: Any, labels: LabelsArg = None) -> None:
         self._impl = impl
         self._labels = _load_labels(labels)
-        self._cache: dict = {}
+        self._cache: Dict[Any, Any] = {}
         self._bound: Optional[tuple] = None  # (input specs, output specs, decoder)
 
     @property
@@ -360,8 +363,8 @@ class Head:
         return self._labels
 
     # -- binding ---------------------------------------------------------------
-    def bind(self, session: Any = None, *, inputs: Optional[Sequence[Any]] = None,
-             outputs: Optional[Sequence[Any]] = None, input_size: Optional[Tuple[int, int]] = None) -> "Head":
+    def bind(self: _HeadT, session: Any = None, *, inputs: Optional[Sequence[Any]] = None,
+             outputs: Optional[Sequence[Any]] = None, input_size: Optional[Tuple[int, int]] = None) -> _HeadT:
         """Binds the head to a Session's tensors (or to ``inputs`` / ``outputs``
         TensorSpecs); raises InputError when the model does not fit the head.
         Returns the head."""
@@ -382,10 +385,10 @@ class Head:
         self._bound = (tuple((o.shape, o.dtype) for o in outs), decoder)
         return self
 
-    def _check_outputs(self, outs: list) -> None:
+    def _check_outputs(self, outs: List[TensorSpec]) -> None:
         """Python-side checks of a binding (labels vs classes)."""
 
-    def _decoder_for(self, arrays: list, transform: Any, input_size: Any, quantization: Any) -> Any:
+    def _decoder_for(self, arrays: List[np.ndarray], transform: Any, input_size: Any, quantization: Any) -> Any:
         sig = tuple((a.shape, a.dtype) for a in arrays)
         if self._bound is not None and quantization is None and input_size is None and self._bound[0] == sig:
             return self._bound[1]
@@ -429,7 +432,7 @@ class Head:
 
     # -- decoding ----------------------------------------------------------------
     def __call__(self, outputs: Any, transform: Any = None, *, input_size: Optional[Tuple[int, int]] = None,
-                 quantization: Optional[Sequence[Any]] = None) -> Any:
+                 quantization: Optional[Sequence[Any]] = None) -> ResultT:
         """Decodes one frame's outputs (a list of numpy arrays, in the model's
         output order) into :class:`Detections` / :class:`Classifications`.
 
@@ -466,7 +469,7 @@ class Head:
         return self._impl.describe()
 
 
-class Classifier(Head):
+class Classifier(Head[Classifications]):
     """Top-k classification of one score output ([C] or [1, C]).
 
     Args:
@@ -508,7 +511,7 @@ class Classifier(Head):
             head.bind(model)
         return head
 
-    def _check_outputs(self, outs: list) -> None:
+    def _check_outputs(self, outs: List[TensorSpec]) -> None:
         if self._labels is None:
             return
         if isinstance(self._output, int) and self._output < len(outs):
@@ -564,7 +567,7 @@ class SsdAnchors:
         return _core.generate_ssd_anchors(self._options(input_size))
 
 
-class SSD(Head):
+class SSD(Head[Detections]):
     """SSD decoding: raw box regressors [1, N, 4 (+ 2K)] and scores [1, N, C].
 
     Args:
@@ -576,7 +579,8 @@ class SSD(Head):
             input size; linear sizes; keypoints (x, y)).
         scales: (y_scale, x_scale, h_scale, w_scale) overriding the coder's.
         score_threshold: boxes whose best class score is >= this are kept.
-        iou_threshold, max_detections: NMS parameters.
+        iou_threshold: NMS: boxes overlapping a kept one by more than this are suppressed.
+        max_detections: NMS: at most this many boxes are kept.
         nms: ``"hard"`` (greedy) or ``"weighted"`` (MediaPipe's blending NMS: the
             kept box and keypoints are the score-weighted mean of the boxes it
             suppresses).
@@ -586,7 +590,8 @@ class SSD(Head):
         score_clipping: clip raw scores to +-this before the sigmoid.
         background_class: score column 0 is background (skipped; class ids start
             at the next column, as TFLite_Detection_PostProcess reports them).
-        boxes_output, scores_output: which outputs (index or name); default: by shape.
+        boxes_output: which output holds the boxes (index or name); default: by shape.
+        scores_output: which output holds the scores (index or name); default: by shape.
     """
 
     def __init__(self, anchors: Any, box_coder: str = _SSD.box_coder, score_threshold: float = _SSD.score_threshold,
@@ -636,7 +641,7 @@ class BlazeFace(SSD):
                          _base=b)
 
 
-class YOLO(Head):
+class YOLO(Head[Detections]):
     """YOLO decoding: v5, v8 / v11, end-to-end v10 / YOLO26, and their pose variants.
 
     - ``version=5``: one output [1, N, 5 + C] of (xc, yc, w, h, objectness, class
@@ -687,7 +692,7 @@ class YOLO(Head):
         super().__init__(impl, labels)
 
 
-class Segmentation(Head):
+class Segmentation(Head[SegmentationMask]):
     """Semantic segmentation masks (MediaPipe selfie segmentation, DeepLab ...).
 
     Layouts (one output, chosen by shape unless ``output=`` says):
@@ -727,7 +732,7 @@ class Segmentation(Head):
         return SegmentationMask(arr["classes"], arr["scores"], arr["matrix"], self._labels)
 
 
-class Landmarks(Head):
+class Landmarks(Head[LandmarkPoints]):
     """Landmark models: MediaPipe face mesh (468 x 3), hands (21 x 3), pose (39 x 5:
     33 body landmarks + 6 auxiliary), or any model whose output is N points of
     ``dims`` values (x, y[, z[, visibility[, presence]]]).
@@ -761,7 +766,7 @@ class Landmarks(Head):
         return LandmarkPoints(arr["points"], arr["scores"])
 
 
-class DetectionPostProcess(Head):
+class DetectionPostProcess(Head[Detections]):
     """Models that end in ``TFLite_Detection_PostProcess`` (boxes [1, N, 4] as
     ymin, xmin, ymax, xmax normalized; classes [1, N]; scores [1, N]; count [1]).
 

@@ -6,6 +6,8 @@ The small test models this module used to ship (``add_model``, ``slow_model``,
 repository's ``tests/models.py`` and are no longer part of the package.
 """
 
+from typing import Any
+
 from ._compat import warn_moved
 from .model import builder as _new
 from .model.builder import *  # noqa: F401,F403
@@ -21,7 +23,7 @@ _MOVED_TO_TESTS = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _MOVED_TO_TESTS:
         raise AttributeError(f"edgerun.modelgen.{name} was a test fixture and is no longer shipped: it lives in "
                              "the edgerun repository's tests/models.py")

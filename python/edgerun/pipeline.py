@@ -24,12 +24,14 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Tuple, Union, cast, overload
 
 import numpy as np
 
 from . import _core
+from ._types import PipelineStats
 from .errors import ClosedError, Error, InputError, ModelError
+from .heads import Head, ResultT
 from .model import tflite_file
 from .model.info import ModelInfo
 from .preprocess import Preprocessor, Transform
@@ -57,7 +59,7 @@ class FrameTimings:
     gate: float = 0.0
 
 
-class FrameResult:
+class FrameResult(Generic[ResultT]):
     """One frame's outcome.
 
     ``output`` is what the head decoded (e.g. :class:`edgerun.heads.Detections`),
@@ -76,17 +78,17 @@ class FrameResult:
     def __init__(self, frame_id: int, meta: Any, output: Any, error: Optional[BaseException], model: ModelInfo,
                  model_generation: int, transform: Optional[Transform], timings: Any, skipped: bool = False,
                  reused_frame_id: Optional[int] = None, gate_output: Any = None) -> None:
-        self.frame_id = frame_id
-        self.meta = meta
-        self.output = output
-        self.error = error
-        self.model = model
-        self.model_generation = model_generation
-        self.transform = transform
+        self.frame_id: int = frame_id
+        self.meta: Any = meta
+        self.output: ResultT = output  # None when error is set
+        self.error: Optional[BaseException] = error
+        self.model: ModelInfo = model
+        self.model_generation: int = model_generation
+        self.transform: Optional[Transform] = transform
         self._timings = timings  # FrameTimings, or the binding's result (converted when first read)
-        self.skipped = skipped
-        self.reused_frame_id = reused_frame_id
-        self.gate_output = gate_output
+        self.skipped: bool = skipped
+        self.reused_frame_id: Optional[int] = reused_frame_id
+        self.gate_output: Any = gate_output
 
     @property
     def timings(self) -> FrameTimings:
@@ -100,7 +102,7 @@ class FrameResult:
     def ok(self) -> bool:
         return self.error is None
 
-    def unwrap(self) -> Any:
+    def unwrap(self) -> ResultT:
         """The output, or raise this frame's error."""
         if self.error is not None:
             raise self.error
@@ -118,18 +120,18 @@ class SwapFuture:
     """The outcome of :meth:`Pipeline.swap`: ``result()`` gives the new model's
     :class:`ModelInfo` once it is current, or raises why it was not swapped in."""
 
-    def __init__(self, pipe: "Pipeline", ticket: Any, session: Optional[Session], verified: bool) -> None:
+    def __init__(self, pipe: "Pipeline[Any]", ticket: Any, session: Optional[Session], verified: bool) -> None:
         self._pipe = pipe
         self._ticket = ticket
         self._session = session  # the Session the caller passed, if any
         self._verified = verified  # whether a session made from a path/bytes verifies them (current options)
         self._memory_limit: Optional[int] = None  # the current session's, inherited by a session made here
-        self._outcome: Optional[tuple] = None
+        self._outcome: Optional[Tuple[Optional[ModelInfo], Optional[BaseException]]] = None
 
     def done(self) -> bool:
         return self._ticket.done()
 
-    def _finish(self, timeout: Optional[float]) -> tuple:
+    def _finish(self, timeout: Optional[float]) -> Tuple[Optional[ModelInfo], Optional[BaseException]]:
         if self._outcome is None:
             if not self._ticket.wait(_timeout_arg(timeout)):
                 raise TimeoutError("the new model is still loading")
@@ -148,7 +150,7 @@ class SwapFuture:
         info, error = self._finish(timeout)
         if error is not None:
             raise error
-        return info
+        return cast(ModelInfo, info)  # set whenever error is None
 
     def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
         return self._finish(timeout)[1]
@@ -214,8 +216,8 @@ class ChangeGate:
     __slots__ = ("threshold", "max_skip")
 
     def __init__(self, threshold: int = 8, max_skip: int = 30) -> None:
-        self.threshold = _int_option("threshold", threshold, 0, 254)
-        self.max_skip = _int_option("max_skip", max_skip, 1, 2**31 - 1)
+        self.threshold: int = _int_option("threshold", threshold, 0, 254)
+        self.max_skip: int = _int_option("max_skip", max_skip, 1, 2**31 - 1)
 
     def __repr__(self) -> str:
         return f"edgerun.ChangeGate(threshold={self.threshold}, max_skip={self.max_skip})"
@@ -242,15 +244,16 @@ class ModelGate:
 
     __slots__ = ("cheap", "predicate", "max_skip")
 
-    def __init__(self, cheap: Any, predicate: Callable[[Any], Any], *, max_skip: int = 30) -> None:
+    def __init__(self, cheap: Union["Pipeline[Any]", Session], predicate: Callable[[Any], Any], *,
+                 max_skip: int = 30) -> None:
         if not isinstance(cheap, (Pipeline, Session)):
             raise InputError(f"cheap: expected an edgerun.Pipeline or edgerun.Session, got {type(cheap).__name__}")
         if not callable(predicate):
             raise InputError(f"predicate: expected a callable taking the cheap model's FrameResult, got "
                              f"{type(predicate).__name__}")
-        self.cheap = cheap
-        self.predicate = predicate
-        self.max_skip = _int_option("max_skip", max_skip, 1, 2**31 - 1)
+        self.cheap: Union[Pipeline[Any], Session] = cheap
+        self.predicate: Callable[[Any], Any] = predicate
+        self.max_skip: int = _int_option("max_skip", max_skip, 1, 2**31 - 1)
 
     def __repr__(self) -> str:
         return f"edgerun.ModelGate({self.cheap!r}, {self.predicate!r}, max_skip={self.max_skip})"
@@ -259,7 +262,7 @@ class ModelGate:
 # ModelInfos kept for generations just below the oldest one in use (see _prune_models_locked).
 _KEEP_OLD_MODELS = 4
 
-_live: "weakref.WeakSet[Pipeline]" = weakref.WeakSet()
+_live: "weakref.WeakSet[Pipeline[Any]]" = weakref.WeakSet()
 
 # The options' defaults, names and checks live in C++ (edgerun::PipelineOptions,
 # Pipeline::Create); Pipeline passes its keywords through unchanged.
@@ -275,7 +278,7 @@ def _close_all() -> None:  # interpreter shutdown with live pipelines: stop thei
             pass
 
 
-class Pipeline:
+class Pipeline(Generic[ResultT]):
     """Frame -> preprocess -> invoke -> decode, synchronously or pipelined.
 
     Args:
@@ -307,7 +310,15 @@ class Pipeline:
             ``stats()`` (``gate_ran``, ``gate_skipped``, ...).
     """
 
-    def __init__(self, session: Session, pre: Preprocessor, head: Any = None, *, depth: int = _DEFAULTS.depth,
+    @overload
+    def __init__(self: "Pipeline[List[np.ndarray]]", session: Session, pre: Preprocessor, head: None = None, *,
+                 depth: int = ..., drop: str = ..., max_results: int = ..., overlap: Optional[bool] = ...,
+                 max_fps: Optional[float] = ..., gate: Union[ChangeGate, ModelGate, None] = ...) -> None: ...
+    @overload
+    def __init__(self, session: Session, pre: Preprocessor, head: Head[ResultT], *,
+                 depth: int = ..., drop: str = ..., max_results: int = ..., overlap: Optional[bool] = ...,
+                 max_fps: Optional[float] = ..., gate: Union[ChangeGate, ModelGate, None] = ...) -> None: ...
+    def __init__(self, session: Session, pre: Preprocessor, head: Optional[Head[Any]] = None, *, depth: int = _DEFAULTS.depth,
                  drop: str = _DEFAULTS.drop, max_results: int = _DEFAULTS.max_results,
                  overlap: Optional[bool] = _DEFAULTS.overlap, max_fps: Optional[float] = _DEFAULTS.max_fps,
                  gate: Union[ChangeGate, ModelGate, None] = None) -> None:
@@ -349,7 +360,7 @@ class Pipeline:
         self._meta: Dict[int, Any] = {}    # frame id -> (meta, gate output), until its result is taken (or dropped)
         self._sessions: Dict[int, Session] = {1: session}
         self._models: Dict[int, ModelInfo] = {1: session.model_info}  # computed once, by the session
-        self._last_transform: tuple = (None, None)  # (_core.Transform, Transform)
+        self._last_transform: Tuple[Any, Optional[Transform]] = (None, None)  # (_core.Transform, Transform)
         self._swaps: List[SwapFuture] = []
         _live.add(self)
 
@@ -413,7 +424,7 @@ class Pipeline:
             info = self._models.get(generation)
         return info if info is not None else ModelInfo(sha256="?" * 64, size=0)
 
-    def _cascade_force(self, frame: Any, strict: bool) -> tuple:
+    def _cascade_force(self, frame: Any, strict: bool) -> Tuple[int, Any]:
         """(force for the core, the cheap model's result): the cascade's decision for one frame.
         ``strict``: raise the cheap model's frame error (synchronous call); otherwise the
         frame runs and the pipeline reports its error with its result."""
@@ -427,7 +438,7 @@ class Pipeline:
             return 2, None
         return (2 if self._cascade.predicate(cheap) else 1), cheap
 
-    def _wrap(self, raw: Any, meta: Any, gate_output: Any = None) -> FrameResult:
+    def _wrap(self, raw: Any, meta: Any, gate_output: Any = None) -> FrameResult[ResultT]:
         """A FrameResult from the binding's _core._FrameResult."""
         error, output, generation = raw.error, raw.output, raw.model
         if error is None and self._head is not None and output is not None:
@@ -442,7 +453,7 @@ class Pipeline:
                            raw.reused_frame_id if skipped else None, gate_output)
 
     # -- synchronous -------------------------------------------------------------
-    def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult:
+    def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult[ResultT]:
         """Preprocess, run and decode one frame on this thread; raises the frame's error."""
         force, cheap = self._cascade_force(frame, True)
         r = self._wrap(self._impl.process(frame, force), meta, cheap)
@@ -474,7 +485,7 @@ class Pipeline:
             self._meta[fid] = (meta, cheap)
         return fid
 
-    def get(self, timeout: Optional[float] = None) -> FrameResult:
+    def get(self, timeout: Optional[float] = None) -> FrameResult[ResultT]:
         """The next result in frame order; waits up to ``timeout`` seconds (None: forever).
 
         Raises TimeoutError when none arrived in time, ClosedError when the
@@ -489,7 +500,7 @@ class Pipeline:
         return self._wrap(raw, meta, cheap)
 
     def results(self, timeout: Optional[float] = None, *, stop: Any = None,
-                poll: float = 0.1) -> Iterator[FrameResult]:
+                poll: float = 0.1) -> Iterator[FrameResult[ResultT]]:
         """Yields results in frame order as they arrive, until the pipeline is closed
         and drained, or until none arrives within ``timeout`` seconds (None: no limit;
         0: only the results that are complete now).
@@ -512,14 +523,14 @@ class Pipeline:
             raise InputError(f"poll: expected a positive number of seconds, got {poll!r}")
         return self._results_until(limit, is_set, step)
 
-    def _results(self, timeout: Optional[float]) -> Iterator[FrameResult]:
+    def _results(self, timeout: Optional[float]) -> Iterator[FrameResult[ResultT]]:
         while True:
             try:
                 yield self.get(timeout)
             except (ClosedError, TimeoutError):
                 return
 
-    def _results_until(self, limit: float, is_set: Callable[[], Any], step: float) -> Iterator[FrameResult]:
+    def _results_until(self, limit: float, is_set: Callable[[], Any], step: float) -> Iterator[FrameResult[ResultT]]:
         clock = time.monotonic
         deadline = None if limit < 0 else clock() + limit
         while True:
@@ -591,7 +602,7 @@ class Pipeline:
         """The :class:`ModelInfo` of the current model."""
         return self._model_for(self._impl.model())
 
-    def stats(self) -> Dict[str, Any]:
+    def stats(self) -> PipelineStats:
         """Counters (submitted, completed, failed, dropped, swaps, ...) and, over the
         last results, latency p50/p90/p99, per-stage medians (ms) and FPS.
 
@@ -604,7 +615,7 @@ class Pipeline:
         Gate decisions: ``gate_ran`` (= ``gate_first`` + ``gate_changed`` +
         ``gate_forced``: no reference yet, scene changed or cascade fired,
         max_skip reached), ``gate_skipped`` and ``gate_p50_ms`` (thumbnail cost)."""
-        return self._impl.stats()
+        return cast(PipelineStats, self._impl.stats())
 
     @property
     def overlapped(self) -> bool:
@@ -626,7 +637,7 @@ class Pipeline:
     def closed(self) -> bool:
         return self._impl.closed
 
-    def __enter__(self) -> "Pipeline":
+    def __enter__(self) -> "Pipeline[ResultT]":
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -643,7 +654,8 @@ class Pipeline:
         return f"<edgerun.Pipeline {state} head={self._head!r}>"
 
 
-def _authenticate(model, expect_sha256: Optional[str], check) -> Union[bytes, Session]:
+def _authenticate(model: Union[str, bytes, bytearray, memoryview, Session], expect_sha256: Optional[str],
+                  check: Optional[Callable[[bytes], Any]]) -> Union[bytes, Session]:
     """Pipeline.swap's integrity checks; returns what to load (bytes, so that what was checked
     is what is loaded)."""
     import hashlib

@@ -11,7 +11,7 @@ GIL released). Semantics and accuracy: docs/preprocessing.md.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -55,12 +55,12 @@ class Transform:
 
     def _init(self, t: Any) -> None:
         self._t = t  # the C++ struct, handed back to the core (heads) without conversion
-        self._m = t.matrix
-        self.input_size = t.input_size
-        self.content = t.content
-        self.source_roi = t.source_roi
-        self._mat = None
-        self._inv = None
+        self._m: Tuple[float, float, float, float, float, float] = t.matrix
+        self.input_size: Tuple[int, int] = t.input_size
+        self.content: Tuple[int, int, int, int] = t.content
+        self.source_roi: Tuple[int, int, int, int] = t.source_roi
+        self._mat: Optional[np.ndarray] = None
+        self._inv: Optional[np.ndarray] = None
 
     @property
     def matrix(self) -> np.ndarray:
@@ -136,7 +136,7 @@ class Transform:
     def __hash__(self) -> int:
         return hash((self._m, self.input_size, self.content, self.source_roi))
 
-    def __reduce__(self) -> tuple:  # pickles by value (the C++ struct is rebuilt)
+    def __reduce__(self) -> Tuple[Any, ...]:  # pickles by value (the C++ struct is rebuilt)
         return (Transform, (self._m, self.input_size, self.content, self.source_roi))
 
     def __repr__(self) -> str:
@@ -163,8 +163,9 @@ class Preprocessor:
             OpenCV 5.x differs at exact ties, see docs/preprocessing.md) or ``area``
             (OpenCV INTER_AREA's weights when downscaling, exact integer box sums;
             SIMD except with ``yuv_sampling="rgb"`` on YUV sources).
-        mean, std: scalar or per output channel, in 0..255 pixel units:
+        mean: scalar or per output channel, in 0..255 pixel units:
             ``out = (px - mean) / std``.
+        std: scalar or per output channel, in 0..255 pixel units.
         channels: ``rgb``, ``bgr`` or ``gray`` (order written).
         layout: ``nhwc`` or ``nchw``.
         color: YUV matrix ``bt601`` or ``bt709``; ``yuv_range``: ``limited`` or ``full``.
@@ -250,7 +251,7 @@ class Preprocessor:
         if shape is None and m.subgraphs and m.subgraphs[0].inputs is not None and len(m.subgraphs[0].inputs):
             t = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]]
             shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
-        kwargs: dict = dict(meta.preprocessing())
+        kwargs: Dict[str, Any] = dict(meta.preprocessing())
         if "layout" not in kwargs and shape is not None:
             layout = infer_layout(shape)
             if layout is not None:
@@ -310,7 +311,7 @@ class Preprocessor:
             zp = zero_point if zero_point is not None else 0  # the binding refuses 1.5 and out-of-range ints
         raw = self._impl.run(frame, out, s, zp)
         last = self._last  # one read: consistent even when threads share this Preprocessor
-        if last[0] is raw:  # same geometry -> the binding hands back the same _core.Transform object
+        if last[0] is raw and last[1] is not None:  # same geometry -> the binding hands back the same _core.Transform object
             return last[1]
         t = Transform._wrap(raw)
         self._last = (raw, t)
@@ -383,7 +384,7 @@ class Preprocessor:
         return Transform._wrap(self._impl.transform(fw, fh, iw, ih))  # ints checked by the binding
 
     @property
-    def options(self) -> dict:
+    def options(self) -> Dict[str, Any]:
         """The settings this Preprocessor was made with (mean/std/pad_value as 3 values)."""
         opts = self._impl.spec.to_dict()
         del opts["isa"]  # a testing knob (_isa), not a setting

@@ -6,7 +6,7 @@ import dataclasses
 import operator
 import os
 import warnings
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -28,13 +28,13 @@ class TensorSpec:
     """Description of one model input or output."""
 
     name: str
-    shape: tuple
+    shape: Tuple[int, ...]
     dtype: np.dtype
     scale: float = 0.0
     zero_point: int = 0
     #: per-channel quantization (empty unless the tensor is per-channel quantized)
-    scales: tuple = ()
-    zero_points: tuple = ()
+    scales: Tuple[float, ...] = ()
+    zero_points: Tuple[int, ...] = ()
     quantized_dimension: int = -1
 
     @property
@@ -123,9 +123,9 @@ class Profile:
     """What ``Session.profile()`` returns: the events of ``runs`` runs."""
 
     runs: int
-    events: tuple
+    events: Tuple[ProfileEvent, ...]
 
-    def operators(self) -> list:
+    def operators(self) -> List[ProfileEvent]:
         """The operator events (``"operator"`` and ``"delegate_operator"``), in order."""
         return [e for e in self.events if e.kind != "runtime"]
 
@@ -160,7 +160,7 @@ def check_memory_limit(source: Any, limit: Optional[int], what: str = "model") -
     return est
 
 
-def _spec(t: tuple) -> TensorSpec:
+def _spec(t: Tuple[Any, ...]) -> TensorSpec:
     name, shape, dtype, scale, zp, scales, zps, qdim = t
     return TensorSpec(name, tuple(shape), np.dtype(dtype), float(scale), int(zp),
                       tuple(scales), tuple(zps), int(qdim))
@@ -255,7 +255,7 @@ class Session(_core.Session):
         super().__init__(source, threads, accelerator, signature, verify, accel_opts,
                          [d._core_spec() for d in delegates], fallback,
                          dict(input_shapes) if isinstance(input_shapes, Mapping) else input_shapes, profile)
-        self._spec_cache: Optional[tuple] = None
+        self._spec_cache: Optional[Tuple[List[TensorSpec], List[TensorSpec]]] = None
         self._model_info_cache: Optional[ModelInfo] = None
         self._verified = bool(verify)  # the bytes passed edgerun's verifier (no second check needed)
         self._memory_limit = limit
@@ -296,7 +296,7 @@ class Session(_core.Session):
                              None, self._memory_estimate)
 
     # -- descriptions ---------------------------------------------------------
-    def _specs_cached(self) -> tuple:
+    def _specs_cached(self) -> Tuple[List[TensorSpec], List[TensorSpec]]:
         if self._spec_cache is None:
             self._spec_cache = (
                 [_spec(t) for t in self._specs(True)],
@@ -305,12 +305,12 @@ class Session(_core.Session):
         return self._spec_cache
 
     @property
-    def inputs(self) -> list:
+    def inputs(self) -> List[TensorSpec]:
         """The model's inputs, as :class:`TensorSpec` (current shapes)."""
         return list(self._specs_cached()[0])
 
     @property
-    def outputs(self) -> list:
+    def outputs(self) -> List[TensorSpec]:
         """The model's outputs, as :class:`TensorSpec` (current shapes)."""
         return list(self._specs_cached()[1])
 
@@ -336,7 +336,7 @@ class Session(_core.Session):
         """Why the session runs on the CPU after ``fallback="cpu"`` (None if it did not fall back)."""
         return self._fallback_reason or None
 
-    def placement(self) -> list:
+    def placement(self) -> List[OpPlacement]:
         """Which accelerator runs each operator, as a list of :class:`~edgerun.OpPlacement`.
 
         ``accelerator`` is ``"edgetpu"`` or ``"delegate:<file name>"`` for the

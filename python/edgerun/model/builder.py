@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -84,17 +84,17 @@ class Quant:
     (per-channel along ``axis``).
     """
 
-    def __init__(self, scale, zero_point=0, axis: int = 0):
-        self.scale = np.atleast_1d(np.asarray(scale, dtype=np.float64))
+    def __init__(self, scale: Any, zero_point: Any = 0, axis: int = 0) -> None:
+        self.scale: np.ndarray = np.atleast_1d(np.asarray(scale, dtype=np.float64))
         zp = np.atleast_1d(np.asarray(zero_point, dtype=np.int64))
         if zp.size == 1 and self.scale.size > 1:
             zp = np.repeat(zp, self.scale.size)
         if zp.size != self.scale.size:
             raise ValueError("scale and zero_point sizes differ")
-        self.zero_point = zp
-        self.axis = axis
+        self.zero_point: np.ndarray = zp
+        self.axis: int = axis
 
-    def quantize(self, x, dtype) -> np.ndarray:
+    def quantize(self, x: Any, dtype: Any) -> np.ndarray:
         """Quantize a float array (per-tensor or per-channel) to ``dtype``."""
         info = np.iinfo(dtype)
         x = np.asarray(x, dtype=np.float64)
@@ -105,14 +105,14 @@ class Quant:
         z = self.zero_point.reshape(shape) if x.ndim else self.zero_point[0]
         return np.clip(np.round(x / s) + z, info.min, info.max).astype(dtype)
 
-    def dequantize(self, q) -> np.ndarray:
+    def dequantize(self, q: Any) -> np.ndarray:
         q = np.asarray(q, dtype=np.float64)
         shape = [1] * q.ndim
         if self.scale.size > 1:
             shape[self.axis] = -1
         return (q - self.zero_point.reshape(shape)) * self.scale.reshape(shape)
 
-    def _to_schema(self):
+    def _to_schema(self) -> Any:
         s = _schema()
         return s.QuantizationParametersT(
             scale=[float(v) for v in self.scale],
@@ -128,12 +128,12 @@ def _aligned_buffer(data: bytes):
 class Subgraph:
     """One subgraph under construction; made by :meth:`ModelBuilder.subgraph`."""
 
-    def __init__(self, model: "ModelBuilder", name: str):
+    def __init__(self, model: "ModelBuilder", name: str) -> None:
         self._model = model
-        self._tensors: list = []
-        self._ops: list = []
-        self.name = name
-        self.index = len(model._subgraphs)
+        self._tensors: List[Any] = []
+        self._ops: List[Any] = []
+        self.name: str = name
+        self.index: int = len(model._subgraphs)
         self.inputs: list[int] = []
         self.outputs: list[int] = []
 
@@ -141,7 +141,7 @@ class Subgraph:
         self,
         name: str,
         shape: Sequence[int],
-        dtype="float32",
+        dtype: Any = "float32",
         *,
         data: Optional[np.ndarray] = None,
         quant: Optional[Quant] = None,
@@ -165,12 +165,12 @@ class Subgraph:
         self._tensors.append(t)
         return len(self._tensors) - 1
 
-    def const(self, name: str, value, dtype=None, *, quant: Optional[Quant] = None) -> int:
+    def const(self, name: str, value: Any, dtype: Any = None, *, quant: Optional[Quant] = None) -> int:
         """Add a constant tensor holding ``value``."""
         arr = np.asarray(value, dtype=dtype)
         return self.tensor(name, arr.shape, arr.dtype, data=arr, quant=quant)
 
-    def input(self, *args, **kwargs) -> int:
+    def input(self, *args: Any, **kwargs: Any) -> int:
         """Add a tensor and make it the next subgraph input."""
         idx = self.tensor(*args, **kwargs)
         self.inputs.append(idx)
@@ -181,7 +181,7 @@ class Subgraph:
         opname: str,
         inputs: Sequence[int],
         outputs: Sequence[int],
-        options=None,
+        options: Any = None,
         *,
         version: int = 1,
         custom_code: Optional[str] = None,
@@ -201,7 +201,7 @@ class Subgraph:
             o.builtinOptions = options
         self._ops.append(o)
 
-    def _to_schema(self):
+    def _to_schema(self) -> Any:
         s = _schema()
         return s.SubGraphT(
             tensors=self._tensors,
@@ -215,7 +215,7 @@ class Subgraph:
 class ModelBuilder:
     """Collects buffers, opcodes, subgraphs, signatures and metadata; :meth:`build` packs them."""
 
-    def __init__(self, description: str = "edgerun.modelgen"):
+    def __init__(self, description: str = "edgerun.modelgen") -> None:
         self.description = description
         self._buffers: list = [_schema().BufferT()]  # buffer 0: the empty sentinel
         self._opcodes: list = []
@@ -286,7 +286,7 @@ class ModelBuilder:
         return bytes(builder.Output())
 
 
-def op_options(name: str, **fields):
+def op_options(name: str, **fields: Any) -> Any:
     """A schema ``<name>T`` options object, e.g. ``op_options("Conv2DOptions", strideW=2)``."""
     obj = getattr(_schema(), name + "T")()
     for k, v in fields.items():
@@ -391,6 +391,7 @@ def _image_params(input_size: int = 96, num_classes: int = _NUM_CLASSES, seed: i
             out_c, w = c, rng.standard_normal((1, 3, 3, c))
         else:
             k = 3 if kind == "conv" else 1
+            assert out_c is not None  # conv / pw layers name their channels
             w = rng.standard_normal((out_c, k, k, c))
         pre = _conv_nhwc(x, w, 0.0, stride, depthwise)
         mu, sd = pre.mean(axis=(0, 1, 2)), pre.std(axis=(0, 1, 2)) + 1e-6
@@ -460,6 +461,7 @@ def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
         out_c = c if dw else w.shape[0]
         h = _same_pads(h, w.shape[1], stride)[0]
         if q:
+            assert x_q is not None
             axis = 3 if dw else 0
             wmax = np.abs(w).max(axis=(0, 1, 2) if dw else (1, 2, 3))
             w_q = Quant(np.maximum(wmax, 1e-8) / 127.0, 0, axis=axis)
@@ -489,6 +491,7 @@ def builtin_image_model(input_size: int = 96, dtype: str = "float32") -> bytes:
 
     nc = fw.shape[0]
     if q:
+        assert feat_q is not None
         fw_q = Quant(max(float(np.abs(fw).max()), 1e-8) / 127.0, 0)
         fb_q = Quant(feat_q.scale[0] * fw_q.scale[0], 0)
         logit_q = Quant(2.0 * 1.1 * logit_absmax / 255.0, 0)

@@ -53,7 +53,7 @@ def _tensor_details(t, index: int) -> TensorDetails:
 
 
 def _is_constant(model, t) -> bool:
-    return tflite_file.buffer_size(model, t.buffer or 0) > 0 or getattr(t, "externalBuffer", 0)
+    return tflite_file.buffer_size(model, t.buffer or 0) > 0 or bool(getattr(t, "externalBuffer", 0))
 
 
 def _activations(model, sg, names: List[str]) -> Tuple[int, int]:

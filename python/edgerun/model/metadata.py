@@ -231,7 +231,7 @@ class _Table:
 
     __slots__ = ("buf", "pos", "vt", "vt_len")
 
-    def __init__(self, buf: bytes, pos: int):
+    def __init__(self, buf: bytes, pos: int) -> None:
         self.buf = buf
         self.pos = pos
         soffset = self._i32(pos)
@@ -351,8 +351,8 @@ def _input_preprocessing(t: _Table) -> Dict[str, Any]:
 
 
 def _labels(t: _Table, model_data: bytes) -> Optional[Tuple[str, ...]]:
-    names = [f.string(_AF_NAME) for f in t.tables(_TM_FILES) if f.u8(_AF_TYPE) == _TENSOR_AXIS_LABELS]
-    names = [n for n in names if n]
+    names = [n for n in (f.string(_AF_NAME) for f in t.tables(_TM_FILES) if f.u8(_AF_TYPE) == _TENSOR_AXIS_LABELS)
+             if n]
     if not names:
         return None
     files = tflite_file.associated_files(model_data)

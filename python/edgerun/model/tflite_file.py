@@ -20,7 +20,7 @@ import os
 import stat
 import tempfile
 import zipfile
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from .. import _core
 from ..errors import InputError, ModelError
@@ -42,7 +42,7 @@ _TYPES: Dict[int, Tuple[str, int]] = {
 
 
 @functools.lru_cache(maxsize=1)
-def schema():
+def schema() -> Any:
     """The generated TFLite schema module (``ai_edge_litert.schema_py_generated``)."""
     from ai_edge_litert import schema_py_generated
 
@@ -72,7 +72,7 @@ def type_bits(code: int) -> int:
     return _TYPES.get(int(code), ("", 0))[1]
 
 
-def tensor_bytes(shape, code: int) -> int:
+def tensor_bytes(shape: Sequence[int], code: int) -> int:
     """Bytes of a dense tensor of ``shape`` and TensorType ``code`` (0 if not static)."""
     n = 1
     for d in shape if shape is not None else ():
@@ -97,7 +97,7 @@ def read_file(path: str) -> bytes:
         if not stat.S_ISREG(mode):
             kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a file")
             raise ModelError(f"model path {path!r} is not a regular file: it is {kind}")
-        chunks = []
+        chunks: list = []
         while True:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
@@ -124,7 +124,7 @@ def _verify(data: bytes) -> None:
     _core.verify_model(data)
 
 
-def unpack(data: bytes, origin: str = "model", *, verified: bool = False):
+def unpack(data: bytes, origin: str = "model", *, verified: bool = False) -> Any:
     """Verify ``data`` (edgerun's structural + cross-reference check; skipped when
     ``verified``, e.g. for the bytes a verified Session runs), then unpack it
     into the schema's object API (``ModelT``)."""
@@ -136,7 +136,7 @@ def unpack(data: bytes, origin: str = "model", *, verified: bool = False):
         raise ModelError(f"{origin}: the flatbuffer could not be unpacked: {e}") from None
 
 
-def buffer_data(model, data: bytes, index: int) -> Optional[bytes]:
+def buffer_data(model: Any, data: bytes, index: int) -> Optional[bytes]:
     """Bytes of buffer ``index`` (inline data, or offset/size data stored after the
     flatbuffer as models over 2 GB do); None when the buffer is empty."""
     if index <= 0 or model.buffers is None or index >= len(model.buffers):
@@ -149,7 +149,7 @@ def buffer_data(model, data: bytes, index: int) -> Optional[bytes]:
     return None
 
 
-def buffer_size(model, index: int) -> int:
+def buffer_size(model: Any, index: int) -> int:
     if index <= 0 or model.buffers is None or index >= len(model.buffers):
         return 0
     b = model.buffers[index]
@@ -160,7 +160,7 @@ def buffer_size(model, index: int) -> int:
     return 0
 
 
-def metadata_entries(model, data: bytes) -> Dict[str, bytes]:
+def metadata_entries(model: Any, data: bytes) -> Dict[str, bytes]:
     """The model's metadata entries (``Model.metadata``): name -> buffer bytes."""
     out: Dict[str, bytes] = {}
     for md in model.metadata or []:
@@ -213,12 +213,13 @@ def associated_files(data: bytes) -> Dict[str, bytes]:
 
 
 @functools.lru_cache(maxsize=1)
-def aligned_buffer_class():
+def aligned_buffer_class() -> Any:
     """The schema's ``BufferT`` with a data vector that starts on a 16-byte boundary."""
     s = schema()
+    base: Any = s.BufferT
 
-    class _AlignedBufferT(s.BufferT):
-        def Pack(self, builder):
+    class _AlignedBufferT(base):
+        def Pack(self, builder: Any) -> Any:
             payload = self.data
             builder.StartVector(1, len(payload), _ALIGN)
             builder.head = builder.head - len(payload)

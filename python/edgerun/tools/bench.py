@@ -13,6 +13,7 @@ alike.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import dataclasses
 import json
@@ -22,11 +23,15 @@ import platform
 import resource
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import DependencyError, Error, InputError, ModelError, RuntimeLoadError
+
+if TYPE_CHECKING:
+    from ..heads import SSD, Head
+    from ..session import Profile, Session
 
 STAGES = ("queue", "preprocess", "invoke", "decode", "total")
 ACCELERATORS = ("cpu", "edgetpu", "gpu")
@@ -40,7 +45,7 @@ HEADS = ("auto", "none", "classifier", "ssd", "blazeface", "yolo", "yolo10", "de
 # Anchor layouts `--head ssd` tries, in order; the first whose anchor count equals the
 # model's box count is used. MediaPipe's SsdAnchorsCalculator options of its detectors,
 # and TF Object Detection API's SSD MobileNet / SSDLite exports.
-SSD_LAYOUTS = (
+SSD_LAYOUTS: Tuple[Tuple[str, Dict[str, Any]], ...] = (
     ("mediapipe 4 layers, strides 8/16/16/16 (BlazeFace short range, palm detection)",
      dict(num_layers=4, min_scale=0.1484375, max_scale=0.75, strides=(8, 16, 16, 16), aspect_ratios=(1.0,),
           interpolated_scale_aspect_ratio=1.0, fixed_anchor_size=True)),
@@ -69,7 +74,7 @@ def _ssd_outputs(session) -> Optional[tuple]:
     return reg[1], reg[2], cls[2]
 
 
-def ssd_head(session):
+def ssd_head(session: Session) -> Tuple[SSD, str]:
     """An SSD head for a model's raw SSD outputs, its anchors chosen among SSD_LAYOUTS by
     count; (head, layout description). Raises InputError when no layout fits."""
     from .. import heads
@@ -104,7 +109,7 @@ def stage_stats(samples_ms: np.ndarray) -> Dict[str, float]:
             "max": float(samples_ms.max()), "mean": float(samples_ms.mean()), "std": float(samples_ms.std())}
 
 
-def parse_source(text: str) -> tuple:
+def parse_source(text: str) -> Tuple[int, int]:
     """``1280x720`` -> (1280, 720)."""
     import argparse
 
@@ -181,7 +186,7 @@ class Frames:
     """The camera frames a bench run feeds (in ``fmt``), their size and where they came from."""
 
     frames: List[np.ndarray]
-    size: tuple  # (width, height) of the frames as fed
+    size: Tuple[int, int]  # (width, height) of the frames as fed
     origin: str  # "synthetic" or the --frames-from path
     description: str
 
@@ -231,7 +236,7 @@ def _frames_from_files(path: str, needed: int, cv2) -> tuple:
     return bgrs, f"the first {len(bgrs)} frame(s) of {path}"
 
 
-def load_frames(fmt: str, source: Optional[tuple], frames_from: Optional[str], needed: int) -> Frames:
+def load_frames(fmt: str, source: Optional[Tuple[int, int]], frames_from: Optional[str], needed: int) -> Frames:
     """Frames in ``fmt``: synthetic ones of ``source`` size (default 1280x720), or
     decoded from ``frames_from`` (a directory of images or a video file, through
     OpenCV) and converted to ``fmt``. From files, the size comes from the files:
@@ -264,7 +269,7 @@ def _shape(spec) -> tuple:
     return tuple(int(d) for d in spec.shape)
 
 
-def auto_head_name(session) -> str:
+def auto_head_name(session: Session) -> str:
     """The head for a model, from its outputs (and metadata labels): BlazeFace's
     [1,896,16]+[1,896,1]; TFLite_Detection_PostProcess's 4 outputs; one [1,C]
     or [C] score vector -> classifier; a [1,N,4+] + [1,N,C] pair -> SSD with TF
@@ -290,7 +295,7 @@ def auto_head_name(session) -> str:
     return "none"
 
 
-def make_head(name: str, session, model_path: Optional[str]):
+def make_head(name: str, session: Session, model_path: Optional[str]) -> Tuple[Optional[Head[Any]], str]:
     """(head or None, the name it resolved to)."""
     from .. import heads
 
@@ -351,7 +356,27 @@ class AnchorLoop:
     (top-k for a classifier, sigmoid + box decoding + greedy NMS for SSD and
     BlazeFace; other heads: the outputs are only fetched)."""
 
-    def __init__(self, model_path: str, threads: int, fmt: str, spec: dict, head_name: str, head) -> None:
+    interp: Any  # ai_edge_litert's Interpreter
+    inp: int
+    in_dtype: Any
+    in_scale: float
+    in_zp: int
+    nchw: bool
+    h: int
+    w: int
+    gray: bool
+    bgr: bool
+    fit: str
+    mean: np.ndarray
+    std: np.ndarray
+    code: Optional[int]
+    outs: List[int]
+    out_details: List[Dict[str, Any]]
+    decoder: str
+    anchors: Optional[np.ndarray]
+    mediapipe: bool
+
+    def __init__(self, model_path: str, threads: int, fmt: str, spec: Dict[str, Any], head_name: str, head: Any) -> None:
         import cv2
         from ai_edge_litert.interpreter import Interpreter
 
@@ -477,7 +502,7 @@ class Config:
     pipe_async: Any = None
     anchor: Any = None
     anchor_error: Optional[str] = None
-    samples: Dict[str, Dict[str, list]] = dataclasses.field(default_factory=dict)
+    samples: Dict[str, Dict[str, List[float]]] = dataclasses.field(default_factory=dict)
     async_fps: List[float] = dataclasses.field(default_factory=list)
     sync_fps: List[float] = dataclasses.field(default_factory=list)
     anchor_fps: List[float] = dataclasses.field(default_factory=list)
@@ -491,7 +516,7 @@ class Config:
         return f"{self.label} t={self.threads} {self.accelerator}"
 
 
-def memory_dict(session) -> dict:
+def memory_dict(session: Session) -> Dict[str, Any]:
     """The session's memory figures and the process's peak RSS so far (bytes)."""
     m = session.memory
     return {"model_bytes": m.model_bytes, "io_bytes": m.io_bytes, "load_rss_bytes": m.load_rss_bytes,
@@ -499,11 +524,11 @@ def memory_dict(session) -> dict:
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
-def _new_samples() -> Dict[str, list]:
+def _new_samples() -> Dict[str, List[float]]:
     return {s: [] for s in ("t",) + STAGES}
 
 
-def _progress(total: int, enabled: bool, unit: str = "frame"):
+def _progress(total: int, enabled: bool, unit: str = "frame") -> Any:
     if not enabled:
         return None
     try:
@@ -513,7 +538,7 @@ def _progress(total: int, enabled: bool, unit: str = "frame"):
     return tqdm(total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
-def session_options(args, threads: Optional[int], accelerator: str) -> Dict[str, Any]:
+def session_options(args: argparse.Namespace, threads: Optional[int], accelerator: str) -> Dict[str, Any]:
     """Session keyword arguments from the command line, for one thread count and accelerator
     (``--device`` goes to the Edge TPU only)."""
     from ..delegates import Delegate
@@ -530,7 +555,7 @@ def session_options(args, threads: Optional[int], accelerator: str) -> Dict[str,
                 delegates=delegates, signature=signature, input_shapes=dict(args.input_shape or []) or None)
 
 
-def setup(model: str, label: str, threads: int, accelerator: str, args) -> Config:
+def setup(model: str, label: str, threads: int, accelerator: str, args: argparse.Namespace) -> Config:
     """A configuration ready to time. Raises what Session raises when the model cannot
     be loaded on ``accelerator`` (the caller decides whether that skips it)."""
     from ..pipeline import Pipeline
@@ -599,7 +624,7 @@ def _runs_of(events: list, runs: int) -> Optional[List[list]]:
     return parts if all([e.name for e in p] == names for p in parts) else None
 
 
-def summarize_profile(prof, where_delegate: str, invoke_ms: List[float], run_ms: List[float]) -> Dict[str, Any]:
+def summarize_profile(prof: Profile, where_delegate: str, invoke_ms: List[float], run_ms: List[float]) -> Dict[str, Any]:
     """Per-operator-type table and the time outside the delegate(s), from a
     :class:`edgerun.session.Profile`; ``invoke_ms``: unprofiled run times measured
     alongside, ``run_ms``: the profiled runs' times."""
@@ -693,7 +718,7 @@ def xnnpack_fallback(model: str, threads: int, runs: int) -> Dict[str, Any]:
     return out
 
 
-def profile_configs(configs: List[Config], frames: list, args) -> None:
+def profile_configs(configs: List[Config], frames: List[np.ndarray], args: argparse.Namespace) -> None:
     """Per configuration, a second session with the runtime's profiler on, run on the
     same preprocessed frames, each run followed by an unprofiled run of the timed
     session (the invoke time the profile is compared with). The profiler slows every
@@ -774,7 +799,7 @@ def format_profile(p: Dict[str, Any], top: int) -> List[str]:
     return lines
 
 
-def run_sync(cfg: Config, frames: list, n: int, t_start: float, record: bool) -> None:
+def run_sync(cfg: Config, frames: List[np.ndarray], n: int, t_start: float, record: bool) -> None:
     clock = time.perf_counter
     s = cfg.samples["sync"]
     t_batch = clock()
@@ -794,7 +819,7 @@ def run_sync(cfg: Config, frames: list, n: int, t_start: float, record: bool) ->
         cfg.sync_fps.append(n / (clock() - t_batch))
 
 
-def run_async(cfg: Config, frames: list, n: int, t_start: float, record: bool, source_fps: float) -> None:
+def run_async(cfg: Config, frames: List[np.ndarray], n: int, t_start: float, record: bool, source_fps: float) -> None:
     clock = time.perf_counter
     pipe = cfg.pipe_async
     st0 = pipe.stats()
@@ -853,7 +878,7 @@ def run_async(cfg: Config, frames: list, n: int, t_start: float, record: bool, s
         s["total"].append(tm.total)
 
 
-def run_anchor(cfg: Config, frames: list, n: int, t_start: float, record: bool) -> None:
+def run_anchor(cfg: Config, frames: List[np.ndarray], n: int, t_start: float, record: bool) -> None:
     clock = time.perf_counter
     a = cfg.anchor
     s = cfg.samples["anchor"]
@@ -877,7 +902,7 @@ def run_anchor(cfg: Config, frames: list, n: int, t_start: float, record: bool) 
         cfg.anchor_fps.append(n / (clock() - t_batch))
 
 
-def run(args, models: List[tuple]) -> dict:
+def run(args: argparse.Namespace, models: List[Tuple[str, str]]) -> Dict[str, Any]:
     """models: [(path, label)]. Returns the results dict (every sample kept)."""
     needed = (args.frames + args.warmup) if not args.duration else 300
     src = load_frames(args.format, args.source, getattr(args, "frames_from", None), needed)
@@ -1011,7 +1036,7 @@ def run(args, models: List[tuple]) -> dict:
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
-def format_table(res: dict) -> str:
+def format_table(res: Dict[str, Any]) -> str:
     from ..model.inspect import table_lines
 
     lines = [f"edgerun {res['edgerun']} | ai-edge-litert {res['litert']} | {res['machine']}",
@@ -1032,7 +1057,7 @@ def format_table(res: dict) -> str:
                      + (f", RSS grew {mem['load_rss_bytes'] / 2**20:.1f} MiB at load" if mem["load_rss_bytes"]
                         is not None else "")
                      + f"; async stages {'overlapped on two threads' if c['overlapped'] else 'on one worker thread'}")
-        rows = [("mode", "stage", "p50 ms", "p90 ms", "p99 ms", "min", "max", "std")]
+        rows: List[Tuple[str, ...]] = [("mode", "stage", "p50 ms", "p90 ms", "p99 ms", "min", "max", "std")]
         for m, mode in c["modes"].items():
             for st in STAGES:
                 if st == "queue" and m != "async":
@@ -1077,7 +1102,7 @@ def format_table(res: dict) -> str:
     return "\n".join(lines)
 
 
-def write_output(res: dict, path: str) -> None:
+def write_output(res: Dict[str, Any], path: str) -> None:
     ext = os.path.splitext(path)[1].lower()
     if ext == ".json":
         with open(path, "w") as f:
@@ -1097,7 +1122,7 @@ def write_output(res: dict, path: str) -> None:
     raise InputError(f"-o {path}: expected a .json or .csv file name")
 
 
-def plot(res: dict, path: str) -> None:
+def plot(res: Dict[str, Any], path: str) -> None:
     """latency histogram, time series and per-stage p50 bars, one PNG."""
     try:
         import matplotlib
@@ -1148,7 +1173,7 @@ def plot(res: dict, path: str) -> None:
     plt.close(fig)
 
 
-def main(args, models: List[tuple]) -> int:
+def main(args: argparse.Namespace, models: List[Tuple[str, str]]) -> int:
     if args.plot:  # fail before minutes of measuring
         try:
             import matplotlib  # noqa: F401

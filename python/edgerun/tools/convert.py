@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -155,7 +155,8 @@ class ConvertReport:
         for ob, oa in zip(b.agreement, a.agreement):
             tag = f"[{ob.name}]"
             if ob.top1 is not None:
-                rows.append((f"top-1 agreement {tag}", f"{100 * ob.top1:.1f}%", f"{100 * oa.top1:.1f}%"))
+                rows.append((f"top-1 agreement {tag}", f"{100 * ob.top1:.1f}%",
+                             f"{100 * oa.top1:.1f}%" if oa.top1 is not None else "-"))
             rows.append((f"max abs error {tag}", f"{ob.max_abs:.3g}", f"{oa.max_abs:.3g}"))
             rows.append((f"mean abs error {tag}", f"{ob.mean_abs:.3g}", f"{oa.mean_abs:.3g}"))
             rows.append((f"SNR {tag}", _snr_text(ob.snr_db), _snr_text(oa.snr_db)))
@@ -176,7 +177,7 @@ class _Quiet:
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self._saved: Dict[int, int] = {}
-        self._log = None
+        self._log: Optional[IO[bytes]] = None
         self._captured = ""
 
     def __enter__(self) -> "_Quiet":
@@ -919,8 +920,9 @@ def convert(
             written into the output's metadata.
         metadata: ``name``, ``version``, ``description``, ``author``, ``license``,
             ``labels`` (list or path to a file with one label per line).
-        prune / cluster: sparsity in (0, 1) / number of clusters, applied to a Keras
-            model with tensorflow-model-optimization (no fine-tuning).
+        prune: sparsity in (0, 1), applied to a Keras model with
+            tensorflow-model-optimization (no fine-tuning).
+        cluster: number of weight clusters, applied the same way.
         threads: CPU threads for the latency measurement (default: edgerun's default).
         runs: timed samples per model (each a batch of runs lasting >= 2 ms); the report
             gives the median and IQR per model and the after/before ratio with its ~95%

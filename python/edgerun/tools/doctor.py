@@ -17,7 +17,7 @@ import re
 import sys
 import sysconfig
 import time
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
 
@@ -29,7 +29,7 @@ class Check:
     detail: str
     fix: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, str]:
         return dataclasses.asdict(self)
 
 
