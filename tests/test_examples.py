@@ -137,7 +137,8 @@ def common_args(tmp_path, name):
 
 
 def read_jsonl(path):
-    return [json.loads(line) for line in open(path)]
+    with open(path) as f:
+        return [json.loads(line) for line in f]
 
 
 def iou(a, b):
