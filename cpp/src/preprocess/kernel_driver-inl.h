@@ -28,7 +28,8 @@
 //   sampling LoadWin(row, win), PickTaps(Win, mask), Or, LoadColW, MulCols
 //            (horizontal pass), RowWeights(wy), StoreRows(h0, h1, RowW, dst)
 //            (vertical pass + convert + store kBlock floats)
-//   kRgb     MakeTapConsts(p, &t), TapsToRgb(Y, U, V, t, rgb[3])
+//   kRgb     MakeTapConsts(p, &t), TapsToRgb(Y, U, V, t, rgb[3]); for area
+//            (KPlan::rgb_rows) kRgbPx and YuvRowToRgb (pixels of a row -> RGB bytes)
 //   output   Store<T, C, NHWC>(o, dst, plane_stride, consts): o[c][h] = channel
 //            c of the block's positions h*kLanes .. h*kLanes + kLanes - 1
 //   area     AreaVertical(plane, stride, rows, weights, n, lo, hi, acc) (int16
@@ -311,13 +312,50 @@ PostFn<P> PickPost(ColorOp op, ElemType t, int C, bool nhwc) {
 // position, the dot product of 8-wide int16 chunks of it with the position's
 // weights (P::AreaHorizontal<NCH>), then float(v) * area_scale -> slot rows.
 // Exact integer sums: bit-exact with the reference's other summation order.
+// YuvSampling::kRgb (KPlan::rgb_rows): source row y, pixels [x0, x1), to
+// packed uint8 RGB at dst + 3x (TapToRgbRef's formula; P::YuvRowToRgb converts
+// P::kRgbPx pixels from an even x, the reference the rest).
 template <class P>
-void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc, float* const* slots) {
+void RgbRow(const KPlan& p, const Image& img, int y, int x0, int x1, const typename P::TapConsts& tc, uint8_t* dst) {
+  const uint8_t* yr = img.data[p.ry_plane] + static_cast<ptrdiff_t>(y) * img.stride[p.ry_plane] + p.ry_off;
+  const ptrdiff_t cy = y >> p.rc_yshift;
+  const uint8_t* ur = img.data[p.ru_plane] + cy * img.stride[p.ru_plane] + p.ru_off;
+  const uint8_t* vr = img.data[p.rv_plane] + cy * img.stride[p.rv_plane] + p.rv_off;
+  const int width = p.views[0].row_bytes / 3;
+  int x = x0 & ~1;
+  // Loads of a step end before the row's last chroma pair: within the row.
+  for (; x + P::kRgbPx + 2 <= width && x < x1; x += P::kRgbPx)
+    P::YuvRowToRgb(yr + static_cast<ptrdiff_t>(x) * p.ry_step, p.ry_step, ur + (x >> 1) * p.rc_step,
+                   vr + (x >> 1) * p.rc_step, p.rc_step, tc, dst + x * 3);
+  for (; x < x1; ++x) {
+    int32_t t[3] = {yr[static_cast<ptrdiff_t>(x) * p.ry_step], ur[(x >> 1) * p.rc_step], vr[(x >> 1) * p.rc_step]};
+    TapToRgbRef(p, t);
+    for (int c = 0; c < 3; ++c) dst[x * 3 + c] = static_cast<uint8_t>(t[c]);
+  }
+}
+
+// rgb: YuvSampling::kRgb scratch (rows of p.views[0].row_bytes + 64 bytes, and
+// rgb_rows_max row indices 0, 1, ...), else null.
+template <class P>
+void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc, float* const* slots, uint8_t* rgb,
+                    const int32_t* rgb_idx, const typename P::TapConsts& tc) {
   for (int v = 0; v < p.nviews; ++v) {
     const KView& kv = p.views[v];
     const int r0 = kv.vstart[j], r1 = kv.vstart[j + 1];
-    P::AreaVertical(img.data[kv.plane], img.stride[kv.plane], kv.vrow + r0, kv.vw + r0, r1 - r0, kv.span_lo,
-                    kv.span_hi, acc[v]);
+    if (p.rgb_rows) {  // one view: the rows converted to RGB, then averaged as an RGB frame
+      const ptrdiff_t rs = kv.row_bytes + 64;
+      const int x0 = kv.span_lo / 3, x1 = (kv.span_hi + 2) / 3;
+      for (int r = r0; r < r1; ++r) {
+        if (r > r0 && kv.vrow[r] == kv.vrow[r - 1])  // a row split in two weights
+          std::memcpy(rgb + (r - r0) * rs, rgb + (r - r0 - 1) * rs, static_cast<size_t>(rs));
+        else
+          RgbRow<P>(p, img, kv.vrow[r], x0, x1, tc, rgb + (r - r0) * rs);
+      }
+      P::AreaVertical(rgb, rs, rgb_idx, kv.vw + r0, r1 - r0, kv.span_lo, kv.span_hi, acc[v]);
+    } else {
+      P::AreaVertical(img.data[kv.plane], img.stride[kv.plane], kv.vrow + r0, kv.vw + r0, r1 - r0, kv.span_lo,
+                      kv.span_hi, acc[v]);
+    }
     float* dst[3] = {slots[kv.slot[0]], slots[kv.slot[kv.nch > 1 ? 1 : 0]], slots[kv.slot[kv.nch > 2 ? 2 : 0]]};
     if (kv.uwidth > 0) {  // integer ratio: no per-position tables
       switch (kv.nch) {
@@ -367,6 +405,8 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   // area: one int16 accumulator row per view after the line buffers, zeroed
   // once (lanes outside a view's span only ever meet zero weights).
   int16_t* acc[3] = {nullptr, nullptr, nullptr};
+  uint8_t* rgb = nullptr;
+  int32_t* rgb_idx = nullptr;
   if (p.area) {
     uint8_t* a = line + static_cast<size_t>(tile) * line_bytes;
     for (int v = 0; v < p.nviews; ++v) {
@@ -376,6 +416,11 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       std::memset(a, 0, n);
       acc[v] = reinterpret_cast<int16_t*>(a) + kAreaAccFront;
       a += n;
+    }
+    if (p.rgb_rows) {
+      rgb = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(a) + 63) & ~static_cast<uintptr_t>(63));
+      rgb_idx = reinterpret_cast<int32_t*>(rgb + static_cast<size_t>(p.rgb_rows_max) * (p.views[0].row_bytes + 64));
+      for (int r = 0; r < p.rgb_rows_max; ++r) rgb_idx[r] = r;
     }
   }
   const size_t plane_bytes = static_cast<size_t>(p.out_w) * p.out_h * es;
@@ -419,7 +464,7 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
 
   for (int j = j0; j < j1; ++j) {
     if (p.area) {
-      AreaSampleLine<P>(p, img, j, acc, slots);
+      AreaSampleLine<P>(p, img, j, acc, slots, rgb, rgb_idx, tc);
       if (!p.transposed) {
         const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
         post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
@@ -433,6 +478,31 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       continue;
     }
     const int ya = p.row_a[j], yb = p.row_b[j];
+    // A line with the same source rows and row weight as the previous one
+    // (nearest upscales: every source row feeds ~out/in lines) is a copy of it.
+    if (j > j0 && ya == p.row_a[j - 1] && yb == p.row_b[j - 1] && p.row_w[j] == p.row_w[j - 1]) {
+      if (!p.transposed) {
+        const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
+        const size_t row = static_cast<size_t>(p.out_w) * (nhwc ? C * es : es);
+        if (nhwc) {
+          std::memcpy(out + pix * C * es, out + pix * C * es - row, static_cast<size_t>(p.npos) * C * es);
+        } else {
+          for (int c = 0; c < C; ++c)
+            std::memcpy(out + c * plane_bytes + pix * es, out + c * plane_bytes + pix * es - row,
+                        static_cast<size_t>(p.npos) * es);
+        }
+      } else {
+        // The previous line is in the slot before (or, at a tile start, the
+        // last slot, not yet overwritten by this tile).
+        const int slot = j - tile0, prev = slot > 0 ? slot - 1 : tile - 1;
+        std::memcpy(line + slot * line_bytes, line + prev * line_bytes, line_bytes);
+        if (slot + 1 == tile || j + 1 == j1) {
+          FlushTile(p, line, line_bytes, npad, es, tile0, slot + 1, out);
+          tile0 = j + 1;
+        }
+      }
+      continue;
+    }
     const typename P::RowW wy = P::RowWeights(p.row_w[j]);
     const uint8_t* ra[3];
     const uint8_t* rb[3];

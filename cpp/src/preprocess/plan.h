@@ -149,6 +149,16 @@ struct KPlan {
   //   R = clamp((y*tcy + 4096 + v*tcvr) >> 13), G = ... + v*tcvg + u*tcug, B = ... + u*tcub
   bool rgb_taps = false;
   int ty = 0, tcy = 0, tcvr = 0, tcug = 0, tcvg = 0, tcub = 0;
+  // SIMD area with rgb_taps (BuildAreaTables): each source row a line needs is
+  // first converted to packed uint8 RGB (the taps' formula, so the integer sums
+  // equal the reference's), then averaged by the one packed RGB view that
+  // replaces the YUV views. The YUV bytes of source pixel (x, y):
+  //   Y = plane ry_plane, row y, byte x * ry_step + ry_off
+  //   U/V = plane ru_plane/rv_plane, row y >> rc_yshift, byte (x >> 1) * rc_step + ru_off/rv_off
+  // rgb_rows_max: the most source rows of one line (scratch rows).
+  bool rgb_rows = false;
+  int ry_plane = 0, ry_step = 1, ry_off = 0, ru_plane = 0, rv_plane = 0, rc_step = 1, ru_off = 0, rv_off = 0,
+      rc_yshift = 0, rgb_rows_max = 0;
   // normalize: o = p*A + B (float outputs); integer outputs: q = rne(clamp(p*A + B, qlo, qhi)) + zp
   float A[3] = {1, 1, 1}, B[3] = {0, 0, 0};
   float qlo = 0, qhi = 0;
@@ -224,6 +234,14 @@ static inline void FlushTile(const KPlan& p, const uint8_t* tile, size_t line_by
   }
 }
 
+// YUV -> RGB coefficients of a matrix and range (R = cy*(Y - yoff) + crv*(V - 128),
+// G = ... + cgu*(U - 128) + cgv*(V - 128), B = ... + cbu*(U - 128)): the Preprocessor's
+// and the ROI crop's (roi_crop.cc) colour conversions share them.
+struct YuvCoefs {
+  double cy = 0, crv = 0, cgu = 0, cgv = 0, cbu = 0, yoff = 0;
+};
+YuvCoefs YuvCoefficients(YuvMatrix matrix, YuvRange range);
+
 // Kernels.
 void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
                uint8_t* scratch);
@@ -245,6 +263,8 @@ void NormalizePixelRef(const KPlan& p, const float* slots, float* o);
 // The byte values of all slots at absolute source pixel (x, y), RGB-converted
 // when p.rgb_taps.
 void FetchTapRef(const KPlan& p, const Image& img, int x, int y, int32_t* s);
+// s[0..2] = (Y, U, V) bytes -> (R, G, B) bytes in place, the rgb_taps formula.
+void TapToRgbRef(const KPlan& p, int32_t* s);
 
 // SIMD table layouts.
 enum class SimdLayout : int { kAvx2 = 0, kNeon };
@@ -273,9 +293,10 @@ struct AreaTables {
   std::vector<int32_t> hbase[3];
   std::vector<int16_t> hw[3];
 };
-// Fills the area fields of p's views. Returns false when the SIMD kernels
-// cannot serve the plan (YuvSampling::kRgb: taps are converted per source
-// pixel; weight tables past 32 MB).
+// Fills the area fields of p's views (YuvSampling::kRgb: replaces the YUV views
+// by one packed RGB view over converted rows, see KPlan::rgb_rows). Returns
+// false when the SIMD kernels cannot serve the plan (weight tables past 32 MB,
+// converted rows of one line past 64 MB).
 bool BuildAreaTables(KPlan& p, AreaTables* t);
 // Bytes of SIMD area scratch: one int16 accumulator row per view, with
 // kAreaAccFront int16 of zeros before it (reversed uniform blocks read there).
