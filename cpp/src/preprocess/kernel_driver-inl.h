@@ -181,6 +181,58 @@ void SampleLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, typename 
   }
 }
 
+// Upscales along the lines (bilinear): consecutive lines share source rows,
+// so each view keeps the horizontal sums (P::Hor per block and channel) of
+// the last two source rows it sampled, tagged by row address (reset per call:
+// a frame buffer may be reused), and a line computes only the rows it lacks.
+template <class P>
+struct HorCache {
+  typename P::Hor* buf[2];
+  const uint8_t* tag[2];
+};
+
+template <class P, int K, int NCH>
+void SampleLineCached(const KView& kv, const uint8_t* ra, const uint8_t* rb, typename P::RowW wy, const uint8_t* wcol,
+                      int nb, float* const* dst, HorCache<P>* hc) {
+  using Hor = typename P::Hor;
+  const size_t mstep = static_cast<size_t>(K) * NCH * P::kMaskBytes;
+  auto get = [&](const uint8_t* row, const uint8_t* keep) -> Hor* {
+    for (int s = 0; s < 2; ++s)
+      if (hc->tag[s] == row) return hc->buf[s];
+    const int s = hc->tag[0] == keep ? 1 : 0;
+    Hor* h = hc->buf[s];
+    for (int b = 0; b < nb; ++b) {
+      const typename P::ColW wc = P::LoadColW(wcol + static_cast<size_t>(b) * P::kColWBytes);
+      Gather<P, K, NCH>(row, kv.win + static_cast<size_t>(b) * K * P::kWinPerK, kv.mask + b * mstep, wc, h + b * NCH);
+    }
+    hc->tag[s] = row;
+    return h;
+  };
+  const Hor* h0 = get(ra, rb);
+  const Hor* h1 = ra == rb ? h0 : get(rb, ra);
+  for (int b = 0; b < nb; ++b)
+    for (int c = 0; c < NCH; ++c) P::StoreRows(h0[b * NCH + c], h1[b * NCH + c], wy, dst[c] + b * P::kBlock);
+}
+
+template <class P>
+using CachedFn = void (*)(const KView&, const uint8_t*, const uint8_t*, typename P::RowW, const uint8_t*, int,
+                          float* const*, HorCache<P>*);
+
+template <class P>
+CachedFn<P> PickCached(int K, int nch) {
+  switch (K * 4 + nch) {
+    case 1 * 4 + 1: return SampleLineCached<P, 1, 1>;
+    case 1 * 4 + 2: return SampleLineCached<P, 1, 2>;
+    case 1 * 4 + 3: return SampleLineCached<P, 1, 3>;
+    case 2 * 4 + 1: return SampleLineCached<P, 2, 1>;
+    case 2 * 4 + 2: return SampleLineCached<P, 2, 2>;
+    case 2 * 4 + 3: return SampleLineCached<P, 2, 3>;
+    case 4 * 4 + 1: return SampleLineCached<P, 4, 1>;
+    case 4 * 4 + 2: return SampleLineCached<P, 4, 2>;
+    default: return SampleLineCached<P, 4, 3>;
+  }
+}
+
 template <class P>
 using SampleFn = void (*)(const KView&, const uint8_t*, const uint8_t*, typename P::RowW, const uint8_t*, int,
                           float* const*);
@@ -441,7 +493,20 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   }
   const PostFn<P> post = PickPost<P>(p.op, p.type, C, nhwc);
   SampleFn<P> sample[3];
+  CachedFn<P> cached[3] = {nullptr, nullptr, nullptr};
   float* vdst[3][3];
+  // Horizontal sums kept across lines (HorCache) when most lines reuse a row
+  // of the line before (upscales); otherwise the stores would only cost.
+  bool hcache = false;
+  if (!p.area && !p.rgb_taps) {
+    int reuse = 0;
+    for (int j = j0 + 1; j < j1; ++j)
+      reuse += p.row_b[j] != p.row_a[j] && (p.row_a[j] == p.row_a[j - 1] || p.row_a[j] == p.row_b[j - 1]);
+    hcache = 2 * reuse > j1 - j0;
+  }
+  HorCache<P> hcs[3];
+  uint8_t* hmem = reinterpret_cast<uint8_t*>(
+      (reinterpret_cast<uintptr_t>(scratch + ScratchBytes(p) - HorCacheBytes(p)) + 63) & ~static_cast<uintptr_t>(63));
   for (int v = 0; v < p.nviews; ++v) {
     const KView& kv = p.views[v];
     if constexpr (P::kPackedMode) {
@@ -452,6 +517,14 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       }
     }
     sample[v] = PickSample<P>(kv.K, kv.nch);
+    if (hcache) {
+      cached[v] = PickCached<P>(kv.K, kv.nch);
+      for (int s = 0; s < 2; ++s) {
+        hcs[v].buf[s] = reinterpret_cast<typename P::Hor*>(hmem);
+        hcs[v].tag[s] = nullptr;
+        hmem += static_cast<size_t>(nb) * kv.nch * sizeof(typename P::Hor);
+      }
+    }
     for (int c = 0; c < kv.nch; ++c) vdst[v][c] = slots[kv.slot[c]];
   }
 
@@ -529,7 +602,10 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
     if (p.rgb_taps) {
       SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots);
     } else {
-      for (int v = 0; v < p.nviews; ++v) sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v]);
+      for (int v = 0; v < p.nviews; ++v) {
+        if (cached[v] != nullptr) cached[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], &hcs[v]);
+        else sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v]);
+      }
     }
     if (!p.transposed) {
       const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;

@@ -178,6 +178,12 @@ using KernelFn = void (*)(const KPlan& p, const Image& img, uint8_t* out, int li
 
 size_t ElemSize(ElemType t);
 size_t ScratchBytes(const KPlan& p);
+// The end of ScratchBytes(p) holds the SIMD kernels' horizontal-sum cache of
+// upscales (kernel_driver-inl.h HorCache): two rows of int16 sums per view and
+// channel, whole 32-byte blocks, 64-aligned.
+inline size_t HorCacheBytes(const KPlan& p) {
+  return (static_cast<size_t>(p.npos) + 64) * 3 * 3 * 2 * 2 + 128;
+}
 
 // Transposed outputs (rotate 90/270): SIMD kernels compute up to TileLines(p)
 // lines (output columns) into line buffers, then write them row by row as runs

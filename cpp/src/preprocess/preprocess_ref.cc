@@ -25,7 +25,8 @@ size_t ScratchBytes(const KPlan& p) {
   // SIMD kernels: a block-sized tail buffer, three float slot rows and TileLines
   // lines of output elements (transposed outputs).
   const size_t npad = static_cast<size_t>(p.npos) + 64;
-  return 256 + npad * 3 * 4 + TileLines(p) * (npad * 3 * 4 + 16) + 4096 + (p.area ? AreaScratchBytes(p) : 0);
+  return 256 + npad * 3 * 4 + TileLines(p) * (npad * 3 * 4 + 16) + 4096 + (p.area ? AreaScratchBytes(p) : 0) +
+         HorCacheBytes(p);
 }
 
 // Colour stage + normalization of one pixel: slots (value units) -> o[c].
