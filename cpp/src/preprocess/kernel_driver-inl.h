@@ -536,82 +536,59 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   if constexpr (P::kPackedMode) use_direct = direct.Init(p);
 
   for (int j = j0; j < j1; ++j) {
+    // Line j goes to its output row, or (transposed) to line buffer j - tile0;
+    // tiles are flushed in one place below.
+    uint8_t* const lbuf = line + (j - tile0) * line_bytes;
+    const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
+    uint8_t* const orow = out + (nhwc ? pix * C * es : pix * es);
+    bool sampled = true;  // slot rows hold the line (phase 2 to run)
     if (p.area) {
       AreaSampleLine<P>(p, img, j, acc, slots, rgb, rgb_idx, tc);
+    } else if (j > j0 && p.row_a[j] == p.row_a[j - 1] && p.row_b[j] == p.row_b[j - 1] &&
+               p.row_w[j] == p.row_w[j - 1]) {
+      // The same source rows and row weight as the previous line (nearest
+      // upscales: every source row feeds ~out/in lines): a copy of it. The
+      // previous line buffer is the one before (at a tile start: the last, not
+      // yet overwritten by this tile).
       if (!p.transposed) {
-        const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
-        post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
-      } else {
-        post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
-        if (j - tile0 + 1 == tile || j + 1 == j1) {
-          FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
-          tile0 = j + 1;
-        }
-      }
-      continue;
-    }
-    const int ya = p.row_a[j], yb = p.row_b[j];
-    // A line with the same source rows and row weight as the previous one
-    // (nearest upscales: every source row feeds ~out/in lines) is a copy of it.
-    if (j > j0 && ya == p.row_a[j - 1] && yb == p.row_b[j - 1] && p.row_w[j] == p.row_w[j - 1]) {
-      if (!p.transposed) {
-        const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
         const size_t row = static_cast<size_t>(p.out_w) * (nhwc ? C * es : es);
-        if (nhwc) {
-          std::memcpy(out + pix * C * es, out + pix * C * es - row, static_cast<size_t>(p.npos) * C * es);
-        } else {
-          for (int c = 0; c < C; ++c)
-            std::memcpy(out + c * plane_bytes + pix * es, out + c * plane_bytes + pix * es - row,
-                        static_cast<size_t>(p.npos) * es);
-        }
+        for (int c = 0; c < (nhwc ? 1 : C); ++c)
+          std::memcpy(orow + c * plane_bytes, orow + c * plane_bytes - row,
+                      static_cast<size_t>(p.npos) * (nhwc ? C : 1) * es);
       } else {
-        // The previous line is in the slot before (or, at a tile start, the
-        // last slot, not yet overwritten by this tile).
-        const int slot = j - tile0, prev = slot > 0 ? slot - 1 : tile - 1;
-        std::memcpy(line + slot * line_bytes, line + prev * line_bytes, line_bytes);
-        if (slot + 1 == tile || j + 1 == j1) {
-          FlushTile(p, line, line_bytes, npad, es, tile0, slot + 1, out);
-          tile0 = j + 1;
-        }
+        std::memcpy(lbuf, line + (j > tile0 ? j - tile0 - 1 : tile - 1) * line_bytes, line_bytes);
       }
-      continue;
-    }
-    const typename P::RowW wy = P::RowWeights(p.row_w[j]);
-    const uint8_t* ra[3];
-    const uint8_t* rb[3];
-    for (int v = 0; v < p.nviews; ++v) {
-      const KView& kv = p.views[v];
-      ra[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(ya >> kv.yshift) * img.stride[kv.plane];
-      rb[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(yb >> kv.yshift) * img.stride[kv.plane];
-    }
-    if constexpr (P::kPackedMode) {
-      if (use_direct) {
-        if (!p.transposed) {
-          const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
-          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, out + pix * 3 * es, tail);
-        } else {
-          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, line + (j - tile0) * line_bytes, tail);
-          if (j - tile0 + 1 == tile || j + 1 == j1) {
-            FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
-            tile0 = j + 1;
-          }
-        }
-        continue;
-      }
-    }
-    if (p.rgb_taps) {
-      SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots);
+      sampled = false;
     } else {
+      const int ya = p.row_a[j], yb = p.row_b[j];
+      const typename P::RowW wy = P::RowWeights(p.row_w[j]);
+      const uint8_t* ra[3];
+      const uint8_t* rb[3];
       for (int v = 0; v < p.nviews; ++v) {
-        if (cached[v] != nullptr) cached[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], &hcs[v]);
-        else sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v]);
+        const KView& kv = p.views[v];
+        ra[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(ya >> kv.yshift) * img.stride[kv.plane];
+        rb[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(yb >> kv.yshift) * img.stride[kv.plane];
+      }
+      if constexpr (P::kPackedMode) {
+        if (use_direct) {
+          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, p.transposed ? lbuf : out + pix * 3 * es, tail);
+          sampled = false;
+        }
+      }
+      if (!sampled) {
+      } else if (p.rgb_taps) {
+        SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots);
+      } else {
+        for (int v = 0; v < p.nviews; ++v) {
+          if (cached[v] != nullptr) cached[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], &hcs[v]);
+          else sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v]);
+        }
       }
     }
     if (!p.transposed) {
-      const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
-      post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
+      if (sampled) post(k, src, nsrc, p.npos, orow, plane_bytes, tail);
     } else {
-      post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
+      if (sampled) post(k, src, nsrc, static_cast<int>(npad), lbuf, npad * es, tail);
       if (j - tile0 + 1 == tile || j + 1 == j1) {
         FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
         tile0 = j + 1;
