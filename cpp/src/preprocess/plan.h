@@ -149,16 +149,6 @@ struct KPlan {
   //   R = clamp((y*tcy + 4096 + v*tcvr) >> 13), G = ... + v*tcvg + u*tcug, B = ... + u*tcub
   bool rgb_taps = false;
   int ty = 0, tcy = 0, tcvr = 0, tcug = 0, tcvg = 0, tcub = 0;
-  // SIMD area with rgb_taps (BuildAreaTables): each source row a line needs is
-  // first converted to packed uint8 RGB (the taps' formula, so the integer sums
-  // equal the reference's), then averaged by the one packed RGB view that
-  // replaces the YUV views. The YUV bytes of source pixel (x, y):
-  //   Y = plane ry_plane, row y, byte x * ry_step + ry_off
-  //   U/V = plane ru_plane/rv_plane, row y >> rc_yshift, byte (x >> 1) * rc_step + ru_off/rv_off
-  // rgb_rows_max: the most source rows of one line (scratch rows).
-  bool rgb_rows = false;
-  int ry_plane = 0, ry_step = 1, ry_off = 0, ru_plane = 0, rv_plane = 0, rc_step = 1, ru_off = 0, rv_off = 0,
-      rc_yshift = 0, rgb_rows_max = 0;
   // normalize: o = p*A + B (float outputs); integer outputs: q = rne(clamp(p*A + B, qlo, qhi)) + zp
   float A[3] = {1, 1, 1}, B[3] = {0, 0, 0};
   float qlo = 0, qhi = 0;
@@ -169,6 +159,16 @@ struct KPlan {
   // SIMD column weights: [block][reg_total_bytes]
   int nblocks = 0;
   const uint8_t* wcol = nullptr;
+  // SIMD area with rgb_taps (BuildAreaTables): each source row a line needs is
+  // first converted to packed uint8 RGB (the taps' formula, so the integer sums
+  // equal the reference's), then averaged by the one packed RGB view that
+  // replaces the YUV views. The YUV bytes of source pixel (x, y):
+  //   Y = plane ry_plane, row y, byte x * ry_step + ry_off
+  //   U/V = plane ru_plane/rv_plane, row y >> rc_yshift, byte (x >> 1) * rc_step + ru_off/rv_off
+  // rgb_rows_max: the most source rows of one line (scratch rows).
+  bool rgb_rows = false;
+  int ry_plane = 0, ry_step = 1, ry_off = 0, ru_plane = 0, rv_plane = 0, rc_step = 1, ru_off = 0, rv_off = 0,
+      rc_yshift = 0, rgb_rows_max = 0;
 };
 
 // Processes lines [line_begin, line_end) of the content. `out` is the output
