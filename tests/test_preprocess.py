@@ -316,20 +316,39 @@ def test_area_large_downscale_matches_opencv(fmt):
 
 
 def test_kernel_path_names_the_planned_path(frames):
-    """Area runs the SIMD area path, except per-tap RGB conversion (yuv_sampling="rgb"),
-    which only the reference implements; bilinear never plans the scalar kernel."""
+    """Area runs the SIMD area path (with per-tap RGB conversion, yuv_sampling="rgb", on
+    rows converted to RGB first: area-rgb); bilinear never plans the scalar kernel."""
     isa = Preprocessor("nv12").kernel
     out = np.empty((60, 80, 3), np.float32)
     area = Preprocessor("nv12", interpolation="area")
     assert area.kernel_path(frames["nv12"], out) == ("scalar" if isa == "scalar" else f"{isa}/area-uniform")  # 4x
     odd = np.empty((70, 90, 3), np.float32)
     assert area.kernel_path(frames["nv12"], odd) == ("scalar" if isa == "scalar" else f"{isa}/area")
-    assert Preprocessor("nv12", interpolation="area", yuv_sampling="rgb").kernel_path(frames["nv12"], out) == "scalar"
+    rgb_area = Preprocessor("nv12", interpolation="area", yuv_sampling="rgb")
+    assert rgb_area.kernel_path(frames["nv12"], out) == ("scalar" if isa == "scalar" else f"{isa}/area-rgb")
     for fmt in FORMATS:
         path = Preprocessor(fmt).kernel_path(frames[fmt], out)
         assert path == "scalar" if isa == "scalar" else path.startswith(f"{isa}/"), (fmt, path)
     with pytest.raises(InputError, match="float32, float16, uint8 or int8"):
         area.kernel_path(frames["nv12"], np.empty((60, 80, 3), np.float64))
+
+
+@pytest.mark.parametrize("fmt", sorted(YUV))
+def test_area_rgb_sampling_simd_equals_reference(frames, fmt):
+    """Area with yuv_sampling="rgb": the SIMD path (source rows converted to RGB, then the
+    packed area path) equals the per-tap scalar reference bit for bit: fractional and
+    integer ratios, rotations, flips, a roi, odd output sizes, threads; and a 1080p frame."""
+    for shape, kw in [((70, 90), {}), ((120, 160), dict(rotate=90, flip=True)), ((33, 57), dict(fit="letterbox")),
+                      ((41, 29), dict(rotate=270, roi=(3, 5, 150, 101))), ((60, 80), dict(rotate=180, threads=2))]:
+        kw = dict(format=fmt, interpolation="area", yuv_sampling="rgb", **kw)
+        a, _ = run(frames[fmt], shape, **kw)
+        b, _ = run(frames[fmt], shape, **kw, _isa="scalar")
+        assert np.array_equal(a, b), (fmt, shape, kw)
+    frame = to_format(photo(1080, 1920, seed=3), fmt)
+    kw = dict(format=fmt, interpolation="area", yuv_sampling="rgb")
+    a, _ = run(frame, (300, 300), np.uint8, dict(scale=1 / 255), **kw)
+    b, _ = run(frame, (300, 300), np.uint8, dict(scale=1 / 255), **kw, _isa="scalar")
+    assert np.array_equal(a, b), fmt
 
 
 @pytest.mark.parametrize("fmt", ["nv12", "rgba", "uyvy"])

@@ -177,7 +177,7 @@ TEST(simd_available) {
 TEST(simd_matches_reference_on_hot_paths) {
   if (SimdIsa() == Isa::kScalar) return;
   // The benchmark shapes (scaled down a little where the reference is slow under emulation).
-  Cfg cases[10];
+  Cfg cases[12];
   cases[0].f = PixelFormat::kNV12; cases[0].sw = 640; cases[0].sh = 480; cases[0].ow = 256; cases[0].oh = 256;
   cases[1].f = PixelFormat::kBGR; cases[1].sw = 640; cases[1].sh = 480; cases[1].ow = 128; cases[1].oh = 128;
   cases[2].f = PixelFormat::kBGR; cases[2].sw = 320; cases[2].sh = 180; cases[2].ow = 160; cases[2].oh = 160;
@@ -197,6 +197,12 @@ TEST(simd_matches_reference_on_hot_paths) {
   // Benchmark case 3 at full size: uint8 with mean 0, std 1, scale 1, zp 0 (the AVX2 LEAN direct path).
   cases[9].f = PixelFormat::kBGR; cases[9].sw = 1280; cases[9].sh = 720; cases[9].ow = 320; cases[9].oh = 320;
   cases[9].t = ElemType::kUInt8; cases[9].fit = Fit::kLetterbox; cases[9].scale = 1.f;
+  // Area with yuv_sampling="rgb" (rows converted to RGB, then the packed area path), 4:2:0 and 4:2:2.
+  cases[10].f = PixelFormat::kNV12; cases[10].sw = 640; cases[10].sh = 480; cases[10].ow = 150; cases[10].oh = 150;
+  cases[10].interp = Interpolation::kArea; cases[10].ys = YuvSampling::kRgb;
+  cases[11].f = PixelFormat::kUYVY; cases[11].sw = 640; cases[11].sh = 480; cases[11].ow = 200; cases[11].oh = 120;
+  cases[11].interp = Interpolation::kArea; cases[11].ys = YuvSampling::kRgb; cases[11].rot = 90;
+  cases[11].t = ElemType::kUInt8; cases[11].pad = 6; cases[11].misalign = 3;
   Rng rng(1);
   for (const Cfg& c : cases) {
     double mx;
@@ -272,7 +278,7 @@ TEST(simd_area_matches_reference_random_configs) {
   const Fit fits[] = {Fit::kStretch, Fit::kLetterbox, Fit::kCrop, Fit::kStretch};
   const int rots[] = {0, 90, 180, 270, 0, 0};
   Rng rng(777);
-  int total = 0, failed = 0, simd_runs = 0, expect_simd = 0, uniform = 0;
+  int total = 0, failed = 0, simd_runs = 0, uniform = 0;
   for (int it = 0; it < 240; ++it) {
     Cfg c;
     c.interp = Interpolation::kArea;
@@ -305,12 +311,10 @@ TEST(simd_area_matches_reference_random_configs) {
     c.roi = !integer_ratio && rng.next() % 4 == 0;
     c.m = rng.next() % 2 ? YuvMatrix::kBT709 : YuvMatrix::kBT601;
     c.r = rng.next() % 3 == 0 ? YuvRange::kFull : YuvRange::kLimited;
-    c.ys = rng.next() % 5 == 0 ? YuvSampling::kRgb : YuvSampling::kYuv;
+    // yuv_sampling="rgb" (rows converted to RGB, then the packed path) on a third of them.
+    c.ys = rng.next() % 3 == 0 && !integer_ratio ? YuvSampling::kRgb : YuvSampling::kYuv;
     if (c.t == ElemType::kInt8) { c.scale = 1.f / rng.range(1, 4); c.zp = rng.range(-128, 0); }
     if (c.t == ElemType::kUInt8) { c.scale = rng.next() % 2 ? 1.f : 0.75f; c.zp = rng.range(0, 20); }
-    // Only area with per-tap RGB conversion (yuv_sampling="rgb" on YUV -> colour) stays scalar.
-    const bool rgb_taps = c.ys == YuvSampling::kRgb && c.ch != Channels::kGray &&
-                          (even || c.f == PixelFormat::kYUYV || c.f == PixelFormat::kUYVY);
     double mx;
     bool ran = false;
     const int bad = Compare(c, rng, &mx, &ran);
@@ -329,9 +333,7 @@ TEST(simd_area_matches_reference_random_configs) {
     }
     ++total;
     simd_runs += ran;
-    expect_simd += !rgb_taps;
-    // (Area that downscales no axis is bilinear, SIMD even with per-tap RGB.)
-    CHECK_MSG(ran || rgb_taps, "%s: SIMD area kernel not used", c.str().c_str());
+    CHECK_MSG(ran, "%s: SIMD area kernel not used", c.str().c_str());
     if (bad) {
       ++failed;
       CHECK_MSG(bad == 0, "%s: %d elements differ (max %.3g LSB)", c.str().c_str(), bad, mx);
@@ -339,7 +341,7 @@ TEST(simd_area_matches_reference_random_configs) {
   }
   std::printf("  %d random area configs (%d on SIMD, %d integer ratios on the uniform path), %d failed\n", total,
               simd_runs, uniform, failed);
-  CHECK(simd_runs >= expect_simd);
+  CHECK(simd_runs == total);
   CHECK(uniform >= 20);
 }
 
@@ -347,8 +349,8 @@ TEST(simd_area_matches_reference_random_configs) {
 // for AVX2 on every configuration, so that nothing planned for x86 falls back
 // to scalar code on a Pi (runs on any machine: it builds plans for both
 // layouts). AVX2's packed paths are refinements of "windows" (NEON has none).
-// The only scalar plans: rows narrower than a 16-byte window (tiny frames) and
-// area (downscaling) with yuv_sampling="rgb" on YUV sources, on both layouts alike.
+// The only scalar plans: rows narrower than a 16-byte window (tiny frames), on
+// both layouts alike.
 TEST(planner_same_path_on_neon_and_avx2) {
   using edgerun::preprocess::internal::PlannedPath;
   using edgerun::preprocess::internal::SimdLayout;
@@ -360,7 +362,7 @@ TEST(planner_same_path_on_neon_and_avx2) {
   const Interpolation interps[] = {Interpolation::kBilinear, Interpolation::kNearest, Interpolation::kArea};
   const ElemType types[] = {ElemType::kFloat32, ElemType::kFloat16, ElemType::kUInt8, ElemType::kInt8};
   Rng rng(99);
-  int n = 0, scalar = 0;
+  int n = 0, scalar = 0, rgb_area = 0;
   auto family = [](const std::string& p) {
     const size_t k = p.find('/');
     std::string f = k == std::string::npos ? p : p.substr(k + 1);
@@ -387,18 +389,19 @@ TEST(planner_same_path_on_neon_and_avx2) {
     const bool yuv_src = s.format >= PixelFormat::kNV12;
     const bool rgb_taps_area = s.interpolation == Interpolation::kArea && s.yuv_sampling == YuvSampling::kRgb &&
                                yuv_src && s.channels != Channels::kGray;
+    rgb_area += rgb_taps_area && family(a.ok() ? a.value() : "") == "area-rgb";
     const bool tiny = cam[0] < 64;  // rows (I420 chroma: W/2 bytes) narrower than 16 bytes
     const std::string what = std::string(Name(s.format)) + " " + std::to_string(cam[0]) + "x" +
                              std::to_string(cam[1]) + "->" + std::to_string(ow) + "x" + std::to_string(oh) + " " +
                              Name(s.interpolation) + " " + Name(s.yuv_sampling) + " rot" + std::to_string(s.rotate);
     CHECK_MSG(family(a.value()) == family(b.value()), "%s: avx2 plans %s, neon plans %s", what.c_str(),
               a.value().c_str(), b.value().c_str());
-    if (!tiny) {  // (area that downscales no axis is bilinear: SIMD even with per-tap RGB)
-      CHECK_MSG(a.value() != "scalar" || rgb_taps_area, "%s: avx2 plans %s", what.c_str(), a.value().c_str());
-    }
+    if (!tiny) CHECK_MSG(a.value() != "scalar", "%s: avx2 plans %s", what.c_str(), a.value().c_str());
     scalar += a.value() == "scalar";
   }
-  std::printf("  %d configurations planned alike for avx2 and neon (%d scalar on both)\n", n, scalar);
+  std::printf("  %d configurations planned alike for avx2 and neon (%d scalar on both, %d area-rgb)\n", n, scalar,
+              rgb_area);
+  CHECK(rgb_area >= 5);
 }
 
 TEST_MAIN()

@@ -28,7 +28,8 @@
 //   sampling LoadWin(row, win), PickTaps(Win, mask), Or, LoadColW, MulCols
 //            (horizontal pass), RowWeights(wy), StoreRows(h0, h1, RowW, dst)
 //            (vertical pass + convert + store kBlock floats)
-//   kRgb     MakeTapConsts(p, &t), TapsToRgb(Y, U, V, t, rgb[3])
+//   kRgb     MakeTapConsts(p, &t), TapsToRgb(Y, U, V, t, rgb[3]); for area
+//            (KPlan::rgb_rows) kRgbPx and YuvRowToRgb (pixels of a row -> RGB bytes)
 //   output   Store<T, C, NHWC>(o, dst, plane_stride, consts): o[c][h] = channel
 //            c of the block's positions h*kLanes .. h*kLanes + kLanes - 1
 //   area     AreaVertical(plane, stride, rows, weights, n, lo, hi, acc) (int16
@@ -180,6 +181,58 @@ void SampleLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, typename 
   }
 }
 
+// Upscales along the lines (bilinear): consecutive lines share source rows,
+// so each view keeps the horizontal sums (P::Hor per block and channel) of
+// the last two source rows it sampled, tagged by row address (reset per call:
+// a frame buffer may be reused), and a line computes only the rows it lacks.
+template <class P>
+struct HorCache {
+  typename P::Hor* buf[2];
+  const uint8_t* tag[2];
+};
+
+template <class P, int K, int NCH>
+void SampleLineCached(const KView& kv, const uint8_t* ra, const uint8_t* rb, typename P::RowW wy, const uint8_t* wcol,
+                      int nb, float* const* dst, HorCache<P>* hc) {
+  using Hor = typename P::Hor;
+  const size_t mstep = static_cast<size_t>(K) * NCH * P::kMaskBytes;
+  auto get = [&](const uint8_t* row, const uint8_t* keep) -> Hor* {
+    for (int s = 0; s < 2; ++s)
+      if (hc->tag[s] == row) return hc->buf[s];
+    const int s = hc->tag[0] == keep ? 1 : 0;
+    Hor* h = hc->buf[s];
+    for (int b = 0; b < nb; ++b) {
+      const typename P::ColW wc = P::LoadColW(wcol + static_cast<size_t>(b) * P::kColWBytes);
+      Gather<P, K, NCH>(row, kv.win + static_cast<size_t>(b) * K * P::kWinPerK, kv.mask + b * mstep, wc, h + b * NCH);
+    }
+    hc->tag[s] = row;
+    return h;
+  };
+  const Hor* h0 = get(ra, rb);
+  const Hor* h1 = ra == rb ? h0 : get(rb, ra);
+  for (int b = 0; b < nb; ++b)
+    for (int c = 0; c < NCH; ++c) P::StoreRows(h0[b * NCH + c], h1[b * NCH + c], wy, dst[c] + b * P::kBlock);
+}
+
+template <class P>
+using CachedFn = void (*)(const KView&, const uint8_t*, const uint8_t*, typename P::RowW, const uint8_t*, int,
+                          float* const*, HorCache<P>*);
+
+template <class P>
+CachedFn<P> PickCached(int K, int nch) {
+  switch (K * 4 + nch) {
+    case 1 * 4 + 1: return SampleLineCached<P, 1, 1>;
+    case 1 * 4 + 2: return SampleLineCached<P, 1, 2>;
+    case 1 * 4 + 3: return SampleLineCached<P, 1, 3>;
+    case 2 * 4 + 1: return SampleLineCached<P, 2, 1>;
+    case 2 * 4 + 2: return SampleLineCached<P, 2, 2>;
+    case 2 * 4 + 3: return SampleLineCached<P, 2, 3>;
+    case 4 * 4 + 1: return SampleLineCached<P, 4, 1>;
+    case 4 * 4 + 2: return SampleLineCached<P, 4, 2>;
+    default: return SampleLineCached<P, 4, 3>;
+  }
+}
+
 template <class P>
 using SampleFn = void (*)(const KView&, const uint8_t*, const uint8_t*, typename P::RowW, const uint8_t*, int,
                           float* const*);
@@ -311,13 +364,50 @@ PostFn<P> PickPost(ColorOp op, ElemType t, int C, bool nhwc) {
 // position, the dot product of 8-wide int16 chunks of it with the position's
 // weights (P::AreaHorizontal<NCH>), then float(v) * area_scale -> slot rows.
 // Exact integer sums: bit-exact with the reference's other summation order.
+// YuvSampling::kRgb (KPlan::rgb_rows): source row y, pixels [x0, x1), to
+// packed uint8 RGB at dst + 3x (TapToRgbRef's formula; P::YuvRowToRgb converts
+// P::kRgbPx pixels from an even x, the reference the rest).
 template <class P>
-void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc, float* const* slots) {
+void RgbRow(const KPlan& p, const Image& img, int y, int x0, int x1, const typename P::TapConsts& tc, uint8_t* dst) {
+  const uint8_t* yr = img.data[p.ry_plane] + static_cast<ptrdiff_t>(y) * img.stride[p.ry_plane] + p.ry_off;
+  const ptrdiff_t cy = y >> p.rc_yshift;
+  const uint8_t* ur = img.data[p.ru_plane] + cy * img.stride[p.ru_plane] + p.ru_off;
+  const uint8_t* vr = img.data[p.rv_plane] + cy * img.stride[p.rv_plane] + p.rv_off;
+  const int width = p.views[0].row_bytes / 3;
+  int x = x0 & ~1;
+  // Loads of a step end before the row's last chroma pair: within the row.
+  for (; x + P::kRgbPx + 2 <= width && x < x1; x += P::kRgbPx)
+    P::YuvRowToRgb(yr + static_cast<ptrdiff_t>(x) * p.ry_step, p.ry_step, ur + (x >> 1) * p.rc_step,
+                   vr + (x >> 1) * p.rc_step, p.rc_step, tc, dst + x * 3);
+  for (; x < x1; ++x) {
+    int32_t t[3] = {yr[static_cast<ptrdiff_t>(x) * p.ry_step], ur[(x >> 1) * p.rc_step], vr[(x >> 1) * p.rc_step]};
+    TapToRgbRef(p, t);
+    for (int c = 0; c < 3; ++c) dst[x * 3 + c] = static_cast<uint8_t>(t[c]);
+  }
+}
+
+// rgb: YuvSampling::kRgb scratch (rows of p.views[0].row_bytes + 64 bytes, and
+// rgb_rows_max row indices 0, 1, ...), else null.
+template <class P>
+void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc, float* const* slots, uint8_t* rgb,
+                    const int32_t* rgb_idx, const typename P::TapConsts& tc) {
   for (int v = 0; v < p.nviews; ++v) {
     const KView& kv = p.views[v];
     const int r0 = kv.vstart[j], r1 = kv.vstart[j + 1];
-    P::AreaVertical(img.data[kv.plane], img.stride[kv.plane], kv.vrow + r0, kv.vw + r0, r1 - r0, kv.span_lo,
-                    kv.span_hi, acc[v]);
+    if (p.rgb_rows) {  // one view: the rows converted to RGB, then averaged as an RGB frame
+      const ptrdiff_t rs = kv.row_bytes + 64;
+      const int x0 = kv.span_lo / 3, x1 = (kv.span_hi + 2) / 3;
+      for (int r = r0; r < r1; ++r) {
+        if (r > r0 && kv.vrow[r] == kv.vrow[r - 1])  // a row split in two weights
+          std::memcpy(rgb + (r - r0) * rs, rgb + (r - r0 - 1) * rs, static_cast<size_t>(rs));
+        else
+          RgbRow<P>(p, img, kv.vrow[r], x0, x1, tc, rgb + (r - r0) * rs);
+      }
+      P::AreaVertical(rgb, rs, rgb_idx, kv.vw + r0, r1 - r0, kv.span_lo, kv.span_hi, acc[v]);
+    } else {
+      P::AreaVertical(img.data[kv.plane], img.stride[kv.plane], kv.vrow + r0, kv.vw + r0, r1 - r0, kv.span_lo,
+                      kv.span_hi, acc[v]);
+    }
     float* dst[3] = {slots[kv.slot[0]], slots[kv.slot[kv.nch > 1 ? 1 : 0]], slots[kv.slot[kv.nch > 2 ? 2 : 0]]};
     if (kv.uwidth > 0) {  // integer ratio: no per-position tables
       switch (kv.nch) {
@@ -367,6 +457,8 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   // area: one int16 accumulator row per view after the line buffers, zeroed
   // once (lanes outside a view's span only ever meet zero weights).
   int16_t* acc[3] = {nullptr, nullptr, nullptr};
+  uint8_t* rgb = nullptr;
+  int32_t* rgb_idx = nullptr;
   if (p.area) {
     uint8_t* a = line + static_cast<size_t>(tile) * line_bytes;
     for (int v = 0; v < p.nviews; ++v) {
@@ -376,6 +468,11 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       std::memset(a, 0, n);
       acc[v] = reinterpret_cast<int16_t*>(a) + kAreaAccFront;
       a += n;
+    }
+    if (p.rgb_rows) {
+      rgb = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(a) + 63) & ~static_cast<uintptr_t>(63));
+      rgb_idx = reinterpret_cast<int32_t*>(rgb + static_cast<size_t>(p.rgb_rows_max) * (p.views[0].row_bytes + 64));
+      for (int r = 0; r < p.rgb_rows_max; ++r) rgb_idx[r] = r;
     }
   }
   const size_t plane_bytes = static_cast<size_t>(p.out_w) * p.out_h * es;
@@ -396,7 +493,20 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   }
   const PostFn<P> post = PickPost<P>(p.op, p.type, C, nhwc);
   SampleFn<P> sample[3];
+  CachedFn<P> cached[3] = {nullptr, nullptr, nullptr};
   float* vdst[3][3];
+  // Horizontal sums kept across lines (HorCache) when most lines reuse a row
+  // of the line before (upscales); otherwise the stores would only cost.
+  bool hcache = false;
+  if (!p.area && !p.rgb_taps) {
+    int reuse = 0;
+    for (int j = j0 + 1; j < j1; ++j)
+      reuse += p.row_b[j] != p.row_a[j] && (p.row_a[j] == p.row_a[j - 1] || p.row_a[j] == p.row_b[j - 1]);
+    hcache = 2 * reuse > j1 - j0;
+  }
+  HorCache<P> hcs[3];
+  uint8_t* hmem = reinterpret_cast<uint8_t*>(
+      (reinterpret_cast<uintptr_t>(scratch + ScratchBytes(p) - HorCacheBytes(p)) + 63) & ~static_cast<uintptr_t>(63));
   for (int v = 0; v < p.nviews; ++v) {
     const KView& kv = p.views[v];
     if constexpr (P::kPackedMode) {
@@ -407,6 +517,14 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       }
     }
     sample[v] = PickSample<P>(kv.K, kv.nch);
+    if (hcache) {
+      cached[v] = PickCached<P>(kv.K, kv.nch);
+      for (int s = 0; s < 2; ++s) {
+        hcs[v].buf[s] = reinterpret_cast<typename P::Hor*>(hmem);
+        hcs[v].tag[s] = nullptr;
+        hmem += static_cast<size_t>(nb) * kv.nch * sizeof(typename P::Hor);
+      }
+    }
     for (int c = 0; c < kv.nch; ++c) vdst[v][c] = slots[kv.slot[c]];
   }
 
@@ -418,54 +536,59 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   if constexpr (P::kPackedMode) use_direct = direct.Init(p);
 
   for (int j = j0; j < j1; ++j) {
+    // Line j goes to its output row, or (transposed) to line buffer j - tile0;
+    // tiles are flushed in one place below.
+    uint8_t* const lbuf = line + (j - tile0) * line_bytes;
+    const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
+    uint8_t* const orow = out + (nhwc ? pix * C * es : pix * es);
+    bool sampled = true;  // slot rows hold the line (phase 2 to run)
     if (p.area) {
-      AreaSampleLine<P>(p, img, j, acc, slots);
+      AreaSampleLine<P>(p, img, j, acc, slots, rgb, rgb_idx, tc);
+    } else if (j > j0 && p.row_a[j] == p.row_a[j - 1] && p.row_b[j] == p.row_b[j - 1] &&
+               p.row_w[j] == p.row_w[j - 1]) {
+      // The same source rows and row weight as the previous line (nearest
+      // upscales: every source row feeds ~out/in lines): a copy of it. The
+      // previous line buffer is the one before (at a tile start: the last, not
+      // yet overwritten by this tile).
       if (!p.transposed) {
-        const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
-        post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
+        const size_t row = static_cast<size_t>(p.out_w) * (nhwc ? C * es : es);
+        for (int c = 0; c < (nhwc ? 1 : C); ++c)
+          std::memcpy(orow + c * plane_bytes, orow + c * plane_bytes - row,
+                      static_cast<size_t>(p.npos) * (nhwc ? C : 1) * es);
       } else {
-        post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
-        if (j - tile0 + 1 == tile || j + 1 == j1) {
-          FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
-          tile0 = j + 1;
-        }
+        std::memcpy(lbuf, line + (j > tile0 ? j - tile0 - 1 : tile - 1) * line_bytes, line_bytes);
       }
-      continue;
-    }
-    const int ya = p.row_a[j], yb = p.row_b[j];
-    const typename P::RowW wy = P::RowWeights(p.row_w[j]);
-    const uint8_t* ra[3];
-    const uint8_t* rb[3];
-    for (int v = 0; v < p.nviews; ++v) {
-      const KView& kv = p.views[v];
-      ra[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(ya >> kv.yshift) * img.stride[kv.plane];
-      rb[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(yb >> kv.yshift) * img.stride[kv.plane];
-    }
-    if constexpr (P::kPackedMode) {
-      if (use_direct) {
-        if (!p.transposed) {
-          const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
-          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, out + pix * 3 * es, tail);
-        } else {
-          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, line + (j - tile0) * line_bytes, tail);
-          if (j - tile0 + 1 == tile || j + 1 == j1) {
-            FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
-            tile0 = j + 1;
-          }
-        }
-        continue;
-      }
-    }
-    if (p.rgb_taps) {
-      SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots);
+      sampled = false;
     } else {
-      for (int v = 0; v < p.nviews; ++v) sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v]);
+      const int ya = p.row_a[j], yb = p.row_b[j];
+      const typename P::RowW wy = P::RowWeights(p.row_w[j]);
+      const uint8_t* ra[3];
+      const uint8_t* rb[3];
+      for (int v = 0; v < p.nviews; ++v) {
+        const KView& kv = p.views[v];
+        ra[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(ya >> kv.yshift) * img.stride[kv.plane];
+        rb[v] = img.data[kv.plane] + static_cast<ptrdiff_t>(yb >> kv.yshift) * img.stride[kv.plane];
+      }
+      if constexpr (P::kPackedMode) {
+        if (use_direct) {
+          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, p.transposed ? lbuf : out + pix * 3 * es, tail);
+          sampled = false;
+        }
+      }
+      if (!sampled) {
+      } else if (p.rgb_taps) {
+        SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots);
+      } else {
+        for (int v = 0; v < p.nviews; ++v) {
+          if (cached[v] != nullptr) cached[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], &hcs[v]);
+          else sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v]);
+        }
+      }
     }
     if (!p.transposed) {
-      const size_t pix = static_cast<size_t>(p.cy + j) * p.out_w + p.cx;
-      post(k, src, nsrc, p.npos, out + (nhwc ? pix * C * es : pix * es), plane_bytes, tail);
+      if (sampled) post(k, src, nsrc, p.npos, orow, plane_bytes, tail);
     } else {
-      post(k, src, nsrc, static_cast<int>(npad), line + (j - tile0) * line_bytes, npad * es, tail);
+      if (sampled) post(k, src, nsrc, static_cast<int>(npad), lbuf, npad * es, tail);
       if (j - tile0 + 1 == tile || j + 1 == j1) {
         FlushTile(p, line, line_bytes, npad, es, tile0, j - tile0 + 1, out);
         tile0 = j + 1;

@@ -159,6 +159,16 @@ struct KPlan {
   // SIMD column weights: [block][reg_total_bytes]
   int nblocks = 0;
   const uint8_t* wcol = nullptr;
+  // SIMD area with rgb_taps (BuildAreaTables): each source row a line needs is
+  // first converted to packed uint8 RGB (the taps' formula, so the integer sums
+  // equal the reference's), then averaged by the one packed RGB view that
+  // replaces the YUV views. The YUV bytes of source pixel (x, y):
+  //   Y = plane ry_plane, row y, byte x * ry_step + ry_off
+  //   U/V = plane ru_plane/rv_plane, row y >> rc_yshift, byte (x >> 1) * rc_step + ru_off/rv_off
+  // rgb_rows_max: the most source rows of one line (scratch rows).
+  bool rgb_rows = false;
+  int ry_plane = 0, ry_step = 1, ry_off = 0, ru_plane = 0, rv_plane = 0, rc_step = 1, ru_off = 0, rv_off = 0,
+      rc_yshift = 0, rgb_rows_max = 0;
 };
 
 // Processes lines [line_begin, line_end) of the content. `out` is the output
@@ -168,6 +178,12 @@ using KernelFn = void (*)(const KPlan& p, const Image& img, uint8_t* out, int li
 
 size_t ElemSize(ElemType t);
 size_t ScratchBytes(const KPlan& p);
+// The end of ScratchBytes(p) holds the SIMD kernels' horizontal-sum cache of
+// upscales (kernel_driver-inl.h HorCache): two rows of int16 sums per view and
+// channel, whole 32-byte blocks, 64-aligned.
+inline size_t HorCacheBytes(const KPlan& p) {
+  return (static_cast<size_t>(p.npos) + 64) * 3 * 3 * 2 * 2 + 128;
+}
 
 // Transposed outputs (rotate 90/270): SIMD kernels compute up to TileLines(p)
 // lines (output columns) into line buffers, then write them row by row as runs
@@ -224,6 +240,14 @@ static inline void FlushTile(const KPlan& p, const uint8_t* tile, size_t line_by
   }
 }
 
+// YUV -> RGB coefficients of a matrix and range (R = cy*(Y - yoff) + crv*(V - 128),
+// G = ... + cgu*(U - 128) + cgv*(V - 128), B = ... + cbu*(U - 128)): the Preprocessor's
+// and the ROI crop's (roi_crop.cc) colour conversions share them.
+struct YuvCoefs {
+  double cy = 0, crv = 0, cgu = 0, cgv = 0, cbu = 0, yoff = 0;
+};
+YuvCoefs YuvCoefficients(YuvMatrix matrix, YuvRange range);
+
 // Kernels.
 void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
                uint8_t* scratch);
@@ -245,6 +269,8 @@ void NormalizePixelRef(const KPlan& p, const float* slots, float* o);
 // The byte values of all slots at absolute source pixel (x, y), RGB-converted
 // when p.rgb_taps.
 void FetchTapRef(const KPlan& p, const Image& img, int x, int y, int32_t* s);
+// s[0..2] = (Y, U, V) bytes -> (R, G, B) bytes in place, the rgb_taps formula.
+void TapToRgbRef(const KPlan& p, int32_t* s);
 
 // SIMD table layouts.
 enum class SimdLayout : int { kAvx2 = 0, kNeon };
@@ -273,9 +299,10 @@ struct AreaTables {
   std::vector<int32_t> hbase[3];
   std::vector<int16_t> hw[3];
 };
-// Fills the area fields of p's views. Returns false when the SIMD kernels
-// cannot serve the plan (YuvSampling::kRgb: taps are converted per source
-// pixel; weight tables past 32 MB).
+// Fills the area fields of p's views (YuvSampling::kRgb: replaces the YUV views
+// by one packed RGB view over converted rows, see KPlan::rgb_rows). Returns
+// false when the SIMD kernels cannot serve the plan (weight tables past 32 MB,
+// converted rows of one line past 64 MB).
 bool BuildAreaTables(KPlan& p, AreaTables* t);
 // Bytes of SIMD area scratch: one int16 accumulator row per view, with
 // kAreaAccFront int16 of zeros before it (reversed uniform blocks read there).

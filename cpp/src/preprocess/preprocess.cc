@@ -359,6 +359,25 @@ const char* ActiveIsa() { return SimdDisabledByEnv() ? "scalar" : Name(BestIsa()
 
 namespace internal {
 
+YuvCoefs YuvCoefficients(YuvMatrix matrix, YuvRange range) {
+  YuvCoefs c;
+  if (matrix == YuvMatrix::kBT601 && range == YuvRange::kLimited) {
+    // OpenCV's ITU-R BT.601 constants (COLOR_YUV2RGB_NV12 and friends), 20-bit.
+    c.cy = 1220542.0 / 1048576; c.crv = 1673527.0 / 1048576; c.cgv = -852492.0 / 1048576;
+    c.cgu = -409993.0 / 1048576; c.cbu = 2116026.0 / 1048576; c.yoff = 16;
+  } else {
+    const double kr = matrix == YuvMatrix::kBT601 ? 0.299 : 0.2126;
+    const double kb = matrix == YuvMatrix::kBT601 ? 0.114 : 0.0722;
+    const double kg = 1.0 - kr - kb;
+    const bool lim = range == YuvRange::kLimited;
+    const double ys = lim ? 255.0 / 219.0 : 1.0, cs = lim ? 255.0 / 224.0 : 1.0;
+    c.cy = ys; c.yoff = lim ? 16 : 0;
+    c.crv = 2 * (1 - kr) * cs; c.cbu = 2 * (1 - kb) * cs;
+    c.cgu = -2 * kb * (1 - kb) / kg * cs; c.cgv = -2 * kr * (1 - kr) / kg * cs;
+  }
+  return c;
+}
+
 // ---------------------------------------------------------------------------
 // Plan
 // ---------------------------------------------------------------------------
@@ -583,21 +602,8 @@ void SetupViews(const Spec& s, int width, KPlan* k, ViewDesc* views) {
 
 void SetupColor(const Spec& s, KPlan* k) {
   const double S = kValueScale;
-  double cy, crv, cgu, cgv, cbu, yoff;
-  if (s.yuv_matrix == YuvMatrix::kBT601 && s.yuv_range == YuvRange::kLimited) {
-    // OpenCV's ITU-R BT.601 constants (COLOR_YUV2RGB_NV12 and friends), 20-bit.
-    cy = 1220542.0 / 1048576; crv = 1673527.0 / 1048576; cgv = -852492.0 / 1048576;
-    cgu = -409993.0 / 1048576; cbu = 2116026.0 / 1048576; yoff = 16;
-  } else {
-    const double kr = s.yuv_matrix == YuvMatrix::kBT601 ? 0.299 : 0.2126;
-    const double kb = s.yuv_matrix == YuvMatrix::kBT601 ? 0.114 : 0.0722;
-    const double kg = 1.0 - kr - kb;
-    const bool lim = s.yuv_range == YuvRange::kLimited;
-    const double ys = lim ? 255.0 / 219.0 : 1.0, cs = lim ? 255.0 / 224.0 : 1.0;
-    cy = ys; yoff = lim ? 16 : 0;
-    crv = 2 * (1 - kr) * cs; cbu = 2 * (1 - kb) * cs;
-    cgu = -2 * kb * (1 - kb) / kg * cs; cgv = -2 * kr * (1 - kr) / kg * cs;
-  }
+  const YuvCoefs yc = YuvCoefficients(s.yuv_matrix, s.yuv_range);
+  const double cy = yc.cy, crv = yc.crv, cgu = yc.cgu, cgv = yc.cgv, cbu = yc.cbu, yoff = yc.yoff;
   k->ky = static_cast<float>(cy);
   k->ymin = static_cast<float>(yoff * S);
   k->crv = static_cast<float>(crv);
@@ -656,6 +662,7 @@ Status SetupNormalize(const Spec& s, ElemType type, float scale, int zp, int out
 // "packed" / "packed-uniform" (AVX2 per-pixel loads for 3/4-byte pixels).
 static const char* SimdPathName(const KPlan& k) {
   if (k.area) {  // "area-uniform": every view on the integer-ratio path (KView::uwidth)
+    if (k.rgb_rows) return "area-rgb";  // yuv_sampling="rgb": rows converted to RGB first
     bool uniform = true;
     for (int v = 0; v < k.nviews; ++v) uniform = uniform && k.views[v].uwidth > 0;
     return uniform ? "area-uniform" : "area";
@@ -669,8 +676,8 @@ static const char* SimdPathName(const KPlan& k) {
 }
 
 // Kernel, chosen once for the plan. The reference serves rows too short for
-// 16-byte windows (BuildSimdTables refuses them) and area with
-// yuv_sampling="rgb" (taps converted per source pixel).
+// 16-byte windows (BuildSimdTables refuses them) and area tables past their
+// size limits (BuildAreaTables).
 static void SelectKernel(Plan& P, const KernelConfig* cfg) {
   P.kernel = KernelRef;
   P.kplan = &P.k;
@@ -998,10 +1005,6 @@ Expected<std::unique_ptr<Preprocessor>> Preprocessor::Create(const Spec& spec) {
 
 const char* Preprocessor::kernel_name() const {
   if (spec_.isa != Isa::kAuto) return Name(spec_.isa);
-  const bool yuv = IsYuv420(spec_.format) || spec_.format == PixelFormat::kYUYV || spec_.format == PixelFormat::kUYVY;
-  if (spec_.interpolation == Interpolation::kArea && spec_.yuv_sampling == YuvSampling::kRgb && yuv &&
-      spec_.channels != Channels::kGray)
-    return "scalar";  // area with per-tap RGB conversion: the reference only
   return ActiveIsa();
 }
 

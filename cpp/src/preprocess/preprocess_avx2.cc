@@ -337,17 +337,36 @@ alignas(16) const int8_t kIlv[9][16] = {
     {10, -1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15},
 };
 
+// 16 bytes of each of three channels -> 48 bytes of 3-byte pixels at dst.
+inline void Interleave3x16(const __m128i* q, uint8_t* dst) {
+  for (int i = 0; i < 3; ++i) {
+    const __m128i* m = reinterpret_cast<const __m128i*>(kIlv[i * 3]);
+    __m128i v = _mm_or_si128(_mm_shuffle_epi8(q[0], _mm_load_si128(m)), _mm_shuffle_epi8(q[1], _mm_load_si128(m + 1)));
+    v = _mm_or_si128(v, _mm_shuffle_epi8(q[2], _mm_load_si128(m + 2)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst) + i, v);
+  }
+}
+
+// Bytes p[0], p[step], ..., p[15 * step] (step 1, 2 or 4).
+inline __m128i Strided16(const uint8_t* p, int step) {
+  const __m128i* v = reinterpret_cast<const __m128i*>(p);
+  if (step == 1) return _mm_loadu_si128(v);
+  if (step == 2) {
+    const __m128i m = _mm_set1_epi16(0xff);
+    return _mm_packus_epi16(_mm_and_si128(_mm_loadu_si128(v), m), _mm_and_si128(_mm_loadu_si128(v + 1), m));
+  }
+  const __m128i m = _mm_set1_epi32(0xff);
+  const __m128i lo = _mm_packus_epi32(_mm_and_si128(_mm_loadu_si128(v), m), _mm_and_si128(_mm_loadu_si128(v + 1), m));
+  const __m128i hi = _mm_packus_epi32(_mm_and_si128(_mm_loadu_si128(v + 2), m), _mm_and_si128(_mm_loadu_si128(v + 3), m));
+  return _mm_packus_epi16(lo, hi);
+}
+
 template <bool SIGNED, class K>
 inline void StoreQ8(__m256 (*o)[2], uint8_t* dst, size_t ps, int C, bool nhwc, const K& k) {
   __m128i q[3];
   for (int c = 0; c < C; ++c) q[c] = Quant16<SIGNED, K>(o[c][0], o[c][1], k);
   if (nhwc && C == 3) {
-    for (int i = 0; i < 3; ++i) {
-      const __m128i* m = reinterpret_cast<const __m128i*>(kIlv[i * 3]);
-      __m128i v = _mm_or_si128(_mm_shuffle_epi8(q[0], _mm_load_si128(m)), _mm_shuffle_epi8(q[1], _mm_load_si128(m + 1)));
-      v = _mm_or_si128(v, _mm_shuffle_epi8(q[2], _mm_load_si128(m + 2)));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst) + i, v);
-    }
+    Interleave3x16(q, dst);
     return;
   }
   for (int c = 0; c < C; ++c) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + c * ps), q[c]);
@@ -440,6 +459,25 @@ struct Avx2 {
       for (int c = 0; c < 3; ++c) c16[c][h] = _mm256_packs_epi32(c32[c][0], c32[c][1]);
     }
     for (int c = 0; c < 3; ++c) rgb[c] = _mm256_packus_epi16(c16[c][0], c16[c][1]);
+  }
+
+  // YuvSampling::kRgb rows (KPlan::rgb_rows): 32 pixels, Y at y[i * ystep],
+  // chroma of pixel pair i at u[i * cstep], v[i * cstep] -> 96 bytes of RGB.
+  static constexpr int kRgbPx = 32;
+  static void YuvRowToRgb(const uint8_t* y, int ystep, const uint8_t* u, const uint8_t* v, int cstep,
+                          const TapConsts& t, uint8_t* dst) {
+    const __m256i Y = ystep == 1 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y))
+                                 : _mm256_set_m128i(Strided16(y + 16 * ystep, ystep), Strided16(y, ystep));
+    const __m128i u16 = Strided16(u, cstep), v16 = Strided16(v, cstep);
+    const __m256i U = _mm256_set_m128i(_mm_unpackhi_epi8(u16, u16), _mm_unpacklo_epi8(u16, u16));
+    const __m256i V = _mm256_set_m128i(_mm_unpackhi_epi8(v16, v16), _mm_unpacklo_epi8(v16, v16));
+    __m256i rgb[3];
+    TapsToRgb(Y, U, V, t, rgb);
+    for (int h = 0; h < 2; ++h) {
+      __m128i q[3];
+      for (int c = 0; c < 3; ++c) q[c] = h ? _mm256_extracti128_si256(rgb[c], 1) : _mm256_castsi256_si128(rgb[c]);
+      Interleave3x16(q, dst + 48 * h);
+    }
   }
 
   template <ElemType T, int C, bool NHWC, class K>

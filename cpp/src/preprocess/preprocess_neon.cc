@@ -115,6 +115,25 @@ struct Neon {
     for (int c = 0; c < 3; ++c) rgb[c] = vcombine_u8(out[c][0], out[c][1]);
   }
 
+  // YuvSampling::kRgb rows (KPlan::rgb_rows): 16 pixels, Y at y[i * ystep],
+  // chroma of pixel pair i at u[i * cstep], v[i * cstep] -> 48 bytes of RGB.
+  static constexpr int kRgbPx = 16;
+  static uint8x8_t Strided8(const uint8_t* p, int step) {
+    if (step == 1) return vld1_u8(p);
+    if (step == 2) return vld2_u8(p).val[0];
+    return vld4_u8(p).val[0];
+  }
+  static void YuvRowToRgb(const uint8_t* y, int ystep, const uint8_t* u, const uint8_t* v, int cstep,
+                          const TapConsts& t, uint8_t* dst) {
+    const uint8x16_t Y = ystep == 1 ? vld1q_u8(y) : vld2q_u8(y).val[0];
+    const uint8x8_t u8 = Strided8(u, cstep), v8 = Strided8(v, cstep);
+    const uint8x16_t U = vcombine_u8(vzip1_u8(u8, u8), vzip2_u8(u8, u8));
+    const uint8x16_t V = vcombine_u8(vzip1_u8(v8, v8), vzip2_u8(v8, v8));
+    uint8x16x3_t rgb;
+    TapsToRgb(Y, U, V, t, rgb.val);
+    vst3q_u8(dst, rgb);
+  }
+
   template <bool SIGNED, class K>
   static uint8x8_t Quant8(float32x4_t a, float32x4_t b, const K& k) {
     // Saturating steps give clamp(rne(x), qlo, qhi) + zp exactly (fcvtns saturates too).

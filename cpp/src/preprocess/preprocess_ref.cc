@@ -25,7 +25,8 @@ size_t ScratchBytes(const KPlan& p) {
   // SIMD kernels: a block-sized tail buffer, three float slot rows and TileLines
   // lines of output elements (transposed outputs).
   const size_t npad = static_cast<size_t>(p.npos) + 64;
-  return 256 + npad * 3 * 4 + TileLines(p) * (npad * 3 * 4 + 16) + 4096 + (p.area ? AreaScratchBytes(p) : 0);
+  return 256 + npad * 3 * 4 + TileLines(p) * (npad * 3 * 4 + 16) + 4096 + (p.area ? AreaScratchBytes(p) : 0) +
+         HorCacheBytes(p);
 }
 
 // Colour stage + normalization of one pixel: slots (value units) -> o[c].
@@ -118,14 +119,16 @@ void FetchTapRef(const KPlan& p, const Image& img, int x, int y, int32_t* s) {
                         static_cast<ptrdiff_t>(x >> kv.xshift) * kv.bpp;
     for (int c = 0; c < kv.nch; ++c) s[kv.slot[c]] = px[kv.ch_off[c]];
   }
-  if (p.rgb_taps) {
-    int yy = s[0] - p.ty;
-    yy = yy < 0 ? 0 : yy;
-    const int u = s[1] - 128, v = s[2] - 128;
-    const int ycy = yy * p.tcy + 4096;
-    int rgb[3] = {(ycy + v * p.tcvr) >> 13, (ycy + (v * p.tcvg + u * p.tcug)) >> 13, (ycy + u * p.tcub) >> 13};
-    for (int c = 0; c < 3; ++c) s[c] = rgb[c] < 0 ? 0 : rgb[c] > 255 ? 255 : rgb[c];
-  }
+  if (p.rgb_taps) TapToRgbRef(p, s);
+}
+
+void TapToRgbRef(const KPlan& p, int32_t* s) {
+  int yy = s[0] - p.ty;
+  yy = yy < 0 ? 0 : yy;
+  const int u = s[1] - 128, v = s[2] - 128;
+  const int ycy = yy * p.tcy + 4096;
+  int rgb[3] = {(ycy + v * p.tcvr) >> 13, (ycy + (v * p.tcvg + u * p.tcug)) >> 13, (ycy + u * p.tcub) >> 13};
+  for (int c = 0; c < 3; ++c) s[c] = rgb[c] < 0 ? 0 : rgb[c] > 255 ? 255 : rgb[c];
 }
 
 void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,

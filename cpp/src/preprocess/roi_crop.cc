@@ -15,6 +15,7 @@
 
 #include "edgerun/cpu.h"
 #include "edgerun/tensor.h"
+#include "preprocess/plan.h"
 #include "preprocess/roi_crop_kernels.h"
 
 namespace edgerun {
@@ -100,20 +101,8 @@ bool SimdDisabledByEnv() {  // read per call, as preprocess.cc does
 // rounded half to even), then sampled as an RGB frame: the crop is cvtColor ->
 // warpAffine, and it runs the packed SIMD interiors.
 void ConvertYuvRegion(const Spec& spec, const Image& im, int bx, int by, int bw, int bh, uint8_t* rgb, bool simd) {
-  double cy, crv, cgu, cgv, cbu, yoff;  // preprocess.cc SetupColor's constants
-  if (spec.yuv_matrix == YuvMatrix::kBT601 && spec.yuv_range == YuvRange::kLimited) {
-    cy = 1220542.0 / 1048576; crv = 1673527.0 / 1048576; cgv = -852492.0 / 1048576;
-    cgu = -409993.0 / 1048576; cbu = 2116026.0 / 1048576; yoff = 16;
-  } else {
-    const double kr = spec.yuv_matrix == YuvMatrix::kBT601 ? 0.299 : 0.2126;
-    const double kb = spec.yuv_matrix == YuvMatrix::kBT601 ? 0.114 : 0.0722;
-    const double kg = 1.0 - kr - kb;
-    const bool lim = spec.yuv_range == YuvRange::kLimited;
-    const double ys = lim ? 255.0 / 219.0 : 1.0, cs = lim ? 255.0 / 224.0 : 1.0;
-    cy = ys; yoff = lim ? 16 : 0;
-    crv = 2 * (1 - kr) * cs; cbu = 2 * (1 - kb) * cs;
-    cgu = -2 * kb * (1 - kb) / kg * cs; cgv = -2 * kr * (1 - kr) / kg * cs;
-  }
+  const internal::YuvCoefs yc = internal::YuvCoefficients(spec.yuv_matrix, spec.yuv_range);  // the Preprocessor's constants
+  const double cy = yc.cy, crv = yc.crv, cgu = yc.cgu, cgv = yc.cgv, cbu = yc.cbu, yoff = yc.yoff;
   const float fcy = static_cast<float>(cy), fyoff = static_cast<float>(yoff), fcrv = static_cast<float>(crv),
               fcgu = static_cast<float>(cgu), fcgv = static_cast<float>(cgv), fcbu = static_cast<float>(cbu);
   const uint8_t *u_plane, *v_plane;

@@ -22,6 +22,23 @@ inline void Split(__m256d f, __m128i* i, __m128* w) {
   *w = _mm256_cvtpd_ps(_mm256_sub_pd(f, fl));
 }
 
+// Tap grid of output pixels u .. u + 7: integer corners (x0, y0) and fractions (wx, wy), lane i = pixel u + i.
+inline void Coords8(__m256d dx, __m256d dy, __m256d sx0, __m256d sy0, int u, __m256i* x0, __m256i* y0, __m256* wx,
+                    __m256* wy) {
+  const __m256d ul = _mm256_add_pd(_mm256_set1_pd(u), _mm256_setr_pd(0, 1, 2, 3));
+  const __m256d uh = _mm256_add_pd(ul, _mm256_set1_pd(4));
+  __m128i xl, xh, yl, yh;
+  __m128 wxl, wxh, wyl, wyh;
+  Split(_mm256_fmadd_pd(dx, ul, sx0), &xl, &wxl);
+  Split(_mm256_fmadd_pd(dx, uh, sx0), &xh, &wxh);
+  Split(_mm256_fmadd_pd(dy, ul, sy0), &yl, &wyl);
+  Split(_mm256_fmadd_pd(dy, uh, sy0), &yh, &wyh);
+  *x0 = _mm256_set_m128i(xh, xl);
+  *y0 = _mm256_set_m128i(yh, yl);
+  *wx = _mm256_set_m128(wxh, wxl);
+  *wy = _mm256_set_m128(wyh, wyl);
+}
+
 // Stores 8 pixels of 3 channels (r, g, b: lane i = pixel P[i]) interleaved at o:
 // each channel is permuted so that one blend pattern per output vector picks it
 // (ir, ig, ib: that permutation composed with P).
@@ -43,7 +60,6 @@ void Interior(const RoiRowArgs& a, int u0, int u1, float* row) {
   const int* base = reinterpret_cast<const int*>(a.base);
   const __m256d dx = _mm256_set1_pd(a.dx), dy = _mm256_set1_pd(a.dy);
   const __m256d sx0 = _mm256_set1_pd(a.sx0), sy0 = _mm256_set1_pd(a.sy0);
-  const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
   const __m256i vstride = _mm256_set1_epi32(static_cast<int>(a.stride));
   const __m256i vsc = _mm256_set1_epi32(SC);
   __m256 A[3], B[3];
@@ -54,16 +70,9 @@ void Interior(const RoiRowArgs& a, int u0, int u1, float* row) {
   const __m256 g0 = _mm256_set1_ps(0.299f), g1 = _mm256_set1_ps(0.587f), g2 = _mm256_set1_ps(0.114f);
   int u = u0;
   for (; u + 8 <= u1; u += 8) {
-    const __m256d ul = _mm256_add_pd(_mm256_set1_pd(u), lane);
-    const __m256d uh = _mm256_add_pd(ul, _mm256_set1_pd(4));
-    __m128i xl, xh, yl, yh;
-    __m128 wxl, wxh, wyl, wyh;
-    Split(_mm256_fmadd_pd(dx, ul, sx0), &xl, &wxl);
-    Split(_mm256_fmadd_pd(dx, uh, sx0), &xh, &wxh);
-    Split(_mm256_fmadd_pd(dy, ul, sy0), &yl, &wyl);
-    Split(_mm256_fmadd_pd(dy, uh, sy0), &yh, &wyh);
-    const __m256i x0 = _mm256_set_m128i(xh, xl), y0 = _mm256_set_m128i(yh, yl);
-    const __m256 wx = _mm256_set_m128(wxh, wxl), wy = _mm256_set_m128(wyh, wyl);
+    __m256i x0, y0;
+    __m256 wx, wy;
+    Coords8(dx, dy, sx0, sy0, u, &x0, &y0, &wx, &wy);
     const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(y0, vstride), _mm256_mullo_epi32(x0, vsc));
     const __m256i offd = _mm256_add_epi32(off, vstride);
     const __m256i p00 = _mm256_i32gather_epi32(base, off, 1);
@@ -110,7 +119,6 @@ void Interior64(const RoiRowArgs& a, int u0, int u1, float* row) {
   const long long* base = reinterpret_cast<const long long*>(a.base);
   const __m256d dx = _mm256_set1_pd(a.dx), dy = _mm256_set1_pd(a.dy);
   const __m256d sx0 = _mm256_set1_pd(a.sx0), sy0 = _mm256_set1_pd(a.sy0);
-  const __m256d lane = _mm256_setr_pd(0, 1, 2, 3);
   const __m256i vstride = _mm256_set1_epi32(static_cast<int>(a.stride));
   const __m256i vsc = _mm256_set1_epi32(SC);
   const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
@@ -137,17 +145,11 @@ void Interior64(const RoiRowArgs& a, int u0, int u1, float* row) {
   const __m256 g0 = _mm256_set1_ps(0.299f), g1 = _mm256_set1_ps(0.587f), g2 = _mm256_set1_ps(0.114f);
   int u = u0;
   for (; u + 8 <= u1; u += 8) {
-    const __m256d ul = _mm256_add_pd(_mm256_set1_pd(u), lane);
-    const __m256d uh = _mm256_add_pd(ul, _mm256_set1_pd(4));
-    __m128i xl, xh, yl, yh;
-    __m128 wxl, wxh, wyl, wyh;
-    Split(_mm256_fmadd_pd(dx, ul, sx0), &xl, &wxl);
-    Split(_mm256_fmadd_pd(dx, uh, sx0), &xh, &wxh);
-    Split(_mm256_fmadd_pd(dy, ul, sy0), &yl, &wyl);
-    Split(_mm256_fmadd_pd(dy, uh, sy0), &yh, &wyh);
-    const __m256i x0 = _mm256_set_m128i(xh, xl), y0 = _mm256_set_m128i(yh, yl);
-    const __m256 wx = _mm256_permutevar8x32_ps(_mm256_set_m128(wxh, wxl), perm);
-    const __m256 wy = _mm256_permutevar8x32_ps(_mm256_set_m128(wyh, wyl), perm);
+    __m256i x0, y0;
+    __m256 wx, wy;
+    Coords8(dx, dy, sx0, sy0, u, &x0, &y0, &wx, &wy);
+    wx = _mm256_permutevar8x32_ps(wx, perm);
+    wy = _mm256_permutevar8x32_ps(wy, perm);
     const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(y0, vstride), _mm256_mullo_epi32(x0, vsc));
     const __m256i offd = _mm256_add_epi32(off, vstride);
     const __m256i t_lo = _mm256_i32gather_epi64(base, _mm256_castsi256_si128(off), 1);

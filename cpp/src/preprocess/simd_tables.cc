@@ -193,11 +193,45 @@ size_t AreaScratchBytes(const KPlan& p) {
   for (int v = 0; v < p.nviews; ++v)
     n += (static_cast<size_t>(p.views[v].row_bytes) + 8 * static_cast<size_t>(p.views[v].hK) + 64 + kAreaAccFront) * 2 +
          64;
+  if (p.rgb_rows)  // converted rows (row_bytes + 64 each, 64-aligned) and their indices
+    n += static_cast<size_t>(p.rgb_rows_max) * (static_cast<size_t>(p.views[0].row_bytes) + 64 + 4) + 128;
   return n;
 }
 
+// YuvSampling::kRgb (see KPlan::rgb_rows): records where the YUV bytes of a
+// pixel are, then samples one packed RGB view (3 bytes per pixel) instead.
+static void SetupRgbRows(KPlan& p) {
+  const KView& y = p.views[0];
+  p.ry_plane = y.plane;
+  p.ry_step = y.bpp;
+  p.ry_off = y.ch_off[0];
+  for (int v = 1; v < p.nviews; ++v) {
+    const KView& c = p.views[v];
+    for (int k = 0; k < c.nch; ++k) {
+      if (c.slot[k] == 1) { p.ru_plane = c.plane; p.ru_off = c.ch_off[k]; }
+      if (c.slot[k] == 2) { p.rv_plane = c.plane; p.rv_off = c.ch_off[k]; }
+    }
+    p.rc_step = c.bpp;
+    p.rc_yshift = c.yshift;
+  }
+  const int width = y.row_bytes / y.bpp;
+  KView rgb;
+  rgb.plane = 0;
+  rgb.bpp = 3;
+  rgb.nch = 3;
+  for (int c = 0; c < 3; ++c) { rgb.ch_off[c] = c; rgb.slot[c] = c; }
+  rgb.row_bytes = width * 3;
+  p.views[0] = rgb;
+  p.nviews = 1;
+  p.rgb_rows = true;
+}
+
 bool BuildAreaTables(KPlan& p, AreaTables* t) {
-  if (!p.area || p.rgb_taps || p.npos <= 0 || p.nlines <= 0) return false;
+  if (!p.area || p.npos <= 0 || p.nlines <= 0) return false;
+  if (p.rgb_taps && !p.rgb_rows) {
+    if (p.nviews < 2) return false;
+    SetupRgbRows(p);
+  }
   const int npos8 = (p.npos + 7) / 8 * 8;
   std::vector<std::pair<int32_t, int32_t>> folded;  // (index on the view's grid, weight), sorted
   auto fold = [&](const int32_t* idx, const int32_t* w, int b, int e, int shift) {
@@ -294,6 +328,12 @@ bool BuildAreaTables(KPlan& p, AreaTables* t) {
     kv.hw = hw.data();
     kv.span_lo = lo;
     kv.span_hi = hi;
+  }
+  if (p.rgb_rows) {
+    int most = 0;
+    for (int j = 0; j < p.nlines; ++j) most = std::max(most, p.views[0].vstart[j + 1] - p.views[0].vstart[j]);
+    p.rgb_rows_max = most;
+    if (static_cast<double>(most) * (p.views[0].row_bytes + 64) > 64.0 * (1 << 20)) return false;
   }
   return true;
 }
