@@ -270,7 +270,7 @@ const NameTable& NamesOf<DropPolicy>() {
 Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> session,
                                                      std::shared_ptr<pp::Preprocessor> pre,
                                                      std::shared_ptr<postprocess::Head> head,
-                                                     const PipelineOptions& options) {
+                                                     const PipelineOptions& options, GateFunction gate) {
   if (!pre) return InputError("a Pipeline needs a Preprocessor");
   if (options.depth < 1) return InputError("depth: expected an int >= 1, got " + std::to_string(options.depth));
   EDGERUN_RETURN_IF_ERROR(CheckOption(options.drop));
@@ -291,6 +291,7 @@ Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> se
   if (!model.ok()) return model.status();
   std::unique_ptr<Pipeline> p(new Pipeline());
   p->options_ = options;
+  p->gate_fn_ = std::move(gate);
   p->pre_ = std::move(pre);
   p->head_ = std::move(head);
   p->current_ = std::move(model).value();
@@ -397,6 +398,7 @@ void Pipeline::Close() {
     stopping_ = true;
   }
   cv_.notify_all();
+  invoke_cv_.notify_all();
   room_cv_.notify_all();
   result_cv_.notify_all();
   if (invoke_thread_.joinable()) invoke_thread_.join();
@@ -424,8 +426,16 @@ Status Pipeline::Prepare(Slot* slot, const pp::Image& image, GateForce force) {
   slot->skip = false;
   slot->reuse_id = 0;
   slot->gate_difference = -1;
+  const int64_t t0 = NowNs();
+  if (gate_fn_ && force == GateForce::kNone) {
+    Expected<GateForce> f = gate_fn_(image, slot->frame_id);
+    if (!f.ok()) {
+      slot->timings.gate = Ms(NowNs() - t0);
+      return f.status();
+    }
+    force = *f;
+  }
   if (options_.gate || force != GateForce::kNone) {
-    const int64_t t0 = NowNs();
     GateDecide(slot, image, force);
     slot->timings.gate = Ms(NowNs() - t0);
     if (slot->skip) return Status::Ok();  // nothing to preprocess or run
@@ -653,7 +663,7 @@ void Pipeline::InvokeLoop() {
     }
     if (!next) {
       if (stopping_ && !upstream_busy) break;
-      cv_.wait(lock);
+      invoke_cv_.wait(lock);
       continue;
     }
     next->state = Slot::State::kInvoking;
@@ -673,13 +683,16 @@ void Pipeline::AuxLoop() {
     Slot* free_slot = nullptr;
     Slot* invoked = nullptr;
     bool have_prepared = false, all_free = true;
+    uint64_t oldest_busy = UINT64_MAX;  // the oldest frame prepared or being invoked
     for (auto& s : slots_) {
       switch (s->state) {
         case Slot::State::kFree:
           if (!free_slot) free_slot = s.get();
           break;
         case Slot::State::kPrepared:
-          have_prepared = true;
+        case Slot::State::kInvoking:
+          if (s->state == Slot::State::kPrepared) have_prepared = true;
+          oldest_busy = std::min(oldest_busy, s->frame_id);
           all_free = false;
           break;
         case Slot::State::kInvoked:
@@ -690,6 +703,9 @@ void Pipeline::AuxLoop() {
           all_free = false;
       }
     }
+    // Results leave in frame order: a frame that needed no invoke (skipped by
+    // the gate, or failed) waits for older frames still at the model.
+    if (invoked && invoked->frame_id > oldest_busy) invoked = nullptr;
     // Keep the invoke thread fed first (one prepared frame ahead), then decode.
     bool can_prepare = free_slot && !pending_.empty() && !have_prepared;
     int64_t wake_at = 0;  // max_fps: the next frame may not start before then
@@ -701,8 +717,15 @@ void Pipeline::AuxLoop() {
       Slot* s = free_slot;
       WaitForStart(&lock);
       TakeAndPrepare(s, &lock);
-      s->state = Slot::State::kPrepared;
-      cv_.notify_all();
+      if (s->skip || !s->status.ok()) {
+        // Nothing to invoke: straight to decoding (this thread, next
+        // iteration), without waking the invoke thread for it.
+        s->state = Slot::State::kInvoked;
+        if (stopping_) invoke_cv_.notify_one();  // it may wait for this last frame to finish
+      } else {
+        s->state = Slot::State::kPrepared;
+        invoke_cv_.notify_one();
+      }
       continue;
     }
     if (invoked) {
@@ -819,8 +842,8 @@ std::vector<std::shared_ptr<AlignedBlock>> CopyBlocks(const std::vector<std::sha
 
 void Pipeline::GateKeep(Slot* slot, const FrameResult& out) {
   // A frame that ran (decoded, in frame order): its result is what the next
-  // skipped frames reuse. Raw outputs are copied: the caller may write into
-  // the arrays of the result it gets.
+  // skipped frames reuse. Raw outputs are copied once: the caller may write
+  // into the arrays of the result it gets; skipped frames share the copy.
   auto kept = std::make_shared<FrameResult>();
   kept->frame_id = out.frame_id;
   kept->model = out.model;
@@ -864,9 +887,8 @@ void Pipeline::GateReuse(Slot* slot, FrameResult* out) {
   out->result = last->result;
   out->output_info = last->output_info;
   out->transform = last->transform;
-  Status st;
-  out->outputs = CopyBlocks(last->outputs, &st);
-  if (!st.ok()) out->status = st;
+  // The kept copy is shared, not copied again per skipped frame (see FrameResult::skipped).
+  out->outputs = last->outputs;
 }
 
 // ---------------------------------------------------------------------------
