@@ -20,7 +20,7 @@ from test_preprocess import to_format
 
 cv2 = pytest.importorskip("cv2")
 
-G, SX, SY = 16, 12, 2  # LumaThumbnail::kGrid, kSamplesX, kSamplesY
+G, SX, SY = 16, 24, 1  # LumaThumbnail::kGrid, kSamplesX, kSamplesY
 FORMATS = ["rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy"]
 
 

@@ -20,19 +20,6 @@ using edgerun::FrameResult;
 using edgerun::Pipeline;
 using edgerun::SwapTicket;
 
-// One frame's outcome as Python sees it.
-struct PyFrameResult {
-  uint64_t frame_id = 0;
-  uint64_t model = 0;          // generation of the model that produced it
-  py::object error;            // the edgerun.Error of a failed frame, else None
-  py::object output;           // decoded structured array, raw output views, or None
-  py::object transform;        // _core.Transform, or None when the frame was not preprocessed
-  edgerun::FrameTimings timings;
-  bool skipped = false;        // the change gate reused the result of reused_frame_id
-  uint64_t reused_frame_id = 0;
-  int gate_difference = -1;
-};
-
 // The output of the frame that skipped frames reuse, converted once (with the
 // GIL held): every skipped frame that reuses frame `id` gets the same
 // read-only arrays (a new list of them for raw outputs), not a conversion of
@@ -64,34 +51,33 @@ py::object ConvertOutput(const FrameResult& r, bool writable) {
   return std::move(outs);
 }
 
-PyFrameResult ToPython(FrameResult& r, TransformCache* transforms, ReusedOutput* reused) {
-  PyFrameResult p;
-  p.frame_id = r.frame_id;
-  p.model = r.model;
-  p.error = status_to_exception(r.status);
-  p.output = py::none();
+// One frame's outcome as Python sees it: a plain tuple (frame_id, model
+// generation, error or None, output or None, _core.Transform or None when the
+// frame was not preprocessed, skipped, reused_frame_id, (queue, preprocess,
+// invoke, decode, total, gate) ms), which python/edgerun/pipeline.py unpacks
+// into a FrameResult: cheaper per frame than an object with properties.
+py::tuple ToPython(FrameResult& r, TransformCache* transforms, ReusedOutput* reused) {
+  py::object output = py::none();
   if (r.status.ok()) {
     if (!r.skipped) {
-      p.output = ConvertOutput(r, /*writable=*/true);
+      output = ConvertOutput(r, /*writable=*/true);
     } else {
       // Frame ids are unique across models: the id alone names the result.
       if (reused->id != r.reused_frame_id || !reused->output) {
         reused->output = ConvertOutput(r, /*writable=*/false);
         reused->id = r.reused_frame_id;
       }
-      p.output = py::isinstance<py::list>(reused->output)
-                     ? py::reinterpret_steal<py::object>(PySequence_List(reused->output.ptr()))
-                     : reused->output;
-      if (!p.output) throw py::error_already_set();
+      output = py::isinstance<py::list>(reused->output)
+                   ? py::reinterpret_steal<py::object>(PySequence_List(reused->output.ptr()))
+                   : reused->output;
+      if (!output) throw py::error_already_set();
     }
   }
   const bool preprocessed = r.transform.input_width != 0 || r.transform.input_height != 0;
-  p.transform = preprocessed ? transforms->get(r.transform) : py::none();
-  p.timings = r.timings;
-  p.skipped = r.skipped;
-  p.reused_frame_id = r.reused_frame_id;
-  p.gate_difference = r.gate_difference;
-  return p;
+  const edgerun::FrameTimings& t = r.timings;
+  return py::make_tuple(r.frame_id, r.model, status_to_exception(r.status), std::move(output),
+                        preprocessed ? transforms->get(r.transform) : py::none(), r.skipped, r.reused_frame_id,
+                        py::make_tuple(t.queue, t.preprocess, t.invoke, t.decode, t.total, t.gate));
 }
 
 class PySwapTicket {
@@ -154,7 +140,7 @@ class PyPipeline {
         if (!st.ok()) r.status = st;  // e.g. the cheap pipeline was closed: its result carries the error
         py::gil_scoped_acquire gil;
         try {
-          py::object force = (*callback)(frame_id, py::cast(ToPython(r, &cheap->transforms_, &cheap->reused_)));
+          py::object force = (*callback)(frame_id, ToPython(r, &cheap->transforms_, &cheap->reused_));
           const int f = force.cast<int>();
           if (f >= 0 && f <= static_cast<int>(edgerun::GateForce::kRun)) return static_cast<edgerun::GateForce>(f);
           return edgerun::InternalError("the gate's predicate failed on frame " + std::to_string(frame_id));
@@ -194,7 +180,7 @@ class PyPipeline {
     return static_cast<edgerun::GateForce>(force);
   }
 
-  PyFrameResult Process(py::handle frame, int force) {
+  py::tuple Process(py::handle frame, int force) {
     Pipeline& p = get();
     const edgerun::GateForce f = ForceOf(force);
     edgerun::preprocess::Image img = image_from_numpy(format_, frame);
@@ -239,7 +225,7 @@ class PyPipeline {
       got = p_->Get(timeout, &r);
     }
     if (!check_value(std::move(got))) return py::none();
-    return py::cast(ToPython(r, &transforms_, &reused_));
+    return ToPython(r, &transforms_, &reused_);
   }
 
   py::list TakeReleased() {
@@ -364,23 +350,6 @@ void bind_pipeline(py::module_& m) {
     c.field("gate_max_skip", &S::gate_max_skip);
     c.done();
   }
-  py::class_<edgerun::FrameTimings>(m, "FrameTimings", "Per-frame timings in milliseconds (FrameTimings).")
-      .def_readonly("queue", &edgerun::FrameTimings::queue)
-      .def_readonly("preprocess", &edgerun::FrameTimings::preprocess)
-      .def_readonly("invoke", &edgerun::FrameTimings::invoke)
-      .def_readonly("decode", &edgerun::FrameTimings::decode)
-      .def_readonly("total", &edgerun::FrameTimings::total)
-      .def_readonly("gate", &edgerun::FrameTimings::gate);
-  py::class_<PyFrameResult>(m, "_FrameResult")
-      .def_readonly("frame_id", &PyFrameResult::frame_id)
-      .def_readonly("model", &PyFrameResult::model)
-      .def_readonly("error", &PyFrameResult::error)
-      .def_readonly("output", &PyFrameResult::output)
-      .def_readonly("transform", &PyFrameResult::transform)
-      .def_readonly("timings", &PyFrameResult::timings)
-      .def_readonly("skipped", &PyFrameResult::skipped)
-      .def_readonly("reused_frame_id", &PyFrameResult::reused_frame_id)
-      .def_readonly("gate_difference", &PyFrameResult::gate_difference);
   py::class_<PySwapTicket>(m, "_SwapTicket")
       .def("wait", &PySwapTicket::wait, py::arg("timeout"))
       .def("done", &PySwapTicket::done)

@@ -82,7 +82,7 @@ class FrameResult:
         self.model = model
         self.model_generation = model_generation
         self.transform = transform
-        self._timings = timings  # FrameTimings, or the binding's result (converted when first read)
+        self._timings = timings  # FrameTimings, or the binding's tuple of them (converted when first read)
         self.skipped = skipped
         self.reused_frame_id = reused_frame_id
         self.gate_output = gate_output
@@ -91,8 +91,7 @@ class FrameResult:
     def timings(self) -> FrameTimings:
         t = self._timings
         if not isinstance(t, FrameTimings):
-            c = t.timings  # _core.FrameTimings of the binding's _FrameResult
-            t = self._timings = FrameTimings(c.queue, c.preprocess, c.invoke, c.decode, c.total, c.gate)
+            t = self._timings = FrameTimings(*t)
         return t
 
     @property
@@ -460,11 +459,10 @@ class Pipeline:
         return info if info is not None else ModelInfo(sha256="?" * 64, size=0)
 
     def _wrap(self, raw: Any, meta: Any, gate_output: Any = None) -> FrameResult:
-        """A FrameResult from the binding's _core._FrameResult."""
-        error, output, generation = raw.error, raw.output, raw.model
+        """A FrameResult from the binding's result tuple (python/bindings/pipeline.cc, ToPython)."""
+        frame_id, generation, error, output, transform, skipped, reused_id, timings = raw
         if gate_output.__class__ is _GateFailure:  # the ModelGate's predicate raised: that is the frame's error
             gate_output, error = gate_output.result, gate_output.error
-        skipped = raw.skipped
         if error is None and self._head is not None and output is not None:
             if skipped:
                 # Frames reusing one result get the binding's same read-only array: finish it once.
@@ -474,19 +472,23 @@ class Pipeline:
                 output = shared[1]
             else:
                 output = self._head._finish(output)
-        model = self._model_for(generation)
-        if len(self._models) > _KEEP_OLD_MODELS + 1:
+        models = self._models
+        model = models.get(generation)
+        if model is None:
+            model = self._model_for(generation)
+        if len(models) > _KEEP_OLD_MODELS + 1:
             with self._lock:
                 self._prune_models_locked()
-        return FrameResult(raw.frame_id, meta, output, error, model, generation,
-                           self._transform(raw.transform), raw, skipped,
-                           raw.reused_frame_id if skipped else None, gate_output)
+        last = self._last_transform  # one read: consistent across threads
+        transform = last[1] if last[0] is transform else self._transform(transform)
+        return FrameResult(frame_id, meta, output, error, model, generation, transform, timings,
+                           skipped, reused_id if skipped else None, gate_output)
 
     # -- synchronous -------------------------------------------------------------
     def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult:
         """Preprocess, run and decode one frame on this thread; raises the frame's error."""
         raw = self._impl.process(frame, 0)
-        r = self._wrap(raw, meta, self._gate_out.pop(raw.frame_id, None) if self._cheap is not None else None)
+        r = self._wrap(raw, meta, self._gate_out.pop(raw[0], None) if self._cheap is not None else None)
         if r.error is not None:
             raise r.error
         return r
@@ -525,8 +527,8 @@ class Pipeline:
         if raw is None:
             raise TimeoutError(f"no result within {timeout} s")
         with self._lock:
-            meta = self._meta.pop(raw.frame_id, None)
-        return self._wrap(raw, meta, self._gate_out.pop(raw.frame_id, None) if self._cheap is not None else None)
+            meta = self._meta.pop(raw[0], None)
+        return self._wrap(raw, meta, self._gate_out.pop(raw[0], None) if self._cheap is not None else None)
 
     def results(self, timeout: Optional[float] = None) -> Iterator[FrameResult]:
         """Yields results as they arrive until the pipeline is closed and drained
