@@ -12,10 +12,11 @@
 3. Peak RSS of the process.
 
 CPU time is the process clock (time.process_time: every thread, the runtime's
-included); the pipeline's own stats() counters are printed next to it. All
-numbers are from one run on this machine; the ratios are what to compare.
+included). The configurations being compared take turns in interleaved rounds
+(the load of a shared machine drifts) and the rows are medians over the rounds;
+the ratios are what to compare.
 
-    python bench/power.py [--frames 150] [--fps 30] [--threads-list 1,2,4] [--gate-threads default,1]
+    python bench/power.py [--frames 150] [--fps 30] [--threads-list 1,2,4] [--gate-threads 1,2]
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=150, help="frames per configuration")
     ap.add_argument("--fps", type=float, default=30.0, help="camera frame rate of the paced runs")
     ap.add_argument("--threads-list", default="1,2,4")
-    ap.add_argument("--gate-threads", default="default,1",
+    ap.add_argument("--gate-threads", default="1,2",
                     help="threads of the gate benchmark, comma-separated ('default': the Session default)")
     ap.add_argument("--noise", type=float, default=2.0, help="sensor noise (std, levels) of the static scene")
     args = ap.parse_args(argv)
