@@ -223,6 +223,29 @@ def test_async_gate_scripted_changes(ident, overlap):
     assert sum(r.skipped for r in results) >= 40
 
 
+@pytest.mark.parametrize("overlap", [True, False])
+def test_async_gate_one_frame_at_a_time(ident, overlap):
+    # Each frame submitted once the previous result is in: nothing is in flight, so submit()
+    # decides a skip on the caller's thread and delivers it without the workers (no queue
+    # time); frames that run go to the workers. Same rule and checks as above.
+    pre = edgerun.Preprocessor("bgr")
+    changes = CHANGES[:4]
+    frames = _scripted_scene(50, changes)
+    with edgerun.Pipeline(ident, pre, gate=edgerun.ChangeGate(threshold=8, max_skip=6), overlap=overlap) as pipe:
+        results = []
+        for i, f in enumerate(frames):
+            fid = pipe.submit(f, meta=i)
+            results.append(pipe.get(timeout=10))
+            assert results[-1].frame_id == fid
+        st = pipe.stats()
+    _check_gate_sequence(results, frames, changes, 6, pre)
+    skipped = [r for r in results if r.skipped]
+    assert len(skipped) >= 25 and [r.meta for r in results] == list(range(len(frames)))
+    assert all(r.timings.queue == 0 and r.timings.gate > 0 for r in skipped)
+    assert st["gate_skipped"] == len(skipped) and st["gate_ran"] == len(frames) - len(skipped)
+    assert st["completed"] == len(frames) and pipe.in_flight == 0
+
+
 def test_slow_drift_is_answered_within_max_skip(ident):
     # Each frame 1 level brighter: below the threshold frame to frame, the gate
     # compares with the frame that ran, so the drift is caught.

@@ -226,8 +226,11 @@ class Pipeline {
   void SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session,
                   std::shared_ptr<SwapTicket> ticket);
   // Stages shared by Process() and the workers.
-  Status Prepare(Slot* slot, const preprocess::Image& image, GateForce force);
-  void GateDecide(Slot* slot, const preprocess::Image& image, GateForce force);
+  // `thumb`: the frame's thumbnail if already computed (Submit), else null.
+  Status Prepare(Slot* slot, const preprocess::Image& image, GateForce force, const LumaThumbnail* thumb = nullptr);
+  // skip_only: decide only if the frame is skipped (the state is left as it is otherwise).
+  void GateDecide(Slot* slot, const preprocess::Image& image, GateForce force, const LumaThumbnail* thumb = nullptr,
+                  bool skip_only = false);
   void GateReuse(Slot* slot, FrameResult* out);  // a skipped frame's result
   void GateKeep(Slot* slot, const FrameResult& out);  // a frame that ran: its result becomes the reference
   void WaitForStart(std::unique_lock<std::mutex>* lock);  // max_fps
@@ -259,6 +262,9 @@ class Pipeline {
     Status error;        // not ok: the frame failed before it was queued
     int64_t t_submit = 0;  // steady clock, ns
     GateForce force = GateForce::kNone;
+    bool have_thumb = false;  // the change gate's thumbnail, computed by Submit() on the caller's thread
+    LumaThumbnail thumb;
+    double thumb_ms = 0;
   };
   std::deque<Pending> pending_;
   std::vector<std::unique_ptr<Slot>> slots_;
@@ -293,6 +299,7 @@ class Pipeline {
 
   std::mutex sync_mu_;           // Process() calls are serialized
   std::unique_ptr<Slot> sync_slot_;
+  std::unique_ptr<Slot> submit_slot_;  // Submit() deciding a skip on the caller's thread, under mu_
 
   std::mutex swap_mu_;           // swaps load one at a time, in order
   std::mutex swap_threads_mu_;

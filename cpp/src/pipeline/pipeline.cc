@@ -298,6 +298,7 @@ Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> se
   p->counters_.model = 1;
   for (size_t i = 0; i < kSlots; ++i) p->slots_.push_back(std::make_unique<Slot>());
   p->sync_slot_ = std::make_unique<Slot>();
+  p->submit_slot_ = std::make_unique<Slot>();
   for (auto* r : {&p->lat_ring_, &p->inv_ring_, &p->pre_ring_, &p->dec_ring_, &p->done_ring_, &p->gate_ring_})
     r->assign(kRing, 0.0);
   p->t_created_ = NowNs();
@@ -347,8 +348,12 @@ void Pipeline::TakeAndPrepare(Slot* s, std::unique_lock<std::mutex>* lock) {
   room_cv_.notify_one();  // room in the queue for a waiting Submit()
   const int64_t t0 = NowNs();
   s->timings.queue = Ms(t0 - p.t_submit);
-  s->status = p.error.ok() ? Prepare(s, p.image, p.force) : p.error;
+  s->status = p.error.ok() ? Prepare(s, p.image, p.force, p.have_thumb ? &p.thumb : nullptr) : p.error;
   s->timings.preprocess = Ms(NowNs() - t0);
+  if (p.have_thumb) {  // computed by Submit()
+    s->timings.gate += p.thumb_ms;
+    s->timings.preprocess += p.thumb_ms;
+  }
   lock->lock();
   if (p.error.ok()) released_.emplace_back(p.id, false);
 }
@@ -420,7 +425,7 @@ void Pipeline::Close() {
 // ---------------------------------------------------------------------------
 // Stages
 // ---------------------------------------------------------------------------
-Status Pipeline::Prepare(Slot* slot, const pp::Image& image, GateForce force) {
+Status Pipeline::Prepare(Slot* slot, const pp::Image& image, GateForce force, const LumaThumbnail* thumb) {
   const Model& m = *slot->model;
   slot->gated = false;
   slot->skip = false;
@@ -436,7 +441,7 @@ Status Pipeline::Prepare(Slot* slot, const pp::Image& image, GateForce force) {
     force = *f;
   }
   if (options_.gate || force != GateForce::kNone) {
-    GateDecide(slot, image, force);
+    GateDecide(slot, image, force, thumb);
     slot->timings.gate = Ms(NowNs() - t0);
     if (slot->skip) return Status::Ok();  // nothing to preprocess or run
   }
@@ -603,6 +608,17 @@ Status Pipeline::Process(const pp::Image& image, FrameResult* out, GateForce for
 // Asynchronous path
 // ---------------------------------------------------------------------------
 Expected<uint64_t> Pipeline::Submit(const pp::Image& image, GateForce force) {
+  // The change gate's thumbnail is computed here, on the caller's thread (the
+  // frame is read once, whoever decides). When nothing is in flight and the
+  // frame is skipped, its result is delivered from here: no worker thread is
+  // woken for a frame that runs nothing.
+  Pending p;
+  const bool thumb_here = options_.gate && force == GateForce::kNone && !gate_fn_;
+  if (thumb_here) {
+    const int64_t t0 = NowNs();
+    p.have_thumb = ComputeLumaThumbnail(image, pre_->spec().format, &p.thumb).ok();
+    p.thumb_ms = Ms(NowNs() - t0);
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return ClosedError("the pipeline is closed");
   if (options_.drop == DropPolicy::kNone && results_.size() + in_flight_ >= static_cast<size_t>(options_.max_results))
@@ -624,7 +640,32 @@ Expected<uint64_t> Pipeline::Submit(const pp::Image& image, GateForce force) {
       if (stopping_) return ClosedError("the pipeline was closed while the frame waited for room");
     }
   }
-  Pending p;
+  if (p.have_thumb && in_flight_ == 0 && pending_.empty() && options_.max_fps <= 0 &&
+      results_.size() < static_cast<size_t>(options_.max_results)) {
+    // Nothing in flight: the last frame that ran has been decoded and kept.
+    Slot* s = submit_slot_.get();
+    s->model = current_;
+    s->frame_id = next_frame_;
+    s->status = Status::Ok();
+    s->skip = false;
+    s->gate_difference = -1;
+    GateDecide(s, image, GateForce::kNone, &p.thumb, /*skip_only=*/true);
+    if (s->skip) {
+      const uint64_t id = next_frame_++;
+      ++counters_.submitted;
+      ++in_flight_;
+      FrameResult r;
+      Decode(s, &r);
+      r.timings = FrameTimings();
+      r.timings.gate = r.timings.preprocess = p.thumb_ms;
+      r.timings.total = Ms(NowNs()) - p.thumb_ms;  // Record() turns this into submit -> result
+      released_.emplace_back(id, false);
+      Deliver(std::move(r));
+      s->model.reset();
+      return id;
+    }
+    s->model.reset();
+  }
   p.image = image;
   p.force = force;
   return Enqueue(std::move(p), &lock);
@@ -781,12 +822,19 @@ size_t Pipeline::InFlight() const {
 // ---------------------------------------------------------------------------
 // Change gate
 // ---------------------------------------------------------------------------
-void Pipeline::GateDecide(Slot* slot, const pp::Image& image, GateForce force) {
+void Pipeline::GateDecide(Slot* slot, const pp::Image& image, GateForce force, const LumaThumbnail* given,
+                          bool skip_only) {
   // The thumbnail is computed outside the lock; a frame it cannot read (a bad
   // image) simply runs, and preprocessing reports what is wrong with it.
   LumaThumbnail thumb;
   const bool use_thumb = options_.gate && force == GateForce::kNone;
-  const bool have_thumb = use_thumb && ComputeLumaThumbnail(image, pre_->spec().format, &thumb).ok();
+  bool have_thumb = false;
+  if (use_thumb && given) {
+    thumb = *given;
+    have_thumb = true;
+  } else if (use_thumb) {
+    have_thumb = ComputeLumaThumbnail(image, pre_->spec().format, &thumb).ok();
+  }
   const uint64_t generation = slot->model->generation;
   std::lock_guard<std::mutex> lock(gate_mu_);
   slot->gated = true;
@@ -805,6 +853,11 @@ void Pipeline::GateDecide(Slot* slot, const pp::Image& image, GateForce force) {
     slot->skip = true;
     slot->reuse_id = gate_ref_frame_;
     ++gate_counts_.gate_skipped;
+    return;
+  }
+  if (skip_only) {  // the frame runs: the thread that prepares it decides (and counts) that
+    slot->gated = false;
+    slot->gate_difference = -1;
     return;
   }
   if (!have_ref) {
