@@ -65,8 +65,8 @@ class FrameResult:
     ``skipped`` is True for a frame the gate (:class:`ChangeGate`,
     :class:`ModelGate`) did not run: ``output`` is then a read-only copy of the
     result of frame ``reused_frame_id``, one copy shared by every frame that
-    reuses it (nothing is copied per skipped frame). ``gate_output`` is a :class:`ModelGate`'s cheap
-    model result for this frame (None otherwise).
+    reuses it (nothing is copied per skipped frame). ``gate_output`` is a
+    :class:`ModelGate`'s cheap model result for this frame (None otherwise).
     """
 
     __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "_timings",
@@ -189,8 +189,9 @@ class ChangeGate:
     """Skips frames whose scene did not change since the last frame that ran.
 
     Each frame gets a 16x16 luma thumbnail (the Y plane of YUV formats, luma
-    from RGB/BGR/RGBA/BGRA, the gray plane; each cell the mean of up to 12x2
-    sampled pixels: 5-30 us per VGA frame on a 2-core x86, computed in C++). A frame
+    from RGB/BGR/RGBA/BGRA, the gray plane; each cell the mean of up to 24
+    pixels of the row through its middle: 5-25 us per VGA frame on a 2-core
+    x86, computed in C++; in ``submit()`` on the caller's thread). A frame
     whose thumbnail differs from the reference (the last frame that ran) by at
     most ``threshold`` luma levels in every cell reuses that frame's result:
     nothing is preprocessed, run or decoded, and its :class:`FrameResult` has
