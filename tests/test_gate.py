@@ -20,7 +20,7 @@ from test_preprocess import to_format
 
 cv2 = pytest.importorskip("cv2")
 
-G, SX, SY = 16, 8, 3  # LumaThumbnail::kGrid, kSamplesX, kSamplesY
+G, SX, SY = 16, 24, 1  # LumaThumbnail::kGrid, kSamplesX, kSamplesY
 FORMATS = ["rgb", "bgr", "rgba", "bgra", "gray", "nv12", "nv21", "i420", "yuyv", "uyvy"]
 
 
@@ -94,7 +94,7 @@ def test_thumbnail_strided_rows():
 
 @pytest.mark.parametrize("fmt", ["bgr", "nv12", "yuyv", "gray"])
 def test_thumbnail_close_to_opencv_block_means(fmt):
-    # A smooth scene: sampling 8x8 points per cell gives the cell mean within a few levels.
+    # A smooth scene: sampling 12x2 points per cell gives the cell mean within a few levels.
     h, w = 480, 640
     yy, xx = np.mgrid[0:h, 0:w]
     rgb = np.dstack([(xx * 255 // w), (yy * 255 // h), ((xx + yy) * 255 // (w + h))]).astype(np.uint8)
@@ -223,6 +223,29 @@ def test_async_gate_scripted_changes(ident, overlap):
     assert sum(r.skipped for r in results) >= 40
 
 
+@pytest.mark.parametrize("overlap", [True, False])
+def test_async_gate_one_frame_at_a_time(ident, overlap):
+    # Each frame submitted once the previous result is in: nothing is in flight, so submit()
+    # decides a skip on the caller's thread and delivers it without the workers (no queue
+    # time); frames that run go to the workers. Same rule and checks as above.
+    pre = edgerun.Preprocessor("bgr")
+    changes = CHANGES[:4]
+    frames = _scripted_scene(50, changes)
+    with edgerun.Pipeline(ident, pre, gate=edgerun.ChangeGate(threshold=8, max_skip=6), overlap=overlap) as pipe:
+        results = []
+        for i, f in enumerate(frames):
+            fid = pipe.submit(f, meta=i)
+            results.append(pipe.get(timeout=10))
+            assert results[-1].frame_id == fid
+        st = pipe.stats()
+    _check_gate_sequence(results, frames, changes, 6, pre)
+    skipped = [r for r in results if r.skipped]
+    assert len(skipped) >= 25 and [r.meta for r in results] == list(range(len(frames)))
+    assert all(r.timings.queue == 0 and r.timings.gate > 0 for r in skipped)
+    assert st["gate_skipped"] == len(skipped) and st["gate_ran"] == len(frames) - len(skipped)
+    assert st["completed"] == len(frames) and pipe.in_flight == 0
+
+
 def test_slow_drift_is_answered_within_max_skip(ident):
     # Each frame 1 level brighter: below the threshold frame to frame, the gate
     # compares with the frame that ran, so the drift is caught.
@@ -301,6 +324,121 @@ def test_cascade_runs_when_the_cheap_model_fires(ident):
     assert st["gate_ran"] == 4 and st["gate_skipped"] == 8 and st["gate_forced"] == 1
     assert [r.skipped for r in async_results][1:3] == [True, True]
     assert all(r.gate_output is not None for r in async_results)
+
+
+def _level_cascade(cheap, predicate, max_skip=4):
+    return edgerun.ModelGate(cheap, predicate, max_skip=max_skip)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_cascade_submit_does_not_wait_for_the_cheap_model(ident, overlap):
+    # The predicate blocks until the test releases it: submit() must return meanwhile, and the
+    # cheap model + predicate run on a worker thread, not the caller's.
+    import threading
+
+    pre = edgerun.Preprocessor("rgb")
+    entered, release, threads = threading.Event(), threading.Event(), []
+
+    def predicate(r):
+        threads.append(threading.get_ident())
+        entered.set()
+        assert release.wait(10)
+        return True
+
+    with edgerun.Session(modelgen.identity_model((1, 4, 4, 3)), threads=1) as cheap:
+        with edgerun.Pipeline(ident, pre, gate=_level_cascade(cheap, predicate), drop="none",
+                              overlap=overlap) as pipe:
+            fids = [pipe.submit(np.full((48, 64, 3), 100, np.uint8)) for _ in range(2)]
+            assert entered.wait(10)  # the predicate runs (and blocks) while submit() has returned
+            assert pipe.in_flight == 2
+            release.set()
+            results = [pipe.get(timeout=10) for _ in fids]
+    assert [r.frame_id for r in results] == fids
+    assert all(r.ok and not r.skipped and r.gate_output is not None for r in results)
+    assert threading.get_ident() not in threads and len(threads) == 2
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_cascade_async_in_order_with_its_gate_outputs(ident, overlap):
+    # Random bright/dim frames submitted back to back: every result in frame order, its
+    # gate_output the cheap model's output for the same frame, the expensive model run
+    # exactly when the predicate fired (or max_skip forced it), outputs equal to the reference.
+    pre = edgerun.Preprocessor("rgb")
+    rng = np.random.default_rng(5)
+    levels = [int(v) for v in rng.choice([10, 20, 200, 230], size=40)]
+    frames = [np.full((48, 64, 3), v, np.uint8) for v in levels]
+    max_skip = 3
+    with edgerun.Session(modelgen.identity_model((1, 4, 4, 3)), threads=1) as cheap:
+        gate = _level_cascade(cheap, lambda r: float(r.output[0].mean()) > 0.5, max_skip)
+        with edgerun.Pipeline(ident, pre, gate=gate, drop="none", overlap=overlap) as pipe:
+            fids = [pipe.submit(f, meta=i) for i, f in enumerate(frames)]
+            results = [pipe.get(timeout=10) for _ in fids]
+            st = pipe.stats()
+    assert [r.frame_id for r in results] == fids and [r.meta for r in results] == list(range(len(frames)))
+    streak, last_ran = 0, None
+    for i, (r, v) in enumerate(zip(results, levels)):
+        assert r.ok, r.error
+        small = np.zeros((1, 4, 4, 3), np.float32)
+        pre(frames[i], small)
+        np.testing.assert_array_equal(r.gate_output.output[0], small)  # the cheap model saw this frame
+        fires = v > 127
+        want_run = i == 0 or fires or streak == max_skip
+        assert r.skipped == (not want_run), i
+        if want_run:
+            streak, last_ran = 0, r
+            want = np.zeros((1, 16, 16, 3), np.float32)
+            pre(frames[i], want)
+            np.testing.assert_array_equal(r.output[0], want)
+        else:
+            streak += 1
+            assert r.reused_frame_id == last_ran.frame_id
+            np.testing.assert_array_equal(r.output[0], last_ran.output[0])
+    assert st["gate_ran"] + st["gate_skipped"] == len(frames)
+
+
+def test_cascade_predicate_error_fails_its_frame_and_cheap_failure_runs(ident):
+    pre = edgerun.Preprocessor("rgb")
+
+    def predicate(r):
+        if r.output[0].mean() > 0.9:
+            raise ValueError("predicate refused")
+        return False
+
+    bright, dim = np.full((48, 64, 3), 250, np.uint8), np.full((48, 64, 3), 10, np.uint8)
+    with edgerun.Session(modelgen.identity_model((1, 4, 4, 3)), threads=1) as cheap:
+        cheap_pipe = edgerun.Pipeline(cheap, pre)
+        with edgerun.Pipeline(ident, pre, gate=_level_cascade(cheap_pipe, predicate, 100), drop="none") as pipe:
+            assert not pipe(dim).skipped  # first frame
+            with pytest.raises(ValueError, match="predicate refused"):
+                pipe(bright)
+            ids = [pipe.submit(f) for f in (dim, bright, dim)]
+            rs = [pipe.get(timeout=10) for _ in ids]
+            assert rs[0].skipped and isinstance(rs[1].error, ValueError) and rs[2].skipped
+            assert rs[1].gate_output is not None and rs[1].gate_output.ok
+            # The cheap model fails (its pipeline closed): the frame runs, the failure is its gate_output.
+            cheap_pipe.close()
+            r = pipe(dim)
+            assert not r.skipped and isinstance(r.gate_output.error, edgerun.ClosedError)
+            pipe.submit(dim)
+            r = pipe.get(timeout=10)
+            assert not r.skipped and isinstance(r.gate_output.error, edgerun.ClosedError)
+
+
+def test_skipped_outputs_are_shared_read_only(ident):
+    pre = edgerun.Preprocessor("rgb")
+    f = np.full((48, 64, 3), 90, np.uint8)
+    with edgerun.Pipeline(ident, pre, gate=edgerun.ChangeGate(max_skip=10)) as pipe:
+        a, b, c = pipe(f), pipe(f), pipe(f)
+    assert not a.skipped and b.skipped and c.skipped
+    assert a.output[0].flags.writeable  # the frame that ran: the caller's own arrays
+    assert not b.output[0].flags.writeable and b.output[0] is c.output[0]  # one shared copy
+    assert b.output is not c.output  # each result has its own list
+    a.output[0][...] = -1  # writing into the ran frame's result changes no reused result
+    want = np.zeros((1, 16, 16, 3), np.float32)
+    pre(f, want)
+    np.testing.assert_array_equal(b.output[0], want)
+    with pytest.raises(ValueError):
+        b.output[0][...] = 0
 
 
 def test_max_fps_sleeps_between_frames(ident):

@@ -196,7 +196,7 @@ def test_pipeline_defaults_and_vocabulary_come_from_the_core(session):
         assert not pipe.overlapped
 
 
-# One rule for thread counts: an int >= 1; None (Session only) = one per physical core.
+# One rule for thread counts: an int >= 1; None (Session only) = one per physical core (1 with <= 2 cores).
 @pytest.mark.parametrize("threads,match", [
     (0, r"^threads: expected an int >= 1, or None for one per physical core; got 0$"),
     (-1, r"^threads: expected an int >= 1, or None for one per physical core; got -1$"),

@@ -101,6 +101,22 @@ def test_default_threads_is_physical_cores():
     assert s.threads <= len(os.sched_getaffinity(0))
 
 
+def test_default_threads_is_one_with_two_cores_or_fewer():
+    # The rule restated from /sys: distinct (package, core) among the CPUs this process may use;
+    # one thread when that is <= 2 (docs/power.md), else one per core.
+    cpus = sorted(os.sched_getaffinity(0))
+    cores = set()
+    for c in cpus:
+        base = f"/sys/devices/system/cpu/cpu{c}/topology/"
+        try:
+            with open(base + "physical_package_id") as p, open(base + "core_id") as k:
+                cores.add((p.read().strip(), k.read().strip()))
+        except OSError:
+            pytest.skip("no CPU topology in /sys")
+    n = min(len(cores), len(cpus))
+    assert edgerun._core.default_threads() == (1 if n <= 2 else n)
+
+
 def test_threads_reach_xnnpack(builtin_float):
     """XNNPACK's pool starts threads-1 workers: the thread count is observable."""
     def count():

@@ -161,6 +161,64 @@ TEST(change_gate_reuses_results_in_order_and_max_fps_sleeps) {
   CHECK(Pipeline::Create(s, pre, nullptr, bad).status().code() == Code::kInputError);
 }
 
+TEST(gate_function_decides_each_frame_in_order) {
+  // A GateFunction (the cascade form) answering run / may-reuse from a script, and an
+  // error for one frame: results in frame order, skips where it said so (max_skip 2),
+  // the failed frame carries its error; synchronous and asynchronous.
+  auto s = Open();
+  auto pre = Pre();
+  if (!s) return;
+  Frame f1(1), f2(2);
+  auto ref1 = Reference(*s, *pre, f1), ref2 = Reference(*s, *pre, f2);
+  for (auto mode : {PipelineOptions::Overlap::kOn, PipelineOptions::Overlap::kOff}) {
+    PipelineOptions o;
+    o.drop = DropPolicy::kNone;
+    o.overlap = mode;
+    o.gate_max_skip = 2;
+    // Frame k (1-based, counted from the first call): run, skip, skip, skip (max_skip: runs), error, skip ...
+    const int script[] = {2, 1, 1, 1, -1, 1, 2, 1};
+    std::vector<uint64_t> seen;
+    uint64_t first = 0;
+    GateFunction gate = [&](const pp::Image& image, uint64_t frame_id) -> Expected<GateForce> {
+      CHECK(image.width == 64 && image.height == 48);
+      if (!first) first = frame_id;
+      seen.push_back(frame_id);
+      const int a = script[(frame_id - first) % 8];
+      if (a < 0) return InputError("scripted gate error");
+      return static_cast<GateForce>(a);
+    };
+    auto p = Pipeline::Create(s, pre, nullptr, o, gate);
+    CHECK(p.ok());
+    if (!p.ok()) return;
+    const bool want_skip[] = {false, true, true, false, false, true, false, true};
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 8; ++i) ids.push_back(*(*p)->Submit(i % 2 ? f2.image : f1.image));
+    FrameResult r;
+    uint64_t last_run = 0;
+    for (int i = 0; i < 8; ++i) {
+      auto got = (*p)->Get(10.0, &r);
+      CHECK(got.ok() && *got);
+      CHECK(r.frame_id == ids[i]);
+      if (i == 4) {
+        CHECK(!r.status.ok() && r.status.message() == "scripted gate error");
+        continue;
+      }
+      CHECK_MSG(r.skipped == want_skip[i], "frame %d skipped=%d", i, int(r.skipped));
+      if (r.skipped) {
+        CHECK(r.reused_frame_id == last_run);
+      } else {
+        last_run = r.frame_id;
+        CHECK(Same(r, i % 2 ? ref2 : ref1));
+      }
+    }
+    CHECK(seen == ids);  // asked once per frame, in order
+    FrameResult sync;
+    first = 0;  // the synchronous path asks too (script restarts: run)
+    CHECK((*p)->Process(f1.image, &sync).ok() && sync.status.ok() && !sync.skipped && Same(sync, ref1));
+    (*p)->Close();
+  }
+}
+
 TEST(drop_oldest_keeps_the_newest_and_counts) {
   auto s = Open();
   auto pre = Pre();

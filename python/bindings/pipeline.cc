@@ -20,41 +20,64 @@ using edgerun::FrameResult;
 using edgerun::Pipeline;
 using edgerun::SwapTicket;
 
-// One frame's outcome as Python sees it.
-struct PyFrameResult {
-  uint64_t frame_id = 0;
-  uint64_t model = 0;          // generation of the model that produced it
-  py::object error;            // the edgerun.Error of a failed frame, else None
-  py::object output;           // decoded structured array, raw output views, or None
-  py::object transform;        // _core.Transform, or None when the frame was not preprocessed
-  edgerun::FrameTimings timings;
-  bool skipped = false;        // the change gate reused the result of reused_frame_id
-  uint64_t reused_frame_id = 0;
-  int gate_difference = -1;
+// The output of the frame that skipped frames reuse, converted once (with the
+// GIL held): every skipped frame that reuses frame `id` gets the same
+// read-only arrays (a new list of them for raw outputs), not a conversion of
+// its own.
+struct ReusedOutput {
+  uint64_t id = 0;
+  py::object output;
 };
 
-PyFrameResult ToPython(FrameResult& r, TransformCache* transforms) {
-  PyFrameResult p;
-  p.frame_id = r.frame_id;
-  p.model = r.model;
-  p.error = status_to_exception(r.status);
-  p.output = py::none();
+void MakeReadOnly(py::handle a) {
+  if (py::isinstance<py::array>(a))
+    py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+}
+
+py::object ConvertOutput(const FrameResult& r, bool writable) {
+  if (r.decoded) {
+    py::object o = ::result_to_numpy(r.result);
+    if (!writable) {
+      if (py::isinstance<py::dict>(o)) {
+        for (auto item : py::reinterpret_borrow<py::dict>(o)) MakeReadOnly(item.second);
+      } else {
+        MakeReadOnly(o);
+      }
+    }
+    return o;
+  }
+  py::list outs;
+  for (size_t i = 0; i < r.outputs.size(); ++i) outs.append(BlockView(r.outputs[i], r.output_info[i], writable));
+  return std::move(outs);
+}
+
+// One frame's outcome as Python sees it: a plain tuple (frame_id, model
+// generation, error or None, output or None, _core.Transform or None when the
+// frame was not preprocessed, skipped, reused_frame_id, (queue, preprocess,
+// invoke, decode, total, gate) ms), which python/edgerun/pipeline.py unpacks
+// into a FrameResult: cheaper per frame than an object with properties.
+py::tuple ToPython(FrameResult& r, TransformCache* transforms, ReusedOutput* reused) {
+  py::object output = py::none();
   if (r.status.ok()) {
-    if (r.decoded) {
-      p.output = ::result_to_numpy(r.result);
+    if (!r.skipped) {
+      output = ConvertOutput(r, /*writable=*/true);
     } else {
-      py::list outs;
-      for (size_t i = 0; i < r.outputs.size(); ++i) outs.append(BlockView(r.outputs[i], r.output_info[i], /*writable=*/true));
-      p.output = outs;
+      // Frame ids are unique across models: the id alone names the result.
+      if (reused->id != r.reused_frame_id || !reused->output) {
+        reused->output = ConvertOutput(r, /*writable=*/false);
+        reused->id = r.reused_frame_id;
+      }
+      output = py::isinstance<py::list>(reused->output)
+                   ? py::reinterpret_steal<py::object>(PySequence_List(reused->output.ptr()))
+                   : reused->output;
+      if (!output) throw py::error_already_set();
     }
   }
   const bool preprocessed = r.transform.input_width != 0 || r.transform.input_height != 0;
-  p.transform = preprocessed ? transforms->get(r.transform) : py::none();
-  p.timings = r.timings;
-  p.skipped = r.skipped;
-  p.reused_frame_id = r.reused_frame_id;
-  p.gate_difference = r.gate_difference;
-  return p;
+  const edgerun::FrameTimings& t = r.timings;
+  return py::make_tuple(r.frame_id, r.model, status_to_exception(r.status), std::move(output),
+                        preprocessed ? transforms->get(r.transform) : py::none(), r.skipped, r.reused_frame_id,
+                        py::make_tuple(t.queue, t.preprocess, t.invoke, t.decode, t.total, t.gate));
 }
 
 class PySwapTicket {
@@ -78,20 +101,71 @@ class PySwapTicket {
   std::shared_ptr<SwapTicket> t_;
 };
 
+// A Python object held by C++ code that may drop it on any thread: the last
+// reference goes with the GIL taken.
+std::shared_ptr<py::object> HoldPython(py::object o) {
+  return std::shared_ptr<py::object>(new py::object(std::move(o)), [](py::object* p) {
+    py::gil_scoped_acquire gil;
+    delete p;
+  });
+}
+
 class PyPipeline {
  public:
-  PyPipeline(py::handle session, py::handle pre, py::object head, const edgerun::PipelineOptions& o) {
+  // gate_model / gate_callback (both or neither): the cascade form of the gate.
+  // For each frame the worker (or the caller, for process()) runs gate_model's
+  // synchronous path on the frame without the GIL, then calls
+  // gate_callback(frame_id, cheap _FrameResult) with the GIL; it returns the
+  // frame's force: 0 the change gate decides, 1 may reuse, 2 run, 3 fail the
+  // frame (the callback keeps the reason for the Python side).
+  PyPipeline(py::handle session, py::handle pre, py::object head, const edgerun::PipelineOptions& o,
+             py::object gate_model, py::object gate_callback) {
     auto s = session_of(session);
     auto p = preprocessor_of(pre);
     format_ = p->spec().format;
     std::shared_ptr<edgerun::postprocess::Head> h;
     if (!head.is_none()) h = head.cast<std::shared_ptr<edgerun::postprocess::Head>>();
+    edgerun::GateFunction gate;
+    if (!gate_model.is_none()) {
+      PyPipeline* cheap = gate_model.cast<PyPipeline*>();
+      if (!cheap->p_ || !PyCallable_Check(gate_callback.ptr()))
+        throw_status(edgerun::InputError("gate_model: expected a _Pipeline and gate_callback a callable"));
+      Pipeline* core = cheap->p_.get();  // lives as long as `cheap`, which `keep` keeps alive
+      auto keep = HoldPython(gate_model);
+      auto callback = HoldPython(gate_callback);
+      gate = [cheap, core, keep, callback](const edgerun::preprocess::Image& image,
+                                           uint64_t frame_id) -> edgerun::Expected<edgerun::GateForce> {
+        FrameResult r;
+        edgerun::Status st = core->Process(image, &r);
+        if (!st.ok()) r.status = st;  // e.g. the cheap pipeline was closed: its result carries the error
+        py::gil_scoped_acquire gil;
+        try {
+          py::object force = (*callback)(frame_id, ToPython(r, &cheap->transforms_, &cheap->reused_));
+          const int f = force.cast<int>();
+          if (f >= 0 && f <= static_cast<int>(edgerun::GateForce::kRun)) return static_cast<edgerun::GateForce>(f);
+          return edgerun::InternalError("the gate's predicate failed on frame " + std::to_string(frame_id));
+        } catch (py::error_already_set& e) {
+          std::string what = e.what();
+          return edgerun::InternalError("the gate failed on frame " + std::to_string(frame_id) + ": " + what);
+        } catch (const std::exception& e) {
+          return edgerun::InternalError("the gate failed on frame " + std::to_string(frame_id) + ": " + e.what());
+        }
+      };
+    }
     edgerun::Expected<std::unique_ptr<Pipeline>> r = edgerun::InternalError("unset");
     {
       py::gil_scoped_release release;
-      r = Pipeline::Create(std::move(s), std::move(p), std::move(h), o);
+      r = Pipeline::Create(std::move(s), std::move(p), std::move(h), o, std::move(gate));
     }
     p_ = check_value(std::move(r));
+  }
+
+  // The workers may wait for the GIL (a gate callback): stop them without it.
+  ~PyPipeline() {
+    if (p_ && Py_IsInitialized()) {
+      py::gil_scoped_release release;
+      p_->Close();
+    }
   }
 
   Pipeline& get() {
@@ -106,7 +180,7 @@ class PyPipeline {
     return static_cast<edgerun::GateForce>(force);
   }
 
-  PyFrameResult Process(py::handle frame, int force) {
+  py::tuple Process(py::handle frame, int force) {
     Pipeline& p = get();
     const edgerun::GateForce f = ForceOf(force);
     edgerun::preprocess::Image img = image_from_numpy(format_, frame);
@@ -117,7 +191,7 @@ class PyPipeline {
       st = p.Process(img, &r, f);
     }
     if (!st.ok()) throw_status(st);
-    return ToPython(r, &transforms_);
+    return ToPython(r, &transforms_, &reused_);
   }
 
   // (frame id, accepted?): a frame that cannot be described as an Image is
@@ -151,7 +225,7 @@ class PyPipeline {
       got = p_->Get(timeout, &r);
     }
     if (!check_value(std::move(got))) return py::none();
-    return py::cast(ToPython(r, &transforms_));
+    return ToPython(r, &transforms_, &reused_);
   }
 
   py::list TakeReleased() {
@@ -229,6 +303,7 @@ class PyPipeline {
  private:
   std::unique_ptr<Pipeline> p_;
   TransformCache transforms_;  // used with the GIL held
+  ReusedOutput reused_;        // likewise
   edgerun::preprocess::PixelFormat format_ = edgerun::preprocess::PixelFormat::kRGB;
 };
 
@@ -275,23 +350,6 @@ void bind_pipeline(py::module_& m) {
     c.field("gate_max_skip", &S::gate_max_skip);
     c.done();
   }
-  py::class_<edgerun::FrameTimings>(m, "FrameTimings", "Per-frame timings in milliseconds (FrameTimings).")
-      .def_readonly("queue", &edgerun::FrameTimings::queue)
-      .def_readonly("preprocess", &edgerun::FrameTimings::preprocess)
-      .def_readonly("invoke", &edgerun::FrameTimings::invoke)
-      .def_readonly("decode", &edgerun::FrameTimings::decode)
-      .def_readonly("total", &edgerun::FrameTimings::total)
-      .def_readonly("gate", &edgerun::FrameTimings::gate);
-  py::class_<PyFrameResult>(m, "_FrameResult")
-      .def_readonly("frame_id", &PyFrameResult::frame_id)
-      .def_readonly("model", &PyFrameResult::model)
-      .def_readonly("error", &PyFrameResult::error)
-      .def_readonly("output", &PyFrameResult::output)
-      .def_readonly("transform", &PyFrameResult::transform)
-      .def_readonly("timings", &PyFrameResult::timings)
-      .def_readonly("skipped", &PyFrameResult::skipped)
-      .def_readonly("reused_frame_id", &PyFrameResult::reused_frame_id)
-      .def_readonly("gate_difference", &PyFrameResult::gate_difference);
   py::class_<PySwapTicket>(m, "_SwapTicket")
       .def("wait", &PySwapTicket::wait, py::arg("timeout"))
       .def("done", &PySwapTicket::done)
@@ -299,8 +357,9 @@ void bind_pipeline(py::module_& m) {
       .def_property_readonly("error", &PySwapTicket::error)
       .def_property_readonly("session", &PySwapTicket::session);
   py::class_<PyPipeline>(m, "_Pipeline")
-      .def(py::init<py::handle, py::handle, py::object, const edgerun::PipelineOptions&>(), py::arg("session"),
-           py::arg("pre"), py::arg("head"), py::arg("options"))
+      .def(py::init<py::handle, py::handle, py::object, const edgerun::PipelineOptions&, py::object, py::object>(),
+           py::arg("session"), py::arg("pre"), py::arg("head"), py::arg("options"), py::arg("gate_model") = py::none(),
+           py::arg("gate_callback") = py::none())
       .def_property_readonly("overlapped", [](PyPipeline& p) { return p.get().overlapped(); })
       .def("process", &PyPipeline::Process, py::arg("frame"), py::arg("force") = 0)
       .def("submit", &PyPipeline::Submit, py::arg("frame"), py::arg("force") = 0)

@@ -67,9 +67,10 @@ class FrameResult(Generic[ResultT]):
     the exception for a frame that failed (``output`` is then None); ``ok`` says
     which. ``model`` is the :class:`ModelInfo` of the model that produced it.
     ``skipped`` is True for a frame the gate (:class:`ChangeGate`,
-    :class:`ModelGate`) did not run: ``output`` is then a copy of the result of
-    frame ``reused_frame_id``. ``gate_output`` is a :class:`ModelGate`'s cheap
-    model result for this frame (None otherwise).
+    :class:`ModelGate`) did not run: ``output`` is then a read-only copy of the
+    result of frame ``reused_frame_id``, one copy shared by every frame that
+    reuses it (nothing is copied per skipped frame). ``gate_output`` is a
+    :class:`ModelGate`'s cheap model result for this frame (None otherwise).
     """
 
     __slots__ = ("frame_id", "meta", "output", "error", "model", "model_generation", "transform", "_timings",
@@ -85,7 +86,7 @@ class FrameResult(Generic[ResultT]):
         self.model: ModelInfo = model
         self.model_generation: int = model_generation
         self.transform: Optional[Transform] = transform
-        self._timings = timings  # FrameTimings, or the binding's result (converted when first read)
+        self._timings = timings  # FrameTimings, or the binding's tuple of them (converted when first read)
         self.skipped: bool = skipped
         self.reused_frame_id: Optional[int] = reused_frame_id
         self.gate_output: Any = gate_output
@@ -94,8 +95,7 @@ class FrameResult(Generic[ResultT]):
     def timings(self) -> FrameTimings:
         t = self._timings
         if not isinstance(t, FrameTimings):
-            c = t.timings  # _core.FrameTimings of the binding's _FrameResult
-            t = self._timings = FrameTimings(c.queue, c.preprocess, c.invoke, c.decode, c.total, c.gate)
+            t = self._timings = FrameTimings(*t)
         return t
 
     @property
@@ -193,8 +193,9 @@ class ChangeGate:
     """Skips frames whose scene did not change since the last frame that ran.
 
     Each frame gets a 16x16 luma thumbnail (the Y plane of YUV formats, luma
-    from RGB/BGR/RGBA/BGRA, the gray plane; each cell the mean of up to 8x3
-    sampled pixels: about 10 us per VGA frame on a 2-core x86, computed in C++). A frame
+    from RGB/BGR/RGBA/BGRA, the gray plane; each cell the mean of up to 24
+    pixels of the row through its middle: 5-25 us per VGA frame on a 2-core
+    x86, computed in C++; in ``submit()`` on the caller's thread). A frame
     whose thumbnail differs from the reference (the last frame that ran) by at
     most ``threshold`` luma levels in every cell reuses that frame's result:
     nothing is preprocessed, run or decoded, and its :class:`FrameResult` has
@@ -236,10 +237,14 @@ class ModelGate:
         max_skip: frames in a row that may reuse the expensive model's last
             result when the predicate says no (>= 1); then it runs anyway.
 
-    The cheap model runs on the thread that calls ``pipe(frame)`` or
-    ``pipe.submit(frame)``; its result is in ``FrameResult.gate_output``. A
-    frame whose predicate is false reuses the expensive model's last result
-    (``skipped=True``); the first frame always runs.
+    ``pipe.submit(frame)`` returns at once: the cheap model runs on the
+    pipeline's worker thread (while the expensive model runs the frame before,
+    when the pipeline overlaps stages), the predicate with the GIL taken there;
+    ``pipe(frame)`` runs both on the calling thread. The cheap model's result
+    is in ``FrameResult.gate_output``. A frame whose predicate is false reuses
+    the expensive model's last result (``skipped=True``); the first frame
+    always runs, and so does a frame the cheap model fails on. An exception
+    raised by the predicate is that frame's error.
     """
 
     __slots__ = ("cheap", "predicate", "max_skip")
@@ -257,6 +262,41 @@ class ModelGate:
 
     def __repr__(self) -> str:
         return f"edgerun.ModelGate({self.cheap!r}, {self.predicate!r}, max_skip={self.max_skip})"
+
+
+class _GateFailure:
+    """A ModelGate predicate's exception for one frame (the frame fails with it)."""
+
+    __slots__ = ("result", "error")
+
+    def __init__(self, result: "FrameResult", error: BaseException) -> None:
+        self.result = result
+        self.error = error
+
+
+def _gate_callback(pipe_ref: "weakref.ref[Pipeline]", cheap: "Pipeline", predicate: Callable[[Any], Any]
+                   ) -> Callable[[int, Any], int]:
+    """The core's ModelGate callback: the cheap pipeline's result for frame ``frame_id`` -> that
+    frame's force (1: may reuse, 2: run, 3: fail). A frame the cheap model failed on runs (the
+    gate never hides a frame); its result stays available as ``gate_output``. Holds the gated
+    pipeline by a weak reference (the core holds this callback)."""
+
+    def decide(frame_id: int, raw: Any) -> int:
+        result = cheap._wrap(raw, None)
+        out: Any = result
+        if result.error is not None:
+            force = 2
+        else:
+            try:
+                force = 2 if predicate(result) else 1
+            except Exception as e:
+                out, force = _GateFailure(result, e), 3
+        pipe = pipe_ref()
+        if pipe is not None:
+            pipe._gate_out[frame_id] = out
+        return force
+
+    return decide
 
 
 # ModelInfos kept for generations just below the oldest one in use (see _prune_models_locked).
@@ -353,14 +393,21 @@ class Pipeline(Generic[ResultT]):
         self._gate = gate
         options = _core.PipelineOptions(depth=depth, drop=drop, max_results=max_results, overlap=overlap,
                                         max_fps=float(max_fps), **gate_opts)
-        self._impl = _core._Pipeline(session, pre, impl, options)  # validates the options
+        # ModelGate: the core runs the cheap pipeline on each frame where the frame is prepared (a worker
+        # for submit(), the caller for pipe(frame)) and asks _gate_callback (GIL taken) what to do.
+        self._gate_out: Dict[int, Any] = {}  # frame id -> the cheap model's result, until its result is taken
+        cheap_impl = self._cheap._impl if self._cheap is not None else None
+        callback = (_gate_callback(weakref.ref(self), self._cheap, gate.predicate)
+                    if isinstance(gate, ModelGate) else None)
+        self._impl = _core._Pipeline(session, pre, impl, options, cheap_impl, callback)  # validates the options
         self._overlapped = bool(self._impl.overlapped)  # decided at start; still readable after close()
         self._lock = threading.Lock()
         self._frames: Dict[int, Any] = {}  # frame id -> array, until the engine no longer reads it
-        self._meta: Dict[int, Any] = {}    # frame id -> (meta, gate output), until its result is taken (or dropped)
+        self._meta: Dict[int, Any] = {}    # frame id -> meta, until its result is taken (or dropped)
         self._sessions: Dict[int, Session] = {1: session}
         self._models: Dict[int, ModelInfo] = {1: session.model_info}  # computed once, by the session
         self._last_transform: Tuple[Any, Optional[Transform]] = (None, None)  # (_core.Transform, Transform)
+        self._shared_output: Tuple[Any, Any] = (None, None)  # a reused result: (the binding's array, the head's result)
         self._swaps: List[SwapFuture] = []
         _live.add(self)
 
@@ -373,6 +420,7 @@ class Pipeline(Generic[ResultT]):
                     self._frames.pop(fid, None)
                     if dropped:
                         self._meta.pop(fid, None)
+                        self._gate_out.pop(fid, None)
 
     def _transform(self, raw: Any) -> Optional[Transform]:
         if raw is None:  # the frame was not preprocessed
@@ -424,39 +472,37 @@ class Pipeline(Generic[ResultT]):
             info = self._models.get(generation)
         return info if info is not None else ModelInfo(sha256="?" * 64, size=0)
 
-    def _cascade_force(self, frame: Any, strict: bool) -> Tuple[int, Any]:
-        """(force for the core, the cheap model's result): the cascade's decision for one frame.
-        ``strict``: raise the cheap model's frame error (synchronous call); otherwise the
-        frame runs and the pipeline reports its error with its result."""
-        if self._cascade is None:
-            return 0, None
-        try:
-            cheap = self._cheap(frame)
-        except Error:
-            if strict:
-                raise
-            return 2, None
-        return (2 if self._cascade.predicate(cheap) else 1), cheap
-
     def _wrap(self, raw: Any, meta: Any, gate_output: Any = None) -> FrameResult[ResultT]:
-        """A FrameResult from the binding's _core._FrameResult."""
-        error, output, generation = raw.error, raw.output, raw.model
+        """A FrameResult from the binding's result tuple (python/bindings/pipeline.cc, ToPython)."""
+        frame_id, generation, error, output, transform, skipped, reused_id, timings = raw
+        if gate_output.__class__ is _GateFailure:  # the ModelGate's predicate raised: that is the frame's error
+            gate_output, error = gate_output.result, gate_output.error
         if error is None and self._head is not None and output is not None:
-            output = self._head._finish(output)
-        model = self._model_for(generation)
-        if len(self._models) > _KEEP_OLD_MODELS + 1:
+            if skipped:
+                # Frames reusing one result get the binding's same read-only array: finish it once.
+                shared = self._shared_output
+                if shared[0] is not output:
+                    shared = self._shared_output = (output, self._head._finish(output))
+                output = shared[1]
+            else:
+                output = self._head._finish(output)
+        models = self._models
+        model = models.get(generation)
+        if model is None:
+            model = self._model_for(generation)
+        if len(models) > _KEEP_OLD_MODELS + 1:
             with self._lock:
                 self._prune_models_locked()
-        skipped = raw.skipped
-        return FrameResult(raw.frame_id, meta, output, error, model, generation,
-                           self._transform(raw.transform), raw, skipped,
-                           raw.reused_frame_id if skipped else None, gate_output)
+        last = self._last_transform  # one read: consistent across threads
+        transform = last[1] if last[0] is transform else self._transform(transform)
+        return FrameResult(frame_id, meta, output, error, model, generation, transform, timings,
+                           skipped, reused_id if skipped else None, gate_output)
 
     # -- synchronous -------------------------------------------------------------
     def __call__(self, frame: np.ndarray, meta: Any = None) -> FrameResult[ResultT]:
         """Preprocess, run and decode one frame on this thread; raises the frame's error."""
-        force, cheap = self._cascade_force(frame, True)
-        r = self._wrap(self._impl.process(frame, force), meta, cheap)
+        raw = self._impl.process(frame, 0)
+        r = self._wrap(raw, meta, self._gate_out.pop(raw[0], None) if self._cheap is not None else None)
         if r.error is not None:
             raise r.error
         return r
@@ -470,7 +516,6 @@ class Pipeline(Generic[ResultT]):
         for the Preprocessor's format is not raised here: its result carries the error.
         """
         self._release()
-        force, cheap = self._cascade_force(frame, False)
         # The lock covers the native submit and the bookkeeping: once the frame is
         # queued, the workers may finish (or drop) it before this thread runs
         # again, and the reader (get, _release) pops under the same lock, so it
@@ -479,10 +524,10 @@ class Pipeline(Generic[ResultT]):
         # The native submit releases the GIL; with drop="none" it may wait for
         # room, which the C++ workers make without this lock.
         with self._lock:
-            fid, accepted = self._impl.submit(frame, force)
+            fid, accepted = self._impl.submit(frame, 0)
             if accepted:
                 self._frames[fid] = frame
-            self._meta[fid] = (meta, cheap)
+            self._meta[fid] = meta
         return fid
 
     def get(self, timeout: Optional[float] = None) -> FrameResult[ResultT]:
@@ -496,8 +541,8 @@ class Pipeline(Generic[ResultT]):
         if raw is None:
             raise TimeoutError(f"no result within {timeout} s")
         with self._lock:
-            meta, cheap = self._meta.pop(raw.frame_id, (None, None))
-        return self._wrap(raw, meta, cheap)
+            meta = self._meta.pop(raw[0], None)
+        return self._wrap(raw, meta, self._gate_out.pop(raw[0], None) if self._cheap is not None else None)
 
     def results(self, timeout: Optional[float] = None, *, stop: Any = None,
                 poll: float = 0.1) -> Iterator[FrameResult[ResultT]]:

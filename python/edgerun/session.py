@@ -171,7 +171,8 @@ class Session(_core.Session):
 
     Args:
         model: path to a ``.tflite`` file (memory-mapped) or the model's bytes.
-        threads: CPU threads for XNNPACK; ``None`` = one per physical core.
+        threads: CPU threads for XNNPACK; ``None`` = one per physical core (1 on machines with two cores or
+            fewer, see docs/power.md).
         accelerator: ``"cpu"`` (XNNPACK); ``"edgetpu"`` (Coral's libedgetpu.so.1,
             found in the standard library locations or at ``$EDGERUN_EDGETPU_LIB``;
             see docs/edgetpu.md); ``"gpu"`` (the LiteRT GPU accelerator of the

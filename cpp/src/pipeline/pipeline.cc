@@ -270,7 +270,7 @@ const NameTable& NamesOf<DropPolicy>() {
 Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> session,
                                                      std::shared_ptr<pp::Preprocessor> pre,
                                                      std::shared_ptr<postprocess::Head> head,
-                                                     const PipelineOptions& options) {
+                                                     const PipelineOptions& options, GateFunction gate) {
   if (!pre) return InputError("a Pipeline needs a Preprocessor");
   if (options.depth < 1) return InputError("depth: expected an int >= 1, got " + std::to_string(options.depth));
   EDGERUN_RETURN_IF_ERROR(CheckOption(options.drop));
@@ -291,12 +291,14 @@ Expected<std::unique_ptr<Pipeline>> Pipeline::Create(std::shared_ptr<Session> se
   if (!model.ok()) return model.status();
   std::unique_ptr<Pipeline> p(new Pipeline());
   p->options_ = options;
+  p->gate_fn_ = std::move(gate);
   p->pre_ = std::move(pre);
   p->head_ = std::move(head);
   p->current_ = std::move(model).value();
   p->counters_.model = 1;
   for (size_t i = 0; i < kSlots; ++i) p->slots_.push_back(std::make_unique<Slot>());
   p->sync_slot_ = std::make_unique<Slot>();
+  p->submit_slot_ = std::make_unique<Slot>();
   for (auto* r : {&p->lat_ring_, &p->inv_ring_, &p->pre_ring_, &p->dec_ring_, &p->done_ring_, &p->gate_ring_})
     r->assign(kRing, 0.0);
   p->t_created_ = NowNs();
@@ -346,8 +348,12 @@ void Pipeline::TakeAndPrepare(Slot* s, std::unique_lock<std::mutex>* lock) {
   room_cv_.notify_one();  // room in the queue for a waiting Submit()
   const int64_t t0 = NowNs();
   s->timings.queue = Ms(t0 - p.t_submit);
-  s->status = p.error.ok() ? Prepare(s, p.image, p.force) : p.error;
+  s->status = p.error.ok() ? Prepare(s, p.image, p.force, p.have_thumb ? &p.thumb : nullptr) : p.error;
   s->timings.preprocess = Ms(NowNs() - t0);
+  if (p.have_thumb) {  // computed by Submit()
+    s->timings.gate += p.thumb_ms;
+    s->timings.preprocess += p.thumb_ms;
+  }
   lock->lock();
   if (p.error.ok()) released_.emplace_back(p.id, false);
 }
@@ -397,6 +403,7 @@ void Pipeline::Close() {
     stopping_ = true;
   }
   cv_.notify_all();
+  invoke_cv_.notify_all();
   room_cv_.notify_all();
   result_cv_.notify_all();
   if (invoke_thread_.joinable()) invoke_thread_.join();
@@ -418,15 +425,23 @@ void Pipeline::Close() {
 // ---------------------------------------------------------------------------
 // Stages
 // ---------------------------------------------------------------------------
-Status Pipeline::Prepare(Slot* slot, const pp::Image& image, GateForce force) {
+Status Pipeline::Prepare(Slot* slot, const pp::Image& image, GateForce force, const LumaThumbnail* thumb) {
   const Model& m = *slot->model;
   slot->gated = false;
   slot->skip = false;
   slot->reuse_id = 0;
   slot->gate_difference = -1;
+  const int64_t t0 = NowNs();
+  if (gate_fn_ && force == GateForce::kNone) {
+    Expected<GateForce> f = gate_fn_(image, slot->frame_id);
+    if (!f.ok()) {
+      slot->timings.gate = Ms(NowNs() - t0);
+      return f.status();
+    }
+    force = *f;
+  }
   if (options_.gate || force != GateForce::kNone) {
-    const int64_t t0 = NowNs();
-    GateDecide(slot, image, force);
+    GateDecide(slot, image, force, thumb);
     slot->timings.gate = Ms(NowNs() - t0);
     if (slot->skip) return Status::Ok();  // nothing to preprocess or run
   }
@@ -593,6 +608,17 @@ Status Pipeline::Process(const pp::Image& image, FrameResult* out, GateForce for
 // Asynchronous path
 // ---------------------------------------------------------------------------
 Expected<uint64_t> Pipeline::Submit(const pp::Image& image, GateForce force) {
+  // The change gate's thumbnail is computed here, on the caller's thread (the
+  // frame is read once, whoever decides). When nothing is in flight and the
+  // frame is skipped, its result is delivered from here: no worker thread is
+  // woken for a frame that runs nothing.
+  Pending p;
+  const bool thumb_here = options_.gate && force == GateForce::kNone && !gate_fn_;
+  if (thumb_here) {
+    const int64_t t0 = NowNs();
+    p.have_thumb = ComputeLumaThumbnail(image, pre_->spec().format, &p.thumb).ok();
+    p.thumb_ms = Ms(NowNs() - t0);
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return ClosedError("the pipeline is closed");
   if (options_.drop == DropPolicy::kNone && results_.size() + in_flight_ >= static_cast<size_t>(options_.max_results))
@@ -614,7 +640,32 @@ Expected<uint64_t> Pipeline::Submit(const pp::Image& image, GateForce force) {
       if (stopping_) return ClosedError("the pipeline was closed while the frame waited for room");
     }
   }
-  Pending p;
+  if (p.have_thumb && in_flight_ == 0 && pending_.empty() && options_.max_fps <= 0 &&
+      results_.size() < static_cast<size_t>(options_.max_results)) {
+    // Nothing in flight: the last frame that ran has been decoded and kept.
+    Slot* s = submit_slot_.get();
+    s->model = current_;
+    s->frame_id = next_frame_;
+    s->status = Status::Ok();
+    s->skip = false;
+    s->gate_difference = -1;
+    GateDecide(s, image, GateForce::kNone, &p.thumb, /*skip_only=*/true);
+    if (s->skip) {
+      const uint64_t id = next_frame_++;
+      ++counters_.submitted;
+      ++in_flight_;
+      FrameResult r;
+      Decode(s, &r);
+      r.timings = FrameTimings();
+      r.timings.gate = r.timings.preprocess = p.thumb_ms;
+      r.timings.total = Ms(NowNs()) - p.thumb_ms;  // Record() turns this into submit -> result
+      released_.emplace_back(id, false);
+      Deliver(std::move(r));
+      s->model.reset();
+      return id;
+    }
+    s->model.reset();
+  }
   p.image = image;
   p.force = force;
   return Enqueue(std::move(p), &lock);
@@ -653,7 +704,7 @@ void Pipeline::InvokeLoop() {
     }
     if (!next) {
       if (stopping_ && !upstream_busy) break;
-      cv_.wait(lock);
+      invoke_cv_.wait(lock);
       continue;
     }
     next->state = Slot::State::kInvoking;
@@ -673,13 +724,16 @@ void Pipeline::AuxLoop() {
     Slot* free_slot = nullptr;
     Slot* invoked = nullptr;
     bool have_prepared = false, all_free = true;
+    uint64_t oldest_busy = UINT64_MAX;  // the oldest frame prepared or being invoked
     for (auto& s : slots_) {
       switch (s->state) {
         case Slot::State::kFree:
           if (!free_slot) free_slot = s.get();
           break;
         case Slot::State::kPrepared:
-          have_prepared = true;
+        case Slot::State::kInvoking:
+          if (s->state == Slot::State::kPrepared) have_prepared = true;
+          oldest_busy = std::min(oldest_busy, s->frame_id);
           all_free = false;
           break;
         case Slot::State::kInvoked:
@@ -690,6 +744,9 @@ void Pipeline::AuxLoop() {
           all_free = false;
       }
     }
+    // Results leave in frame order: a frame that needed no invoke (skipped by
+    // the gate, or failed) waits for older frames still at the model.
+    if (invoked && invoked->frame_id > oldest_busy) invoked = nullptr;
     // Keep the invoke thread fed first (one prepared frame ahead), then decode.
     bool can_prepare = free_slot && !pending_.empty() && !have_prepared;
     int64_t wake_at = 0;  // max_fps: the next frame may not start before then
@@ -701,8 +758,15 @@ void Pipeline::AuxLoop() {
       Slot* s = free_slot;
       WaitForStart(&lock);
       TakeAndPrepare(s, &lock);
-      s->state = Slot::State::kPrepared;
-      cv_.notify_all();
+      if (s->skip || !s->status.ok()) {
+        // Nothing to invoke: straight to decoding (this thread, next
+        // iteration), without waking the invoke thread for it.
+        s->state = Slot::State::kInvoked;
+        if (stopping_) invoke_cv_.notify_one();  // it may wait for this last frame to finish
+      } else {
+        s->state = Slot::State::kPrepared;
+        invoke_cv_.notify_one();
+      }
       continue;
     }
     if (invoked) {
@@ -758,12 +822,19 @@ size_t Pipeline::InFlight() const {
 // ---------------------------------------------------------------------------
 // Change gate
 // ---------------------------------------------------------------------------
-void Pipeline::GateDecide(Slot* slot, const pp::Image& image, GateForce force) {
+void Pipeline::GateDecide(Slot* slot, const pp::Image& image, GateForce force, const LumaThumbnail* given,
+                          bool skip_only) {
   // The thumbnail is computed outside the lock; a frame it cannot read (a bad
   // image) simply runs, and preprocessing reports what is wrong with it.
   LumaThumbnail thumb;
   const bool use_thumb = options_.gate && force == GateForce::kNone;
-  const bool have_thumb = use_thumb && ComputeLumaThumbnail(image, pre_->spec().format, &thumb).ok();
+  bool have_thumb = false;
+  if (use_thumb && given) {
+    thumb = *given;
+    have_thumb = true;
+  } else if (use_thumb) {
+    have_thumb = ComputeLumaThumbnail(image, pre_->spec().format, &thumb).ok();
+  }
   const uint64_t generation = slot->model->generation;
   std::lock_guard<std::mutex> lock(gate_mu_);
   slot->gated = true;
@@ -782,6 +853,11 @@ void Pipeline::GateDecide(Slot* slot, const pp::Image& image, GateForce force) {
     slot->skip = true;
     slot->reuse_id = gate_ref_frame_;
     ++gate_counts_.gate_skipped;
+    return;
+  }
+  if (skip_only) {  // the frame runs: the thread that prepares it decides (and counts) that
+    slot->gated = false;
+    slot->gate_difference = -1;
     return;
   }
   if (!have_ref) {
@@ -819,8 +895,8 @@ std::vector<std::shared_ptr<AlignedBlock>> CopyBlocks(const std::vector<std::sha
 
 void Pipeline::GateKeep(Slot* slot, const FrameResult& out) {
   // A frame that ran (decoded, in frame order): its result is what the next
-  // skipped frames reuse. Raw outputs are copied: the caller may write into
-  // the arrays of the result it gets.
+  // skipped frames reuse. Raw outputs are copied once: the caller may write
+  // into the arrays of the result it gets; skipped frames share the copy.
   auto kept = std::make_shared<FrameResult>();
   kept->frame_id = out.frame_id;
   kept->model = out.model;
@@ -864,9 +940,8 @@ void Pipeline::GateReuse(Slot* slot, FrameResult* out) {
   out->result = last->result;
   out->output_info = last->output_info;
   out->transform = last->transform;
-  Status st;
-  out->outputs = CopyBlocks(last->outputs, &st);
-  if (!st.ok()) out->status = st;
+  // The kept copy is shared, not copied again per skipped frame (see FrameResult::skipped).
+  out->outputs = last->outputs;
 }
 
 // ---------------------------------------------------------------------------

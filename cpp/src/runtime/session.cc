@@ -231,7 +231,7 @@ ModelBytes::~ModelBytes() {
 }
 
 // ---------------------------------------------------------------------------
-// Default thread count: physical cores available to this process.
+// Default thread count: physical cores available to this process (1 with two or fewer).
 // ---------------------------------------------------------------------------
 int DefaultThreadCount() {
   cpu_set_t set;
@@ -262,6 +262,12 @@ int DefaultThreadCount() {
     cores.insert({pkg, core});
   }
   int n = topology_known && !cores.empty() ? static_cast<int>(cores.size()) : allowed;
+  // Two cores or fewer: one thread. A second XNNPACK thread takes the only
+  // other core from the pipeline's own stages, the camera and the OS, and a
+  // preempted worker stalls every parallel operator: on a 2-core x86 VM it was
+  // not faster back to back (1.05-1.12x the latency of one thread, BlazeFace)
+  // and cost 1.1-1.3x the CPU per frame at 30 FPS (docs/power.md).
+  if (n <= 2) return 1;
   return std::max(1, std::min(n, allowed));
 }
 

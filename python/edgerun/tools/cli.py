@@ -480,8 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="timed frames (default 500; with --pipeline: per model, thread count and mode)")
     b.add_argument("--warmup", type=_non_negative_int, default=20, help="untimed frames first (default 20)")
     b.add_argument("--threads", type=_thread_list, default=None, metavar="N[,N...]",
-                   help="CPU threads (default: one per physical core); with --pipeline a list such as "
-                        "1,2,4 compares them in one run")
+                   help="CPU threads (default: one per physical core; 1 with two cores or fewer); with --pipeline "
+                        "a list such as 1,2,4 compares them in one run")
     b.add_argument("--profile", action="store_true",
                    help="per-operator times from LiteRT's profiler: top operator types, and the share of time "
                         "outside XNNPACK (a separate profiled session; the timed numbers stay unprofiled)")
@@ -555,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--accelerator", choices=("cpu", "edgetpu", "gpu"), default="cpu",
                    help="where --run runs it (default cpu)")
     v.add_argument("--threads", type=_positive_int, default=None,
-                   help="CPU threads for --run (default: one per physical core)")
+                   help="CPU threads for --run (default: one per physical core; 1 with two cores or fewer)")
     v.set_defaults(func=cmd_verify)
 
     i = sub.add_parser("inspect", help="what is inside a model: tensors, operators, weights, memory, "
@@ -601,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cluster", type=_positive_int, metavar="N",
                    help="weight clustering into N clusters (needs tensorflow-model-optimization)")
     c.add_argument("--threads", type=_positive_int, default=None,
-                   help="CPU threads for the latency measurement (default: one per physical core)")
+                   help="CPU threads for the latency measurement (default: one per physical core; 1 with two "
+                        "cores or fewer)")
     c.add_argument("--runs", type=_positive_int, default=50, help="timed samples per model, each a batch of runs lasting >= 2 ms (default 50); the report "
                         "gives p50 and IQR, and the after/before ratio with its 95%% interval")
     c.add_argument("--report", metavar="REPORT.json", help="also write the report as JSON")
