@@ -77,6 +77,21 @@ cmake --build build/cpp-tests -j "$JOBS"
 python -c "from edgerun.model import builder; open('build/cpp-tests/builtin.tflite','wb').write(builder.builtin_image_model())"
 EDGERUN_LITERT_LIB="$LITERT_LIB" EDGERUN_TEST_MODEL="$ROOT/build/cpp-tests/builtin.tflite" ctest --test-dir build/cpp-tests --output-on-failure
 
+# The SIMD kernel units must stay within g++'s inlining budget: past
+# --param inline-unit-growth, plain-inline per-block helpers silently become calls
+# (the area-rgb path once cost rotated and float16/int8 outputs 10-35%; callgrind saw
+# nothing). Release flags, as the wheel builds them.
+say "AVX2 kernels: no 'inline-unit-growth limit reached' (g++ -O3 -fopt-info-inline-missed)"
+for src in cpp/src/preprocess/preprocess_avx2.cc cpp/src/preprocess/roi_crop_avx2.cc; do
+  n=$(g++ -O3 -DNDEBUG -std=c++17 -DEDGERUN_ARCH_X86=1 -Icpp/include -Icpp/src -Ithird_party \
+        -mavx2 -mfma -mf16c -fopt-info-inline-missed -c "$src" -o /dev/null 2>&1 |
+      grep -c 'inline-unit-growth limit reached' || true)
+  if [ "$n" != 0 ]; then
+    echo "$src: $n inlining decisions hit --param inline-unit-growth; mark the hot helpers EDGERUN_INLINE" >&2
+    exit 1
+  fi
+done
+
 if [ "${EDGERUN_SKIP_SANITIZERS:-0}" != 1 ]; then
   say "fuzzing and sanitizers: fuzz_verify, ctest under ASan+UBSan, pipeline/session under TSan (scripts/sanitizers.sh)"
   PYTHON=python EDGERUN_LITERT_LIB="$LITERT_LIB" scripts/sanitizers.sh

@@ -214,7 +214,16 @@ static inline void FlushRuns(const uint8_t* tile, size_t line_bytes, size_t src_
   for (int i = 0; i < npos; ++i, o += row) {
     const uint8_t* s = tile + src_off + i * src_step;
     int g = 0;
-    for (; g + 1 < n; ++g) std::memcpy(o + g * PX, s + g * line_bytes, kWide);  // constant size: inlined
+    // Constant sizes: inlined. Unrolled by four: a loop of one load and one
+    // store ran at 1 or 2 cycles per pixel depending on where it was placed
+    // and how the enclosing function's registers were allocated.
+    for (; g + 4 < n; g += 4) {
+      std::memcpy(o + g * PX, s + g * line_bytes, kWide);
+      std::memcpy(o + (g + 1) * PX, s + (g + 1) * line_bytes, kWide);
+      std::memcpy(o + (g + 2) * PX, s + (g + 2) * line_bytes, kWide);
+      std::memcpy(o + (g + 3) * PX, s + (g + 3) * line_bytes, kWide);
+    }
+    for (; g + 1 < n; ++g) std::memcpy(o + g * PX, s + g * line_bytes, kWide);
     std::memcpy(o + g * PX, s + g * line_bytes, PX);
   }
 }
