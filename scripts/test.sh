@@ -80,7 +80,8 @@ EDGERUN_LITERT_LIB="$LITERT_LIB" EDGERUN_TEST_MODEL="$ROOT/build/cpp-tests/built
 # The SIMD kernel units must stay within g++'s inlining budget: past
 # --param inline-unit-growth, plain-inline per-block helpers silently become calls
 # (the area-rgb path once cost rotated and float16/int8 outputs 10-35%; callgrind saw
-# nothing). Release flags, as the wheel builds them.
+# nothing). Release flags, as g++ builds them (source installs, cibuildwheel); the zig/clang
+# wheels follow clang's own heuristics, and EDGERUN_INLINE forces the helpers there too.
 say "AVX2 kernels: no 'inline-unit-growth limit reached' (g++ -O3 -fopt-info-inline-missed)"
 for src in cpp/src/preprocess/preprocess_avx2.cc cpp/src/preprocess/roi_crop_avx2.cc; do
   n=$(g++ -O3 -DNDEBUG -std=c++17 -DEDGERUN_ARCH_X86=1 -Icpp/include -Icpp/src -Ithird_party \
