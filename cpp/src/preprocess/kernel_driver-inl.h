@@ -471,7 +471,11 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
     }
     if (p.rgb_rows) {
       rgb = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(a) + 63) & ~static_cast<uintptr_t>(63));
-      rgb_idx = reinterpret_cast<int32_t*>(rgb + static_cast<size_t>(p.rgb_rows_max) * (p.views[0].row_bytes + 64));
+      // (row_bytes need not be a multiple of 4: the indices start at the next 64-byte boundary;
+      // ScratchBytes' 128 spare bytes cover both alignments)
+      rgb_idx = reinterpret_cast<int32_t*>(
+          (reinterpret_cast<uintptr_t>(rgb + static_cast<size_t>(p.rgb_rows_max) * (p.views[0].row_bytes + 64)) + 63) &
+          ~static_cast<uintptr_t>(63));
       for (int r = 0; r < p.rgb_rows_max; ++r) rgb_idx[r] = r;
     }
   }
