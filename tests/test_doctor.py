@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import edgerun
+from edgerun.model import builder
 from edgerun.tools import doctor
 
 
@@ -26,6 +28,8 @@ def test_doctor_on_this_machine_is_ready_and_names_every_check():
     # every build we ship or test links the runtime's unwinder (libgcc_s), so the check passes
     assert by_name["exceptions"]["verdict"] == "ok", by_name["exceptions"]
     assert _core._unwinder in by_name["exceptions"]["detail"]
+    # the thread count doctor quotes is the one Session uses when given none
+    assert f"threads={edgerun.Session(builder.builtin_image_model()).threads}" in by_name["cores"]["detail"]
 
 
 def test_doctor_text_output_has_a_verdict_per_line():

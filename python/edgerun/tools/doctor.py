@@ -170,8 +170,9 @@ def check_cpu() -> list[Check]:
         usable = os.cpu_count() or 1
     total = os.cpu_count() or usable
     detail = f"{usable} usable" + (f" of {total}" if total != usable else "")
-    checks.append(Check("cores", OK if usable > 1 else WARN, detail + f"; Session(threads={max(1, min(4, usable))}) "
-                        "is a good start", "" if usable > 1 else "one core: the pipeline cannot overlap stages"))
+    checks.append(Check("cores", OK if usable > 1 else WARN, detail + f"; Session's default: "
+                        f"threads={_core.default_threads()} (one per physical core; 1 with two cores or fewer)",
+                        "" if usable > 1 else "one core: the pipeline cannot overlap stages"))
     return checks
 
 
