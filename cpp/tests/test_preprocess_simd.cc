@@ -53,6 +53,8 @@ struct Cfg {
   YuvSampling ys = YuvSampling::kYuv;
   float scale = 1.f / 255;
   int zp = 0;
+  float int_mean = 0.f;  // integer outputs: mean (std 1)
+  int threads = 1;
   std::string str() const {
     char b[320];
     std::snprintf(b, sizeof b, "%s %dx%d->%dx%d %s %s %s rot%d flip%d %s %s pad%d mis%d roi%d %s/%s/%s q(%g,%d)",
@@ -63,7 +65,7 @@ struct Cfg {
 };
 
 // Returns the number of mismatching output elements (and max |diff| in LSB).
-int Compare(const Cfg& c, Rng& rng, double* max_lsb, bool* ran_simd) {
+int Compare(const Cfg& c, Rng& rng, double* max_lsb, bool* ran_simd, std::string* path_out = nullptr) {
   const int rowb = PlaneRowBytes(c.f, c.sw, 0);
   const ptrdiff_t stride = rowb + c.pad + ((c.f == PixelFormat::kI420 && ((rowb + c.pad) & 1)) ? 1 : 0);
   const int rows = IsYuv420(c.f) ? c.sh * 3 / 2 : c.sh;
@@ -95,9 +97,10 @@ int Compare(const Cfg& c, Rng& rng, double* max_lsb, bool* ran_simd) {
   s.stddev[0] = 58.4f; s.stddev[1] = 57.1f; s.stddev[2] = 57.4f;
   s.pad_value[0] = 114; s.pad_value[1] = 114; s.pad_value[2] = 114;
   if (c.t == ElemType::kUInt8 || c.t == ElemType::kInt8) {
-    s.mean[0] = s.mean[1] = s.mean[2] = 0.f;
+    s.mean[0] = s.mean[1] = s.mean[2] = c.int_mean;
     s.stddev[0] = s.stddev[1] = s.stddev[2] = 1.f;
   }
+  s.threads = c.threads;
   if (c.roi) {
     s.has_roi = true;
     s.roi.x = rng.range(0, c.sw / 3);
@@ -130,6 +133,7 @@ int Compare(const Cfg& c, Rng& rng, double* max_lsb, bool* ran_simd) {
     if (k == 1) {
       auto path = pre.value()->KernelPath(c.sw, c.sh, c.ow, c.oh, c.t);
       *ran_simd = path.ok() && path.value() != "scalar";
+      if (path_out != nullptr) *path_out = path.ok() ? path.value() : "";
     }
   }
   int bad = 0;
@@ -263,6 +267,60 @@ TEST(simd_matches_reference_random_configs) {
   }
   std::printf("  %d random configs, %d failed\n", total, failed);
   CHECK(simd_runs == total);
+}
+
+// The nearest byte path (preprocess_nearest.cc): raw-pixel outputs (uint8 as
+// is, int8 = px - 128) of packed RGB-family frames, every rotation, flip and
+// fit, 1:1 crops (bilinear on the pixel grid), 3-byte pixels ending their rows,
+// two threads. Identical bytes, and the path must be the byte path.
+TEST(simd_nearest_byte_path_matches_reference) {
+  if (SimdIsa() == Isa::kScalar) return;
+  const PixelFormat fmts[] = {PixelFormat::kRGB, PixelFormat::kBGR, PixelFormat::kRGBA, PixelFormat::kBGRA};
+  const Fit fits[] = {Fit::kStretch, Fit::kLetterbox, Fit::kCrop};
+  Rng rng(777);
+  int total = 0, failed = 0, byte_path = 0;
+  for (int it = 0; it < 120; ++it) {
+    Cfg c;
+    c.f = rng.pick(fmts);
+    c.sw = rng.range(1, 90);
+    c.sh = rng.range(1, 60);
+    c.rot = 90 * rng.range(0, 3);
+    c.flip = rng.next() % 3 == 0;
+    c.fit = rng.pick(fits);
+    c.ch = rng.next() % 2 ? Channels::kBGR : Channels::kRGB;
+    c.pad = rng.next() % 2 ? rng.range(1, 13) : 0;
+    c.misalign = rng.range(0, 7);
+    c.threads = rng.next() % 3 == 0 ? 2 : 1;
+    c.interp = Interpolation::kNearest;
+    if (it % 6 == 0) {  // 1:1: the oriented frame's own size
+      c.interp = Interpolation::kBilinear;
+      c.ow = c.rot % 180 ? c.sh : c.sw;
+      c.oh = c.rot % 180 ? c.sw : c.sh;
+    } else {
+      c.ow = rng.range(1, 120);
+      c.oh = rng.range(1, 90);
+    }
+    if (it % 4 == 1) c.roi = true;
+    if (c.roi) c.fit = Fit::kStretch;
+    const bool i8 = rng.next() % 2;
+    c.t = i8 ? ElemType::kInt8 : ElemType::kUInt8;
+    c.scale = 1.f;
+    c.zp = 0;
+    c.int_mean = i8 ? 128.f : 0.f;
+    double mx;
+    bool ran = false;
+    std::string path;
+    const int bad = Compare(c, rng, &mx, &ran, &path);
+    ++total;
+    byte_path += path.find("/nearest-lut") != std::string::npos;
+    CHECK_MSG(path.find("/nearest-lut") != std::string::npos, "%s: planned %s", c.str().c_str(), path.c_str());
+    if (bad) {
+      ++failed;
+      CHECK_MSG(bad == 0, "%s: %d elements differ (max %.3g LSB)", c.str().c_str(), bad, mx);
+    }
+  }
+  std::printf("  %d nearest byte-path configs (%d on the byte path), %d failed\n", total, byte_path, failed);
+  CHECK(byte_path == total);
 }
 
 // Area: random formats, geometries and ratios (integer, fractional, up on one

@@ -390,6 +390,7 @@ struct Plan {
   std::vector<int32_t> arow_start, arow_idx, acol_start, acol_idx;
   std::vector<int32_t> arow_w, acol_w;
   AreaTables area_tables;
+  std::vector<uint8_t> nearest_lut;
   // The kernel, fixed when the plan is built: KernelRef on `k`, or a SIMD
   // kernel on `ksimd` (k + the tables of its layout).
   KernelFn kernel = KernelRef;
@@ -683,6 +684,13 @@ static void SelectKernel(Plan& P, const KernelConfig* cfg) {
   P.kplan = &P.k;
   P.path = "scalar";
   if (cfg == nullptr || !cfg->simd) return;
+  P.ksimd = P.k;
+  if (BuildNearestTables(P.ksimd, &P.nearest_lut)) {
+    P.kernel = KernelNearest;
+    P.kplan = &P.ksimd;
+    P.path = std::string(Name(cfg->isa)) + "/nearest-lut";
+    return;
+  }
   P.ksimd = P.k;
   if (P.k.area ? BuildAreaTables(P.ksimd, &P.area_tables) : BuildSimdTables(P.ksimd, cfg->layout, &P.tables)) {
     P.kernel = cfg->fn;

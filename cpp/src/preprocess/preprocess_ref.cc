@@ -22,6 +22,7 @@ size_t ElemSize(ElemType t) {
 }
 
 size_t ScratchBytes(const KPlan& p) {
+  if (p.nearest) return NearestScratchBytes(p);
   // SIMD kernels: a block-sized tail buffer, three float slot rows and TileLines
   // lines of output elements (transposed outputs).
   const size_t npad = static_cast<size_t>(p.npos) + 64;
