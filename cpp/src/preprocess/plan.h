@@ -100,6 +100,11 @@ struct KView {
   // its sums with pmaddwd / vmull_s16. 0: not uniform.
   int uwidth = 0, udir = 0;
   int16_t upat[3][16] = {};
+  // Bytes [pf_lo, pf_hi) of a row the bilinear/nearest kernels read, and
+  // whether positions walk it downwards (reversed axis): the software prefetch
+  // of the next line's rows (kernel_driver-inl.h LinePrefetch).
+  int pf_lo = 0, pf_hi = 0;
+  bool pf_desc = false;
 };
 
 struct KPlan {

@@ -841,7 +841,18 @@ static Expected<std::shared_ptr<Plan>> BuildPlan(const Spec& s, int src_w, int s
     kv.plane = vd[v].plane; kv.bpp = vd[v].bpp; kv.xshift = vd[v].xshift; kv.yshift = vd[v].yshift;
     kv.nch = vd[v].nch; kv.row_bytes = vd[v].row_bytes;
     for (int c = 0; c < 3; ++c) { kv.ch_off[c] = vd[v].ch_off[c]; kv.slot[c] = vd[v].slot[c]; }
-    if (!k.area) { kv.off_a = P.off_a[v].data(); kv.off_b = P.off_b[v].data(); }
+    if (!k.area) {
+      kv.off_a = P.off_a[v].data();
+      kv.off_b = P.off_b[v].data();
+      int lo = kv.row_bytes, hi = 0;
+      for (int i = 0; i < k.npos; ++i) {
+        lo = std::min({lo, kv.off_a[i], kv.off_b[i]});
+        hi = std::max({hi, kv.off_a[i] + kv.bpp, kv.off_b[i] + kv.bpp});
+      }
+      kv.pf_lo = std::min(lo, kv.row_bytes);
+      kv.pf_hi = std::min(hi, kv.row_bytes);
+      kv.pf_desc = k.npos > 1 && kv.off_a[k.npos - 1] < kv.off_a[0];
+    }
   }
 
   // Padding row (letterbox borders): pad_value (RGB pixel units) through the same colour/normalize path.
