@@ -5,12 +5,17 @@ buffers, measured interleaved (one call of each per round) so that both see the
 same machine state; prints median microseconds and the speed ratio.
 
     python bench/preprocess.py [--rounds 300] [--case N] [--exact] [--kernel scalar]
-    python bench/preprocess.py --sweep 60 --seed 1 [--threads 2]
+    python bench/preprocess.py --sweep 60 --seed 1 [--threads 2] [--cold]
 
 --sweep N draws N random configurations (format, camera size, model size, fit,
 interpolation, output dtype and layout, rotation, flip; seeded, so a seed names
 the same set in every run) and prints one line per configuration (ratio, both
 medians), then the geometric mean, the worst case and the count under 4x.
+
+--cold: every call (either chain's) reads the next of enough copies of the frame
+to fill 64 MiB, so no call finds its frame in the CPU caches: a camera loop's
+frames arrive by DMA, not from cache. Without it both chains re-read one frame
+that stays in the last-level cache between calls.
 
 The OpenCV chain of a sweep configuration is what a user would write with
 OpenCV + NumPy, into preallocated buffers, in the cheap order:
@@ -60,7 +65,7 @@ def case_nv12_256_f32(rng):
     small = np.empty((256, 256, 3), np.uint8)
     ref = np.empty((256, 256, 3), np.float32)
 
-    def opencv():
+    def opencv(frame=frame):
         cv2.cvtColor(frame, cv2.COLOR_YUV2RGB_NV12, dst=rgb)
         cv2.resize(rgb, (256, 256), dst=small, interpolation=cv2.INTER_LINEAR)
         np.subtract(small, np.float32(127.5), out=ref, dtype=np.float32)
@@ -76,7 +81,7 @@ def case_bgr_128_f32(rng):
     small = np.empty((128, 128, 3), np.uint8)
     ref = np.empty((128, 128, 3), np.float32)
 
-    def opencv():
+    def opencv(frame=frame):
         cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=rgb)
         cv2.resize(rgb, (128, 128), dst=small, interpolation=cv2.INTER_LINEAR)
         np.subtract(small, np.float32(127.5), out=ref, dtype=np.float32)
@@ -92,7 +97,7 @@ def case_bgr_letterbox_u8(rng):
     small = np.empty((180, 320, 3), np.uint8)
     ref = np.empty((320, 320, 3), np.uint8)
 
-    def opencv():
+    def opencv(frame=frame):
         cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=rgb)
         cv2.resize(rgb, (320, 180), dst=small, interpolation=cv2.INTER_LINEAR)
         ref[:70] = 114
@@ -112,7 +117,7 @@ def case_nv12_1080_rot90_i8(rng):
     tmp = np.empty((300, 300, 3), np.int16)
     ref = np.empty((300, 300, 3), np.int8)
 
-    def opencv():
+    def opencv(frame=frame):
         # rotating after the resize is the cheap order (the frame is square-resized anyway)
         cv2.cvtColor(frame, cv2.COLOR_YUV2RGB_NV12, dst=rgb)
         cv2.resize(rgb, (300, 300), dst=small, interpolation=cv2.INTER_LINEAR)
@@ -206,7 +211,7 @@ def sweep_case(rng, c):
     ref_t = ref.transpose(1, 2, 0) if nchw else ref
     scale = np.float32(1 / 127.5)
 
-    def opencv():
+    def opencv(frame=frame):
         src = frame
         if fmt != "rgb":
             cv2.cvtColor(frame, CV_TO_RGB[fmt], dst=rgb)
@@ -247,6 +252,26 @@ def sweep_case(rng, c):
     return label, opencv, frame, out, spec, qargs
 
 
+class FrameRing:
+    """Copies of a frame filling `mib` MiB (at least two); each call returns the next one."""
+
+    def __init__(self, frame, mib=64):
+        n = max(2, int(np.ceil(mib * 2**20 / frame.nbytes)))
+        self.frames = [frame.copy() for _ in range(n)]
+        self.i = 0
+
+    def __call__(self):
+        self.i = (self.i + 1) % len(self.frames)
+        return self.frames[self.i]
+
+
+def chains(opencv, pre, frame, out, qargs, cold):
+    """The two timed callables and the frame source they share: with `cold`, each call takes
+    the next frame of one ring, else the frame itself."""
+    src = FrameRing(frame) if cold else (lambda: frame)
+    return {"opencv": lambda: opencv(src()), "edgerun": lambda: pre(src(), out, **qargs)}, src
+
+
 def time_interleaved(fns, rounds=None, budget=0.6):
     for f in fns.values():  # warm-up: plans, caches, page faults
         for _ in range(2):
@@ -270,12 +295,13 @@ def run_sweep(args) -> int:
     configs = sweep_configs(args.sweep, args.seed)
     print(f"edgerun {edgerun.__version__}, OpenCV {cv2.__version__}, {os.cpu_count()} CPUs; sweep of {len(configs)} "
           f"configurations, seed {args.seed}, edgerun threads={args.threads}, OpenCV single thread, "
+          f"{'cold frames (--cold), ' if args.cold else ''}"
           f"interleaved rounds, median us")
     ratios = []
     for i, c in enumerate(configs, 1):
         label, opencv, frame, out, spec, qargs = sweep_case(rng, c)
         pre = Preprocessor(**spec, threads=args.threads, _isa=args.kernel)
-        med = time_interleaved({"opencv": opencv, "edgerun": lambda pre=pre: pre(frame, out, **qargs)},
+        med = time_interleaved(chains(opencv, pre, frame, out, qargs, args.cold)[0],
                                rounds=args.rounds if args.rounds_given else None)
         r = med["opencv"] / med["edgerun"]
         ratios.append((r, label))
@@ -301,6 +327,7 @@ def main() -> int:
     ap.add_argument("--sweep", type=int, default=0, help="time N random configurations (see above)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the --sweep configurations")
     ap.add_argument("--threads", type=int, default=1, help="edgerun threads= in --sweep (OpenCV stays at 1)")
+    ap.add_argument("--cold", action="store_true", help="every call reads a frame that is not in cache (see above)")
     args = ap.parse_args()
     args.rounds_given = any(a.startswith("--rounds") for a in sys.argv[1:])
     cv2.setNumThreads(1)
@@ -308,17 +335,18 @@ def main() -> int:
         return run_sweep(args)
     rng = np.random.default_rng(0)
     print(f"edgerun {edgerun.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, single thread, {args.rounds} interleaved rounds, median us")
+          f"{os.cpu_count()} CPUs, single thread, {args.rounds} interleaved rounds, "
+          f"{'cold frames (--cold), ' if args.cold else ''}median us")
     rows = []
     for i, make in enumerate(CASES, 1):
         if args.case and i not in args.case:
             continue
         name, opencv, frame, out, spec, qargs = make(rng)
         pre = Preprocessor(**spec, _isa=args.kernel)
-        fns = {"opencv": opencv, "edgerun": lambda pre=pre: pre(frame, out, **qargs)}
+        fns, src = chains(opencv, pre, frame, out, qargs, args.cold)
         if args.exact and spec["format"] == "nv12":
             exact = Preprocessor(**spec, yuv_sampling="rgb", _isa=args.kernel)
-            fns["edgerun rgb-taps"] = lambda exact=exact: exact(frame, out, **qargs)
+            fns["edgerun rgb-taps"] = lambda exact=exact: exact(src(), out, **qargs)
         for f in fns.values():  # warm-up: plans, caches, page faults
             for _ in range(3):
                 f()

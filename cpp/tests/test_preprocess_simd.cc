@@ -131,6 +131,12 @@ int Compare(const Cfg& c, Rng& rng, double* max_lsb, bool* ran_simd, std::string
     CHECK_MSG(r.ok(), "%s: %s", c.str().c_str(), r.status().message().c_str());
     CHECK_MSG(out[k][n * es] == 0xA5, "%s: wrote past the output", c.str().c_str());
     if (k == 1) {
+      // The same frame again runs without prefetch (KPlan::prefetch): the same bytes.
+      std::vector<uint8_t> again(out[k].size(), 0x5A);
+      o.data = again.data();
+      auto r2 = pre.value()->Run(img.value(), o);
+      CHECK_MSG(r2.ok() && std::memcmp(again.data(), out[k].data(), n * es) == 0,
+                "%s: a second run of the same frame differs", c.str().c_str());
       auto path = pre.value()->KernelPath(c.sw, c.sh, c.ow, c.oh, c.t);
       *ran_simd = path.ok() && path.value() != "scalar";
       if (path_out != nullptr) *path_out = path.ok() ? path.value() : "";

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -214,6 +215,7 @@ class Preprocessor {
   Spec spec_;
   std::unique_ptr<internal::PlanCache> cache_;
   std::unique_ptr<internal::Pool> pool_;
+  std::atomic<const uint8_t*> last_frame_{nullptr};  // plane 0 of the last frame Run read
 };
 
 // Best kernel ISA on this machine, honouring EDGERUN_DISABLE_SIMD ("avx2", "neon", "scalar").

@@ -57,28 +57,47 @@ namespace internal {
 // the hardware prefetcher retraining at every row and page (cold-frame time of
 // bgr 1640x1232 -> 512x512 float32 was ~2.3x its warm time). The driver lists
 // the cache lines of the rows the next line reads and this one does not, in
-// the order the kernel will read them; every block loop of the line calls
-// Step(), which prefetches the next share of the list. Into L2, not L1 (which
+// the order the kernel will read them; block b of the line's block loops
+// prefetches the b-th share of the list (PrefetchSlice). Into L2, not L1 (which
 // holds this line's rows): with L1 prefetches the cold-frame gain was lost.
+// One sampler call's share of a line's prefetch list, by value (no aliasing
+// with the output stores): block b prefetches lines [b * per, (b + 1) * per).
+struct PrefetchSlice {
+  const uint8_t* const* line = nullptr;
+  int n = 0, per = 0;
+  inline void At(int b) const {
+    if (n <= 0) return;  // loop-invariant: the compiler unswitches the block loops on it
+    int q = b * per;
+    const int e = q + per < n ? q + per : n;
+    for (; q < e; ++q) __builtin_prefetch(line[q], 0, 2);  // into L2: L1 holds this line's rows
+  }
+};
+
 struct LinePrefetch {
   static constexpr int kMax = 768;  // cache lines per line (past that: the hardware's)
   const uint8_t* line[kMax];
-  int n = 0, pos = 0, per = 0;
-  inline void Step() {
-    const int e = pos + per < n ? pos + per : n;
-    for (; pos < e; ++pos) __builtin_prefetch(line[pos], 0, 2);  // into L2: L1 holds this line's rows
-  }
+  int n = 0, per = 0;
   // A row whose bytes [lo, hi) the next line reads, in the kernel's order.
   inline void Add(const uint8_t* row, int lo, int hi, bool desc) {
+    if (hi <= lo) return;
     const uintptr_t first = reinterpret_cast<uintptr_t>(row + lo) & ~static_cast<uintptr_t>(63);
     const uintptr_t last = reinterpret_cast<uintptr_t>(row + hi - 1) & ~static_cast<uintptr_t>(63);
-    if (hi <= lo) return;
     const int k = static_cast<int>((last - first) / 64) + 1;
     for (int i = 0; i < k && n < kMax; ++i)
-      line[n++] = reinterpret_cast<const uint8_t*>(desc ? last - static_cast<uintptr_t>(i) * 64 : first + static_cast<uintptr_t>(i) * 64);
+      line[n++] = reinterpret_cast<const uint8_t*>(desc ? last - static_cast<uintptr_t>(i) * 64
+                                                        : first + static_cast<uintptr_t>(i) * 64);
   }
-  // Spreads the lines over `calls` Step() calls.
+  // Spreads the list over `calls` blocks of the line.
   inline void Spread(int calls) { per = calls > 0 ? (n + calls - 1) / calls : n; }
+  // The share of a sampler whose first block is the line's block `first`.
+  inline PrefetchSlice Slice(int first) const {
+    PrefetchSlice s;
+    const int skip = first * per < n ? first * per : n;
+    s.line = line + skip;
+    s.n = n - skip;
+    s.per = per;
+    return s;
+  }
 };
 
 // Plan constants as vectors.
@@ -158,10 +177,10 @@ void GatherRawAny(int K, int nch, const uint8_t* row, const int32_t* win, const 
 // Phase 1 for YuvSampling::kRgb: all views of a line at once -> R, G, B slot rows.
 template <class P>
 void SampleLineRgbTaps(const KPlan& p, const uint8_t* const* ra, const uint8_t* const* rb, typename P::RowW wy,
-                       const typename P::TapConsts& t, float* const* slots, LinePrefetch& pf) {
+                       const typename P::TapConsts& t, float* const* slots, PrefetchSlice pf) {
   using Bytes = typename P::Bytes;
   for (int b = 0; b < p.nblocks; ++b) {
-    pf.Step();
+    pf.At(b);
     const typename P::ColW wc = P::LoadColW(p.wcol + static_cast<size_t>(b) * P::kColWBytes);
     Bytes A[3], B[3];
     for (int v = 0; v < p.nviews; ++v) {
@@ -194,11 +213,11 @@ void SampleLineRgbTaps(const KPlan& p, const uint8_t* const* ra, const uint8_t* 
 // Phase 1: one view of one line -> float slot rows (value units), whole blocks.
 template <class P, int K, int NCH>
 void SampleLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, typename P::RowW wy, const uint8_t* wcol,
-                int nb, float* const* dst, LinePrefetch& pf) {
+                int nb, float* const* dst, PrefetchSlice pf) {
   const bool same = ra == rb;
   const size_t mstep = static_cast<size_t>(K) * NCH * P::kMaskBytes;
   for (int b = 0; b < nb; ++b) {
-    pf.Step();
+    pf.At(b);
     const typename P::ColW wc = P::LoadColW(wcol + static_cast<size_t>(b) * P::kColWBytes);
     const int32_t* win = kv.win + static_cast<size_t>(b) * K * P::kWinPerK;
     const uint8_t* mask = kv.mask + b * mstep;
@@ -225,7 +244,7 @@ struct HorCache {
 
 template <class P, int K, int NCH>
 void SampleLineCached(const KView& kv, const uint8_t* ra, const uint8_t* rb, typename P::RowW wy, const uint8_t* wcol,
-                      int nb, float* const* dst, HorCache<P>* hc, LinePrefetch& pf) {
+                      int nb, float* const* dst, HorCache<P>* hc, PrefetchSlice pf) {
   using Hor = typename P::Hor;
   const size_t mstep = static_cast<size_t>(K) * NCH * P::kMaskBytes;
   auto get = [&](const uint8_t* row, const uint8_t* keep) -> Hor* {
@@ -234,7 +253,7 @@ void SampleLineCached(const KView& kv, const uint8_t* ra, const uint8_t* rb, typ
     const int s = hc->tag[0] == keep ? 1 : 0;
     Hor* h = hc->buf[s];
     for (int b = 0; b < nb; ++b) {
-      pf.Step();
+      pf.At(b);
       const typename P::ColW wc = P::LoadColW(wcol + static_cast<size_t>(b) * P::kColWBytes);
       Gather<P, K, NCH>(row, kv.win + static_cast<size_t>(b) * K * P::kWinPerK, kv.mask + b * mstep, wc, h + b * NCH);
     }
@@ -249,7 +268,7 @@ void SampleLineCached(const KView& kv, const uint8_t* ra, const uint8_t* rb, typ
 
 template <class P>
 using CachedFn = void (*)(const KView&, const uint8_t*, const uint8_t*, typename P::RowW, const uint8_t*, int,
-                          float* const*, HorCache<P>*, LinePrefetch&);
+                          float* const*, HorCache<P>*, PrefetchSlice);
 
 template <class P>
 CachedFn<P> PickCached(int K, int nch) {
@@ -268,7 +287,7 @@ CachedFn<P> PickCached(int K, int nch) {
 
 template <class P>
 using SampleFn = void (*)(const KView&, const uint8_t*, const uint8_t*, typename P::RowW, const uint8_t*, int,
-                          float* const*, LinePrefetch&);
+                          float* const*, PrefetchSlice);
 
 template <class P>
 SampleFn<P> PickSample(int K, int nch) {
@@ -427,10 +446,12 @@ void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc
   // Prefetch (LinePrefetch): the rows of line j + 1 that line j does not sum,
   // over the vertical pass's 32-byte chunks (not for rows converted to RGB).
   LinePrefetch pf;
-  if (!last && !p.rgb_rows) {
+  int first[3] = {0, 0, 0};  // each view's first 32-byte chunk in the line's count
+  if (p.prefetch && !last && !p.rgb_rows) {
     int calls = 0;
     for (int v = 0; v < p.nviews; ++v) {
       const KView& kv = p.views[v];
+      first[v] = calls;
       const int r0 = kv.vstart[j], r1 = kv.vstart[j + 1], r2 = kv.vstart[j + 2];
       for (int r = r1; r < r2; ++r) {
         bool have = false;
@@ -456,10 +477,10 @@ void AreaSampleLine(const KPlan& p, const Image& img, int j, int16_t* const* acc
         else
           RgbRow<P>(p, img, kv.vrow[r], x0, x1, tc, rgb + (r - r0) * rs);
       }
-      P::AreaVertical(rgb, rs, rgb_idx, kv.vw + r0, r1 - r0, kv.span_lo, kv.span_hi, acc[v], pf);
+      P::AreaVertical(rgb, rs, rgb_idx, kv.vw + r0, r1 - r0, kv.span_lo, kv.span_hi, acc[v], PrefetchSlice());
     } else {
       P::AreaVertical(img.data[kv.plane], img.stride[kv.plane], kv.vrow + r0, kv.vw + r0, r1 - r0, kv.span_lo,
-                      kv.span_hi, acc[v], pf);
+                      kv.span_hi, acc[v], pf.Slice(first[v]));
     }
     float* dst[3] = {slots[kv.slot[0]], slots[kv.slot[kv.nch > 1 ? 1 : 0]], slots[kv.slot[kv.nch > 2 ? 2 : 0]]};
     if (kv.uwidth > 0) {  // integer ratio: no per-position tables
@@ -592,9 +613,9 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   [[maybe_unused]] bool use_direct = false;
   if constexpr (P::kPackedMode) use_direct = direct.Init(p);
 
-  // Step() calls per line (LinePrefetch): the block loops the line runs.
+  // Blocks per line (LinePrefetch::Spread): the block loops the line runs.
   int calls = 0;
-  if (!p.area) {
+  if (p.prefetch && !p.area) {
     if (use_direct) calls = (p.npos + 7) / 8;
     else if (p.rgb_taps) calls = p.nblocks;
     else
@@ -628,7 +649,7 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       const int ya = p.row_a[j], yb = p.row_b[j];
       const typename P::RowW wy = P::RowWeights(p.row_w[j]);
       LinePrefetch pf;
-      if (j + 1 < j1) {
+      if (calls > 0 && j + 1 < j1) {
         for (int v = 0; v < p.nviews; ++v) {
           const KView& kv = p.views[v];
           const int ca = ya >> kv.yshift, cb = yb >> kv.yshift;
@@ -649,17 +670,19 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       }
       if constexpr (P::kPackedMode) {
         if (use_direct) {
-          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, p.transposed ? lbuf : out + pix * 3 * es, tail, pf);
+          direct.Line(p.views[0], ra[0], rb[0], wy, p.npos, p.transposed ? lbuf : out + pix * 3 * es, tail, pf.Slice(0));
           sampled = false;
         }
       }
       if (!sampled) {
       } else if (p.rgb_taps) {
-        SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots, pf);
+        SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots, pf.Slice(0));
       } else {
-        for (int v = 0; v < p.nviews; ++v) {
-          if (cached[v] != nullptr) cached[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], &hcs[v], pf);
-          else sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], pf);
+        for (int v = 0, first = 0; v < p.nviews; ++v) {
+          const PrefetchSlice ps = pf.Slice(first);
+          if (cached[v] != nullptr) cached[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], &hcs[v], ps);
+          else sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], ps);
+          first += p.views[v].packed && P::kPackedMode ? 2 * nb : nb;
         }
       }
     }

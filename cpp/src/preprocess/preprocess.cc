@@ -396,6 +396,7 @@ struct Plan {
   KernelFn kernel = KernelRef;
   const KPlan* kplan = nullptr;
   KPlan ksimd;
+  KPlan kwarm;  // *kplan without prefetch (KPlan::prefetch), for a frame read by the call before
   SimdTables tables;
   std::vector<uint8_t> pad_row;  // one output row of padding (NHWC: W*C elems; NCHW: C rows of W)
   int pad_byte = -1;             // the byte every pad_row byte equals, or -1 (then copy rows)
@@ -679,7 +680,13 @@ static const char* SimdPathName(const KPlan& k) {
 // Kernel, chosen once for the plan. The reference serves rows too short for
 // 16-byte windows (BuildSimdTables refuses them) and area tables past their
 // size limits (BuildAreaTables).
+static void SelectKernelOnly(Plan& P, const KernelConfig* cfg);
 static void SelectKernel(Plan& P, const KernelConfig* cfg) {
+  SelectKernelOnly(P, cfg);
+  P.kwarm = *P.kplan;
+  P.kwarm.prefetch = false;
+}
+static void SelectKernelOnly(Plan& P, const KernelConfig* cfg) {
   P.kernel = KernelRef;
   P.kplan = &P.k;
   P.path = "scalar";
@@ -1152,7 +1159,10 @@ Expected<Transform> Preprocessor::Run(const Image& img, const Output& out) {
   const Plan& P = *plan;
   // The plan's kernel (chosen when it was built).
   const internal::KernelFn fn = P.kernel;
-  const internal::KPlan* kp = P.kplan;
+  // A frame buffer the previous call did not read is likely not cached (a
+  // camera frame): prefetch its rows; the same buffer again runs without.
+  const bool fresh = last_frame_.exchange(img.data[0], std::memory_order_relaxed) != img.data[0];
+  const internal::KPlan* kp = fresh ? P.kplan : &P.kwarm;
 
   uint8_t* o = static_cast<uint8_t*>(out.data);
   // Letterbox borders.

@@ -85,10 +85,10 @@ EDGERUN_INLINE void PackedBlockFloats(const KView& kv, const uint8_t* ra, const 
 }
 
 void SampleLinePacked(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m256i wyv, const uint8_t*, int nb,
-                      float* const* dst, LinePrefetch& pf) {
+                      float* const* dst, PrefetchSlice pf) {
   const bool same = ra == rb;
   for (int b = 0; b < nb * 2; ++b) {
-    pf.Step();
+    pf.At(b);
     __m256 f[4];  // [p0|p4], [p1|p5], [p2|p6], [p3|p7]; lanes [c0 c1 c2 x]
     PackedBlockFloats(kv, ra, rb, same, wyv, b, f);
     const __m256 t0 = _mm256_unpacklo_ps(f[0], f[1]), t1 = _mm256_unpackhi_ps(f[0], f[1]);
@@ -197,10 +197,10 @@ EDGERUN_INLINE void UniformBlockFloats(const UniConsts& u, const uint8_t* ra, co
 }
 
 // Blocks [b0, b1) of a line through the per-position tables.
-template <ElemType T, bool LEAN>
+template <ElemType T, bool LEAN, bool PF>
 EDGERUN_INLINE void PackedBlocks(const KView& lv, const uint8_t* ra, const uint8_t* rb, bool same, __m256i wyv,
                                  const DirectConsts& lk, uint8_t* dst, int npos, uint8_t* tail, int b0, int b1,
-                                 LinePrefetch& pf) {
+                                 PrefetchSlice pf) {
   constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
   // Rows a and b rarely coincide in packed mode (large downscales). g++ runs the
   // loop best with the skip; clang keeps both paths' values alive across the
@@ -211,7 +211,7 @@ EDGERUN_INLINE void PackedBlocks(const KView& lv, const uint8_t* ra, const uint8
   constexpr bool kSkipSameRow = true;
 #endif
   for (int b = b0; b < b1; ++b) {
-    pf.Step();
+    if (PF) pf.At(b);
     __m256 f[4];
     PackedBlockFloats(lv, ra, rb, kSkipSameRow && same, wyv, b, f);
     uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
@@ -228,9 +228,9 @@ EDGERUN_INLINE void PackedBlocks(const KView& lv, const uint8_t* ra, const uint8
   }
 }
 
-template <ElemType T, bool LEAN>
+template <ElemType T, bool LEAN, bool PF>
 void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m256i wyv, int npos,
-                      const DirectConsts& k, uint8_t* dst, uint8_t* tail, LinePrefetch& pf) {
+                      const DirectConsts& k, uint8_t* dst, uint8_t* tail, PrefetchSlice pf) {
   constexpr size_t es = T == ElemType::kFloat32 ? 4 : T == ElemType::kFloat16 ? 2 : 1;
   const bool same = ra == rb;
   const int n8 = (npos + 7) / 8;
@@ -243,7 +243,7 @@ void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m
   const DirectConsts lk = k;
   int b = 0;
   if (kv.ustride > 0) {
-    PackedBlocks<T, LEAN>(lv, ra, rb, same, wyv, lk, dst, npos, tail, b, kv.ublock0, pf);  // row-b loads before the row
+    PackedBlocks<T, LEAN, PF>(lv, ra, rb, same, wyv, lk, dst, npos, tail, b, kv.ublock0, pf);  // row-b loads before the row
     b = kv.ublock0;
     UniConsts u;
     u.mask = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kv.umask)));
@@ -260,7 +260,7 @@ void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m
       // spilled to the stack (~30% slower than base + index addressing).
       EDGERUN_OPAQUE(pa);
       EDGERUN_OPAQUE(pb8);
-      pf.Step();
+      if (PF) pf.At(b);
       __m256 f[4];
       UniformBlockFloats(u, pa, pb8, wyv, f);
       uint8_t* d = dst + static_cast<size_t>(b) * 24 * es;
@@ -268,11 +268,11 @@ void DirectPackedLine(const KView& kv, const uint8_t* ra, const uint8_t* rb, __m
       else DirectStore8<T, true, LEAN>(f, lk, d);
     }
   }
-  PackedBlocks<T, LEAN>(lv, ra, rb, same, wyv, lk, dst, npos, tail, b, n8, pf);
+  PackedBlocks<T, LEAN, PF>(lv, ra, rb, same, wyv, lk, dst, npos, tail, b, n8, pf);
 }
 
 using DirectFn = void (*)(const KView&, const uint8_t*, const uint8_t*, __m256i, int, const DirectConsts&, uint8_t*,
-                          uint8_t*, LinePrefetch&);
+                          uint8_t*, PrefetchSlice);
 
 // ---- stores: o[c][h] = channel c of positions 8h..8h+7 ----
 EDGERUN_INLINE void Interleave3(__m256 r, __m256 g, __m256 b, __m256* out) {
@@ -499,7 +499,7 @@ struct Avx2 {
   // weights <= 127 summing to <= 128 keep every int16 sum exact. 32 bytes per
   // step; the last step is moved back to end at hi (it rewrites the same values).
   static void AreaVertical(const uint8_t* plane, ptrdiff_t stride, const int32_t* rows, const uint8_t* w, int n,
-                           int lo, int hi, int16_t* acc, LinePrefetch& pf) {
+                           int lo, int hi, int16_t* acc, PrefetchSlice pf) {
     if (hi - lo < 32) {
       for (int x = lo; x < hi; ++x) {
         int s = 0;
@@ -511,7 +511,7 @@ struct Avx2 {
     const __m256i z = _mm256_setzero_si256();
     for (int x = lo;; x += 32) {
       if (x > hi - 32) x = hi - 32;
-      pf.Step();
+      pf.At((x - lo) >> 5);
       __m256i s0 = z, s1 = z;
       int r = 0;
       for (; r + 1 < n; r += 2) {
@@ -605,17 +605,17 @@ struct Avx2 {
 
   // Packed mode (see plan.h): per-pixel tables, slot rows by slot index.
   static void SamplePacked(const KView& kv, const uint8_t* ra, const uint8_t* rb, RowW wy, const uint8_t* wcol,
-                           int nb, float* const* dst, LinePrefetch& pf) {
+                           int nb, float* const* dst, PrefetchSlice pf) {
     SampleLinePacked(kv, ra, rb, wy, wcol, nb, dst, pf);
   }
   // Packed RGB-family view -> NHWC rgb/bgr, whole lines.
   struct Direct {
-    DirectFn fn = nullptr;
+    DirectFn fn = nullptr, fn_pf = nullptr;  // without / with prefetch
     DirectConsts dk;
     bool Init(const KPlan& p);
     void Line(const KView& kv, const uint8_t* ra, const uint8_t* rb, RowW wy, int npos, uint8_t* dst,
-              uint8_t* tail, LinePrefetch& pf) const {
-      fn(kv, ra, rb, wy, npos, dk, dst, tail, pf);
+              uint8_t* tail, PrefetchSlice pf) const {
+      (pf.n > 0 ? fn_pf : fn)(kv, ra, rb, wy, npos, dk, dst, tail, pf);
     }
   };
 };
@@ -651,16 +651,20 @@ bool Avx2::Direct::Init(const KPlan& p) {
   const bool int_lean = p.B[0] == 0.f && p.B[1] == 0.f && p.B[2] == 0.f && p.zp == 0 && !p.qclamp;
   switch (p.type) {
     case ElemType::kFloat32:
-      fn = ident ? DirectPackedLine<ElemType::kFloat32, true> : DirectPackedLine<ElemType::kFloat32, false>;
+      fn = ident ? DirectPackedLine<ElemType::kFloat32, true, false> : DirectPackedLine<ElemType::kFloat32, false, false>;
+      fn_pf = ident ? DirectPackedLine<ElemType::kFloat32, true, true> : DirectPackedLine<ElemType::kFloat32, false, true>;
       break;
     case ElemType::kFloat16:
-      fn = ident ? DirectPackedLine<ElemType::kFloat16, true> : DirectPackedLine<ElemType::kFloat16, false>;
+      fn = ident ? DirectPackedLine<ElemType::kFloat16, true, false> : DirectPackedLine<ElemType::kFloat16, false, false>;
+      fn_pf = ident ? DirectPackedLine<ElemType::kFloat16, true, true> : DirectPackedLine<ElemType::kFloat16, false, true>;
       break;
     case ElemType::kUInt8:
-      fn = int_lean ? DirectPackedLine<ElemType::kUInt8, true> : DirectPackedLine<ElemType::kUInt8, false>;
+      fn = int_lean ? DirectPackedLine<ElemType::kUInt8, true, false> : DirectPackedLine<ElemType::kUInt8, false, false>;
+      fn_pf = int_lean ? DirectPackedLine<ElemType::kUInt8, true, true> : DirectPackedLine<ElemType::kUInt8, false, true>;
       break;
     case ElemType::kInt8:
-      fn = int_lean ? DirectPackedLine<ElemType::kInt8, true> : DirectPackedLine<ElemType::kInt8, false>;
+      fn = int_lean ? DirectPackedLine<ElemType::kInt8, true, false> : DirectPackedLine<ElemType::kInt8, false, false>;
+      fn_pf = int_lean ? DirectPackedLine<ElemType::kInt8, true, true> : DirectPackedLine<ElemType::kInt8, false, true>;
       break;
   }
   return true;

@@ -193,7 +193,7 @@ struct Neon {
   // vmull_u8/vmlal_u8 (weights <= 127, sums <= 255 * 128 fit 16 bits), 16
   // bytes per step, the last step moved back to end at hi.
   static void AreaVertical(const uint8_t* plane, ptrdiff_t stride, const int32_t* rows, const uint8_t* w, int n,
-                           int lo, int hi, int16_t* acc, LinePrefetch& pf) {
+                           int lo, int hi, int16_t* acc, PrefetchSlice pf) {
     if (hi - lo < 16) {
       for (int x = lo; x < hi; ++x) {
         int s = 0;
@@ -204,7 +204,7 @@ struct Neon {
     }
     for (int x = lo;; x += 16) {
       if (x > hi - 16) x = hi - 16;
-      pf.Step();
+      if (((x - lo) & 31) == 0) pf.At((x - lo) >> 5);  // the driver counts 32-byte chunks
       uint16x8_t s0 = vdupq_n_u16(0), s1 = vdupq_n_u16(0);
       for (int r = 0; r < n; ++r) {
         const uint8x16_t a = vld1q_u8(plane + static_cast<ptrdiff_t>(rows[r]) * stride + x);
