@@ -231,10 +231,61 @@ static inline int TileLines(const KPlan& p) {
 // the extra bytes read lie in the line's spill room, the extra bytes written are
 // the next pixel's of the same run, written right after; the run's last pixel
 // is copied exactly (the next pixel of the output row belongs to another tile).
+// 1, 2 and 4-byte elements (NCHW planes, one-channel outputs) move as square
+// blocks of 16 bytes per row (16x16, 8x8, 4x4 elements), transposed in
+// registers with generic vector shuffles (SSE2 / NEON from either compiler):
+// log2(B) rounds of interleaving row k with row k + B/2 transpose a block.
+typedef uint8_t FlushV8 __attribute__((vector_size(16)));
+typedef uint16_t FlushV16 __attribute__((vector_size(16)));
+typedef uint32_t FlushV32 __attribute__((vector_size(16)));
+static inline void FlushInterleave(FlushV8 a, FlushV8 b, FlushV8* lo, FlushV8* hi) {
+  *lo = __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  *hi = __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+}
+static inline void FlushInterleave(FlushV16 a, FlushV16 b, FlushV16* lo, FlushV16* hi) {
+  *lo = __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11);
+  *hi = __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+static inline void FlushInterleave(FlushV32 a, FlushV32 b, FlushV32* lo, FlushV32* hi) {
+  *lo = __builtin_shufflevector(a, b, 0, 4, 1, 5);
+  *hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
+}
+template <class V, int B>
+static inline void FlushBlocks(const uint8_t* tile, size_t line_bytes, size_t src_off, int npos, int n, uint8_t* o,
+                               size_t row, int* done_pos, int* done_lines) {
+  constexpr int kPx = 16 / B;
+  const int np = npos / B * B, nl = n / B * B;
+  for (int i = 0; i < np; i += B)
+    for (int g = 0; g < nl; g += B) {
+      V r[B];
+      for (int k = 0; k < B; ++k) std::memcpy(&r[k], tile + src_off + (g + k) * line_bytes + i * kPx, 16);
+      for (int round = 1; round < B; round *= 2) {
+        V t[B];
+        for (int k = 0; k < B / 2; ++k) FlushInterleave(r[k], r[k + B / 2], &t[2 * k], &t[2 * k + 1]);
+        for (int k = 0; k < B; ++k) r[k] = t[k];
+      }
+      for (int k = 0; k < B; ++k) std::memcpy(o + (i + k) * row + g * kPx, &r[k], 16);
+    }
+  *done_pos = np;
+  *done_lines = nl;
+}
+
 template <size_t PX>
 static inline void FlushRuns(const uint8_t* tile, size_t line_bytes, size_t src_off, size_t src_step, int npos,
                              int n, uint8_t* o, size_t row) {
   constexpr size_t kWide = PX == 3 ? 4 : PX == 6 ? 8 : PX == 12 ? 16 : PX;
+  if (PX == 1 || PX == 2 || PX == 4) {  // src_step == PX: elements of a line are contiguous
+    int dp = 0, dl = 0;
+    if (PX == 1) FlushBlocks<FlushV8, 16>(tile, line_bytes, src_off, npos, n, o, row, &dp, &dl);
+    if (PX == 2) FlushBlocks<FlushV16, 8>(tile, line_bytes, src_off, npos, n, o, row, &dp, &dl);
+    if (PX == 4) FlushBlocks<FlushV32, 4>(tile, line_bytes, src_off, npos, n, o, row, &dp, &dl);
+    // The lines past the last whole block for the blocked positions; then the rest.
+    for (int i = 0; i < dp; ++i)
+      for (int g = dl; g < n; ++g) std::memcpy(o + i * row + g * PX, tile + src_off + i * src_step + g * line_bytes, PX);
+    o += static_cast<size_t>(dp) * row;
+    tile += static_cast<size_t>(dp) * src_step;
+    npos -= dp;
+  }
   for (int i = 0; i < npos; ++i, o += row) {
     const uint8_t* s = tile + src_off + i * src_step;
     int g = 0;
