@@ -463,6 +463,32 @@ def test_nearest_matches_the_index_rule(size, out_size, isa):
         np.testing.assert_array_equal(out, want, err_msg=f"{size} -> {out_size} rotate={rotate} flip={flip}")
 
 
+@pytest.mark.parametrize("fmt,channels,dtype", [("bgra", "rgb", np.int8), ("bgr", "bgr", np.uint8),
+                                                 ("rgba", "bgr", np.uint8), ("rgb", "rgb", np.int8)])
+def test_nearest_raw_pixels_byte_path(fmt, channels, dtype):
+    """Raw-pixel outputs (uint8 as is, int8 = px - 128) of RGB-family frames take the byte
+    path on SIMD machines (output rows written directly, every rotation) and still pick the
+    documented source pixels, channel order and offset included."""
+    w, h, ow, oh = 333, 250, 120, 97
+    rgb = _index_frame(w, h)
+    src = {"rgb": rgb, "bgr": rgb[..., ::-1], "rgba": np.dstack([rgb, np.full((h, w), 7, np.uint8)]),
+           "bgra": np.dstack([rgb[..., ::-1], np.full((h, w), 7, np.uint8)])}[fmt]
+    src = np.ascontiguousarray(src)
+    mean = 128 if dtype == np.int8 else 0
+    for rotate, flip in ((0, False), (90, True), (180, False), (270, False)):
+        pre = Preprocessor(fmt, interpolation="nearest", mean=mean, std=1, channels=channels, rotate=rotate, flip=flip)
+        out = np.empty((oh, ow, 3), dtype)
+        pre(src, out, scale=1.0, zero_point=0)
+        path = pre.kernel_path(src, out)
+        assert path == "scalar" or path.endswith("/nearest-lut"), path
+        oriented = np.rot90(rgb[:, ::-1] if flip else rgb, k=-(rotate // 90))
+        want = oriented[nearest_index(oriented.shape[0], oh)][:, nearest_index(oriented.shape[1], ow)]
+        if channels == "bgr":
+            want = want[..., ::-1]
+        got = out.astype(np.int16) + (128 if dtype == np.int8 else 0)
+        np.testing.assert_array_equal(got, want, err_msg=f"{fmt} rotate={rotate} flip={flip}")
+
+
 def _opencv_nearest_index(src: int, dst: int) -> np.ndarray:
     """The source index OpenCV's INTER_NEAREST_EXACT takes along one axis."""
     line = np.repeat(np.arange(src, dtype=np.uint16)[None, :], 2, axis=0)
