@@ -40,8 +40,19 @@ inline uint32_t Arrange(uint32_t v) {
 // 3/4-byte source pixels. px(i) = a + idx[i]. Pixels [f0, f1) may be read with
 // 4-byte loads; the others (a 3-byte pixel ending its row) with 3. run: the
 // pixels are consecutive 3-byte pixels in order (x is 0).
+// Prefetch of the next output row's source bytes (a cold camera frame, see
+// KPlan::prefetch): `lines` cache lines from `at`, `per` of them per 4 pixels.
+struct RowPrefetch {
+  const uint8_t* at = nullptr;
+  int lines = 0, per = 0, dir = 1;
+  inline void Step() {
+    for (int k = 0; k < per && lines > 0; ++k, --lines, at += dir * 64) __builtin_prefetch(at, 0, 2);
+  }
+};
+
 template <int PERM>
-void RowRaw3(const uint8_t* a, const ptrdiff_t* idx, int n, int f0, int f1, uint32_t x, bool run, uint8_t* o) {
+void RowRaw3(const uint8_t* a, const ptrdiff_t* idx, int n, int f0, int f1, uint32_t x, bool run, uint8_t* o,
+             RowPrefetch pf) {
   auto slow = [&](int i) {
     const uint32_t v = Arrange<PERM>(PERM == 2 ? a[idx[i]] : Load24(a + idx[i])) ^ x;
     o[i * 3] = static_cast<uint8_t>(v);
@@ -61,6 +72,7 @@ void RowRaw3(const uint8_t* a, const ptrdiff_t* idx, int n, int f0, int f1, uint
     for (; i < fe; ++i) Store32(o + i * 3, Arrange<PERM>(a[idx[i]]) ^ x);
   } else {
     for (; i + 4 <= fe; i += 4) {
+      pf.Step();
       const uint32_t v0 = Load32(a + idx[i]), v1 = Load32(a + idx[i + 1]);
       const uint32_t v2 = Load32(a + idx[i + 2]), v3 = Load32(a + idx[i + 3]);
       Store32(o + i * 3, Arrange<PERM>(v0) ^ x);
@@ -136,13 +148,24 @@ void KernelNearest(const KPlan& p, const Image& img, uint8_t* out, int r0, int r
   for (int r = r0; r < r1; ++r) {
     const uint8_t* a = p.transposed ? base + kv.off_a[r] : base + static_cast<ptrdiff_t>(p.row_a[r] >> kv.yshift) * stride;
     uint8_t* o = out + static_cast<size_t>(p.cy + r) * orow + static_cast<size_t>(p.cx) * (nhwc ? C * es : es);
+    RowPrefetch pf;
+    if (p.prefetch && !p.transposed && r + 1 < r1 && p.row_a[r + 1] != p.row_a[r] && kv.pf_hi > kv.pf_lo) {
+      const uint8_t* next = base + static_cast<ptrdiff_t>(p.row_a[r + 1] >> kv.yshift) * stride;
+      const uintptr_t lo = reinterpret_cast<uintptr_t>(next + kv.pf_lo) & ~static_cast<uintptr_t>(63);
+      const uintptr_t hi = reinterpret_cast<uintptr_t>(next + kv.pf_hi - 1) & ~static_cast<uintptr_t>(63);
+      pf.lines = static_cast<int>((hi - lo) / 64) + 1;
+      pf.dir = kv.pf_desc ? -1 : 1;
+      pf.at = reinterpret_cast<const uint8_t*>(kv.pf_desc ? hi : lo);
+      const int steps = n / 4 > 0 ? n / 4 : 1;
+      pf.per = (pf.lines + steps - 1) / steps;
+    }
     if (raw3) {
       int g0 = f0, g1 = f1;
       if (p.transposed && p.nperm != 2 && kv.off_a[r] + 4 > kv.row_bytes) g0 = g1 = n;
       switch (p.nperm) {
-        case 0: RowRaw3<0>(a, idx, n, g0, g1, x, run, o); break;
-        case 1: RowRaw3<1>(a, idx, n, g0, g1, x, run, o); break;
-        default: RowRaw3<2>(a, idx, n, g0, g1, x, run, o); break;
+        case 0: RowRaw3<0>(a, idx, n, g0, g1, x, run, o, pf); break;
+        case 1: RowRaw3<1>(a, idx, n, g0, g1, x, run, o, pf); break;
+        default: RowRaw3<2>(a, idx, n, g0, g1, x, run, o, pf); break;
       }
     } else if (p.nmode != 0 && C == 1) {
       const uint8_t xb = static_cast<uint8_t>(x);
