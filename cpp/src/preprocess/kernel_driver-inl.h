@@ -60,6 +60,7 @@ namespace internal {
 // the order the kernel will read them; block b of the line's block loops
 // prefetches the b-th share of the list (PrefetchSlice). Into L2, not L1 (which
 // holds this line's rows): with L1 prefetches the cold-frame gain was lost.
+
 // One sampler call's share of a line's prefetch list, by value (no aliasing
 // with the output stores): block b prefetches lines [b * per, (b + 1) * per).
 struct PrefetchSlice {
