@@ -614,14 +614,16 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
   [[maybe_unused]] bool use_direct = false;
   if constexpr (P::kPackedMode) use_direct = direct.Init(p);
 
-  // Blocks per line (LinePrefetch::Spread): the block loops the line runs.
-  int calls = 0;
-  if (p.prefetch && !p.area) {
-    if (use_direct) calls = (p.npos + 7) / 8;
-    else if (p.rgb_taps) calls = p.nblocks;
-    else
-      for (int v = 0; v < p.nviews; ++v) calls += p.views[v].packed && P::kPackedMode ? 2 * nb : nb;
+  // Blocks per line (LinePrefetch::Spread): the block loops the line runs;
+  // view v's sampler starts at the line's block vfirst[v].
+  int calls = 0, vfirst[3] = {0, 0, 0};
+  for (int v = 0; v < p.nviews; ++v) {
+    vfirst[v] = calls;
+    calls += p.views[v].packed && P::kPackedMode ? 2 * nb : nb;
   }
+  if (use_direct) calls = (p.npos + 7) / 8;
+  else if (p.rgb_taps) calls = p.nblocks;
+  if (!p.prefetch || p.area) calls = 0;
   for (int j = j0; j < j1; ++j) {
     // Line j goes to its output row, or (transposed) to line buffer j - tile0;
     // tiles are flushed in one place below.
@@ -679,11 +681,10 @@ void KernelDriver(const KPlan& p, const Image& img, uint8_t* out, int j0, int j1
       } else if (p.rgb_taps) {
         SampleLineRgbTaps<P>(p, ra, rb, wy, tc, slots, pf.Slice(0));
       } else {
-        for (int v = 0, first = 0; v < p.nviews; ++v) {
-          const PrefetchSlice ps = pf.Slice(first);
+        for (int v = 0; v < p.nviews; ++v) {
+          const PrefetchSlice ps = pf.Slice(vfirst[v]);
           if (cached[v] != nullptr) cached[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], &hcs[v], ps);
           else sample[v](p.views[v], ra[v], rb[v], wy, p.wcol, nb, vdst[v], ps);
-          first += p.views[v].packed && P::kPackedMode ? 2 * nb : nb;
         }
       }
     }

@@ -180,19 +180,15 @@ struct KPlan {
   bool rgb_rows = false;
   int ry_plane = 0, ry_step = 1, ry_off = 0, ru_plane = 0, rv_plane = 0, rc_step = 1, ru_off = 0, rv_off = 0,
       rc_yshift = 0, rgb_rows_max = 0;
-  // Nearest byte path (KernelNearest, BuildNearestTables): plans whose samples
+  // Nearest byte path (KernelNearest, BuildNearestPlan): plans whose samples
   // are single source bytes (no row weight, no column pair: nearest, or a 1:1
-  // bilinear grid) through a per-channel op (kCopy, kGrayToRgb) from one view.
-  // Then an output element is a function of one byte: nlut[c][byte] (the
-  // stored element, es bytes), nmode 1 / 2 when every table is the identity
-  // (uint8) / byte ^ 0x80 (int8). Lines are output content rows (nlines = ch,
-  // npos = cw) whatever the rotation; nsrcb[c] is output channel c's byte in
-  // the source pixel; nperm the raw 3-channel order (0: bytes 0,1,2; 1: 2,1,0;
-  // 2: one gray byte replicated; -1: none, tables only).
+  // bilinear grid) of packed RGB-family frames, to 3-channel NHWC uint8/int8
+  // raw pixels: an output pixel is its source pixel's bytes, ^ nxor (0, or
+  // 0x80808080 for int8 = byte - 128), red/blue swapped when nswap. Lines are
+  // output content rows (nlines = ch, npos = cw) whatever the rotation.
   bool nearest = false;
-  const uint8_t* nlut = nullptr;
-  int nsrcb[3] = {0, 0, 0};
-  int nmode = 0, nperm = -1;
+  uint32_t nxor = 0;
+  bool nswap = false;
 };
 
 // Processes lines [line_begin, line_end) of the content. `out` is the output
@@ -335,8 +331,8 @@ YuvCoefs YuvCoefficients(YuvMatrix matrix, YuvRange range);
 // Kernels.
 void KernelNearest(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end, uint8_t* scratch);
 // Turns a plan into a nearest byte-path plan (see KPlan::nearest) when it
-// qualifies, with its tables in `lut`; false (p unusable then) when it does not.
-bool BuildNearestTables(KPlan& p, std::vector<uint8_t>* lut);
+// qualifies; false (p unusable then) when it does not.
+bool BuildNearestPlan(KPlan& p);
 size_t NearestScratchBytes(const KPlan& p);
 void KernelRef(const KPlan& p, const Image& img, uint8_t* out, int line_begin, int line_end,
                uint8_t* scratch);

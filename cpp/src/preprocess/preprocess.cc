@@ -390,7 +390,6 @@ struct Plan {
   std::vector<int32_t> arow_start, arow_idx, acol_start, acol_idx;
   std::vector<int32_t> arow_w, acol_w;
   AreaTables area_tables;
-  std::vector<uint8_t> nearest_lut;
   // The kernel, fixed when the plan is built: KernelRef on `k`, or a SIMD
   // kernel on `ksimd` (k + the tables of its layout).
   KernelFn kernel = KernelRef;
@@ -692,7 +691,7 @@ static void SelectKernelOnly(Plan& P, const KernelConfig* cfg) {
   P.path = "scalar";
   if (cfg == nullptr || !cfg->simd) return;
   P.ksimd = P.k;
-  if (BuildNearestTables(P.ksimd, &P.nearest_lut)) {
+  if (BuildNearestPlan(P.ksimd)) {
     P.kernel = KernelNearest;
     P.kplan = &P.ksimd;
     P.path = std::string(Name(cfg->isa)) + "/nearest-lut";
